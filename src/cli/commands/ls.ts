@@ -1,0 +1,58 @@
+/** `smbnotify ls TARGET`: list a folder (or show one file) like `ls -l`, or as JSON lines. */
+import type { Command } from 'commander';
+import { SmbError } from '../../smb/errors.js';
+import type { FileStat } from '../../smb/types.js';
+import { formatLsLine, lsJsonLine, sizeColumnWidth } from '../format.js';
+import { addConnectionOptions, withConnection, type ConnectionCliOptions } from '../options.js';
+import type { CommandIO } from './info.js';
+
+export interface LsOptions extends ConnectionCliOptions {
+  json?: boolean;
+}
+
+/** Statuses with which servers refuse to list something that is a file. */
+const FILE_NOT_FOLDER = new Set(['STATUS_NOT_A_DIRECTORY', 'STATUS_INVALID_PARAMETER', 'STATUS_FILE_IS_A_DIRECTORY']);
+
+/** Code-point order (like `LC_ALL=C ls`): the same on every machine. */
+export function byName(a: FileStat, b: FileStat): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+export async function runLs(targetText: string, opts: LsOptions, io: CommandIO): Promise<void> {
+  await withConnection('ls', targetText, opts, async ({ target, tree }) => {
+    let entries: FileStat[];
+    try {
+      entries = await tree.list(target.path);
+    } catch (err) {
+      if (!(target.path !== '' && err instanceof SmbError && FILE_NOT_FOLDER.has(err.statusName))) throw err;
+      // TARGET names a file: show that one entry.
+      const st = await tree.stat(target.path).catch(() => {
+        throw err;
+      });
+      if (st.isDirectory) throw err;
+      const base = target.path.slice(target.path.lastIndexOf('/') + 1);
+      entries = [{ ...st, name: st.name || base }];
+    }
+    entries = [...entries].sort(byName);
+    if (opts.json) {
+      for (const e of entries) io.out(lsJsonLine(e));
+      return;
+    }
+    const now = new Date();
+    const sizeWidth = sizeColumnWidth(entries);
+    for (const e of entries) io.out(formatLsLine(e, { now, sizeWidth }));
+  }, io);
+}
+
+export function registerLs(program: Command, io: CommandIO): Command {
+  const cmd = program
+    .command('ls')
+    .description('list a folder on a share like ls -l (or one file)')
+    .argument('<TARGET>', 'smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH], //HOST/SHARE[/PATH] or \\\\HOST\\SHARE[\\PATH]')
+    .option('--json', 'print one JSON object per entry, one per line');
+  addConnectionOptions(cmd);
+  cmd.action(async (target: string, opts: LsOptions) => {
+    await runLs(target, opts, io);
+  });
+  return cmd;
+}

@@ -1,0 +1,156 @@
+/**
+ * Connection options shared by every subcommand that talks to a server, and the one place that
+ * turns TARGET + options into a connected client and tree.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SmbClient } from '../smb/client.js';
+import type { Credentials, DialectName, Protection } from '../smb/types.js';
+import { resolveCredentials, type CredentialsIO } from './credentials.js';
+import { CommandFailed, UsageError, type ErrorContext } from './errors.js';
+import { parsePortNumber, parseTarget, type Target } from './target.js';
+
+/** What commander hands us for the shared options. */
+export interface ConnectionCliOptions {
+  user?: string;
+  authenticationFile?: string;
+  /** false with -N / --no-pass. */
+  pass?: boolean;
+  port?: number;
+  maxProtocol?: DialectName;
+  protect?: Protection;
+  /** Seconds. */
+  timeout?: number;
+}
+
+const DIALECTS: Record<string, DialectName> = {
+  SMB2_02: '2.0.2',
+  '2.0.2': '2.0.2',
+  '2.02': '2.0.2',
+  SMB2_10: '2.1',
+  '2.1': '2.1',
+  '2.10': '2.1',
+  SMB2: '2.1', // Samba: "SMB2" selects SMB2_10
+  SMB3_00: '3.0',
+  '3.0': '3.0',
+  '3': '3.0',
+  SMB3_02: '3.0.2',
+  '3.0.2': '3.0.2',
+  '3.02': '3.0.2',
+  SMB3_11: '3.1.1',
+  '3.1.1': '3.1.1',
+  '3.11': '3.1.1',
+  SMB3: '3.1.1', // Samba: "SMB3" selects the latest SMB3 dialect
+};
+
+/** `SMB3_11`, `3.1.1`, ... => DialectName. NT1/SMB1 and unknown names are usage errors. */
+export function parseDialect(text: string): DialectName {
+  const key = text.trim().toUpperCase();
+  const d = DIALECTS[key];
+  if (d) return d;
+  if (['NT1', 'SMB1', 'CORE', 'COREPLUS', 'LANMAN1', 'LANMAN2', '1', '1.0'].includes(key)) {
+    throw new InvalidArgumentError('SMB1 is not supported: use SMB2_02 or later.');
+  }
+  throw new InvalidArgumentError(
+    'expected SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11 (or 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1).',
+  );
+}
+
+export function parsePortOption(text: string): number {
+  try {
+    return parsePortNumber(text);
+  } catch {
+    throw new InvalidArgumentError('must be a number 1-65535.');
+  }
+}
+
+export function parseTimeoutOption(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 86400) {
+    throw new InvalidArgumentError('must be a number of seconds, more than 0 and at most 86400.');
+  }
+  return n;
+}
+
+/** Add -U, -A, -N, -p, -m, --protect, --timeout to a subcommand. */
+export function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('-U, --user <[DOMAIN\\]USER[%PASSWORD]>', 'user name, with optional domain and password (like smbclient)')
+    .option('-A, --authentication-file <FILE>', 'credentials file with username=, password=, domain= lines (mode 600)')
+    .option('-N, --no-pass', 'do not ask for a password: guest logon, or an empty password with a user name')
+    .option('-p, --port <PORT>', 'TCP port (default 445, or the port in TARGET)', parsePortOption)
+    .option('-m, --max-protocol <DIALECT>', 'highest dialect to offer: SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11', parseDialect)
+    .addOption(
+      new Option('--protect <LEVEL>', 'least protection accepted: off, sign or encrypt (refused, never downgraded)')
+        .choices(['off', 'sign', 'encrypt'])
+        .default('off'),
+    )
+    .option('--timeout <SECONDS>', 'connect and request timeout', parseTimeoutOption, 15);
+}
+
+/** The tree type, wherever the client module defines it. */
+export type SmbTree = Awaited<ReturnType<SmbClient['connectTree']>>;
+
+/** Everything a command needs once connected. */
+export interface Connected {
+  target: Target;
+  client: SmbClient;
+  tree: SmbTree;
+  context: ErrorContext;
+}
+
+export interface ConnectDeps {
+  connect?: (opts: Parameters<typeof SmbClient.connect>[0]) => Promise<SmbClient>;
+  credentialsIO?: Partial<CredentialsIO>;
+  /** Called with each secret as soon as it is known, so the error printer can redact it. */
+  onSecret?: (secret: string) => void;
+}
+
+/**
+ * Parse TARGET, resolve credentials, connect, log on, connect the share, then run `body`.
+ * The client is always closed afterwards. Failures are wrapped in CommandFailed with the host,
+ * share and path, so describeError can name them.
+ */
+export async function withConnection<T>(
+  command: string,
+  targetText: string,
+  opts: ConnectionCliOptions,
+  body: (c: Connected) => Promise<T>,
+  deps: ConnectDeps = {},
+): Promise<T> {
+  const context: ErrorContext = { command };
+  let client: SmbClient | undefined;
+  try {
+    const target = parseTarget(targetText);
+    if (target.password) deps.onSecret?.(target.password);
+    const port = opts.port ?? target.port ?? 445;
+    Object.assign(context, { host: target.host, port, share: target.share, path: target.path });
+    const credentials: Credentials = await resolveCredentials(
+      { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
+      target,
+      deps.credentialsIO,
+    );
+    if (credentials.kind === 'user' && credentials.password) deps.onSecret?.(credentials.password);
+    const protect = opts.protect ?? 'off';
+    if (!['off', 'sign', 'encrypt'].includes(protect)) throw new UsageError(`bad --protect ${protect}`);
+    const connect = deps.connect ?? ((o) => SmbClient.connect(o));
+    const connectOptions: Parameters<typeof SmbClient.connect>[0] = {
+      host: target.host,
+      port,
+      credentials,
+      protect,
+      timeoutMs: Math.round((opts.timeout ?? 15) * 1000),
+    };
+    if (opts.maxProtocol) connectOptions.maxDialect = opts.maxProtocol;
+    client = await connect(connectOptions);
+    const tree = await client.connectTree(target.share);
+    try {
+      return await body({ target, client, tree, context });
+    } finally {
+      await tree.disconnect().catch(() => undefined);
+    }
+  } catch (err) {
+    throw new CommandFailed(err, context);
+  } finally {
+    if (client) await client.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The SMB2/3 client: one connection, one authenticated session, any number of trees.
+ * `SmbClient.connect` negotiates, authenticates and applies the protection the user asked for.
+ */
+import { EventEmitter } from 'node:events';
+import { SecurityError } from './errors.js';
+import { expectSuccess } from './status.js';
+import { Connection } from './connection.js';
+import { negotiate, type Negotiated } from './negotiate.js';
+import { setupSession, type EstablishedSession } from './session.js';
+import { SmbTree } from './tree.js';
+import { Command } from './wire/header.js';
+import { GlobalCapability } from './wire/negotiate.js';
+import { decodeEmptyResponse, encodeEmptyRequest } from './wire/simple.js';
+import { ShareCapability, ShareFlag, ShareType, decodeTreeConnectResponse, encodeTreeConnectRequest, flagNames } from './wire/tree.js';
+import { filetimeToDate } from './wire/filetime.js';
+import type { ConnectOptions, SessionInfo } from './types.js';
+import { validateNegotiate } from './validate-negotiate.js';
+
+export class SmbClient extends EventEmitter {
+  readonly session: SessionInfo;
+  private validated = false;
+
+  private constructor(
+    readonly connection: Connection,
+    readonly negotiated: Negotiated,
+    readonly established: EstablishedSession,
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super();
+    const res = negotiated.response;
+    this.session = {
+      dialect: negotiated.dialectName,
+      signing: established.security.signing && !established.security.encryptAll ? established.security.signing.algorithm : null,
+      encryption: established.security.encryptAll ? established.security.cipher!.name : null,
+      serverGuid: formatGuid(res.serverGuid),
+      capabilities: flagNames(res.capabilities, GlobalCapability),
+      signingRequired: negotiated.signingRequired,
+      maxTransactSize: res.maxTransactSize,
+      maxReadSize: res.maxReadSize,
+      maxWriteSize: res.maxWriteSize,
+      systemTime: res.systemTime ? filetimeToDate(res.systemTime) : null,
+      sessionFlags: established.sessionFlagNames,
+    };
+    connection.on('closed', (err: Error) => this.emit('closed', err));
+  }
+
+  static async connect(opts: ConnectOptions): Promise<SmbClient> {
+    const port = opts.port ?? 445;
+    const conn = await Connection.open(opts.host, port, opts.timeoutMs);
+    try {
+      const neg = await negotiate(conn, {
+        minDialect: opts.minDialect ?? '2.0.2',
+        maxDialect: opts.maxDialect ?? '3.1.1',
+        ...(opts.ciphers ? { ciphers: opts.ciphers } : {}),
+        ...(opts.signingAlgorithms ? { signingAlgorithms: opts.signingAlgorithms } : {}),
+      });
+      const established = await setupSession(conn, neg, opts.credentials, opts.protect ?? 'off', opts.workstation);
+      return new SmbClient(conn, neg, established, opts.host, port);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.connection.closed;
+  }
+
+  /** Connect to `share` (MS-SMB2 3.2.4.2.4); 3.0 and 3.0.2 sessions validate the negotiate first. */
+  async connectTree(share: string): Promise<SmbTree> {
+    const unc = `\\\\${this.host}\\${share}`;
+    const res = await this.connection.send({ command: Command.TREE_CONNECT, body: encodeTreeConnectRequest(unc) }).response;
+    expectSuccess(res, 'TREE_CONNECT');
+    const tc = this.connection.decode(() => decodeTreeConnectResponse(res.message));
+    const treeId = res.header.treeId;
+    const security = this.connection.security!;
+    const shareEncrypted = (tc.shareFlags & ShareFlag.ENCRYPT_DATA) !== 0;
+    if (shareEncrypted) {
+      if (!security.cipher) throw this.connection.abort(new SecurityError(`share ${share} requires encryption, which this session cannot do`));
+      this.connection.markTreeEncrypted(treeId);
+    }
+    const tree = new SmbTree(this, treeId, {
+      name: share,
+      type: tc.shareType === ShareType.DISK ? 'disk' : tc.shareType === ShareType.PIPE ? 'pipe' : tc.shareType === ShareType.PRINT ? 'print' : 'unknown',
+      flags: flagNames(tc.shareFlags, ShareFlag),
+      capabilities: flagNames(tc.capabilities, ShareCapability),
+      maximalAccess: tc.maximalAccess,
+      encrypted: shareEncrypted || security.encryptAll,
+    });
+    if (!this.validated) {
+      this.validated = true;
+      await validateNegotiate(this.connection, this.negotiated, security, treeId);
+    }
+    return tree;
+  }
+
+  /** ECHO (MS-SMB2 3.2.4.17): a cheap round trip that proves the server is alive. */
+  async echo(timeoutMs?: number): Promise<void> {
+    const res = await this.connection.send({ command: Command.ECHO, body: encodeEmptyRequest(), ...(timeoutMs ? { timeoutMs } : {}) }).response;
+    expectSuccess(res, 'ECHO');
+    this.connection.decode(() => decodeEmptyResponse(res.message, 'ECHO response'));
+  }
+
+  /** LOGOFF and close the socket. Never throws: closing is best effort. */
+  async close(): Promise<void> {
+    if (this.connection.closed) return;
+    try {
+      await this.connection.send({ command: Command.LOGOFF, body: encodeEmptyRequest(), timeoutMs: 2000 }).response;
+    } catch {
+      // The socket is closed below either way.
+    }
+    this.connection.close();
+  }
+}
+
+function formatGuid(b: Buffer): string {
+  const h = b.toString('hex');
+  // MS-DTYP 2.3.4: the first three fields are little-endian.
+  const le = (s: string) => s.match(/../g)!.reverse().join('');
+  return `${le(h.slice(0, 8))}-${le(h.slice(8, 12))}-${le(h.slice(12, 16))}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -1,0 +1,219 @@
+/**
+ * A connected share: open and close handles, list folders (QUERY_DIRECTORY with continuation),
+ * stat (CREATE + QUERY_INFO x2 + CLOSE in one compound), and CHANGE_NOTIFY.
+ */
+import type { SmbClient } from './client.js';
+import { expectSuccess } from './status.js';
+import { SmbError } from './errors.js';
+import type { Inflight, RequestSpec } from './connection.js';
+import {
+  Access, CreateDisposition, CreateOption, FILE_ATTRIBUTE_DIRECTORY, RELATED_FILE_ID, ShareAccess,
+  decodeCloseResponse, decodeCreateResponse, encodeCloseRequest, encodeCreateRequest, type CreateResponse, type FileId,
+} from './wire/create.js';
+import { filetimeToDate } from './wire/filetime.js';
+import { Command } from './wire/header.js';
+import { CompletionFilter, encodeChangeNotifyRequest } from './wire/notify.js';
+import { NtStatus } from './wire/ntstatus.js';
+import {
+  QueryDirectoryFlag, decodeDirectoryEntries, decodeOutputBuffer, encodeQueryDirectoryRequest, type DirectoryEntry,
+} from './wire/query-directory.js';
+import { FileInfoClass, InfoType, decodeFileBasicInformation, decodeFileStandardInformation, encodeQueryInfoRequest } from './wire/query-info.js';
+import { decodeEmptyResponse, encodeEmptyRequest } from './wire/simple.js';
+import type { FileStat, NotifyProbe, ShareInfo } from './types.js';
+
+/** Everything a watch wants to hear about (MS-SMB2 2.2.35). */
+export const ALL_CHANGES =
+  CompletionFilter.FILE_NAME | CompletionFilter.DIR_NAME | CompletionFilter.ATTRIBUTES | CompletionFilter.SIZE |
+  CompletionFilter.LAST_WRITE | CompletionFilter.CREATION | CompletionFilter.STREAM_NAME | CompletionFilter.STREAM_SIZE |
+  CompletionFilter.STREAM_WRITE;
+
+export interface OpenHandle {
+  fileId: FileId;
+  info: CreateResponse;
+}
+
+export interface ChangeNotifyOptions {
+  outputBufferLength: number;
+  completionFilter?: number;
+  watchTree?: boolean;
+}
+
+/** A share-relative path with `/` separators becomes the `\`-separated name CREATE expects. */
+export function toSmbPath(path: string): string {
+  return path.split('/').filter((p) => p !== '' && p !== '.').join('\\');
+}
+
+export class SmbTree {
+  constructor(readonly client: SmbClient, readonly treeId: number, readonly info: ShareInfo) {}
+
+  private get conn() {
+    return this.client.connection;
+  }
+
+  private spec(command: number, body: Buffer, payloadSize = 0, extra: Partial<RequestSpec> = {}): RequestSpec {
+    return { command, body, treeId: this.treeId, payloadSize, ...extra };
+  }
+
+  /** The output buffer for listings: large where the server allows multi-credit requests. */
+  get listBufferSize(): number {
+    const max = this.client.negotiated.response.maxTransactSize;
+    return this.conn.credits.multiCredit ? Math.min(max, 1024 * 1024) : Math.min(max, 65536);
+  }
+
+  private openRequest(path: string, directory: boolean | null): Buffer {
+    return encodeCreateRequest({
+      name: toSmbPath(path),
+      desiredAccess: Access.FILE_READ_DATA | Access.FILE_READ_ATTRIBUTES | Access.SYNCHRONIZE,
+      shareAccess: ShareAccess.ALL,
+      disposition: CreateDisposition.OPEN,
+      options: directory === true ? CreateOption.DIRECTORY_FILE : directory === false ? CreateOption.NON_DIRECTORY_FILE : 0,
+    });
+  }
+
+  /** Open an existing file or folder for reading attributes (and listing / watching a folder). */
+  async open(path: string, directory: boolean | null = null): Promise<OpenHandle> {
+    const res = await this.conn.send(this.spec(Command.CREATE, this.openRequest(path, directory))).response;
+    expectSuccess(res, 'CREATE');
+    const info = this.conn.decode(() => decodeCreateResponse(res.message));
+    return { fileId: info.fileId, info };
+  }
+
+  async close(fileId: FileId): Promise<void> {
+    const res = await this.conn.send(this.spec(Command.CLOSE, encodeCloseRequest(fileId))).response;
+    expectSuccess(res, 'CLOSE');
+    this.conn.decode(() => decodeCloseResponse(res.message));
+  }
+
+  /** All entries of a folder except `.` and `..`. */
+  async list(path: string): Promise<FileStat[]> {
+    const size = this.listBufferSize;
+    const query = (fileId: FileId, flags: number) =>
+      this.spec(Command.QUERY_DIRECTORY, encodeQueryDirectoryRequest({ fileId, pattern: '*', flags, outputBufferLength: size }), size);
+    // CREATE and the first QUERY_DIRECTORY travel together (MS-SMB2 3.2.4.1.4).
+    const [create, first] = this.conn.submit([
+      this.spec(Command.CREATE, this.openRequest(path, true)),
+      query(RELATED_FILE_ID, QueryDirectoryFlag.RESTART_SCANS),
+    ]);
+    const createRes = await create!.response;
+    let res = await first!.response;
+    expectSuccess(createRes, 'CREATE');
+    const { fileId } = this.conn.decode(() => decodeCreateResponse(createRes.message));
+    const entries: DirectoryEntry[] = [];
+    try {
+      while (res.header.status !== NtStatus.NO_MORE_FILES) {
+        expectSuccess(res, 'QUERY_DIRECTORY');
+        const message = res.message;
+        entries.push(...this.conn.decode(() => decodeDirectoryEntries(decodeOutputBuffer(message, 'QUERY_DIRECTORY response'))));
+        res = await this.conn.send(query(fileId, 0)).response;
+      }
+    } finally {
+      await this.close(fileId).catch(() => undefined);
+    }
+    return entries.filter((e) => e.name !== '.' && e.name !== '..').map(entryToStat);
+  }
+
+  /** Attributes of one file or folder: CREATE, QUERY_INFO basic and standard, CLOSE, compounded. */
+  async stat(path: string): Promise<FileStat> {
+    const [create, basic, standard, close] = this.conn.submit([
+      this.spec(Command.CREATE, this.openRequest(path, null)),
+      this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(RELATED_FILE_ID, InfoType.FILE, FileInfoClass.FileBasicInformation, 40)),
+      this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(RELATED_FILE_ID, InfoType.FILE, FileInfoClass.FileStandardInformation, 24)),
+      this.spec(Command.CLOSE, encodeCloseRequest(RELATED_FILE_ID)),
+    ]);
+    const [c, b, s] = await Promise.all([create!.response, basic!.response, standard!.response, close!.response]);
+    expectSuccess(c!, 'CREATE');
+    expectSuccess(b!, 'QUERY_INFO');
+    expectSuccess(s!, 'QUERY_INFO');
+    const bi = this.conn.decode(() => decodeFileBasicInformation(decodeOutputBuffer(b!.message, 'QUERY_INFO response')));
+    const si = this.conn.decode(() => decodeFileStandardInformation(decodeOutputBuffer(s!.message, 'QUERY_INFO response')));
+    const name = path.split('/').filter(Boolean).pop() ?? '';
+    return {
+      name,
+      isDirectory: si.directory || (bi.fileAttributes & FILE_ATTRIBUTE_DIRECTORY) !== 0,
+      size: si.endOfFile,
+      allocationSize: si.allocationSize,
+      creationTime: filetimeToDate(bi.creationTime),
+      lastAccessTime: filetimeToDate(bi.lastAccessTime),
+      lastWriteTime: filetimeToDate(bi.lastWriteTime),
+      changeTime: filetimeToDate(bi.changeTime),
+      attributes: bi.fileAttributes,
+    };
+  }
+
+  /**
+   * Send a CHANGE_NOTIFY on an open folder (MS-SMB2 3.2.4.14). The first request on a handle fixes
+   * filter, WATCH_TREE and buffer size for the handle's life, so callers pass their final values.
+   */
+  changeNotify(fileId: FileId, opts: ChangeNotifyOptions): Inflight {
+    const body = encodeChangeNotifyRequest({
+      fileId,
+      outputBufferLength: opts.outputBufferLength,
+      completionFilter: opts.completionFilter ?? ALL_CHANGES,
+      watchTree: opts.watchTree ?? false,
+    });
+    return this.conn.send(this.spec(Command.CHANGE_NOTIFY, body, opts.outputBufferLength, { waitForeverAfterInterim: true }));
+  }
+
+  /**
+   * Open a folder and arm its first CHANGE_NOTIFY in one compound (MS-SMB2 3.2.4.1.4), so no change
+   * between the open and the first request escapes the handle's buffer.
+   */
+  async openAndWatch(path: string, opts: ChangeNotifyOptions): Promise<{ handle: OpenHandle; notify: Inflight }> {
+    const body = encodeChangeNotifyRequest({
+      fileId: RELATED_FILE_ID,
+      outputBufferLength: opts.outputBufferLength,
+      completionFilter: opts.completionFilter ?? ALL_CHANGES,
+      watchTree: opts.watchTree ?? false,
+    });
+    const [create, notify] = this.conn.submit([
+      this.spec(Command.CREATE, this.openRequest(path, true)),
+      this.spec(Command.CHANGE_NOTIFY, body, opts.outputBufferLength, { waitForeverAfterInterim: true }),
+    ]);
+    const res = await create!.response;
+    expectSuccess(res, 'CREATE');
+    const info = this.conn.decode(() => decodeCreateResponse(res.message));
+    return { handle: { fileId: info.fileId, info }, notify: notify! };
+  }
+
+  cancel(inflight: Inflight): void {
+    this.conn.cancel(inflight);
+  }
+
+  /** Whether CHANGE_NOTIFY works on a folder: arm it, and cancel it once the server parked it. */
+  async probeChangeNotify(path: string): Promise<NotifyProbe> {
+    const { fileId } = await this.open(path, true);
+    try {
+      const inflight = this.changeNotify(fileId, { outputBufferLength: 4096 });
+      const first = await Promise.race([inflight.interim.then(() => 'pending' as const), inflight.response.then(() => 'done' as const)]);
+      if (first === 'pending') this.cancel(inflight);
+      const res = await inflight.response;
+      const status = res.header.status;
+      if (status === NtStatus.NOT_IMPLEMENTED || status === NtStatus.NOT_SUPPORTED || status === NtStatus.INVALID_DEVICE_REQUEST) {
+        return { supported: false, status, statusName: new SmbError(status, 'CHANGE_NOTIFY').statusName };
+      }
+      return { supported: true };
+    } finally {
+      await this.close(fileId).catch(() => undefined);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    const res = await this.conn.send(this.spec(Command.TREE_DISCONNECT, encodeEmptyRequest())).response;
+    expectSuccess(res, 'TREE_DISCONNECT');
+    this.conn.decode(() => decodeEmptyResponse(res.message, 'TREE_DISCONNECT response'));
+  }
+}
+
+function entryToStat(e: DirectoryEntry): FileStat {
+  return {
+    name: e.name,
+    isDirectory: (e.fileAttributes & FILE_ATTRIBUTE_DIRECTORY) !== 0,
+    size: e.endOfFile,
+    allocationSize: e.allocationSize,
+    creationTime: filetimeToDate(e.creationTime),
+    lastAccessTime: filetimeToDate(e.lastAccessTime),
+    lastWriteTime: filetimeToDate(e.lastWriteTime),
+    changeTime: filetimeToDate(e.changeTime),
+    attributes: e.fileAttributes,
+  };
+}
