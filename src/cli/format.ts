@@ -153,7 +153,7 @@ export function formatInfo(session: SessionInfo, share: ShareInfo, notify: Notif
     : `not supported (${escapeName(notify.statusName)})`;
   const rows: Array<[string, string]> = [
     ['Server', `${escapeName(host)}:${target.port ?? 445}`],
-    ['Share', escapeName(`\\\\${target.host}\\${target.share}`)],
+    ['Share', `\\\\${escapeName(target.host)}\\${escapeName(target.share)}`],
     ['Dialect', dialectLabel(session.dialect)],
     ['Signing', signing],
     ['Encryption', encryption],

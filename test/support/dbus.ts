@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireTool } from './tools.js';
+import { atExit, requireTool, withParentDeathSignal } from './tools.js';
 
 export interface DbusBus {
   /** e.g. `unix:path=/tmp/smbnotify-dbus-XXXX/bus,guid=...` */
@@ -27,16 +27,20 @@ export interface DbusMonitor {
 
 const STARTUP_TIMEOUT_MS = 5_000;
 
-// Processes still running when this process exits are killed here, so none outlive the runner.
+// Processes still running when this process exits (or gets SIGTERM, as vitest workers do) are
+// killed here; they also run under `setpriv --pdeathsig KILL`, for when this process is
+// SIGKILLed. So no dbus-daemon outlives the test runner.
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.on('exit', () => {
+    atExit(() => {
       for (const c of live) c.kill('SIGKILL');
+      for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
     });
   }
 }
@@ -44,11 +48,15 @@ function track(child: ChildProcess): void {
 export async function startDbus(): Promise<DbusBus> {
   const daemon = requireTool('dbus-daemon', 'dbus-daemon');
   const dir = mkdtempSync(join(tmpdir(), 'smbnotify-dbus-'));
-  const child = spawn(
-    daemon,
-    ['--session', `--address=unix:path=${dir}/bus`, '--nofork', '--nopidfile', '--print-address=1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  liveDirs.add(dir);
+  const [cmd, args] = withParentDeathSignal(daemon, [
+    '--session',
+    `--address=unix:path=${dir}/bus`,
+    '--nofork',
+    '--nopidfile',
+    '--print-address=1',
+  ]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
@@ -87,6 +95,7 @@ export async function startDbus(): Promise<DbusBus> {
     child.kill('SIGKILL');
     await exited;
     rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
     throw err;
   }
   // Keep draining stdout so the daemon can never block on a full pipe.
@@ -100,6 +109,7 @@ export async function startDbus(): Promise<DbusBus> {
       stopping ??= (async () => {
         await terminate(child, exited);
         rmSync(dir, { recursive: true, force: true });
+        liveDirs.delete(dir);
       })();
       return stopping;
     },
@@ -108,7 +118,8 @@ export async function startDbus(): Promise<DbusBus> {
 
 export function dbusMonitor(address: string, match: string): DbusMonitor {
   const monitor = requireTool('dbus-monitor', 'dbus-bin');
-  const child = spawn(monitor, ['--address', address, match], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, args] = withParentDeathSignal(monitor, ['--address', address, match]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());

@@ -38,7 +38,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireTool } from './tools.js';
+import { atExit, requireTool } from './tools.js';
 
 export type SmbProtocol = 'SMB2_02' | 'SMB2_10' | 'SMB3_00' | 'SMB3_02' | 'SMB3_11';
 
@@ -141,7 +141,7 @@ const BIND_FAILURE = 'Address already in use';
 const SMBD_PKG = 'samba';
 
 // One registry per process, shared by every copy of this module (vitest may evaluate it more
-// than once in a worker), so that a single 'exit' handler reaches every server.
+// than once in a worker), so that a single exit hook reaches every server.
 interface Registry {
   servers: Set<SambaServerImpl>;
   exitHookInstalled: boolean;
@@ -155,8 +155,10 @@ const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY
 function installExitHook(): void {
   if (registry.exitHookInstalled) return;
   registry.exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: SIGKILL everything, then drop the temp dirs.
-  process.on('exit', () => {
+  // Runs on 'exit' and on SIGTERM (how vitest ends its workers); must be synchronous: SIGKILL
+  // everything, then drop the temp dirs. (If this process is SIGKILLed, smbd still exits on
+  // EOF of its stdin and the RPC helpers idle out; only the temp dir is left behind.)
+  atExit(() => {
     for (const server of registry.servers) server.killSync();
     for (const server of registry.servers) server.removeDirSync();
   });
@@ -272,6 +274,9 @@ class SambaServerImpl implements SambaServer {
       // RPC helpers otherwise outlive smbd by about 60 s.
       'rpcd_classic:idle_seconds = 2',
       'rpcd_winreg:idle_seconds = 2',
+      // Without a range smbd logs "idmap range not specified for domain '*'" on every login.
+      'idmap config * : backend = tdb',
+      'idmap config * : range = 100000-199999',
     ];
     if (o.maxProtocol) global.push(`server max protocol = ${o.maxProtocol}`);
     if (o.minProtocol) global.push(`server min protocol = ${o.minProtocol}`);

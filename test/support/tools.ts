@@ -53,3 +53,64 @@ function isExecutable(path: string): boolean {
     return false;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Clean-up when the test process ends. vitest ends its workers with SIGTERM, which skips
+// 'exit' handlers unless someone listens for the signal; so listen for it, clean up, and then
+// die of the same signal as before (unless another listener has taken charge of it).
+
+interface ExitRegistry {
+  fns: Set<() => void>;
+  installed: boolean;
+  ran: boolean;
+}
+const EXIT_KEY = Symbol.for('smbnotify.test.atExit');
+const exitRegistry: ExitRegistry = ((globalThis as Record<symbol, unknown>)[EXIT_KEY] as
+  | ExitRegistry
+  | undefined) ?? { fns: new Set(), installed: false, ran: false };
+(globalThis as Record<symbol, unknown>)[EXIT_KEY] = exitRegistry;
+
+function runExitFns(): void {
+  if (exitRegistry.ran) return;
+  exitRegistry.ran = true;
+  for (const fn of exitRegistry.fns) {
+    try {
+      fn();
+    } catch {
+      // best effort: the process is going away
+    }
+  }
+}
+
+/**
+ * Runs `fn` (synchronously) when this process exits or gets SIGTERM/SIGINT/SIGHUP. Returns a
+ * function that unregisters it.
+ */
+export function atExit(fn: () => void): () => void {
+  exitRegistry.fns.add(fn);
+  if (!exitRegistry.installed) {
+    exitRegistry.installed = true;
+    process.on('exit', runExitFns);
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const onSignal = (): void => {
+        runExitFns();
+        process.removeListener(sig, onSignal);
+        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      };
+      process.on(sig, onSignal);
+    }
+  }
+  return () => {
+    exitRegistry.fns.delete(fn);
+  };
+}
+
+/**
+ * Wraps a command in `setpriv --pdeathsig KILL` (util-linux, always on Debian) so that the
+ * kernel kills it when this process dies, even by SIGKILL. For daemons that have no lifeline of
+ * their own (dbus-daemon); smbd has one already (it exits on EOF of its piped stdin).
+ */
+export function withParentDeathSignal(cmd: string, args: string[]): [string, string[]] {
+  const setpriv = findTool('setpriv');
+  return setpriv === undefined ? [cmd, args] : [setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args]];
+}

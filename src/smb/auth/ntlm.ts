@@ -77,8 +77,9 @@ function clientAvPairs(serverPairs: AvPair[], withMic: boolean, targetName: stri
 export function buildAuthenticateMessage(opts: AuthenticateOptions): AuthenticateResult {
   const { challenge } = opts;
   const workstation = opts.workstation ?? '';
-  // The server picks from what we offered; TARGET_INFO is the server's to set.
-  let flags = (challenge.flags & (CLIENT_NEGOTIATE_FLAGS | NtlmFlag.NEGOTIATE_TARGET_INFO)) >>> 0;
+  // The server picks from what we offered; TARGET_INFO is the server's to set. Our strings are
+  // always UTF-16, so NEGOTIATE_UNICODE stays set whatever the server chose.
+  let flags = ((challenge.flags & (CLIENT_NEGOTIATE_FLAGS | NtlmFlag.NEGOTIATE_TARGET_INFO)) | NtlmFlag.NEGOTIATE_UNICODE) >>> 0;
 
   if (opts.anonymous) {
     // Anonymous: empty user and NT response, LM response Z(1), no session key to exchange.

@@ -1,0 +1,101 @@
+/**
+ * The fallback where the server has no CHANGE_NOTIFY (Linux ksmbd, Samba with `change notify =
+ * no`), and the wait for a deleted watched folder to come back. Each cycle first compares every
+ * folder's own change time (one compounded CREATE + QUERY_INFO + CLOSE round trip per folder) and
+ * lists only the folders that changed; every `FULL_EVERY`-th cycle lists them all, because a
+ * file's contents can change without its folder's times changing.
+ */
+import type { SmbTree } from '../smb/tree.js';
+import type { Watcher } from './watcher.js';
+
+const FULL_EVERY = 10;
+
+export class Poller {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private cycle = 0;
+  /** Folder path -> its last seen change stamp. */
+  private readonly stamps = new Map<string, string>();
+
+  constructor(
+    private readonly w: Watcher,
+    private readonly tree: SmbTree,
+    readonly intervalMs: number,
+    /** Only wait for the deleted root folder to return. */
+    private readonly untilRootReturns: boolean,
+    /** Emit the differences of the first cycle (after a reconnect), or take it as the baseline. */
+    private readonly emitFirst: boolean,
+  ) {}
+
+  start(): void {
+    this.w.enqueue(() => this.tick(true));
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.w.enqueue(() => this.tick(false)), this.intervalMs);
+  }
+
+  private async tick(first: boolean): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (this.untilRootReturns) await this.checkRoot();
+      else await this.poll(first);
+    } finally {
+      this.schedule();
+    }
+  }
+
+  private async checkRoot(): Promise<void> {
+    try {
+      const st = await this.tree.stat(this.w.root);
+      if (!st.isDirectory) return;
+    } catch (err) {
+      if (this.w.isMissing(err)) return;
+      throw err;
+    }
+    this.stop();
+    await this.w.rootReturned(this.tree);
+  }
+
+  private async poll(first: boolean): Promise<void> {
+    const full = first || ++this.cycle % FULL_EVERY === 0;
+    const emit = !first || this.emitFirst;
+    const source = first ? 'rescan' : 'poll';
+    if (full) {
+      try {
+        await this.w.rescanFolder(this.w.root, source, emit, true);
+      } catch (err) {
+        if (!this.w.isMissing(err)) throw err;
+        this.w.rootDeletedWhilePolling();
+        return;
+      }
+      for (const f of this.w.snapshot.foldersUnder(this.w.root)) this.stamps.delete(f);
+    }
+    for (const folder of this.w.snapshot.foldersUnder(this.w.root)) {
+      if (this.stopped) return;
+      let stamp: string;
+      try {
+        const st = await this.tree.stat(folder);
+        stamp = `${st.lastWriteTime.getTime()}/${st.changeTime.getTime()}`;
+      } catch (err) {
+        if (!this.w.isMissing(err)) throw err;
+        if (folder === this.w.root) {
+          this.w.rootDeletedWhilePolling();
+          return;
+        }
+        continue; // its parent's listing reports it
+      }
+      const before = this.stamps.get(folder);
+      this.stamps.set(folder, stamp);
+      if (before === undefined || before === stamp || full) continue;
+      await this.w.rescanFolder(folder, 'poll', true, false);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * A share that stays connected: the first connect reports its error to the caller (a wrong
+ * password should stop the command at once); after that, a lost connection, a restarted server or
+ * an expired session is retried with exponential backoff and jitter until it works or the share is
+ * closed. ECHO keepalives find a dead server long before TCP would.
+ */
+import { EventEmitter } from 'node:events';
+import { SmbClient } from '../smb/client.js';
+import { SecurityError, SmbError } from '../smb/errors.js';
+import type { SmbTree } from '../smb/tree.js';
+import type { ConnectOptions } from '../smb/types.js';
+
+export interface ShareConnectionOptions extends ConnectOptions {
+  share: string;
+  /** Interval between ECHO keepalives; 0 disables them. */
+  keepaliveMs?: number;
+  /** First retry delay; doubles up to `maxBackoffMs`. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface ShareConnectionEvents {
+  /** A working tree, after the first connect and after every reconnect. */
+  connected: [tree: SmbTree, reconnect: boolean];
+  /** The connection is gone; reconnection starts. */
+  lost: [err: Error];
+  /** A reconnect attempt failed; the next one is in `delayMs`. */
+  retrying: [err: Error, attempt: number, delayMs: number];
+}
+
+/** Errors no retry can fix: the user must change something. */
+export function isPermanent(err: unknown): boolean {
+  if (err instanceof SecurityError) return true;
+  if (err instanceof SmbError) {
+    return ['STATUS_LOGON_FAILURE', 'STATUS_ACCOUNT_DISABLED', 'STATUS_ACCOUNT_LOCKED_OUT', 'STATUS_BAD_NETWORK_NAME', 'STATUS_ACCESS_DENIED', 'STATUS_WRONG_PASSWORD', 'STATUS_PASSWORD_EXPIRED'].includes(err.statusName);
+  }
+  return false;
+}
+
+export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
+  private client: SmbClient | null = null;
+  private current: SmbTree | null = null;
+  private closed = false;
+  private keepalive: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryWake: (() => void) | null = null;
+  private reconnecting: Promise<void> | null = null;
+
+  constructor(readonly opts: ShareConnectionOptions) {
+    super();
+  }
+
+  get tree(): SmbTree | null {
+    return this.current;
+  }
+
+  get label(): string {
+    return `//${this.opts.host}${this.opts.port && this.opts.port !== 445 ? `:${this.opts.port}` : ''}/${this.opts.share}`;
+  }
+
+  /** Connect for the first time; errors are the caller's. */
+  async connect(): Promise<SmbTree> {
+    const tree = await this.open();
+    this.emit('connected', tree, false);
+    return tree;
+  }
+
+  private async open(): Promise<SmbTree> {
+    const client = await SmbClient.connect(this.opts);
+    try {
+      const tree = await client.connectTree(this.opts.share);
+      if (this.closed) throw new Error('share connection closed');
+      this.client = client;
+      this.current = tree;
+      client.once('closed', (err: Error) => this.onLost(client, err));
+      this.startKeepalive(client);
+      return tree;
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+
+  private startKeepalive(client: SmbClient): void {
+    const every = this.opts.keepaliveMs ?? 30_000;
+    if (!every) return;
+    this.keepalive = setInterval(() => {
+      // A failed ECHO fails the connection itself (timeout), which triggers the reconnect.
+      client.echo(Math.max(2000, Math.min(every, 10_000))).catch(() => undefined);
+    }, every);
+    this.keepalive.unref();
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = null;
+  }
+
+  /** Drop the current connection (for example after a protocol error) and reconnect. */
+  reset(err: Error): void {
+    const client = this.client;
+    if (client) this.onLost(client, err);
+  }
+
+  private onLost(client: SmbClient, err: Error): void {
+    if (client !== this.client || this.closed) return;
+    this.stopKeepalive();
+    this.client = null;
+    this.current = null;
+    client.connection.close();
+    this.emit('lost', err);
+    this.reconnecting = this.reconnectLoop().finally(() => {
+      this.reconnecting = null;
+    });
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    const min = this.opts.minBackoffMs ?? 500;
+    const max = this.opts.maxBackoffMs ?? 30_000;
+    for (let attempt = 1; !this.closed; attempt++) {
+      const base = Math.min(max, min * 2 ** (attempt - 1));
+      const delay = Math.round(base * (0.8 + Math.random() * 0.4)); // ±20 % jitter
+      await this.sleep(attempt === 1 ? Math.min(delay, min) : delay);
+      if (this.closed) return;
+      try {
+        const tree = await this.open();
+        this.emit('connected', tree, true);
+        return;
+      } catch (err) {
+        if (this.closed) return;
+        this.emit('retrying', err as Error, attempt, Math.min(max, min * 2 ** attempt));
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.retryWake = resolve;
+      this.retryTimer = setTimeout(resolve, ms);
+    });
+  }
+
+  /** Close for good: no more reconnects; LOGOFF when connected. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopKeepalive();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryWake?.();
+    await this.reconnecting;
+    const client = this.client;
+    this.client = null;
+    this.current = null;
+    await client?.close();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * What the watcher believes the watched tree holds: one map of entries per folder. It turns
+ * notifications into events exactly once (a CREATE for a name already known is a duplicate, a
+ * DELETE of an unknown name too) and, after an overflow or a reconnect, turns a fresh listing
+ * into the precise difference.
+ *
+ * Memory: about 200 bytes per entry (the name, a small object and the map slot), so a million
+ * entries cost about 200 MB. Past `limit` entries the snapshot stops growing and the watcher
+ * reports only OVERFLOW for folders it can no longer diff.
+ */
+import type { FileStat } from '../smb/types.js';
+import { baseName, isWithin, joinPath, parentOf } from './events.js';
+
+export interface EntryState {
+  /** Undefined until known: a notification says a name appeared, not what it is. */
+  isDir: boolean | undefined;
+  /** Undefined until a listing tells. */
+  size: bigint | undefined;
+  /** Last write time, ms since the epoch; undefined until a listing tells. */
+  mtime: number | undefined;
+}
+
+/** An entry taken out of the snapshot with everything below it, to be put back elsewhere (a move). */
+export interface Detached {
+  from: string;
+  entry: EntryState;
+  folders: Array<[string, Map<string, EntryState>]>;
+}
+
+export const UNKNOWN_ENTRY: Readonly<EntryState> = { isDir: undefined, size: undefined, mtime: undefined };
+
+export type Difference =
+  | { kind: 'CREATE'; path: string; entry: EntryState }
+  | { kind: 'DELETE'; path: string; entry: EntryState }
+  | { kind: 'MODIFY'; path: string; entry: EntryState };
+
+export const DEFAULT_SNAPSHOT_LIMIT = 1_000_000;
+
+export function entryOf(stat: FileStat): EntryState {
+  return { isDir: stat.isDirectory, size: stat.size, mtime: stat.lastWriteTime.getTime() };
+}
+
+export class Snapshot {
+  private readonly folders = new Map<string, Map<string, EntryState>>();
+  private count = 0;
+
+  constructor(readonly limit = DEFAULT_SNAPSHOT_LIMIT) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  get full(): boolean {
+    return this.count >= this.limit;
+  }
+
+  hasFolder(path: string): boolean {
+    return this.folders.has(path);
+  }
+
+  /** Known folders at or below `root`, parents before children. */
+  foldersUnder(root: string): string[] {
+    return [...this.folders.keys()].filter((f) => isWithin(f, root)).sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
+  }
+
+  get(path: string): EntryState | undefined {
+    return this.folders.get(parentOf(path))?.get(baseName(path));
+  }
+
+  entriesOf(folder: string): ReadonlyMap<string, EntryState> | undefined {
+    return this.folders.get(folder);
+  }
+
+  /**
+   * Replace a folder's entries with a fresh listing and return what changed. Folders that
+   * vanished lose their subtree. A folder seen for the first time yields CREATE for every entry.
+   */
+  replaceFolder(folder: string, listing: FileStat[]): Difference[] {
+    const before = this.folders.get(folder) ?? new Map<string, EntryState>();
+    const after = new Map<string, EntryState>();
+    const diff: Difference[] = [];
+    for (const stat of listing) {
+      const entry = entryOf(stat);
+      after.set(stat.name, entry);
+      const old = before.get(stat.name);
+      const path = joinPath(folder, stat.name);
+      if (!old) diff.push({ kind: 'CREATE', path, entry });
+      else if (old.isDir !== undefined && old.isDir !== entry.isDir) {
+        diff.push({ kind: 'DELETE', path, entry: old }, { kind: 'CREATE', path, entry });
+        if (old.isDir) this.dropSubtree(path);
+      } else if (!entry.isDir && old.size !== undefined && (old.size !== entry.size || old.mtime !== entry.mtime)) {
+        diff.push({ kind: 'MODIFY', path, entry });
+      }
+    }
+    for (const [name, old] of before) {
+      if (after.has(name)) continue;
+      const path = joinPath(folder, name);
+      diff.push({ kind: 'DELETE', path, entry: old });
+      if (old.isDir) this.dropSubtree(path);
+    }
+    this.count += after.size - before.size;
+    this.folders.set(folder, after);
+    return diff;
+  }
+
+  /** Record a folder as known and empty (a folder just created). */
+  ensureFolder(folder: string): void {
+    if (!this.folders.has(folder)) this.folders.set(folder, new Map());
+  }
+
+  /** Add or update one entry; returns false when it was already there with the same type. */
+  add(path: string, entry: EntryState): boolean {
+    const folder = this.folders.get(parentOf(path));
+    if (!folder) return true;
+    const old = folder.get(baseName(path));
+    if (!old) this.count++;
+    folder.set(baseName(path), entry);
+    if (entry.isDir) this.ensureFolder(path);
+    return !old || old.isDir !== entry.isDir;
+  }
+
+  /** Remove an entry and, for a folder, everything below it; returns the removed entry. */
+  remove(path: string): EntryState | undefined {
+    const folder = this.folders.get(parentOf(path));
+    const old = folder?.get(baseName(path));
+    if (!folder || !old) return undefined;
+    folder.delete(baseName(path));
+    this.count--;
+    if (old.isDir !== false) this.dropSubtree(path);
+    return old;
+  }
+
+  /** Take an entry and its subtree out; `attach` puts them back at another path. */
+  detach(path: string): Detached | undefined {
+    const entry = this.get(path);
+    if (!entry) return undefined;
+    const folders = entry.isDir !== false ? [...this.folders.entries()].filter(([f]) => isWithin(f, path)) : [];
+    this.remove(path);
+    return { from: path, entry, folders };
+  }
+
+  attach(path: string, detached: Detached): void {
+    this.add(path, detached.entry);
+    for (const [f, entries] of detached.folders) {
+      const moved = path + f.slice(detached.from.length);
+      const previous = this.folders.get(moved);
+      this.count += entries.size - (previous?.size ?? 0);
+      this.folders.set(moved, entries);
+    }
+  }
+
+  /** Move an entry (and a folder's subtree) to a new path; returns the moved entry. */
+  move(from: string, to: string): EntryState | undefined {
+    const detached = this.detach(from);
+    if (detached) this.attach(to, detached);
+    return detached?.entry;
+  }
+
+  private dropSubtree(dir: string): void {
+    for (const [f, entries] of [...this.folders.entries()]) {
+      if (isWithin(f, dir)) {
+        this.count -= entries.size;
+        this.folders.delete(f);
+      }
+    }
+  }
+}

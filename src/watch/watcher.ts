@@ -1,0 +1,391 @@
+/**
+ * A watch on one folder of a share (and, when recursive, everything below it): keeps
+ * CHANGE_NOTIFY armed, turns what comes back into normalized events exactly once, recovers the
+ * truth by listing after an overflow or a reconnect, and polls where the server has no notify.
+ *
+ * Recursive watches keep one handle per folder, each watching only its own entries: Samba reports
+ * changes made on its own disk only for folders with a handle, even with WATCH_TREE
+ * (TESTBENCH.md), and one handle per folder reports every change exactly once, with no
+ * duplicates between a parent's WATCH_TREE and a child's handle. The cost is one open handle per
+ * folder on the server (see README, "Limits").
+ */
+import { EventEmitter } from 'node:events';
+import type { ShareConnection } from './share-connection.js';
+import type { SmbTree } from '../smb/tree.js';
+import { ALL_CHANGES } from '../smb/tree.js';
+import { ChangeProcessor } from './change-processor.js';
+import type { EventSource, WatchEvent, WatchState } from './events.js';
+import { FolderWatch, type FolderWatchHandler } from './folder-watch.js';
+import { normalizeSharePath } from './paths.js';
+import { Poller } from './poller.js';
+import { DEFAULT_SNAPSHOT_LIMIT, Snapshot } from './snapshot.js';
+import { SerialQueue } from './serial-queue.js';
+import { ntStatusName } from '../smb/wire/ntstatus.js';
+
+export interface WatcherOptions {
+  /** Share-relative folder to watch; '' for the share root. */
+  path: string;
+  recursive?: boolean;
+  /** CHANGE_NOTIFY output buffer; default: the server's MaxTransactSize, at most 1 MiB. */
+  bufferSize?: number;
+  completionFilter?: number;
+  /** Requests kept outstanding per folder handle (default 2). */
+  outstanding?: number;
+  /** Polling interval where the server has no CHANGE_NOTIFY (default 2 s). */
+  pollIntervalMs?: number;
+  /** How long an unpaired rename or a removal waits for its other half (default 100 ms / 50 ms). */
+  renameWindowMs?: number;
+  moveWindowMs?: number;
+  snapshotLimit?: number;
+  /** Maps a share-relative path to a local path when the share is mounted here. */
+  localPathOf?: (path: string) => string | undefined;
+}
+
+export interface WatcherEvents {
+  event: [WatchEvent];
+}
+
+export class Watcher extends EventEmitter<WatcherEvents> {
+  readonly root: string;
+  readonly snapshot: Snapshot;
+  private readonly folders = new Map<string, FolderWatch>();
+  private readonly queue = new SerialQueue((err) => this.onInternalError(err));
+  private readonly changes: ChangeProcessor;
+  private poller: Poller | null = null;
+  private seq = 0;
+  private stateNow: WatchState = 'connecting';
+  private stopped = false;
+  private rootGone = false;
+  /** Bumped on every reconnect, so that folder watches of an old connection are ignored. */
+  private generation = 0;
+  eventsSeen = 0;
+  lastEventTime: string | null = null;
+
+  constructor(readonly share: ShareConnection, readonly opts: WatcherOptions) {
+    super();
+    this.root = normalizeSharePath(opts.path);
+    this.snapshot = new Snapshot(opts.snapshotLimit ?? DEFAULT_SNAPSHOT_LIMIT);
+    this.changes = new ChangeProcessor(this, {
+      renameWindowMs: opts.renameWindowMs ?? 100,
+      moveWindowMs: opts.recursive ? (opts.moveWindowMs ?? 50) : 0,
+    });
+    share.on('lost', this.onLost);
+    share.on('connected', this.onConnected);
+    share.on('retrying', this.onRetrying);
+  }
+
+  get state(): WatchState {
+    return this.stateNow;
+  }
+
+  get recursive(): boolean {
+    return this.opts.recursive === true;
+  }
+
+  get tree(): SmbTree | null {
+    return this.share.tree;
+  }
+
+  /** Take the first snapshot and arm every folder. Errors (missing folder, ...) are the caller's. */
+  async start(): Promise<void> {
+    const tree = this.share.tree;
+    if (!tree) throw new Error('share is not connected');
+    await this.queue.run(() => this.establish(tree, 'initial'));
+  }
+
+  /** Open (or re-open) every folder and bring the snapshot up to date. */
+  private async establish(tree: SmbTree, why: 'initial' | 'reconnect' | 'root-back'): Promise<void> {
+    ++this.generation;
+    const emit = why !== 'initial';
+    try {
+      await this.openFolder(tree, this.root);
+    } catch (err) {
+      if (!this.isUnsupported(err)) throw err;
+      this.startPolling(tree, `server has no CHANGE_NOTIFY here (${(err as { statusName: string }).statusName})`, false, emit);
+      return;
+    }
+    await this.rescanFolder(this.root, 'rescan', emit, true);
+    this.setState('watching', why === 'initial' ? `watching ${this.label(this.root)}` : why === 'reconnect' ? 'reconnected and resynchronised' : 'watched folder is back');
+  }
+
+  label(path: string): string {
+    return `${this.share.label}${path ? `/${path}` : ''}`;
+  }
+
+  private folderOptions(tree: SmbTree) {
+    return {
+      bufferSize: this.opts.bufferSize ?? Math.min(tree.client.session.maxTransactSize, 1024 * 1024),
+      completionFilter: this.opts.completionFilter ?? ALL_CHANGES,
+      watchTree: false,
+      outstanding: this.opts.outstanding ?? 2,
+    };
+  }
+
+  /** Open a folder's handle and arm it (also for folders found later). */
+  async openFolder(tree: SmbTree, path: string): Promise<void> {
+    if (this.folders.has(path) || this.poller) return;
+    const fw = new FolderWatch(tree, path, this.folderOptions(tree), this.handlerFor(this.generation));
+    this.folders.set(path, fw);
+    try {
+      await fw.start();
+    } catch (err) {
+      if (this.folders.get(path) === fw) this.folders.delete(path);
+      throw err;
+    }
+  }
+
+  /**
+   * A name appeared in a recursive watch: try to open it as a folder (one CREATE, sent now, so
+   * probes of a burst travel together). If it is one, watch it and report what it already holds.
+   */
+  probeFolder(path: string): void {
+    const tree = this.tree;
+    if (!tree || this.poller || this.folders.has(path)) return;
+    const opening = tree.open(path, true);
+    opening.catch(() => undefined);
+    const generation = this.generation;
+    this.queue.push(async () => {
+      let fileId;
+      try {
+        ({ fileId } = await opening);
+      } catch (err) {
+        const entry = this.snapshot.get(path);
+        if ((err as { statusName?: string }).statusName === 'STATUS_NOT_A_DIRECTORY' && entry?.isDir === undefined) entry!.isDir = false;
+        if (this.isMissing(err) || generation !== this.generation) return;
+        throw err;
+      }
+      const entry = this.snapshot.get(path);
+      if (!entry || this.folders.has(path) || generation !== this.generation || this.stopped || this.poller) {
+        if (!tree.client.closed) await tree.close(fileId).catch(() => undefined);
+        return;
+      }
+      entry.isDir = true;
+      this.snapshot.ensureFolder(path);
+      const fw = new FolderWatch(tree, path, this.folderOptions(tree), this.handlerFor(generation));
+      this.folders.set(path, fw);
+      fw.adopt(fileId);
+      await this.rescanFolder(path, 'rescan', true, false);
+    });
+  }
+
+  /**
+   * List a folder and turn the difference against the snapshot into events (when `emit`). When
+   * recursive, descend into new subfolders (all of them when `deep`), opening their handles.
+   */
+  async rescanFolder(path: string, source: EventSource, emit: boolean, deep: boolean): Promise<void> {
+    const tree = this.tree;
+    if (!tree || this.stopped) return;
+    if (this.snapshot.full && !this.snapshot.hasFolder(path)) {
+      this.emitChange('OVERFLOW', path, { source, message: 'snapshot limit reached: no precise difference' });
+      return;
+    }
+    const listing = await tree.list(path);
+    const diff = this.snapshot.replaceFolder(path, listing);
+    for (const d of diff) {
+      if (emit) this.changes.emitDifference(d, source);
+      else if (d.kind === 'DELETE' && d.entry.isDir !== false) this.closeFolders(d.path);
+    }
+    if (!this.recursive) return;
+    const created = new Set(diff.filter((d) => d.kind === 'CREATE').map((d) => d.path));
+    for (const stat of listing) {
+      if (!stat.isDirectory) continue;
+      const sub = path ? `${path}/${stat.name}` : stat.name;
+      if (deep || created.has(sub) || (!this.poller && !this.folders.has(sub))) await this.openSubfolder(tree, sub, source, emit, deep);
+    }
+  }
+
+  /** A folder below the root: arm it first, then list it, so nothing slips between the two. */
+  private async openSubfolder(tree: SmbTree, path: string, source: EventSource, emit: boolean, deep: boolean): Promise<void> {
+    try {
+      await this.openFolder(tree, path);
+      await this.rescanFolder(path, source, emit, deep);
+    } catch (err) {
+      // Gone already, or a file by now: the parent's next notification or listing tells.
+      if (!this.isMissing(err)) throw err;
+    }
+  }
+
+  folderWatches(): ReadonlyMap<string, FolderWatch> {
+    return this.folders;
+  }
+
+  /** Forget (and close) the watches at or below `path`. */
+  closeFolders(path: string): void {
+    for (const [f, fw] of [...this.folders]) {
+      if (f === path || f.startsWith(`${path}/`)) {
+        this.folders.delete(f);
+        void fw.close();
+      }
+    }
+  }
+
+  /** Re-key the watches below a renamed folder: their handles followed it on the server. */
+  moveFolders(from: string, to: string): void {
+    for (const [f, fw] of [...this.folders]) {
+      if (f === from || f.startsWith(`${from}/`)) {
+        this.folders.delete(f);
+        fw.path = to + f.slice(from.length);
+        this.folders.set(fw.path, fw);
+      }
+    }
+  }
+
+  private handlerFor(generation: number): FolderWatchHandler {
+    const current = () => generation === this.generation && !this.stopped;
+    return {
+      entries: (fw, entries) => {
+        if (current() && this.folders.get(fw.path) === fw) this.queue.push(() => this.changes.process(fw.path, entries));
+      },
+      overflow: (fw) => {
+        if (!current() || this.folders.get(fw.path) !== fw) return;
+        this.queue.push(async () => {
+          this.emitChange('OVERFLOW', fw.path, { source: 'notify', message: 'the server lost changes; listing' });
+          await this.rescanFolder(fw.path, 'rescan', true, false);
+        });
+      },
+      gone: (fw, status) => {
+        if (!current() || this.folders.get(fw.path) !== fw) return;
+        this.queue.push(() => this.onFolderGone(fw, status));
+      },
+      unsupported: (_fw, status) => {
+        if (!current()) return;
+        const tree = this.tree;
+        if (tree) this.queue.push(() => this.startPolling(tree, `server has no CHANGE_NOTIFY here (${ntStatusName(status)})`, false, true));
+      },
+      failed: (fw, err) => {
+        if (!current()) return;
+        this.emitState(this.stateNow, `watch on ${this.label(fw.path)} failed: ${err.message}; reconnecting`);
+        this.share.reset(err);
+      },
+    };
+  }
+
+  private async onFolderGone(fw: FolderWatch, status: number): Promise<void> {
+    this.folders.delete(fw.path);
+    await fw.close();
+    if (fw.path !== this.root) return; // its parent reports the removal
+    this.markRootGone(`watched folder deleted (${ntStatusName(status)})`, 'notify');
+  }
+
+  private startPolling(tree: SmbTree, why: string, untilRootReturns: boolean, emitFirst: boolean): void {
+    if (this.poller || this.stopped) return;
+    for (const fw of this.folders.values()) void fw.close();
+    this.folders.clear();
+    const interval = this.opts.pollIntervalMs ?? 2000;
+    this.poller = new Poller(this, tree, interval, untilRootReturns, emitFirst);
+    this.setState('polling', untilRootReturns ? `${why}: waiting for it to come back` : `${why}: polling every ${interval / 1000} s`);
+    this.poller.start();
+  }
+
+  /** The poller found the root folder gone. */
+  rootDeletedWhilePolling(): void {
+    this.poller?.stop();
+    this.poller = null;
+    this.markRootGone('watched folder deleted', 'poll');
+  }
+
+  private markRootGone(message: string, source: EventSource): void {
+    this.rootGone = true;
+    this.emitChange('DELETE_SELF', this.root, { source, message });
+    this.closeFolders(this.root);
+    this.snapshot.replaceFolder(this.root, []);
+    this.startPolling(this.tree!, 'watched folder deleted', true, false);
+  }
+
+  /** Called by the poller when a deleted root folder exists again. */
+  async rootReturned(tree: SmbTree): Promise<void> {
+    this.poller?.stop();
+    this.poller = null;
+    this.rootGone = false;
+    await this.establish(tree, 'root-back');
+  }
+
+  get isRootGone(): boolean {
+    return this.rootGone;
+  }
+
+  enqueue(task: () => Promise<void> | void): void {
+    this.queue.push(task);
+  }
+
+  private readonly onLost = (err: Error): void => {
+    if (this.stopped) return;
+    this.generation++;
+    this.folders.clear(); // their handles died with the connection
+    this.poller?.stop();
+    this.poller = null;
+    this.setState('reconnecting', `connection lost (${err.message}); reconnecting`);
+  };
+
+  private readonly onRetrying = (err: Error, attempt: number, delayMs: number): void => {
+    if (!this.stopped) this.emitState('reconnecting', `reconnect attempt ${attempt} failed (${err.message}); next in ${Math.round(delayMs / 1000)} s`);
+  };
+
+  private readonly onConnected = (tree: SmbTree, reconnect: boolean): void => {
+    if (!reconnect || this.stopped) return;
+    this.queue.push(async () => {
+      try {
+        await this.establish(tree, 'reconnect');
+      } catch (err) {
+        if (!this.isMissing(err)) throw err;
+        this.markRootGone('watched folder is gone after reconnect', 'rescan');
+      }
+    });
+  };
+
+  private isUnsupported(err: unknown): boolean {
+    const name = (err as { statusName?: string }).statusName;
+    return name === 'STATUS_NOT_IMPLEMENTED' || name === 'STATUS_NOT_SUPPORTED' || name === 'STATUS_INVALID_DEVICE_REQUEST';
+  }
+
+  isMissing(err: unknown): boolean {
+    const name = (err as { statusName?: string }).statusName;
+    return ['STATUS_OBJECT_NAME_NOT_FOUND', 'STATUS_OBJECT_PATH_NOT_FOUND', 'STATUS_NOT_A_DIRECTORY', 'STATUS_DELETE_PENDING', 'STATUS_NO_SUCH_FILE', 'STATUS_FILE_IS_A_DIRECTORY'].includes(name ?? '');
+  }
+
+  private onInternalError(err: Error): void {
+    if (this.stopped) return;
+    // A connection error surfaces through 'lost'; anything else is reported, then resynchronised.
+    this.emitState(this.stateNow, `error: ${err.message}`);
+    if (this.tree && !this.tree.client.closed) this.share.reset(err);
+  }
+
+  setState(state: WatchState, message: string): void {
+    this.stateNow = state;
+    this.emitState(state, message);
+  }
+
+  private emitState(state: WatchState, message: string): void {
+    this.emitEvent({ event: 'STATE', path: this.root, state, message });
+  }
+
+  emitChange(kind: WatchEvent['event'], path: string, extra: Partial<WatchEvent> = {}): void {
+    const localPath = this.opts.localPathOf?.(path);
+    this.eventsSeen++;
+    this.emitEvent({ event: kind, path, ...(localPath !== undefined ? { localPath } : {}), ...extra });
+  }
+
+  private emitEvent(partial: Omit<WatchEvent, 'seq' | 'time' | 'server' | 'share'>): void {
+    const time = new Date().toISOString();
+    if (partial.event !== 'STATE') this.lastEventTime = time;
+    this.emit('event', { seq: ++this.seq, time, server: this.share.opts.host, share: this.share.opts.share, watch: this.root, ...partial });
+  }
+
+  /** Stop: cancel requests, close handles, stop timers. The share connection is the caller's. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.changes.flush();
+    this.stopped = true;
+    this.share.off('lost', this.onLost);
+    this.share.off('connected', this.onConnected);
+    this.share.off('retrying', this.onRetrying);
+    this.changes.dispose();
+    this.poller?.stop();
+    this.poller = null;
+    const all = [...this.folders.values()];
+    this.folders.clear();
+    await Promise.all(all.map((fw) => fw.close()));
+    await this.queue.idle();
+    this.stateNow = 'stopped';
+  }
+}
