@@ -144,6 +144,8 @@ function describeConnectionError(code: string | undefined, message: string, ctx:
     case 'ETIMEDOUT':
     case 'TIMEOUT':
     case 'ETIMEOUT':
+      // The connection layer's connect timeout names the host already: say it once.
+      if (message.startsWith('cannot connect to ')) return message;
       return `timed out talking to ${where}${message ? `: ${message}` : ''}`;
     case 'ECONNRESET':
     case 'EPIPE':

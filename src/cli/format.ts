@@ -117,9 +117,21 @@ export function lsJson(stat: FileStat): LsJson {
   };
 }
 
-/** lsJson serialised as one line (JSON.stringify escapes every control character). */
+/**
+ * JSON.stringify, one line, safe on a terminal. JSON.stringify escapes C0 controls and lone
+ * surrogates but leaves DEL, the C1 controls (U+0080-U+009F: U+009B is CSI to many terminals),
+ * line separators and bidirectional overrides raw; they are escaped as \uXXXX here too. The
+ * text still parses to exactly the same value. These characters only occur inside strings.
+ */
+export function jsonLine(value: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** lsJson serialised as one line, every control character escaped (see jsonLine). */
 export function lsJsonLine(stat: FileStat): string {
-  return JSON.stringify(lsJson(stat));
+  return jsonLine(lsJson(stat));
 }
 
 /** What `info` needs to know about where it connected. */

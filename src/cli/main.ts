@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerInfo, type CommandIO } from './commands/info.js';
 import { registerLs } from './commands/ls.js';
+import { ExitStatus, registerWatch } from './commands/watch.js';
 import { describeError, oneLine, redact } from './errors.js';
 import { parseTarget } from './target.js';
 
@@ -119,15 +120,17 @@ Every error is one line on stderr and exit status 1.`);
 
   registerInfo(program, io);
   registerLs(program, io);
+  registerWatch(program, { ...io, err: (line) => stderr.write(`${redact(line, secrets)}\n`) });
 
   try {
     await program.parseAsync([...argv]);
     return 0;
   } catch (err) {
+    if (err instanceof ExitStatus) return err.status;
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0;
       if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') {
-        return fail('missing command: use "smbnotify info TARGET", "smbnotify ls TARGET" or "smbnotify --help"');
+        return fail('missing command: use "smbnotify info TARGET", "smbnotify ls TARGET", "smbnotify watch TARGET" or "smbnotify --help"');
       }
       return fail(commanderMessage(err));
     }

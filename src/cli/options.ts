@@ -71,20 +71,25 @@ export function parseTimeoutOption(text: string): number {
   return n;
 }
 
-/** Add -U, -A, -N, -p, -m, --protect, --timeout to a subcommand. */
-export function addConnectionOptions(cmd: Command): Command {
+/**
+ * Add -U, -A, -N, -p, -m, --protect, --timeout to a subcommand. `watch` follows inotifywait, whose
+ * -m is --monitor and -t --timeout: there the dialect option has no short form and the connect
+ * timeout is --connect-timeout.
+ */
+export function addConnectionOptions(cmd: Command, variant: 'default' | 'watch' = 'default'): Command {
+  const watch = variant === 'watch';
   return cmd
     .option('-U, --user <[DOMAIN\\]USER[%PASSWORD]>', 'user name, with optional domain and password (like smbclient)')
     .option('-A, --authentication-file <FILE>', 'credentials file with username=, password=, domain= lines (mode 600)')
     .option('-N, --no-pass', 'do not ask for a password: guest logon, or an empty password with a user name')
     .option('-p, --port <PORT>', 'TCP port (default 445, or the port in TARGET)', parsePortOption)
-    .option('-m, --max-protocol <DIALECT>', 'highest dialect to offer: SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11', parseDialect)
+    .option(`${watch ? '' : '-m, '}--max-protocol <DIALECT>`, 'highest dialect to offer: SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11', parseDialect)
     .addOption(
       new Option('--protect <LEVEL>', 'least protection accepted: off, sign or encrypt (refused, never downgraded)')
         .choices(['off', 'sign', 'encrypt'])
         .default('off'),
     )
-    .option('--timeout <SECONDS>', 'connect and request timeout', parseTimeoutOption, 15);
+    .option(watch ? '--connect-timeout <SECONDS>' : '--timeout <SECONDS>', 'connect and request timeout', parseTimeoutOption, 15);
 }
 
 /** The tree type, wherever the client module defines it. */

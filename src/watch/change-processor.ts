@@ -6,8 +6,9 @@
  * (which is how Samba reports a move between folders) becomes one MOVED_FROM / MOVED_TO pair.
  */
 import { FileAction, type FileNotifyInformation } from '../smb/wire/notify.js';
-import { baseName, parentOf, type EventSource } from './events.js';
+import { baseName, type EventSource } from './events.js';
 import { notifyNameToPath } from './paths.js';
+import type { EventOutbox, OutItem } from './outbox.js';
 import { UNKNOWN_ENTRY, type Detached, type Difference, type EntryState } from './snapshot.js';
 import type { Watcher } from './watcher.js';
 
@@ -20,17 +21,19 @@ interface Held {
 
 export interface ChangeProcessorOptions {
   renameWindowMs: number;
-  /** 0: report removals at once, never as moves between folders. */
-  moveWindowMs: number;
 }
 
 export class ChangeProcessor {
   /** A RENAMED_OLD_NAME waiting for its RENAMED_NEW_NAME. */
   private heldOld: Held | null = null;
-  /** Removals waiting briefly for an addition of the same name elsewhere, by base name. */
-  private readonly heldRemovals = new Map<string, Held>();
+  /** New names of recent moves, until when MODIFIED of them is the move's own echo. */
+  private readonly recentMoves = new Map<string, number>();
 
-  constructor(private readonly w: Watcher, private readonly opts: ChangeProcessorOptions) {}
+  constructor(
+    private readonly w: Watcher,
+    private readonly outbox: EventOutbox,
+    private readonly opts: ChangeProcessorOptions,
+  ) {}
 
   process(folder: string, entries: FileNotifyInformation[]): void {
     let previous = '';
@@ -65,7 +68,7 @@ export class ChangeProcessor {
           break;
         default:
           // Unknown actions are kept and reported raw (action carries the code).
-          this.w.emitChange('MODIFY', path, { source: 'notify', action: e.action });
+          this.outbox.push({ kind: 'MODIFY', path, extra: { source: 'notify', action: e.action } });
       }
     }
   }
@@ -77,47 +80,76 @@ export class ChangeProcessor {
   }
 
   private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO'): void {
-    const moved = this.heldRemovals.get(baseName(path));
-    if (moved && parentOf(moved.path) !== parentOf(path)) {
-      this.heldRemovals.delete(baseName(path));
-      clearTimeout(moved.timer);
-      this.completeMove(moved, path, action);
+    // A removal of the same name from another folder, still in the outbox: a move.
+    const removal = this.outbox.findOtherHalf('delete', path);
+    if (removal) {
+      const detached = removal.detached!;
+      this.placeMoved(detached, path);
+      this.outbox.replace(removal.item, this.movePair(removal.item.path, path, detached.entry, removal.item.extra.action, action));
       return;
     }
-    // Removed and re-created in the same folder: the removal must come out first.
-    if (moved) this.flushRemoval(baseName(path));
     if (this.w.snapshot.get(path)) return; // already known from a listing: not news
     this.w.snapshot.add(path, { ...UNKNOWN_ENTRY });
-    this.w.emitChange(kind, path, { source: 'notify', action });
+    this.outbox.push({ kind, path, extra: { source: 'notify', action }, half: kind === 'CREATE' ? 'create' : undefined });
     this.probe(path);
   }
 
   private removed(path: string, action: number): void {
-    if (!this.w.snapshot.get(path)) return;
-    if (this.opts.moveWindowMs > 0) {
-      const name = baseName(path);
-      this.flushRemoval(name);
-      this.heldRemovals.set(name, this.hold(path, action, this.opts.moveWindowMs, () => this.flushRemoval(name)));
+    const detached = this.w.snapshot.detach(path);
+    if (!detached) return;
+    // An addition of the same name in another folder, still in the outbox: a move.
+    const creation = this.outbox.findOtherHalf('create', path);
+    if (creation) {
+      this.w.snapshot.remove(creation.item.path);
+      this.placeMoved(detached, creation.item.path);
+      this.outbox.replace(creation.item, this.movePair(path, creation.item.path, detached.entry, action, creation.item.extra.action));
       return;
     }
-    const entry = this.w.snapshot.remove(path)!;
-    this.emitDelete(path, entry, action, 'notify');
+    this.outbox.push({
+      kind: 'DELETE',
+      path,
+      extra: { source: 'notify', action, ...isDir(detached.entry) },
+      half: 'delete',
+      detached,
+      onRelease: () => {
+        if (detached.entry.isDir !== false) this.w.closeFolders(path);
+      },
+    });
+  }
+
+  /** Put a moved entry (and its subtree and folder handles) at its new path. */
+  private placeMoved(detached: Detached, to: string): void {
+    this.w.snapshot.attach(to, detached);
+    if (detached.entry.isDir !== false) this.w.moveFolders(detached.from, to);
+    if (detached.entry.isDir === undefined) this.probe(to);
+  }
+
+  private movePair(from: string, to: string, entry: EntryState, fromAction: number | undefined, toAction: number | undefined): OutItem[] {
+    const kind = isDir(entry);
+    this.justMoved(to);
+    return [
+      { kind: 'MOVED_FROM', path: from, extra: { source: 'notify', ...(fromAction !== undefined ? { action: fromAction } : {}), ...kind } },
+      { kind: 'MOVED_TO', path: to, extra: { source: 'notify', ...(toAction !== undefined ? { action: toAction } : {}), oldPath: from, ...kind } },
+    ];
   }
 
   private emitDelete(path: string, entry: EntryState, action: number | undefined, source: EventSource): void {
     if (entry.isDir !== false) this.w.closeFolders(path);
-    this.w.emitChange('DELETE', path, { source, ...(action !== undefined ? { action } : {}), ...isDir(entry) });
+    this.outbox.push({ kind: 'DELETE', path, extra: { source, ...(action !== undefined ? { action } : {}), ...isDir(entry) } });
   }
 
-  private flushRemoval(name: string): void {
-    const held = this.heldRemovals.get(name);
-    if (!held) return;
-    this.heldRemovals.delete(name);
-    clearTimeout(held.timer);
-    this.emitDelete(held.path, held.detached?.entry ?? UNKNOWN_ENTRY, held.action, 'notify');
+  /**
+   * Samba follows a rename with MODIFIED of the new name (its inotify mapping reports IN_MOVED_TO
+   * as an attribute change, and an SMB rename touches the change time): not a content change.
+   */
+  private justMoved(path: string): void {
+    const now = Date.now();
+    if (this.recentMoves.size > 1000) for (const [p, until] of this.recentMoves) if (until < now) this.recentMoves.delete(p);
+    this.recentMoves.set(path, now + this.opts.renameWindowMs);
   }
 
   private modified(path: string, action: number): void {
+    if ((this.recentMoves.get(path) ?? 0) > Date.now()) return;
     const entry = this.w.snapshot.get(path);
     // A folder's own time changes whenever its entries do; those entries are reported themselves.
     if (entry?.isDir) return;
@@ -125,7 +157,7 @@ export class ChangeProcessor {
       entry.size = undefined;
       entry.mtime = undefined;
     }
-    this.w.emitChange('MODIFY', path, { source: 'notify', action, ...(entry ? isDir(entry) : {}) });
+    this.outbox.push({ kind: 'MODIFY', path, extra: { source: 'notify', action, ...(entry ? isDir(entry) : {}) } });
   }
 
   private stream(path: string, action: number): void {
@@ -133,7 +165,7 @@ export class ChangeProcessor {
     const colon = baseName(path).indexOf(':');
     const file = colon < 0 ? path : path.slice(0, path.length - baseName(path).length + colon);
     const stream = colon < 0 ? undefined : baseName(path).slice(colon + 1);
-    this.w.emitChange('MODIFY', file, { source: 'notify', action, ...(stream ? { stream } : {}) });
+    this.outbox.push({ kind: 'MODIFY', path: file, extra: { source: 'notify', action, ...(stream ? { stream } : {}) } });
   }
 
   private renamedTo(path: string, action: number): void {
@@ -148,20 +180,15 @@ export class ChangeProcessor {
   }
 
   private completeMove(held: Held, to: string, action: number): void {
-    const entry = held.detached?.entry ?? { ...UNKNOWN_ENTRY };
     // A new name that was already known (a rename over an existing file) replaces it.
     const replaced = this.w.snapshot.get(to);
     if (replaced) {
       this.w.snapshot.remove(to);
       if (replaced.isDir !== false) this.w.closeFolders(to);
     }
-    if (held.detached) this.w.snapshot.attach(to, held.detached);
-    else this.w.snapshot.add(to, entry);
-    if (entry.isDir !== false) this.w.moveFolders(held.path, to);
-    const kind = isDir(entry);
-    this.w.emitChange('MOVED_FROM', held.path, { source: 'notify', action: held.action, ...kind });
-    this.w.emitChange('MOVED_TO', to, { source: 'notify', action, oldPath: held.path, ...kind });
-    if (entry.isDir === undefined) this.probe(to);
+    const detached = held.detached ?? { from: held.path, entry: { ...UNKNOWN_ENTRY }, folders: [] };
+    this.placeMoved(detached, to);
+    for (const item of this.movePair(held.path, to, detached.entry, held.action, action)) this.outbox.push(item);
   }
 
   /** An unpaired old name: the item left the watched tree. */
@@ -172,7 +199,7 @@ export class ChangeProcessor {
     clearTimeout(held.timer);
     const entry = held.detached?.entry ?? UNKNOWN_ENTRY;
     if (entry.isDir !== false) this.w.closeFolders(held.path);
-    this.w.emitChange('MOVED_FROM', held.path, { source: 'notify', action: held.action, ...isDir(entry) });
+    this.outbox.push({ kind: 'MOVED_FROM', path: held.path, extra: { source: 'notify', action: held.action, ...isDir(entry) } });
   }
 
   /** A name appeared: in a recursive watch, find out whether it is a folder to watch too. */
@@ -183,20 +210,19 @@ export class ChangeProcessor {
   /** A difference found by listing (overflow, reconnect, polling). */
   emitDifference(d: Difference, source: EventSource): void {
     if (d.kind === 'DELETE') this.emitDelete(d.path, d.entry, undefined, source);
-    else this.w.emitChange(d.kind, d.path, { source, ...isDir(d.entry) });
+    else this.outbox.push({ kind: d.kind, path: d.path, extra: { source, ...isDir(d.entry) } });
   }
 
   /** Emit everything held back, now (shutdown). */
   flush(): void {
     this.flushOld();
-    for (const name of [...this.heldRemovals.keys()]) this.flushRemoval(name);
+    this.outbox.flush();
   }
 
   dispose(): void {
     if (this.heldOld) clearTimeout(this.heldOld.timer);
-    for (const held of this.heldRemovals.values()) clearTimeout(held.timer);
     this.heldOld = null;
-    this.heldRemovals.clear();
+    this.outbox.dispose();
   }
 }
 

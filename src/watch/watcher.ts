@@ -12,15 +12,24 @@
 import { EventEmitter } from 'node:events';
 import type { ShareConnection } from './share-connection.js';
 import type { SmbTree } from '../smb/tree.js';
-import { ALL_CHANGES } from '../smb/tree.js';
+import { CompletionFilter } from '../smb/wire/notify.js';
 import { ChangeProcessor } from './change-processor.js';
-import type { EventSource, WatchEvent, WatchState } from './events.js';
+import type { ChangeKind, EventSource, WatchEvent, WatchState } from './events.js';
+import { EventOutbox } from './outbox.js';
 import { FolderWatch, type FolderWatchHandler } from './folder-watch.js';
 import { normalizeSharePath } from './paths.js';
 import { Poller } from './poller.js';
 import { DEFAULT_SNAPSHOT_LIMIT, Snapshot } from './snapshot.js';
 import { SerialQueue } from './serial-queue.js';
 import { ntStatusName } from '../smb/wire/ntstatus.js';
+
+/**
+ * Names, attributes, sizes, write times and streams. ATTRIBUTES cannot be left out: Samba maps a
+ * write on its own disk (inotify IN_MODIFY) to an attribute change, not to LAST_WRITE.
+ */
+export const DEFAULT_FILTER =
+  CompletionFilter.FILE_NAME | CompletionFilter.DIR_NAME | CompletionFilter.ATTRIBUTES | CompletionFilter.SIZE |
+  CompletionFilter.LAST_WRITE | CompletionFilter.STREAM_NAME | CompletionFilter.STREAM_SIZE | CompletionFilter.STREAM_WRITE;
 
 export interface WatcherOptions {
   /** Share-relative folder to watch; '' for the share root. */
@@ -51,6 +60,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private readonly folders = new Map<string, FolderWatch>();
   private readonly queue = new SerialQueue((err) => this.onInternalError(err));
   private readonly changes: ChangeProcessor;
+  private readonly outbox: EventOutbox;
   private poller: Poller | null = null;
   private seq = 0;
   private stateNow: WatchState = 'connecting';
@@ -65,10 +75,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     super();
     this.root = normalizeSharePath(opts.path);
     this.snapshot = new Snapshot(opts.snapshotLimit ?? DEFAULT_SNAPSHOT_LIMIT);
-    this.changes = new ChangeProcessor(this, {
-      renameWindowMs: opts.renameWindowMs ?? 100,
-      moveWindowMs: opts.recursive ? (opts.moveWindowMs ?? 50) : 0,
-    });
+    this.outbox = new EventOutbox(opts.recursive ? (opts.moveWindowMs ?? 50) : 0, (kind, path, extra) => this.emitNow(kind, path, extra));
+    this.changes = new ChangeProcessor(this, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 100 });
     share.on('lost', this.onLost);
     share.on('connected', this.onConnected);
     share.on('retrying', this.onRetrying);
@@ -115,7 +123,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private folderOptions(tree: SmbTree) {
     return {
       bufferSize: this.opts.bufferSize ?? Math.min(tree.client.session.maxTransactSize, 1024 * 1024),
-      completionFilter: this.opts.completionFilter ?? ALL_CHANGES,
+      completionFilter: this.opts.completionFilter ?? DEFAULT_FILTER,
       watchTree: false,
       outstanding: this.opts.outstanding ?? 2,
     };
@@ -225,7 +233,9 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       if (f === from || f.startsWith(`${from}/`)) {
         this.folders.delete(f);
         fw.path = to + f.slice(from.length);
-        this.folders.set(fw.path, fw);
+        // A probe may have opened the new path already; one handle per folder is enough.
+        if (this.folders.has(fw.path)) void fw.close();
+        else this.folders.set(fw.path, fw);
       }
     }
   }
@@ -359,7 +369,12 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.emitEvent({ event: 'STATE', path: this.root, state, message });
   }
 
-  emitChange(kind: WatchEvent['event'], path: string, extra: Partial<WatchEvent> = {}): void {
+  /** Emit a change, in order behind those still in the outbox. */
+  emitChange(kind: ChangeKind, path: string, extra: Partial<WatchEvent> = {}): void {
+    this.outbox.push({ kind, path, extra });
+  }
+
+  private emitNow(kind: ChangeKind, path: string, extra: Partial<WatchEvent>): void {
     const localPath = this.opts.localPathOf?.(path);
     this.eventsSeen++;
     this.emitEvent({ event: kind, path, ...(localPath !== undefined ? { localPath } : {}), ...extra });

@@ -350,3 +350,19 @@ export function minimize(input: Buffer, fails: (b: Buffer) => boolean, budget = 
   }
   return cur;
 }
+
+/** `minimize` for a predicate that has to await (the receive path settles promises). */
+export async function minimizeAsync(input: Buffer, fails: (b: Buffer) => Promise<boolean>, budget = 3_000): Promise<Buffer> {
+  let cur = input;
+  let tries = 0;
+  for (let chunk = Math.max(1, cur.length >> 1); chunk >= 1 && tries < budget; chunk = chunk === 1 ? 0 : chunk >> 1) {
+    let at = 0;
+    while (at < cur.length && tries < budget) {
+      const candidate = Buffer.concat([cur.subarray(0, at), cur.subarray(at + chunk)]);
+      tries++;
+      if (await fails(candidate)) cur = candidate;
+      else at += chunk;
+    }
+  }
+  return cur;
+}

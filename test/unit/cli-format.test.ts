@@ -3,6 +3,7 @@ import { CommandFailed, describeError, redact, UsageError } from '../../src/cli/
 import {
   escapeName, formatInfo, formatLsLine, formatLsTime, infoJson, lsJson, lsJsonLine, sizeColumnWidth,
 } from '../../src/cli/format.js';
+import { byName } from '../../src/cli/commands/ls.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../../src/smb/errors.js';
 import type { FileStat, SessionInfo, ShareInfo } from '../../src/smb/types.js';
 
@@ -89,6 +90,21 @@ describe('lsJson', () => {
     expect(line).not.toMatch(/[\n\r\u0000\u001b]/);
     expect(JSON.parse(line).name).toBe('a\nb\r\u0000\u001b\u2028\ud800');
   });
+
+  it('escapes DEL, C1 controls, line separators and bidi overrides in JSON too', () => {
+    const name = 'a\u007fb\u009b31mc\u0085d\u2028e\u202ef\u2066g😀';
+    const line = lsJsonLine(stat({ name }));
+    expect(line).not.toMatch(/[\u007f-\u009f\u2028\u202e\u2066]/);
+    expect(line).toContain('\\u009b');
+    expect(JSON.parse(line).name).toBe(name);
+  });
+
+  it('ls sorts by code point like LC_ALL=C ls, not by UTF-16 code unit', () => {
+    const names = ['b', '\uff03 fullwidth', '😀 emoji', 'a', '\ue000 private', '\ud7ff', 'ab', ''];
+    const sorted = names.map((name) => stat({ name })).sort(byName).map((s) => s.name);
+    expect(sorted).toEqual([...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+    expect(sorted.indexOf('\uff03 fullwidth')).toBeLessThan(sorted.indexOf('😀 emoji'));
+  });
 });
 
 const session: SessionInfo = {
@@ -173,6 +189,8 @@ describe('describeError', () => {
     expect(describeError(new ConnectionError('getaddrinfo ENOTFOUND nas', 'ENOTFOUND'), ctx)).toBe('unknown host nas');
     expect(describeError(new ConnectionError('x', 'EAI_AGAIN'), ctx)).toBe('unknown host nas');
     expect(describeError(new ConnectionError('no answer in 15 s', 'ETIMEDOUT'), ctx)).toBe('timed out talking to nas:445: no answer in 15 s');
+    expect(describeError(new ConnectionError('cannot connect to nas:445: timed out after 15000 ms', 'ETIMEDOUT'), ctx))
+      .toBe('cannot connect to nas:445: timed out after 15000 ms');
     expect(describeError(new ConnectionError('reset', 'ECONNRESET'), ctx)).toBe('connection to nas:445 was reset by the server');
     expect(describeError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), ctx)).toBe('cannot connect to nas:445: connection refused');
   });

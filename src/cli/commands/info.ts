@@ -1,6 +1,6 @@
 /** `smbnotify info TARGET`: what the server and share offer, and whether CHANGE_NOTIFY works. */
 import type { Command } from 'commander';
-import { formatInfo, infoJson } from '../format.js';
+import { formatInfo, infoJson, jsonLine } from '../format.js';
 import { addConnectionOptions, withConnection, type ConnectDeps, type ConnectionCliOptions } from '../options.js';
 
 export interface InfoOptions extends ConnectionCliOptions {
@@ -16,7 +16,7 @@ export async function runInfo(targetText: string, opts: InfoOptions, io: Command
   await withConnection('info', targetText, opts, async ({ target, client, tree }) => {
     const notify = await tree.probeChangeNotify(target.path);
     const shown = { host: target.host, port: opts.port ?? target.port ?? 445, share: target.share, path: target.path };
-    if (opts.json) io.out(JSON.stringify(infoJson(client.session, tree.info, notify, shown)));
+    if (opts.json) io.out(jsonLine(infoJson(client.session, tree.info, notify, shown)));
     else io.out(formatInfo(client.session, tree.info, notify, shown));
   }, io);
 }

@@ -13,9 +13,29 @@ export interface LsOptions extends ConnectionCliOptions {
 /** Statuses with which servers refuse to list something that is a file. */
 const FILE_NOT_FOLDER = new Set(['STATUS_NOT_A_DIRECTORY', 'STATUS_INVALID_PARAMETER', 'STATUS_FILE_IS_A_DIRECTORY']);
 
+/**
+ * Compare strings by code point (= UTF-8 byte order, like `LC_ALL=C ls`). JavaScript's `<`
+ * compares UTF-16 code units, which puts astral characters (surrogates, 0xD800-0xDFFF) before
+ * U+E000-U+FFFF; moving the surrogates above that range restores code-point order.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x += x >= 0xe000 ? -0x800 : 0x2000;
+      y += y >= 0xe000 ? -0x800 : 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** Code-point order (like `LC_ALL=C ls`): the same on every machine. */
 export function byName(a: FileStat, b: FileStat): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return compareCodePoints(a.name, b.name);
 }
 
 export async function runLs(targetText: string, opts: LsOptions, io: CommandIO): Promise<void> {

@@ -1,0 +1,191 @@
+/**
+ * `smbnotify watch [options] TARGET...`: inotifywait for SMB shares, and the replacement for
+ * `smbinfo notify`. Exit status 0 after events, 1 on error, 2 when `--timeout` passed with
+ * nothing to report. Ctrl-C cancels outstanding requests and closes handles before leaving.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { CHANGE_KINDS, type ChangeKind, type WatchEvent } from '../../watch/events.js';
+import { Watcher } from '../../watch/watcher.js';
+import { eventJson, formatEvent, humanLine } from '../../sinks/terminal.js';
+import { CommandFailed, UsageError } from '../errors.js';
+import { addConnectionOptions } from '../options.js';
+import { resolveWatchTargets, type ResolvedTarget, type WatchCliConnection } from '../watch-targets.js';
+import type { CommandIO } from './info.js';
+
+export interface WatchOptions extends WatchCliConnection {
+  recursive?: boolean;
+  monitor?: boolean;
+  event?: Set<string>;
+  timeout?: number;
+  quiet?: boolean;
+  include?: RegExp;
+  exclude?: RegExp;
+  format?: string;
+  timefmt?: string;
+  json?: boolean;
+  pollInterval?: number;
+  bufferSize?: number;
+}
+
+/** The command's exit status, carried out of commander's action. */
+export class ExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
+
+const ALIASES: Record<string, ChangeKind[]> = { MOVE: ['MOVED_FROM', 'MOVED_TO'], MOVED: ['MOVED_FROM', 'MOVED_TO'] };
+
+export function parseEventList(text: string, previous?: Set<string>): Set<string> {
+  const out = new Set(previous ?? []);
+  for (const raw of text.split(',')) {
+    const name = raw.trim().toUpperCase();
+    if (!name) continue;
+    const kinds = ALIASES[name] ?? (CHANGE_KINDS.includes(name as ChangeKind) || name === 'STATE' ? [name] : null);
+    if (!kinds) throw new InvalidArgumentError(`unknown event "${raw.trim()}": use ${[...CHANGE_KINDS, 'MOVE', 'STATE'].join(', ')}`);
+    for (const k of kinds) out.add(k);
+  }
+  return out;
+}
+
+function parseRegex(text: string): RegExp {
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`bad regular expression: ${(err as Error).message}`);
+  }
+}
+
+function parsePositive(what: string, integer: boolean) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be a positive number.`);
+    return n;
+  };
+}
+
+export async function runWatch(texts: string[], opts: WatchOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+  let targets: ResolvedTarget[] = [];
+  const watchers: Watcher[] = [];
+  let finish!: (status: number) => void;
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  let changesSeen = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const armTimeout = () => {
+    if (!opts.timeout) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => finish(changesSeen > 0 ? 0 : 2), opts.timeout * 1000);
+  };
+  const onSignal = () => finish(0);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    targets = await resolveWatchTargets(texts, opts, (s) => io.onSecret?.(s));
+    const printer = makePrinter(opts, io, targets.length > 1);
+    const shares = [...new Set(targets.map((t) => t.share))];
+    for (const share of shares) {
+      try {
+        await share.connect();
+      } catch (err) {
+        const t = targets.find((x) => x.share === share)!.target;
+        throw new CommandFailed(err, { command: 'watch', host: t.host, port: share.opts.port, share: t.share, path: t.path });
+      }
+    }
+    for (const t of targets) {
+      const w = new Watcher(t.share, {
+        path: t.target.path,
+        recursive: opts.recursive === true,
+        localPathOf: t.localPathOf,
+        ...(opts.bufferSize ? { bufferSize: opts.bufferSize } : {}),
+        ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
+      });
+      w.on('event', (e) => {
+        if (!printer(e, t.given)) return;
+        if (e.event === 'STATE') return;
+        changesSeen++;
+        armTimeout();
+        if (!opts.monitor) finish(0);
+      });
+      watchers.push(w);
+      try {
+        await w.start();
+      } catch (err) {
+        throw new CommandFailed(err, { command: 'watch', host: t.target.host, port: t.share.opts.port, share: t.target.share, path: t.target.path });
+      }
+    }
+    armTimeout();
+    const status = await done;
+    if (status !== 0) throw new ExitStatus(status);
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await Promise.all(watchers.map((w) => w.stop()));
+    await Promise.all([...new Set(targets.map((t) => t.share))].map((s) => s.close()));
+  }
+}
+
+/** Filters and prints events; returns whether the event passed the filters. */
+function makePrinter(opts: WatchOptions, io: CommandIO & { err: (line: string) => void }, many: boolean) {
+  const timefmt = opts.timefmt ?? '%F %T';
+  let heldFrom: { e: WatchEvent; given: string } | null = null;
+  const print = (e: WatchEvent, given: string) => {
+    if (opts.json) io.out(eventJson(e));
+    else if (opts.format) io.out(formatEvent(opts.format, e, given, timefmt));
+    else io.out(humanLine(e, many ? given : undefined));
+  };
+  const flushFrom = () => {
+    if (heldFrom) print(heldFrom.e, heldFrom.given);
+    heldFrom = null;
+  };
+  return (e: WatchEvent, given: string): boolean => {
+    if (e.event === 'STATE') {
+      if (opts.json && (!opts.event || opts.event.has('STATE'))) io.out(eventJson(e));
+      else if (!opts.quiet && !opts.json) io.err(humanLine(e, given));
+      return true;
+    }
+    if (opts.event && !opts.event.has(e.event)) return false;
+    if (opts.include && !opts.include.test(e.path)) return false;
+    if (opts.exclude && opts.exclude.test(e.path)) return false;
+    // Human output shows a rename as one `old -> new` line: hold MOVED_FROM for its pair.
+    if (!opts.json && !opts.format) {
+      if (e.event === 'MOVED_TO' && heldFrom && heldFrom.e.path === e.oldPath) heldFrom = null;
+      else flushFrom();
+      if (e.event === 'MOVED_FROM' && (!opts.event || opts.event.has('MOVED_TO'))) {
+        heldFrom = { e, given };
+        queueMicrotask(flushFrom);
+        return true;
+      }
+    }
+    print(e, given);
+    return true;
+  };
+}
+
+export function registerWatch(program: Command, io: CommandIO & { err: (line: string) => void }): Command {
+  const cmd = program
+    .command('watch')
+    .description('print changes on SMB shares as they happen, like inotifywait (replaces smbinfo notify)')
+    .argument('<TARGET...>', 'smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH], //HOST/SHARE[/PATH], or a local path in a cifs/smb3 mount')
+    .option('-r, --recursive', 'watch every folder below the target too')
+    .option('-m, --monitor', 'keep going (default: exit after the first event)')
+    .option('-e, --event <LIST>', 'only these events: CREATE,DELETE,MODIFY,MOVED_FROM,MOVED_TO,MOVE,OVERFLOW,DELETE_SELF,STATE', parseEventList)
+    .option('-t, --timeout <SECONDS>', 'exit with status 2 when no event came within SECONDS', parsePositive('--timeout', false))
+    .option('-q, --quiet', 'do not print watch-state messages on stderr')
+    .option('--include <REGEX>', 'only paths matching REGEX', parseRegex)
+    .option('--exclude <REGEX>', 'no paths matching REGEX', parseRegex)
+    .option('--format <FMT>', 'print events as FMT: %w target, %f path, %e event, %T time, %o old path, %l local path, %s source')
+    .option('--timefmt <FMT>', 'strftime format for %T (default "%F %T")')
+    .option('--json', 'one JSON object per event per line')
+    .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
+    .option('--buffer-size <BYTES>', 'CHANGE_NOTIFY output buffer (default: the server maximum, at most 1 MiB)', parsePositive('--buffer-size', true))
+    .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo');
+  addConnectionOptions(cmd, 'watch');
+  cmd.action(async (targets: string[], opts: WatchOptions) => {
+    if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
+    await runWatch(targets, opts, io);
+  });
+  return cmd;
+}

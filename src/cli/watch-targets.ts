@@ -1,0 +1,88 @@
+/**
+ * What `watch` watches: each TARGET is an SMB URL or UNC name, or a local path inside a cifs or
+ * smb3 mount (resolved through mountinfo, `prefixpath=` included). Targets on the same share
+ * with the same credentials share one connection.
+ */
+import path from 'node:path';
+import { localPathMapper, mountForLocalPath, readMounts, type CifsMount } from '../daemon/mounts.js';
+import type { Credentials } from '../smb/types.js';
+import { ShareConnection } from '../watch/share-connection.js';
+import { resolveCredentials, type CredentialsIO } from './credentials.js';
+import { UsageError } from './errors.js';
+import type { ConnectionCliOptions } from './options.js';
+import { parseTarget, type Target } from './target.js';
+
+export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'> {
+  connectTimeout?: number;
+  mountinfo?: string;
+}
+
+export interface ResolvedTarget {
+  /** As the user wrote it (for %w). */
+  given: string;
+  target: Target;
+  share: ShareConnection;
+  localPathOf: (sharePath: string) => string | undefined;
+}
+
+function isSmbTarget(text: string): boolean {
+  return /^smb:\/\//i.test(text) || /^(\/\/|\\\\)/.test(text);
+}
+
+/** A local path inside a mount becomes the share target that mount shows. */
+export function targetFromLocalPath(text: string, mounts: CifsMount[], mountinfoFile: string): Target {
+  const abs = path.resolve(text);
+  const found = mountForLocalPath(mounts, abs);
+  if (!found) throw new UsageError(`${abs} is not inside a cifs or smb3 mount (none in ${mountinfoFile} shows it); give an smb:// URL or //HOST/SHARE instead`);
+  const { mount, sharePath } = found;
+  const target: Target = { host: mount.addr ?? mount.host, share: mount.share, path: sharePath };
+  if (mount.port) target.port = mount.port;
+  if (mount.user) target.user = mount.user;
+  if (mount.domain) target.domain = mount.domain;
+  return target;
+}
+
+export async function resolveWatchTargets(
+  texts: string[],
+  opts: WatchCliConnection,
+  onSecret: (s: string) => void,
+  credentialsIO?: Partial<CredentialsIO>,
+): Promise<ResolvedTarget[]> {
+  const mountinfoFile = opts.mountinfo ?? '/proc/self/mountinfo';
+  let mounts: CifsMount[];
+  try {
+    mounts = await readMounts(mountinfoFile);
+  } catch (err) {
+    if (opts.mountinfo) throw new UsageError(`cannot read ${mountinfoFile}: ${(err as Error).message}`);
+    mounts = [];
+  }
+  const shares = new Map<string, ShareConnection>();
+  const resolved: ResolvedTarget[] = [];
+  for (const given of texts) {
+    const target = isSmbTarget(given) ? parseTarget(given) : targetFromLocalPath(given, mounts, mountinfoFile);
+    if (target.password) onSecret(target.password);
+    const port = opts.port ?? target.port ?? 445;
+    const credentials: Credentials = await resolveCredentials(
+      { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
+      target,
+      credentialsIO,
+    );
+    if (credentials.kind === 'user' && credentials.password) onSecret(credentials.password);
+    const key = JSON.stringify([target.host.toLowerCase(), port, target.share.toLowerCase(), credentials]);
+    let share = shares.get(key);
+    if (!share) {
+      share = new ShareConnection({
+        host: target.host,
+        port,
+        share: target.share,
+        credentials,
+        protect: opts.protect ?? 'off',
+        timeoutMs: Math.round((opts.connectTimeout ?? 15) * 1000),
+        ...(opts.maxProtocol ? { maxDialect: opts.maxProtocol } : {}),
+      });
+      shares.set(key, share);
+    }
+    resolved.push({ given, target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port) });
+  }
+  return resolved;
+}

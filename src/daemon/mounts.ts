@@ -1,0 +1,108 @@
+/**
+ * cifs / smb3 mounts from /proc/self/mountinfo (proc(5)): which local folder shows which share,
+ * so that events get a `localPath` and a local path can be watched by name.
+ * Line format: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
+ */
+import { readFile } from 'node:fs/promises';
+import { isWithin } from '../watch/events.js';
+
+export interface CifsMount {
+  mountPoint: string;
+  host: string;
+  share: string;
+  /** Share-relative folder the mount shows (`prefixpath=`), '' for the whole share. */
+  prefix: string;
+  /** Server address and port from the mount options, when given. */
+  addr?: string;
+  port?: number;
+  user?: string;
+  domain?: string;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (\040 ...). */
+function unescapeOctal(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+function normalizePrefix(p: string): string {
+  return p.replace(/\\/g, '/').split('/').filter((c) => c !== '' && c !== '.').join('/');
+}
+
+export function parseMountinfo(text: string): CifsMount[] {
+  const mounts: CifsMount[] = [];
+  for (const line of text.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const before = line.slice(0, dash).split(' ');
+    const after = line.slice(dash + 3).split(' ');
+    const fstype = after[0];
+    if (fstype !== 'cifs' && fstype !== 'smb3') continue;
+    const root = unescapeOctal(before[3] ?? '/');
+    const mountPoint = unescapeOctal(before[4] ?? '');
+    const source = unescapeOctal(after[1] ?? '').replace(/\\/g, '/');
+    const m = /^\/\/([^/]+)\/([^/]+)(\/.*)?$/.exec(source);
+    if (!m || !mountPoint) continue;
+    const options = new Map<string, string>();
+    for (const kv of (after[2] ?? '').split(',')) {
+      const eq = kv.indexOf('=');
+      options.set(eq < 0 ? kv : kv.slice(0, eq), eq < 0 ? '' : unescapeOctal(kv.slice(eq + 1)));
+    }
+    const prefix = options.get('prefixpath') ?? (m[3] ? m[3] : root !== '/' ? root : '');
+    const mount: CifsMount = { mountPoint, host: m[1]!, share: m[2]!, prefix: normalizePrefix(prefix) };
+    const addr = options.get('addr') ?? options.get('ip');
+    if (addr) mount.addr = addr;
+    const port = Number(options.get('port'));
+    if (Number.isInteger(port) && port > 0 && port < 65536) mount.port = port;
+    const user = options.get('username') ?? options.get('user');
+    if (user) mount.user = user;
+    const domain = options.get('domain');
+    if (domain) mount.domain = domain;
+    mounts.push(mount);
+  }
+  return mounts;
+}
+
+export async function readMounts(file = '/proc/self/mountinfo'): Promise<CifsMount[]> {
+  return parseMountinfo(await readFile(file, 'utf8'));
+}
+
+/** The mount that shows the local `path` (the deepest one), and the share-relative path it maps to. */
+export function mountForLocalPath(mounts: CifsMount[], path: string): { mount: CifsMount; sharePath: string } | undefined {
+  const clean = path.replace(/\/+$/, '') || '/';
+  let best: CifsMount | undefined;
+  for (const m of mounts) {
+    const mp = m.mountPoint.replace(/\/+$/, '') || '/';
+    const inside = mp === '/' || clean === mp || clean.startsWith(`${mp}/`);
+    if (inside && (!best || mp.length > best.mountPoint.length)) best = m;
+  }
+  if (!best) return undefined;
+  const mp = best.mountPoint.replace(/\/+$/, '');
+  const rest = clean.slice(mp.length).replace(/^\/+/, '');
+  const sharePath = [best.prefix, rest].filter(Boolean).join('/');
+  return { mount: best, sharePath };
+}
+
+function sameServer(m: CifsMount, host: string, port: number | undefined): boolean {
+  const h = host.toLowerCase();
+  const hostMatches = m.host.toLowerCase() === h || m.addr?.toLowerCase() === h;
+  return hostMatches && (port === undefined || m.port === undefined || m.port === port);
+}
+
+/**
+ * A function mapping a share-relative path of //host/share to its local path, through the
+ * mounts that show it; undefined for paths no mount shows.
+ */
+export function localPathMapper(mounts: CifsMount[], host: string, share: string, port?: number): (sharePath: string) => string | undefined {
+  const candidates = mounts
+    .filter((m) => sameServer(m, host, port) && m.share.toLowerCase() === share.toLowerCase())
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+  return (sharePath: string) => {
+    for (const m of candidates) {
+      if (!isWithin(sharePath, m.prefix)) continue;
+      const rest = m.prefix ? sharePath.slice(m.prefix.length).replace(/^\//, '') : sharePath;
+      const base = m.mountPoint.replace(/\/+$/, '');
+      return rest ? `${base}/${rest}` : base || '/';
+    }
+    return undefined;
+  };
+}

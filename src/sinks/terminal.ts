@@ -1,0 +1,124 @@
+/**
+ * Events as text: the default human line, inotifywait's `--format` and `--timefmt`, and JSON
+ * lines. Every name from the server is escaped for the terminal (a hostile name cannot move the
+ * cursor or fake a second line); JSON escapes what JSON must.
+ */
+import type { WatchEvent } from '../watch/events.js';
+
+/** Control characters, DEL, C1 controls and bidi overrides become visible escapes. */
+export function escapeForTerminal(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g, (c) => {
+    if (c === '\\') return '\\\\';
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    if (c === '\r') return '\\r';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+/** `CREATE`, `CREATE,ISDIR` (inotifywait's spelling), `MOVED_TO,ISDIR` ... */
+export function eventName(e: WatchEvent): string {
+  return e.isDir ? `${e.event},ISDIR` : e.event;
+}
+
+/** The JSON line of an event: the fields scripts use, in a stable order. */
+export function eventJson(e: WatchEvent): string {
+  const o: Record<string, unknown> = {
+    seq: e.seq,
+    time: e.time,
+    event: e.event,
+    server: e.server,
+    share: e.share,
+    path: e.path,
+  };
+  if (e.oldPath !== undefined) o['oldPath'] = e.oldPath;
+  if (e.localPath !== undefined) o['localPath'] = e.localPath;
+  if (e.source !== undefined) o['source'] = e.source;
+  if (e.action !== undefined) o['action'] = e.action;
+  if (e.isDir !== undefined) o['isDir'] = e.isDir;
+  if (e.stream !== undefined) o['stream'] = e.stream;
+  if (e.state !== undefined) o['state'] = e.state;
+  if (e.message !== undefined) o['message'] = e.message;
+  if (e.watch !== undefined) o['watch'] = e.watch;
+  return JSON.stringify(o);
+}
+
+/** `path` relative to the watched folder, as inotifywait's %f. */
+export function pathBelow(e: WatchEvent): string {
+  const root = e.watch ?? '';
+  if (!root) return e.path;
+  if (e.path === root) return '';
+  return e.path.startsWith(`${root}/`) ? e.path.slice(root.length + 1) : e.path;
+}
+
+/** One human line: `CREATE        docs/report.txt`, renames as `MOVED_TO      old -> new`. */
+export function humanLine(e: WatchEvent, label?: string): string {
+  const name = eventName(e).padEnd(16);
+  const where = label ? `${label} ` : '';
+  if (e.event === 'STATE') return `${where}${e.state?.toUpperCase() ?? 'STATE'}: ${escapeForTerminal(e.message ?? '')}`;
+  const path = escapeForTerminal(e.path || '.');
+  const shown = e.oldPath !== undefined ? `${escapeForTerminal(e.oldPath || '.')} -> ${path}` : path;
+  const note = e.event === 'OVERFLOW' && e.message ? ` (${escapeForTerminal(e.message)})` : e.source && e.source !== 'notify' ? ` [${e.source}]` : '';
+  return `${where}${name}${shown}${note}`;
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** strftime(3), the conversions inotifywait users write in `--timefmt`; local time. */
+export function strftime(fmt: string, d: Date): string {
+  return fmt.replace(/%([a-zA-Z%])/g, (m, c: string) => {
+    switch (c) {
+      case 'Y': return String(d.getFullYear());
+      case 'y': return pad(d.getFullYear() % 100);
+      case 'm': return pad(d.getMonth() + 1);
+      case 'd': return pad(d.getDate());
+      case 'e': return String(d.getDate()).padStart(2, ' ');
+      case 'H': return pad(d.getHours());
+      case 'I': return pad(((d.getHours() + 11) % 12) + 1);
+      case 'p': return d.getHours() < 12 ? 'AM' : 'PM';
+      case 'M': return pad(d.getMinutes());
+      case 'S': return pad(d.getSeconds());
+      case 'j': return pad(Math.floor((d.getTime() - new Date(d.getFullYear(), 0, 1).getTime()) / 86_400_000) + 1, 3);
+      case 'a': return DAYS[d.getDay()]!;
+      case 'b': case 'h': return MONTHS[d.getMonth()]!;
+      case 'F': return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+      case 'T': return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+      case 'D': return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${pad(d.getFullYear() % 100)}`;
+      case 'R': return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+      case 's': return String(Math.floor(d.getTime() / 1000));
+      case 'z': {
+        const off = -d.getTimezoneOffset();
+        return `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+      }
+      case 'n': return '\n';
+      case 't': return '\t';
+      case '%': return '%';
+      default: return m;
+    }
+  });
+}
+
+/**
+ * inotifywait's `--format`: %w the watched target, %f the path below it, %e the event (with
+ * ,ISDIR), %T the time formatted by `timefmt`, %o the old path of a move, %l the local path,
+ * %s the source, %% a percent sign. Names are escaped for the terminal.
+ */
+export function formatEvent(fmt: string, e: WatchEvent, watched: string, timefmt: string): string {
+  return fmt.replace(/%([wfeTolsn%])/g, (_m, c: string) => {
+    switch (c) {
+      case 'w': return escapeForTerminal(watched);
+      case 'f': return escapeForTerminal(pathBelow(e));
+      case 'e': return eventName(e);
+      case 'T': return strftime(timefmt, new Date(e.time));
+      case 'o': return escapeForTerminal(e.oldPath ?? '');
+      case 'l': return escapeForTerminal(e.localPath ?? '');
+      case 's': return e.source ?? '';
+      case 'n': return '\n';
+      default: return '%';
+    }
+  });
+}

@@ -1,0 +1,124 @@
+// Helpers for watch tests: run a Watcher against a bench server, collect its events, wait for
+// quiet, and apply the event stream to a listing (the reconstruction the issue asks for).
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WatchEvent } from '../../src/watch/events.js';
+import { ShareConnection } from '../../src/watch/share-connection.js';
+import { Watcher, type WatcherOptions } from '../../src/watch/watcher.js';
+import type { SambaServer } from './samba.js';
+
+export interface Harness {
+  share: ShareConnection;
+  watcher: Watcher;
+  events: WatchEvent[];
+  /** Changes only (no STATE). */
+  changes(): WatchEvent[];
+  /** Resolve once an event matching `pred` arrived (looks at past events too). */
+  waitFor(pred: (e: WatchEvent) => boolean, timeoutMs?: number): Promise<WatchEvent>;
+  /** Resolve when no event arrived for `quietMs`. */
+  quiet(quietMs?: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function watch(samba: SambaServer, opts: Partial<WatcherOptions> & { keepaliveMs?: number } = {}): Promise<Harness> {
+  const share = new ShareConnection({
+    host: samba.host,
+    port: samba.port,
+    share: samba.share,
+    credentials: { kind: 'user', user: samba.user, domain: samba.domain, password: samba.password },
+    timeoutMs: 10_000,
+    keepaliveMs: opts.keepaliveMs ?? 1000,
+    minBackoffMs: 200,
+    maxBackoffMs: 1000,
+  });
+  await share.connect();
+  const watcher = new Watcher(share, { path: '', ...opts });
+  const events: WatchEvent[] = [];
+  let last = Date.now();
+  const waiters = new Set<() => void>();
+  watcher.on('event', (e) => {
+    events.push(e);
+    last = Date.now();
+    for (const w of waiters) w();
+  });
+  await watcher.start();
+  return {
+    share,
+    watcher,
+    events,
+    changes: () => events.filter((e) => e.event !== 'STATE'),
+    waitFor(pred, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = events.find(pred);
+          if (!found) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.slice(-20))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async quiet(quietMs = 1000, timeoutMs = 120_000) {
+      const start = Date.now();
+      while (Date.now() - last < quietMs) {
+        if (Date.now() - start > timeoutMs) throw new Error('events did not stop');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop() {
+      await watcher.stop();
+      await share.close();
+    },
+  };
+}
+
+/** Every path below `root` on disk (folders included), share-relative. */
+export function diskTree(root: string, prefix = ''): Set<string> {
+  const out = new Set<string>();
+  for (const name of readdirSync(join(root, prefix))) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    out.add(rel);
+    if (statSync(join(root, rel)).isDirectory()) for (const p of diskTree(root, rel)) out.add(p);
+  }
+  return out;
+}
+
+/**
+ * Apply a stream to a starting set of paths: CREATE/MOVED_TO add, DELETE/MOVED_FROM remove (with
+ * the subtree); a MOVED_TO whose oldPath is the preceding MOVED_FROM brings that subtree along.
+ */
+export function applyStream(start: Set<string>, events: WatchEvent[]): Set<string> {
+  const state = new Set(start);
+  let lastMovedFrom: { path: string; subtree: string[] } | null = null;
+  const removeTree = (p: string): string[] => {
+    const removed: string[] = [];
+    for (const q of [...state]) {
+      if (q === p || q.startsWith(`${p}/`)) {
+        state.delete(q);
+        removed.push(q);
+      }
+    }
+    return removed;
+  };
+  for (const e of events) {
+    if (e.event === 'CREATE') state.add(e.path);
+    else if (e.event === 'MOVED_TO') {
+      state.add(e.path);
+      if (lastMovedFrom && e.oldPath === lastMovedFrom.path) {
+        for (const q of lastMovedFrom.subtree) if (q !== e.oldPath) state.add(e.path + q.slice(e.oldPath.length));
+      }
+    } else if (e.event === 'DELETE') removeTree(e.path);
+    else if (e.event === 'MOVED_FROM') lastMovedFrom = { path: e.path, subtree: removeTree(e.path) };
+  }
+  return state;
+}
+
+export function setDiff(a: Set<string>, b: Set<string>): { missing: string[]; extra: string[] } {
+  return { missing: [...b].filter((x) => !a.has(x)).slice(0, 20), extra: [...a].filter((x) => !b.has(x)).slice(0, 20) };
+}
