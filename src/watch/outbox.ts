@@ -31,6 +31,10 @@ export class EventOutbox {
     private readonly emit: (kind: ChangeKind, path: string, extra: Partial<WatchEvent>) => void,
   ) {}
 
+  get pending(): number {
+    return this.items.length;
+  }
+
   push(item: OutItem): void {
     if (this.windowMs <= 0 && this.items.length === 0) {
       this.release(item);

@@ -27,20 +27,30 @@ export class Poller {
     private readonly emitFirst: boolean,
   ) {}
 
+  /**
+   * The first cycle: a full listing taken before the watch counts as started (the baseline), or,
+   * after a reconnect, the resynchronisation whose differences are reported.
+   */
+  async first(): Promise<void> {
+    if (this.untilRootReturns) return;
+    await this.poll(true);
+  }
+
+  /** Poll every interval from now on. */
   start(): void {
-    this.w.enqueue(() => this.tick(true));
+    this.schedule();
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => this.w.enqueue(() => this.tick(false)), this.intervalMs);
+    this.timer = setTimeout(() => this.w.enqueue(() => this.tick()), this.intervalMs);
   }
 
-  private async tick(first: boolean): Promise<void> {
+  private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
       if (this.untilRootReturns) await this.checkRoot();
-      else await this.poll(first);
+      else await this.poll(false);
     } finally {
       this.schedule();
     }
@@ -63,14 +73,15 @@ export class Poller {
     const emit = !first || this.emitFirst;
     const source = first ? 'rescan' : 'poll';
     if (full) {
+      // Stamps first, listing second: a change between the two is seen again next cycle.
+      if (!(await this.stampAll())) return;
       try {
         await this.w.rescanFolder(this.w.root, source, emit, true);
       } catch (err) {
         if (!this.w.isMissing(err)) throw err;
         this.w.rootDeletedWhilePolling();
-        return;
       }
-      for (const f of this.w.snapshot.foldersUnder(this.w.root)) this.stamps.delete(f);
+      return;
     }
     for (const folder of this.w.snapshot.foldersUnder(this.w.root)) {
       if (this.stopped) return;
@@ -88,9 +99,28 @@ export class Poller {
       }
       const before = this.stamps.get(folder);
       this.stamps.set(folder, stamp);
-      if (before === undefined || before === stamp || full) continue;
+      // A folder seen for the first time (new since the last listing) is listed too.
+      if (before === stamp) continue;
       await this.w.rescanFolder(folder, 'poll', true, false);
     }
+  }
+
+  /** Take every known folder's stamp; false when the root is gone. */
+  private async stampAll(): Promise<boolean> {
+    this.stamps.clear();
+    for (const folder of this.w.snapshot.foldersUnder(this.w.root)) {
+      try {
+        const st = await this.tree.stat(folder);
+        this.stamps.set(folder, `${st.lastWriteTime.getTime()}/${st.changeTime.getTime()}`);
+      } catch (err) {
+        if (!this.w.isMissing(err)) throw err;
+        if (folder === this.w.root) {
+          this.w.rootDeletedWhilePolling();
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   stop(): void {

@@ -86,6 +86,11 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     return this.stateNow;
   }
 
+  /** Nothing queued and nothing held back: every change seen so far has been reported. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.outbox.pending === 0;
+  }
+
   get recursive(): boolean {
     return this.opts.recursive === true;
   }
@@ -109,7 +114,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       await this.openFolder(tree, this.root);
     } catch (err) {
       if (!this.isUnsupported(err)) throw err;
-      this.startPolling(tree, `server has no CHANGE_NOTIFY here (${(err as { statusName: string }).statusName})`, false, emit);
+      await this.startPolling(tree, `server has no CHANGE_NOTIFY here (${(err as { statusName: string }).statusName})`, false, emit);
       return;
     }
     await this.rescanFolder(this.root, 'rescan', emit, true);
@@ -277,14 +282,16 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.markRootGone(`watched folder deleted (${ntStatusName(status)})`, 'notify');
   }
 
-  private startPolling(tree: SmbTree, why: string, untilRootReturns: boolean, emitFirst: boolean): void {
+  private async startPolling(tree: SmbTree, why: string, untilRootReturns: boolean, emitFirst: boolean): Promise<void> {
     if (this.poller || this.stopped) return;
     for (const fw of this.folders.values()) void fw.close();
     this.folders.clear();
     const interval = this.opts.pollIntervalMs ?? 2000;
-    this.poller = new Poller(this, tree, interval, untilRootReturns, emitFirst);
+    const poller = new Poller(this, tree, interval, untilRootReturns, emitFirst);
+    this.poller = poller;
     this.setState('polling', untilRootReturns ? `${why}: waiting for it to come back` : `${why}: polling every ${interval / 1000} s`);
-    this.poller.start();
+    await poller.first();
+    if (this.poller === poller) poller.start();
   }
 
   /** The poller found the root folder gone. */
@@ -299,7 +306,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.emitChange('DELETE_SELF', this.root, { source, message });
     this.closeFolders(this.root);
     this.snapshot.replaceFolder(this.root, []);
-    this.startPolling(this.tree!, 'watched folder deleted', true, false);
+    void this.startPolling(this.tree!, 'watched folder deleted', true, false);
   }
 
   /** Called by the poller when a deleted root folder exists again. */

@@ -66,7 +66,7 @@ export async function watch(samba: SambaServer, opts: Partial<WatcherOptions> & 
     },
     async quiet(quietMs = 1000, timeoutMs = 120_000) {
       const start = Date.now();
-      while (Date.now() - last < quietMs) {
+      while (Date.now() - Math.max(last, start) < quietMs || !watcher.idle) {
         if (Date.now() - start > timeoutMs) throw new Error('events did not stop');
         await new Promise((r) => setTimeout(r, 100));
       }
