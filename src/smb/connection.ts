@@ -294,6 +294,7 @@ export class Connection extends EventEmitter {
         if (this.closedWith) return;
         this.receiveFrame(frame);
       }
+      if (this.frames.error) throw this.frames.error;
       this.drain();
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError(`malformed message from the server: ${(err as Error).message}`));

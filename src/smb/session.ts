@@ -59,7 +59,7 @@ export async function setupSession(
   const challenge = conn.decode(() => decodeChallengeMessage(challengeToken));
 
   // Leg 2: NTLMv2 AUTHENTICATE_MESSAGE, with a mechListMIC over our mechanism list (MS-SPNG 3.1.5.1).
-  const auth = buildAuthenticateMessage({
+  const auth = conn.decode(() => authenticateOrFail({
     negotiateMessage,
     challengeMessage: challengeToken,
     challenge,
@@ -68,7 +68,7 @@ export async function setupSession(
     password: credentials.kind === 'user' ? credentials.password : '',
     workstation,
     anonymous,
-  });
+  }));
   const mechListMIC = anonymous ? undefined : ntlmClientSigner(auth.exportedSessionKey, auth.negotiatedFlags).sign(0, encodeMechTypeList(MECH_TYPES));
   const finalRes = await exchange(encodeNegTokenResp({ responseToken: auth.message, ...(mechListMIC ? { mechListMIC } : {}) }));
   if (finalRes.header.status !== NtStatus.SUCCESS) throw new SmbError(finalRes.header.status, 'SESSION_SETUP');
@@ -97,6 +97,16 @@ export async function setupSession(
   enforceProtection(conn, neg, security, sessionFlags, isGuest, protect);
   conn.setSecurity(security);
   return { security, sessionFlags, sessionFlagNames: flagNames(sessionFlags, SessionFlag), isGuest };
+}
+
+/** The AUTHENTICATE echoes the server's target info; one too large to echo is the server's fault. */
+function authenticateOrFail(opts: Parameters<typeof buildAuthenticateMessage>[0]): ReturnType<typeof buildAuthenticateMessage> {
+  try {
+    return buildAuthenticateMessage(opts);
+  } catch (err) {
+    if (err instanceof RangeError) throw new ProtocolError(`NTLM challenge cannot be answered: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Refuse, never downgrade: the session must meet `protect` and what the server requires. */

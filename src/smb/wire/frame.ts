@@ -18,17 +18,24 @@ export function encodeFrame(payload: Buffer): Buffer {
 export class FrameDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /**
+   * Set when the stream broke. Frames cut before the break are still returned by `push`, so the
+   * outcome does not depend on how TCP split the bytes; the caller handles them, then fails.
+   */
+  error: ProtocolError | null = null;
 
-  /** Feed received bytes; returns every complete frame payload. */
+  /** Feed received bytes; returns every complete frame payload before any break. */
   push(chunk: Buffer): Buffer[] {
+    if (this.error) return [];
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     const frames: Buffer[] = [];
     while (this.pendingBytes >= 4) {
       const head = this.peek(4);
-      if (head[0] !== 0) throw new ProtocolError(`bad transport header byte 0x${head[0]!.toString(16)}`);
       const length = head.readUInt32BE(0);
-      if (length < 4) throw new ProtocolError(`transport frame of ${length} bytes is too short`);
+      if (head[0] !== 0) this.error = new ProtocolError(`bad transport header byte 0x${head[0]!.toString(16)}`);
+      else if (length < 4) this.error = new ProtocolError(`transport frame of ${length} bytes is too short`);
+      if (this.error) break;
       if (this.pendingBytes < 4 + length) break;
       const all = this.take(4 + length);
       frames.push(all.subarray(4));

@@ -1,0 +1,63 @@
+/** Shapes shared by the daemon and its sinks. */
+import type { WatchEvent, WatchState } from '../watch/events.js';
+
+/** An event as the daemon publishes it: the watcher's event plus the id of its watch. */
+export interface DaemonEvent extends WatchEvent {
+  /** The daemon's id of the watch that saw it (`w1`, `w2`, ...). */
+  watchId: string;
+}
+
+/** Where a watch came from. */
+export type WatchOrigin = 'config' | 'command-line' | 'dbus' | 'desktop';
+
+export interface WatchStatus {
+  id: string;
+  /** The target as configured: smb:// URL, //HOST/SHARE/PATH, or a local path. */
+  target: string;
+  /** `//host[:port]/share/path`, never with credentials. */
+  label: string;
+  origin: WatchOrigin;
+  recursive: boolean;
+  state: WatchState;
+  message: string;
+  dialect: string | null;
+  encryption: string | null;
+  signing: string | null;
+  eventsSeen: number;
+  lastEventTime: string | null;
+  /** Local folder of the watched path when the share is mounted here. */
+  localPath: string | null;
+}
+
+export interface DaemonStatus {
+  version: string;
+  pid: number;
+  startedAt: string;
+  journal: string | null;
+  watches: number;
+}
+
+/** Options of a watch added at run time (D-Bus AddWatch); never a password. */
+export interface AddWatchOptions {
+  recursive?: boolean;
+  /** A credentials file (mode 0600), as for -A. */
+  credentialsFile?: string;
+  /** Log on as guest. */
+  guest?: boolean;
+  pollIntervalSeconds?: number;
+}
+
+/** What the D-Bus API calls into. */
+export interface DaemonControl {
+  addWatch(target: string, opts: AddWatchOptions): Promise<string>;
+  removeWatch(id: string): Promise<void>;
+  listWatches(): WatchStatus[];
+  status(): DaemonStatus;
+}
+
+/** Something that publishes events: D-Bus signals, KDirNotify, the journal. */
+export interface EventSink {
+  publish(e: DaemonEvent): void;
+  /** A watch changed state (also sent as a STATE event through publish). */
+  close(): Promise<void>;
+}
