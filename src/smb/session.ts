@@ -34,6 +34,14 @@ export async function setupSession(
   workstation = os.hostname().split('.')[0]!.toUpperCase(),
 ): Promise<EstablishedSession> {
   const anonymous = credentials.kind !== 'user';
+  // Refuse before authenticating: a server that cannot encrypt gets no NTLM response to keep.
+  if (protect === 'encrypt' && !neg.cipher) {
+    throw conn.abort(new SecurityError(`server does not offer encryption with dialect ${neg.dialectName}: refusing the session (--protect encrypt)`));
+  }
+  if (anonymous && (neg.signingRequired || protect !== 'off')) {
+    const why = neg.signingRequired ? 'the server requires signing' : `--protect ${protect} was asked for`;
+    throw conn.abort(new SecurityError(`refusing a guest session: ${why}, and a guest session cannot be signed or encrypted`));
+  }
   let hash = neg.preauthHash;
   let sessionId = 0n;
 

@@ -1,0 +1,188 @@
+/**
+ * The daemon's configuration file: INI sections like smb.conf and systemd units, so it reads
+ * naturally to the people who run Samba. The example in systemd/smbnotify.conf documents every
+ * key. Passwords never live here: credentials are files in the smbclient / mount.cifs format.
+ *
+ *   [daemon]              bus, journal, journal-max-size, journal-keep, mountinfo,
+ *                         follow-desktop, watch-mounts, credentials, guest, poll-interval
+ *   [watch NAME]          target, recursive, credentials, guest, events, include, exclude,
+ *                         poll-interval
+ *   [credentials //HOST[/SHARE]]   file: credentials for mounts and desktop folders there
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface WatchConfig {
+  name: string;
+  target: string;
+  recursive: boolean;
+  credentialsFile?: string;
+  guest: boolean;
+  events?: ChangeKind[];
+  include?: RegExp;
+  exclude?: RegExp;
+  pollIntervalSeconds?: number;
+}
+
+export interface DaemonConfig {
+  bus: string;
+  /** null: no journal. undefined: the default path. */
+  journal?: string | null;
+  journalMaxBytes?: number;
+  journalKeep?: number;
+  mountinfo?: string;
+  followDesktop: boolean;
+  watchMounts: boolean;
+  credentialsFile?: string;
+  guest: boolean;
+  pollIntervalSeconds?: number;
+  watches: WatchConfig[];
+  /** `//host` or `//host/share` (lower case) -> credentials file. */
+  credentials: Map<string, string>;
+}
+
+export function defaultConfig(): DaemonConfig {
+  return { bus: 'session', followDesktop: true, watchMounts: false, guest: false, watches: [], credentials: new Map() };
+}
+
+/** `~/` expands to the home directory, as users write it. */
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? os.homedir() + p.slice(1) : p;
+}
+
+function parseBool(value: string, where: string): boolean {
+  const v = value.toLowerCase();
+  if (['yes', 'true', 'on', '1'].includes(v)) return true;
+  if (['no', 'false', 'off', '0'].includes(v)) return false;
+  throw new ConfigError(`${where}: expected yes or no, got "${value}"`);
+}
+
+function parseSeconds(value: string, where: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${where}: expected a number of seconds, got "${value}"`);
+  return n;
+}
+
+/** `8M`, `512K`, `1G` or bytes. */
+function parseSize(value: string, where: string): number {
+  const m = /^(\d+)\s*([KMG]?)i?B?$/i.exec(value.trim());
+  if (!m) throw new ConfigError(`${where}: expected a size like 8M, got "${value}"`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * unit;
+}
+
+function parseRegex(value: string, where: string): RegExp {
+  try {
+    return new RegExp(value);
+  } catch (err) {
+    throw new ConfigError(`${where}: bad regular expression: ${(err as Error).message}`);
+  }
+}
+
+function parseEvents(value: string, where: string): ChangeKind[] {
+  const out: ChangeKind[] = [];
+  for (const raw of value.split(',')) {
+    const name = raw.trim().toUpperCase();
+    if (!name) continue;
+    if (name === 'MOVE') out.push('MOVED_FROM', 'MOVED_TO');
+    else if (CHANGE_KINDS.includes(name as ChangeKind)) out.push(name as ChangeKind);
+    else throw new ConfigError(`${where}: unknown event "${raw.trim()}"`);
+  }
+  return out;
+}
+
+export function parseConfig(text: string, file = 'config'): DaemonConfig {
+  const config = defaultConfig();
+  let section = '';
+  let watch: WatchConfig | null = null;
+  let credentialsKey: string | null = null;
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const where = `${file}:${i + 1}`;
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) return;
+    const header = /^\[\s*([a-z]+)(?:\s+(.+?))?\s*\]$/i.exec(line);
+    if (header) {
+      section = header[1]!.toLowerCase();
+      const arg = header[2]?.trim();
+      watch = null;
+      credentialsKey = null;
+      if (section === 'watch') {
+        watch = { name: arg ?? `watch${config.watches.length + 1}`, target: '', recursive: false, guest: false };
+        config.watches.push(watch);
+      } else if (section === 'credentials') {
+        if (!arg || !/^(\/\/|\\\\)[^/\\]+([/\\][^/\\]+)?[/\\]?$/.test(arg)) throw new ConfigError(`${where}: [credentials] needs //HOST or //HOST/SHARE`);
+        credentialsKey = arg.replace(/\\/g, '/').replace(/\/$/, '').toLowerCase();
+      } else if (section !== 'daemon') throw new ConfigError(`${where}: unknown section [${header[1]}]`);
+      return;
+    }
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new ConfigError(`${where}: expected key = value`);
+    const key = line.slice(0, eq).trim().toLowerCase();
+    const value = line.slice(eq + 1).trim();
+    if (section === 'daemon') applyDaemonKey(config, key, value, where);
+    else if (watch) applyWatchKey(watch, key, value, where);
+    else if (credentialsKey !== null) {
+      if (key !== 'file') throw new ConfigError(`${where}: [credentials] knows only file =`);
+      config.credentials.set(credentialsKey, expandHome(value));
+    } else throw new ConfigError(`${where}: key outside a section`);
+  });
+  for (const w of config.watches) if (!w.target) throw new ConfigError(`${file}: [watch ${w.name}] has no target`);
+  return config;
+}
+
+function applyDaemonKey(c: DaemonConfig, key: string, value: string, where: string): void {
+  switch (key) {
+    case 'bus': c.bus = value; break;
+    case 'journal': c.journal = ['off', 'no', 'none'].includes(value.toLowerCase()) ? null : expandHome(value); break;
+    case 'journal-max-size': c.journalMaxBytes = parseSize(value, where); break;
+    case 'journal-keep': c.journalKeep = Math.max(0, Math.floor(parseSeconds(value, where))); break;
+    case 'mountinfo': c.mountinfo = expandHome(value); break;
+    case 'follow-desktop': c.followDesktop = parseBool(value, where); break;
+    case 'watch-mounts': c.watchMounts = parseBool(value, where); break;
+    case 'credentials': c.credentialsFile = expandHome(value); break;
+    case 'guest': c.guest = parseBool(value, where); break;
+    case 'poll-interval': c.pollIntervalSeconds = parseSeconds(value, where); break;
+    default: throw new ConfigError(`${where}: unknown key "${key}" in [daemon]`);
+  }
+}
+
+function applyWatchKey(w: WatchConfig, key: string, value: string, where: string): void {
+  switch (key) {
+    case 'target': w.target = value; break;
+    case 'recursive': w.recursive = parseBool(value, where); break;
+    case 'credentials': w.credentialsFile = expandHome(value); break;
+    case 'guest': w.guest = parseBool(value, where); break;
+    case 'events': w.events = parseEvents(value, where); break;
+    case 'include': w.include = parseRegex(value, where); break;
+    case 'exclude': w.exclude = parseRegex(value, where); break;
+    case 'poll-interval': w.pollIntervalSeconds = parseSeconds(value, where); break;
+    case 'password': throw new ConfigError(`${where}: passwords do not belong in the config; use credentials = FILE (mode 600)`);
+    default: throw new ConfigError(`${where}: unknown key "${key}" in [watch ${w.name}]`);
+  }
+}
+
+export async function loadConfig(file: string): Promise<DaemonConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** The default config file: $XDG_CONFIG_HOME/smbnotify/config, or /etc/smbnotify/config for root services. */
+export function defaultConfigPath(system: boolean): string {
+  if (system) return '/etc/smbnotify/config';
+  const base = process.env['XDG_CONFIG_HOME'] || `${os.homedir()}/.config`;
+  return `${base}/smbnotify/config`;
+}

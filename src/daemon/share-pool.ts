@@ -1,0 +1,71 @@
+/**
+ * One connection per share and identity, shared by every watch on that share: a server sees one
+ * session from the daemon however many folders it watches there.
+ */
+import type { Credentials, Protection } from '../smb/types.js';
+import { ShareConnection } from '../watch/share-connection.js';
+
+export interface ShareKey {
+  host: string;
+  port: number;
+  share: string;
+  credentials: Credentials;
+  protect: Protection;
+}
+
+interface Pooled {
+  share: ShareConnection;
+  users: number;
+}
+
+export class SharePool {
+  private readonly shares = new Map<string, Pooled>();
+
+  constructor(private readonly keepaliveMs = 30_000) {}
+
+  private keyOf(k: ShareKey): string {
+    return JSON.stringify([k.host.toLowerCase(), k.port, k.share.toLowerCase(), k.credentials, k.protect]);
+  }
+
+  acquire(k: ShareKey): ShareConnection {
+    const key = this.keyOf(k);
+    let pooled = this.shares.get(key);
+    if (!pooled) {
+      pooled = {
+        share: new ShareConnection({
+          host: k.host,
+          port: k.port,
+          share: k.share,
+          credentials: k.credentials,
+          protect: k.protect,
+          keepaliveMs: this.keepaliveMs,
+        }),
+        users: 0,
+      };
+      this.shares.set(key, pooled);
+    }
+    pooled.users++;
+    return pooled.share;
+  }
+
+  /** Give a connection back; the last user closes it. */
+  async release(share: ShareConnection): Promise<void> {
+    for (const [key, pooled] of this.shares) {
+      if (pooled.share !== share) continue;
+      if (--pooled.users > 0) return;
+      this.shares.delete(key);
+      await share.close();
+      return;
+    }
+  }
+
+  get size(): number {
+    return this.shares.size;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.shares.values()];
+    this.shares.clear();
+    await Promise.all(all.map((p) => p.share.close()));
+  }
+}
