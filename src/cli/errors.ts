@@ -4,15 +4,10 @@
  * Every failure the user sees is ONE line on stderr (`smbnotify: <describeError>`): no stack, no
  * multi-line dumps, no control characters from a hostile server, and never a password.
  */
+import { UsageError } from '../config/errors.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../smb/errors.js';
 
-/** The user asked for something malformed: bad TARGET, bad option, unusable credentials file. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 /** What a failing command was working on, to name it in the message. */
 export interface ErrorContext {

@@ -12,8 +12,11 @@ import { Command, CommanderError } from 'commander';
 import { registerInfo, type CommandIO } from './commands/info.js';
 import { registerLs } from './commands/ls.js';
 import { ExitStatus, registerWatch } from './commands/watch.js';
+import { registerDaemon } from './commands/daemon.js';
+import { registerMonitor } from './commands/monitor.js';
+import { registerDemo } from './commands/demo.js';
 import { describeError, oneLine, redact } from './errors.js';
-import { parseTarget } from './target.js';
+import { parseTarget } from '../config/target.js';
 
 function readVersion(): string {
   try {
@@ -120,7 +123,11 @@ Every error is one line on stderr and exit status 1.`);
 
   registerInfo(program, io);
   registerLs(program, io);
-  registerWatch(program, { ...io, err: (line) => stderr.write(`${redact(line, secrets)}\n`) });
+  const withErr = { ...io, err: (line: string) => void stderr.write(`${redact(line, secrets)}\n`) };
+  registerWatch(program, withErr);
+  registerDaemon(program, withErr, readVersion());
+  registerMonitor(program, withErr);
+  registerDemo(program, withErr);
 
   try {
     await program.parseAsync([...argv]);

@@ -5,9 +5,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SmbClient } from '../smb/client.js';
 import type { Credentials, DialectName, Protection } from '../smb/types.js';
-import { resolveCredentials, type CredentialsIO } from './credentials.js';
+import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { CommandFailed, UsageError, type ErrorContext } from './errors.js';
-import { parsePortNumber, parseTarget, type Target } from './target.js';
+import { parsePortNumber, parseTarget, type Target } from '../config/target.js';
 
 /** What commander hands us for the shared options. */
 export interface ConnectionCliOptions {

@@ -7,10 +7,10 @@ import path from 'node:path';
 import { localPathMapper, mountForLocalPath, readMounts, type CifsMount } from '../daemon/mounts.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../watch/share-connection.js';
-import { resolveCredentials, type CredentialsIO } from './credentials.js';
+import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
-import { parseTarget, type Target } from './target.js';
+import { parseTarget, type Target } from '../config/target.js';
 
 export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'> {
   connectTimeout?: number;

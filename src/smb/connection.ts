@@ -337,7 +337,10 @@ export class Connection extends EventEmitter {
   /** MS-SMB2 3.2.5.1.3: verify signatures; refuse unprotected messages where protection is due. */
   private checkProtection(header: Header, message: Buffer, encrypted: boolean, isInterim: boolean): void {
     const security = this.security;
-    if (!security || encrypted || header.sessionId !== security.sessionId) return;
+    // No exemption for a SessionId that is not ours: this connection has one session, and a
+    // response naming another one (or none) would otherwise skip every check below, so that a
+    // changed SessionId let a forged message through unsigned, or in clear on an encrypted session.
+    if (!security || encrypted) return;
     const mustEncrypt = security.encryptAll || this.encryptedTrees.has(header.treeId);
     if (mustEncrypt && !isInterim && header.command !== Command.SESSION_SETUP) {
       throw new ProtocolError(`unencrypted ${commandName(header.command)} response on an encrypted session`);

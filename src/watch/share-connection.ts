@@ -45,6 +45,8 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryWake: (() => void) | null = null;
   private reconnecting: Promise<void> | null = null;
+  private connecting: Promise<SmbTree> | null = null;
+  private announced = false;
 
   constructor(readonly opts: ShareConnectionOptions) {
     super();
@@ -58,10 +60,24 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
     return `//${this.opts.host}${this.opts.port && this.opts.port !== 445 ? `:${this.opts.port}` : ''}/${this.opts.share}`;
   }
 
-  /** Connect for the first time; errors are the caller's. */
+  /**
+   * Connect for the first time; errors are the caller's. Callers sharing the connection may all
+   * call this: they get the same tree, and wait for a reconnect already under way.
+   */
   async connect(): Promise<SmbTree> {
-    const tree = await this.open();
-    this.emit('connected', tree, false);
+    if (this.current) return this.current;
+    if (this.reconnecting) {
+      await this.reconnecting;
+      if (this.current) return this.current;
+    }
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = null;
+    });
+    const tree = await this.connecting;
+    if (!this.announced) {
+      this.announced = true;
+      this.emit('connected', tree, false);
+    }
     return tree;
   }
 

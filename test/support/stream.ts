@@ -3,7 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WatchEvent } from '../../src/watch/events.js';
-import { ShareConnection } from '../../src/watch/share-connection.js';
+import { ShareConnection, type ShareConnectionOptions } from '../../src/watch/share-connection.js';
 import { Watcher, type WatcherOptions } from '../../src/watch/watcher.js';
 import type { SambaServer } from './samba.js';
 
@@ -20,19 +20,25 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function watch(samba: SambaServer, opts: Partial<WatcherOptions> & { keepaliveMs?: number } = {}): Promise<Harness> {
+export async function watch(
+  samba: SambaServer,
+  opts: Partial<WatcherOptions> & { keepaliveMs?: number; connection?: Partial<ShareConnectionOptions> } = {},
+): Promise<Harness> {
+  const { keepaliveMs, connection, ...watcherOpts } = opts;
   const share = new ShareConnection({
     host: samba.host,
     port: samba.port,
     share: samba.share,
     credentials: { kind: 'user', user: samba.user, domain: samba.domain, password: samba.password },
     timeoutMs: 10_000,
-    keepaliveMs: opts.keepaliveMs ?? 1000,
+    keepaliveMs: keepaliveMs ?? 1000,
     minBackoffMs: 200,
     maxBackoffMs: 1000,
+    // e.g. { port: proxy.port } to go through test/support/fault-proxy.ts
+    ...connection,
   });
   await share.connect();
-  const watcher = new Watcher(share, { path: '', ...opts });
+  const watcher = new Watcher(share, { path: '', ...watcherOpts });
   const events: WatchEvent[] = [];
   let last = Date.now();
   const waiters = new Set<() => void>();

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   parseAuthFile, parseUserOption, readAuthFile, resolveCredentials, type CredentialsIO,
-} from '../../src/cli/credentials.js';
+} from '../../src/config/credentials.js';
 import { UsageError } from '../../src/cli/errors.js';
-import { parseTarget } from '../../src/cli/target.js';
+import { parseTarget } from '../../src/config/target.js';
 
 /** An io with no environment, no terminal, no files, and a known OS user. */
 function io(over: Partial<CredentialsIO> = {}): Partial<CredentialsIO> {

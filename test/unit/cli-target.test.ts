@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/errors.js';
-import { formatTarget, parseTarget } from '../../src/cli/target.js';
+import { formatTarget, parseTarget } from '../../src/config/target.js';
 
 describe('parseTarget: smb:// URLs', () => {
   it('host and share', () => {

@@ -72,6 +72,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
     finish = resolve;
   });
   let changesSeen = 0;
+  let finished = false;
   let timer: NodeJS.Timeout | null = null;
   const armTimeout = () => {
     if (!opts.timeout) return;
@@ -102,11 +103,16 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
         ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
       });
       w.on('event', (e) => {
+        // Without --monitor only the first event counts, like inotifywait: nothing after it.
+        if (finished) return;
         if (!printer(e, t.given)) return;
         if (e.event === 'STATE') return;
         changesSeen++;
         armTimeout();
-        if (!opts.monitor) finish(0);
+        if (!opts.monitor) {
+          finished = true;
+          finish(0);
+        }
       });
       watchers.push(w);
       try {

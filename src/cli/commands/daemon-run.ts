@@ -1,0 +1,110 @@
+/**
+ * `smbnotify daemon`: the service. Watches from the config file and from --watch, events out on
+ * D-Bus (its own API and KDirNotify), and in the journal. SIGHUP reloads the config; SIGTERM and
+ * SIGINT shut down cleanly (requests cancelled, handles closed, journal flushed).
+ */
+import { existsSync } from 'node:fs';
+import type dbus from 'dbus-next';
+import { defaultConfig, defaultConfigPath, loadConfig, type DaemonConfig } from '../../config/daemon-config.js';
+import { resolveCredentials } from '../../config/credentials.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { DesktopFollower } from '../../daemon/desktop.js';
+import { connectBus } from '../../sinks/bus.js';
+import { DbusApi } from '../../sinks/dbus-api.js';
+import { defaultJournalPath, JournalSink } from '../../sinks/journal.js';
+import { KDirNotifySink } from '../../sinks/kdirnotify.js';
+import type { Credentials, Protection } from '../../smb/types.js';
+import { UsageError } from '../errors.js';
+import type { ConnectionCliOptions } from '../options.js';
+import type { CommandIO } from './info.js';
+
+export interface DaemonCliOptions extends ConnectionCliOptions {
+  config?: string;
+  watch?: string[];
+  recursive?: boolean;
+  mountinfo?: string;
+  bus?: string;
+  journal?: string;
+}
+
+async function commandLineCredentials(opts: DaemonCliOptions, io: CommandIO): Promise<Credentials | undefined> {
+  const given = opts.user !== undefined || opts.authenticationFile !== undefined || opts.pass === false || process.env['PASSWD'] !== undefined;
+  if (!given) return undefined;
+  const creds = await resolveCredentials({ user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false });
+  if (creds.kind === 'user' && creds.password) io.onSecret?.(creds.password);
+  return creds;
+}
+
+export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (line: string) => void }, version: string): Promise<void> {
+  const log = (line: string) => io.err(line);
+  const system = opts.bus === 'system';
+  let configFile = opts.config;
+  let config: DaemonConfig;
+  if (configFile) config = await loadConfig(configFile);
+  else if (existsSync(defaultConfigPath(system))) {
+    configFile = defaultConfigPath(system);
+    config = await loadConfig(configFile);
+  } else config = defaultConfig();
+  if (opts.bus) config.bus = opts.bus;
+  if (opts.mountinfo) config.mountinfo = opts.mountinfo;
+  if (opts.journal) config.journal = opts.journal === 'off' ? null : opts.journal;
+  if (!configFile && !opts.watch?.length && !config.followDesktop) throw new UsageError('nothing to watch: give --watch TARGET or --config FILE');
+
+  const daemon = new Daemon({
+    config,
+    ...(configFile ? { configFile } : {}),
+    watches: opts.watch ?? [],
+    recursiveWatches: opts.recursive === true,
+    ...(await commandLineCredentials(opts, io).then((c) => (c ? { commandLineCredentials: c } : {}))),
+    protect: (opts.protect ?? 'off') as Protection,
+    ...(opts.port ? { port: opts.port } : {}),
+    mountinfo: config.mountinfo ?? '/proc/self/mountinfo',
+    version,
+    log,
+  });
+
+  let bus: dbus.MessageBus | null = null;
+  let follower: DesktopFollower | null = null;
+  if (config.bus !== 'none') {
+    bus = await connectBus(config.bus);
+    daemon.addSink(await DbusApi.start(bus, daemon));
+    // KDirNotify is for the desktop session: no desktop listens on the system bus.
+    if (config.bus !== 'system') daemon.addSink(new KDirNotifySink(bus));
+  }
+  if (config.journal !== null) {
+    const journalPath = config.journal ?? defaultJournalPath(system);
+    daemon.addSink(await JournalSink.open(journalPath, {
+      ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
+      ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
+    }));
+    daemon.journalPath = journalPath;
+  }
+
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const onHup = () => void daemon.reload();
+  const onStop = () => finish();
+  process.on('SIGHUP', onHup);
+  process.once('SIGTERM', onStop);
+  process.once('SIGINT', onStop);
+  try {
+    await daemon.start();
+    if (bus && config.followDesktop && config.bus !== 'system') {
+      follower = new DesktopFollower(bus, daemon, log);
+      await follower.start();
+    }
+    log(`smbnotify ${version} daemon running: ${daemon.listWatches().length} watches${bus ? `, D-Bus ${config.bus}` : ''}${daemon.journalPath ? `, journal ${daemon.journalPath}` : ''}`);
+    await finished;
+    log('stopping: cancelling requests, closing handles');
+  } finally {
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    await follower?.stop();
+    await daemon.stop();
+    bus?.disconnect();
+  }
+}
+

@@ -1,0 +1,104 @@
+/**
+ * `smbnotify monitor` prints the daemon's event signals as `watch` does; `smbnotify status` shows
+ * each of its watches and exits 1 when no daemon runs on the bus.
+ */
+import dbus from 'dbus-next';
+import type { DaemonEvent, WatchStatus } from '../../daemon/types.js';
+import { connectBus } from '../../sinks/bus.js';
+import { eventJson, formatEvent, humanLine } from '../../sinks/terminal.js';
+import { UsageError } from '../errors.js';
+import type { CommandIO } from './info.js';
+
+const NAME = 'io.github.smbnotify';
+const PATH = '/io/github/smbnotify';
+const IFACE = 'io.github.smbnotify.Watcher1';
+
+/** A D-Bus a{sv} as dbus-next hands it over: values wrapped in Variants, 64-bit as BigInt. */
+export function unwrapDict(dict: Record<string, { value: unknown } | unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(dict ?? {})) {
+    const value = v instanceof dbus.Variant ? v.value : v;
+    out[k] = typeof value === 'bigint' ? Number(value) : value;
+  }
+  return out;
+}
+
+async function callDaemon(bus: dbus.MessageBus, member: string): Promise<unknown> {
+  const reply = await bus.call(new dbus.Message({ destination: NAME, path: PATH, interface: IFACE, member }));
+  return reply?.body?.[0];
+}
+
+function notRunning(err: unknown, busName: string): Error {
+  const name = (err as { type?: string }).type ?? '';
+  if (/ServiceUnknown|NameHasNoOwner/.test(name)) return new UsageError(`the smbnotify daemon is not running on the ${busName} bus`);
+  return err as Error;
+}
+
+export interface MonitorOptions {
+  bus?: string;
+  json?: boolean;
+  format?: string;
+  timefmt?: string;
+}
+
+export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+  if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
+  const bus = await connectBus(opts.bus ?? 'session');
+  try {
+    await bus.call(new dbus.Message({
+      destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
+      member: 'AddMatch', signature: 's', body: [`type='signal',interface='${IFACE}',member='Event'`],
+    }));
+    bus.on('message', (msg: dbus.Message) => {
+      if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== IFACE || msg.member !== 'Event') return;
+      const e = unwrapDict(msg.body?.[0] as Record<string, unknown>) as unknown as DaemonEvent;
+      if (opts.json) io.out(eventJson(e));
+      else if (opts.format) io.out(formatEvent(opts.format, e, `${e.server}/${e.share}`, opts.timefmt ?? '%F %T'));
+      else if (e.event === 'STATE') io.err(humanLine(e, e.watchId));
+      else io.out(humanLine(e, e.watchId));
+    });
+    await callDaemon(bus, 'GetStatus').catch(() => io.err(`smbnotify: no daemon on the ${opts.bus ?? 'session'} bus yet; waiting for its signals`));
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  } finally {
+    bus.disconnect();
+  }
+}
+
+export async function runStatus(opts: { bus?: string; json?: boolean }, io: CommandIO): Promise<void> {
+  const busName = opts.bus ?? 'session';
+  const bus = await connectBus(busName);
+  try {
+    let status: Record<string, unknown>;
+    let watches: WatchStatus[];
+    try {
+      status = unwrapDict((await callDaemon(bus, 'GetStatus')) as Record<string, unknown>);
+      watches = ((await callDaemon(bus, 'ListWatches')) as Array<Record<string, unknown>>).map((w) => unwrapDict(w) as unknown as WatchStatus);
+    } catch (err) {
+      throw notRunning(err, busName);
+    }
+    if (opts.json) {
+      io.out(JSON.stringify({ ...status, watches }));
+      return;
+    }
+    io.out(`smbnotify ${String(status['version'])} daemon, pid ${String(status['pid'])}, since ${String(status['startedAt'])}${status['journal'] ? `, journal ${String(status['journal'])}` : ''}`);
+    if (watches.length === 0) {
+      io.out('no watches');
+      return;
+    }
+    const rows = watches.map((w) => [
+      w.id, w.state, w.label, w.dialect ?? '-', w.encryption ?? (w.signing ? `signed ${w.signing}` : '-'), String(w.eventsSeen ?? 0), w.lastEventTime ?? '-',
+    ]);
+    const head = ['ID', 'STATE', 'TARGET', 'DIALECT', 'PROTECTION', 'EVENTS', 'LAST EVENT'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+    io.out(line(head));
+    for (const r of rows) io.out(line(r));
+    for (const w of watches) if (w.state === 'stopped' || w.state === 'reconnecting') io.out(`${w.id}: ${w.message}`);
+  } finally {
+    bus.disconnect();
+  }
+}
+

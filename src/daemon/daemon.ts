@@ -1,0 +1,230 @@
+/**
+ * `smbnotify daemon`: keeps the configured watches (and the folders the desktop shows) live, and
+ * publishes every event to the sinks: its own D-Bus API, KDirNotify for KDE, and the journal.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Credentials, Protection } from '../smb/types.js';
+import { UsageError } from '../config/errors.js';
+import { ConfigError, loadConfig, type DaemonConfig, type WatchConfig } from '../config/daemon-config.js';
+import { resolveTarget, type TargetResolver } from './targets.js';
+import { SharePool } from './share-pool.js';
+import { WatchEntry } from './watch-entry.js';
+import { localPathMapper, parseMountinfo, type CifsMount } from './mounts.js';
+import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from './types.js';
+
+export interface DaemonOptions {
+  config: DaemonConfig;
+  configFile?: string;
+  /** --watch targets from the command line. */
+  watches: string[];
+  /** Whether the --watch targets are watched recursively. */
+  recursiveWatches?: boolean;
+  /** Credentials given on the command line (-U, -A, PASSWD, -N), for --watch targets. */
+  commandLineCredentials?: Credentials;
+  protect?: Protection;
+  /** -p: the port of targets that name none. */
+  port?: number;
+  mountinfo: string;
+  version: string;
+  log: (line: string) => void;
+  /** How often mountinfo is re-read (mounts come and go). */
+  mountPollMs?: number;
+}
+
+export class Daemon implements DaemonControl {
+  private readonly entries = new Map<string, WatchEntry>();
+  private readonly pool = new SharePool();
+  private readonly sinks: EventSink[] = [];
+  private nextId = 1;
+  private mounts: CifsMount[] = [];
+  private mountText = '';
+  private mountTimer: NodeJS.Timeout | null = null;
+  private config: DaemonConfig;
+  private readonly startedAt = new Date().toISOString();
+  private stopping = false;
+  /** Config watches by name, to tell what a reload added or removed. */
+  private readonly configWatches = new Map<string, { spec: WatchConfig; id: string }>();
+  journalPath: string | null = null;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+  }
+
+  addSink(sink: EventSink): void {
+    this.sinks.push(sink);
+  }
+
+  private get resolver(): TargetResolver {
+    return {
+      mounts: () => this.mounts,
+      config: () => this.config,
+      commandLineCredentials: this.opts.commandLineCredentials,
+      defaultPort: this.opts.port,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.refreshMounts();
+    this.mountTimer = setInterval(() => void this.refreshMounts(), this.opts.mountPollMs ?? 2000);
+    for (const w of this.config.watches) await this.addConfigWatch(w);
+    for (const target of this.opts.watches) {
+      try {
+        await this.addWatchEntry(target, 'command-line', { recursive: this.opts.recursiveWatches === true });
+      } catch (err) {
+        // A malformed target or unusable credentials on the command line: the user must fix it.
+        if (err instanceof UsageError) throw err;
+        this.opts.log(`--watch ${target}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Mounts come and go: re-read mountinfo, and watch every mounted share when configured to. */
+  private async refreshMounts(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.opts.mountinfo, 'utf8');
+    } catch (err) {
+      if (this.mountText !== '!') this.opts.log(`cannot read ${this.opts.mountinfo}: ${(err as Error).message}`);
+      this.mountText = '!';
+      return;
+    }
+    if (text === this.mountText) return;
+    this.mountText = text;
+    this.mounts = parseMountinfo(text);
+    if (!this.config.watchMounts || this.stopping) return;
+    for (const m of this.mounts) {
+      const id = `mount:${m.mountPoint}`;
+      if ([...this.entries.values()].some((e) => e.spec.target === m.mountPoint)) continue;
+      await this.addWatchEntry(m.mountPoint, 'config', { recursive: false }).catch((err: Error) => this.opts.log(`${id}: ${err.message}`));
+    }
+  }
+
+  private async addConfigWatch(w: WatchConfig): Promise<void> {
+    try {
+      const id = await this.addWatchEntry(w.target, 'config', {
+        recursive: w.recursive,
+        ...(w.credentialsFile ? { credentialsFile: w.credentialsFile } : {}),
+        guest: w.guest,
+        ...(w.pollIntervalSeconds ? { pollIntervalSeconds: w.pollIntervalSeconds } : {}),
+      }, w);
+      this.configWatches.set(w.name, { spec: w, id });
+    } catch (err) {
+      this.opts.log(`[watch ${w.name}]: ${(err as Error).message}`);
+    }
+  }
+
+  /** Resolve, connect (shared per share and identity) and start one watch; returns its id. */
+  async addWatchEntry(target: string, origin: WatchOrigin, options: AddWatchOptions, filters?: WatchConfig): Promise<string> {
+    if (this.stopping) throw new Error('the daemon is stopping');
+    const r = await resolveTarget(target, options, origin, this.resolver);
+    const id = `w${this.nextId++}`;
+    const share = this.pool.acquire({ host: r.host, port: r.port, share: r.share, credentials: r.credentials, protect: this.opts.protect ?? 'off' });
+    const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port)(p);
+    const entry = new WatchEntry({
+      id,
+      target,
+      origin,
+      path: r.path,
+      recursive: options.recursive === true,
+      localPathOf: mapper,
+      ...(filters?.events ? { events: filters.events } : {}),
+      ...(filters?.include ? { include: filters.include } : {}),
+      ...(filters?.exclude ? { exclude: filters.exclude } : {}),
+      ...(options.pollIntervalSeconds ?? this.config.pollIntervalSeconds ? { pollIntervalSeconds: options.pollIntervalSeconds ?? this.config.pollIntervalSeconds } : {}),
+    }, share, this.opts.log);
+    entry.on('event', (e) => this.publish(e));
+    this.entries.set(id, entry);
+    await entry.start();
+    return id;
+  }
+
+  private publish(e: DaemonEvent): void {
+    for (const sink of this.sinks) {
+      try {
+        sink.publish(e);
+      } catch (err) {
+        this.opts.log(`event sink failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  // DaemonControl (the D-Bus API calls these).
+
+  async addWatch(target: string, opts: AddWatchOptions): Promise<string> {
+    return this.addWatchEntry(target, 'dbus', opts);
+  }
+
+  async removeWatch(id: string): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) throw new NotFoundError(`no watch ${id}`);
+    this.entries.delete(id);
+    await entry.stop();
+    await this.pool.release(entry.share);
+  }
+
+  listWatches(): WatchStatus[] {
+    return [...this.entries.values()].map((e) => e.status());
+  }
+
+  status(): DaemonStatus {
+    return { version: this.opts.version, pid: process.pid, startedAt: this.startedAt, journal: this.journalPath, watches: this.entries.size };
+  }
+
+  /** Watches the desktop asked for (followed folders), by local folder. */
+  findByTarget(target: string, origin: WatchOrigin): WatchEntry | undefined {
+    return [...this.entries.values()].find((e) => e.spec.target === target && e.spec.origin === origin);
+  }
+
+  get mountList(): CifsMount[] {
+    return this.mounts;
+  }
+
+  /** SIGHUP: re-read the config file; add the new watches, remove the dropped ones, keep the rest. */
+  async reload(): Promise<void> {
+    if (!this.opts.configFile) {
+      this.opts.log('reload: no config file to re-read');
+      return;
+    }
+    let next: DaemonConfig;
+    try {
+      next = await loadConfig(this.opts.configFile);
+    } catch (err) {
+      this.opts.log(`reload failed, keeping the running config: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
+      return;
+    }
+    this.config = next;
+    const wanted = new Map(next.watches.map((w) => [w.name, w]));
+    for (const [name, { spec, id }] of [...this.configWatches]) {
+      const w = wanted.get(name);
+      if (w && JSON.stringify(w, regexText) === JSON.stringify(spec, regexText)) continue;
+      this.configWatches.delete(name);
+      if (this.entries.has(id)) await this.removeWatch(id);
+    }
+    for (const [name, w] of wanted) if (!this.configWatches.has(name)) await this.addConfigWatch(w);
+    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} watches`);
+  }
+
+  /** SIGTERM: cancel requests, close handles, log off, flush the sinks. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.mountTimer) clearInterval(this.mountTimer);
+    const entries = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(entries.map((e) => e.stop()));
+    await this.pool.closeAll();
+    for (const sink of this.sinks) await sink.close().catch(() => undefined);
+  }
+}
+
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+function regexText(_key: string, value: unknown): unknown {
+  return value instanceof RegExp ? value.source : value;
+}

@@ -1,0 +1,78 @@
+/**
+ * A daemon watch target to a share, a path and credentials. Targets are SMB URLs, UNC names, or
+ * local folders inside cifs/smb3 mounts. Credentials come, in order, from the watch's own
+ * credentials file, the target URL, a [credentials //HOST/SHARE] or [credentials //HOST] section,
+ * the [daemon] credentials file, the command line's -U/-A/PASSWD, and finally guest when allowed.
+ * The daemon never prompts.
+ */
+import path from 'node:path';
+import { readAuthFile } from '../config/credentials.js';
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { UsageError } from '../config/errors.js';
+import { parseTarget } from '../config/target.js';
+import type { Credentials } from '../smb/types.js';
+import { mountForLocalPath, type CifsMount } from './mounts.js';
+import type { AddWatchOptions, WatchOrigin } from './types.js';
+import { promises as fsp } from 'node:fs';
+
+export interface TargetResolver {
+  mounts(): CifsMount[];
+  config(): DaemonConfig;
+  commandLineCredentials: Credentials | undefined;
+  /** The command line's -p, for targets that name no port. */
+  defaultPort: number | undefined;
+}
+
+export interface ResolvedWatchTarget {
+  host: string;
+  port: number;
+  share: string;
+  path: string;
+  credentials: Credentials;
+}
+
+const fileIO = { readFile: (f: string) => fsp.readFile(f, 'utf8'), stat: (f: string) => fsp.stat(f) };
+
+async function fromFile(file: string): Promise<Credentials> {
+  const spec = await readAuthFile(file, fileIO);
+  if (!spec.user) throw new UsageError(`credentials file ${file} has no username=`);
+  return { kind: 'user', user: spec.user, domain: spec.domain ?? '', password: spec.password ?? '' };
+}
+
+export async function resolveTarget(target: string, opts: AddWatchOptions, origin: WatchOrigin, r: TargetResolver): Promise<ResolvedWatchTarget> {
+  const isSmb = /^smb:\/\//i.test(target) || /^(\/\/|\\\\)/.test(target);
+  let host: string;
+  let port: number;
+  let share: string;
+  let sharePath: string;
+  let urlUser: { user: string; domain: string; password?: string } | undefined;
+  if (isSmb) {
+    const t = parseTarget(target);
+    ({ host, share } = t);
+    port = t.port ?? r.defaultPort ?? 445;
+    sharePath = t.path;
+    if (t.user) urlUser = { user: t.user, domain: t.domain ?? '', ...(t.password !== undefined ? { password: t.password } : {}) };
+  } else {
+    if (!path.isAbsolute(target)) throw new UsageError(`${target}: a local target must be an absolute path`);
+    const found = mountForLocalPath(r.mounts(), target);
+    if (!found) throw new UsageError(`${target} is not inside a cifs or smb3 mount`);
+    host = found.mount.addr ?? found.mount.host;
+    port = found.mount.port ?? r.defaultPort ?? 445;
+    share = found.mount.share;
+    sharePath = found.sharePath;
+  }
+  const config = r.config();
+  const section = config.credentials.get(`//${host.toLowerCase()}/${share.toLowerCase()}`) ?? config.credentials.get(`//${host.toLowerCase()}`);
+  let credentials: Credentials | undefined;
+  if (opts.guest) credentials = { kind: 'guest' };
+  else if (opts.credentialsFile) credentials = await fromFile(opts.credentialsFile);
+  else if (urlUser?.password !== undefined) credentials = { kind: 'user', user: urlUser.user, domain: urlUser.domain, password: urlUser.password };
+  else if (section) credentials = await fromFile(section);
+  else if (config.credentialsFile) credentials = await fromFile(config.credentialsFile);
+  else if (r.commandLineCredentials) credentials = r.commandLineCredentials;
+  else if (config.guest) credentials = { kind: 'guest' };
+  if (!credentials) {
+    throw new UsageError(`no credentials for //${host}/${share} (${origin} watch): add "credentials = FILE" to the config, or a [credentials //${host}/${share}] section`);
+  }
+  return { host, port, share, path: sharePath, credentials };
+}

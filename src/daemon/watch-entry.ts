@@ -1,0 +1,115 @@
+/**
+ * One watch of the daemon: its target, where it came from, its filters, and a life of its own. A
+ * watch whose first connect fails for a reason time can fix (server down, network gone) retries
+ * with backoff; one that fails for good (wrong password, no such share or folder) stops and says
+ * why in its status.
+ */
+import { EventEmitter } from 'node:events';
+import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
+import { isPermanent, type ShareConnection } from '../watch/share-connection.js';
+import { Watcher } from '../watch/watcher.js';
+import type { DaemonEvent, WatchOrigin, WatchStatus } from './types.js';
+
+export interface WatchEntrySpec {
+  id: string;
+  target: string;
+  origin: WatchOrigin;
+  path: string;
+  recursive: boolean;
+  events?: ChangeKind[];
+  include?: RegExp;
+  exclude?: RegExp;
+  pollIntervalSeconds?: number;
+  localPathOf: (sharePath: string) => string | undefined;
+}
+
+export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
+  readonly watcher: Watcher;
+  private stateNow: WatchState = 'connecting';
+  private messageNow = 'starting';
+  private retry: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private attempt = 0;
+
+  constructor(readonly spec: WatchEntrySpec, readonly share: ShareConnection, private readonly log: (line: string) => void) {
+    super();
+    this.watcher = new Watcher(share, {
+      path: spec.path,
+      recursive: spec.recursive,
+      localPathOf: spec.localPathOf,
+      ...(spec.pollIntervalSeconds ? { pollIntervalMs: spec.pollIntervalSeconds * 1000 } : {}),
+    });
+    this.watcher.on('event', (e) => this.onEvent(e));
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  /** Connect (or join the share's connection) and start watching; never throws. */
+  async start(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.share.connect();
+      // The share's own reconnect may have started this watcher meanwhile.
+      if (this.watcher.state === 'connecting') await this.watcher.start();
+      this.attempt = 0;
+    } catch (err) {
+      if (this.stopped) return;
+      const message = (err as Error).message;
+      if (isPermanent(err) || this.watcher.isMissing(err)) {
+        this.setState('stopped', `cannot watch: ${message}`);
+        return;
+      }
+      this.attempt++;
+      const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.attempt - 1, 6)) * (0.8 + Math.random() * 0.4);
+      this.setState('reconnecting', `cannot connect (${message}); retrying in ${Math.round(delay / 1000)} s`);
+      this.retry = setTimeout(() => void this.start(), delay);
+    }
+  }
+
+  private onEvent(e: WatchEvent): void {
+    if (e.event === 'STATE') {
+      this.stateNow = e.state ?? this.stateNow;
+      this.messageNow = e.message ?? '';
+      this.log(`${this.spec.id} ${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}: ${this.stateNow}: ${this.messageNow}`);
+    } else {
+      if (this.spec.events && !this.spec.events.includes(e.event as ChangeKind)) return;
+      if (this.spec.include && !this.spec.include.test(e.path)) return;
+      if (this.spec.exclude && this.spec.exclude.test(e.path)) return;
+    }
+    this.emit('event', { ...e, watchId: this.spec.id });
+  }
+
+  /** A state of the watch's own (before its watcher runs), announced through the watcher's stream. */
+  private setState(state: WatchState, message: string): void {
+    this.stateNow = state;
+    this.messageNow = message;
+    this.watcher.setState(state, message);
+  }
+
+  status(): WatchStatus {
+    const session = this.share.tree?.client.session;
+    return {
+      id: this.spec.id,
+      target: this.spec.target,
+      label: `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`,
+      origin: this.spec.origin,
+      recursive: this.spec.recursive,
+      state: this.stopped ? 'stopped' : this.watcher.state === 'connecting' ? this.stateNow : this.watcher.state,
+      message: this.messageNow,
+      dialect: session?.dialect ?? null,
+      encryption: session?.encryption ?? null,
+      signing: session?.signing ?? null,
+      eventsSeen: this.watcher.eventsSeen,
+      lastEventTime: this.watcher.lastEventTime,
+      localPath: this.spec.localPathOf(this.spec.path) ?? null,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    await this.watcher.stop();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * What `smbnotify demo` starts and always cleans up: a throwaway smbd with a guest share on a
+ * free loopback port, and a private dbus-daemon. Everything lives in one temporary folder.
+ * (smbd facts: shared/TESTBENCH.md. From Node with a piped stdin smbd needs --daemon, or it runs
+ * in inetd mode on the pipe; it exits when its stdin closes, so it never outlives us.)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+
+const PACKAGES = ['samba', 'smbclient', 'dbus-daemon', 'dbus-bin'];
+
+export function findTool(name: string): string | null {
+  for (const dir of (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin'])) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+/** smbd and dbus-daemon, installed with apt-get when run as root and missing. */
+export function ensureTools(log: (line: string) => void): { smbd: string; dbusDaemon: string } {
+  let smbd = findTool('smbd');
+  let dbusDaemon = findTool('dbus-daemon');
+  if (!smbd || !dbusDaemon) {
+    const cmd = `apt-get install -y --no-install-recommends ${PACKAGES.join(' ')}`;
+    if (process.getuid?.() !== 0) throw new Error(`the demo needs Samba and D-Bus: run "sudo ${cmd}"`);
+    log(`installing ${PACKAGES.join(', ')} (${cmd})`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...PACKAGES]]) {
+      const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`apt-get ${args[0]} failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? 'unknown error'}`);
+    }
+    smbd = findTool('smbd');
+    dbusDaemon = findTool('dbus-daemon');
+    if (!smbd || !dbusDaemon) throw new Error('smbd or dbus-daemon still missing after apt-get install');
+  }
+  return { smbd, dbusDaemon };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`smbd did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+export interface DemoSamba {
+  port: number;
+  share: string;
+  sharePath: string;
+  stop(): Promise<void>;
+}
+
+export async function startDemoSamba(smbd: string, dir: string): Promise<DemoSamba> {
+  chmodSync(dir, 0o755);
+  for (const sub of ['private', 'lock', 'state', 'cache', 'pid', 'ncalrpc', 'log', 'nowb']) mkdirSync(join(dir, sub), { recursive: true });
+  const sharePath = join(dir, 'share');
+  mkdirSync(sharePath);
+  chmodSync(sharePath, 0o777);
+  const port = await freePort();
+  const conf = join(dir, 'smb.conf');
+  const root = process.getuid?.() === 0;
+  writeFileSync(conf, [
+    '[global]',
+    'server role = standalone server', `smb ports = ${port}`, 'interfaces = lo', 'bind interfaces only = yes',
+    'disable netbios = yes', 'load printers = no', 'printing = bsd', 'printcap name = /dev/null', 'disable spoolss = yes',
+    'usershare path =', `private dir = ${dir}/private`, `lock directory = ${dir}/lock`, `state directory = ${dir}/state`,
+    `cache directory = ${dir}/cache`, `pid directory = ${dir}/pid`, `ncalrpc dir = ${dir}/ncalrpc`,
+    `log file = ${dir}/log/samba.log`, `passdb backend = tdbsam:${dir}/private/passdb.tdb`,
+    `winbindd socket directory = ${dir}/nowb`, 'map to guest = Bad User', 'guest account = nobody',
+    'rpcd_classic:idle_seconds = 2', 'rpcd_winreg:idle_seconds = 2',
+    '[demo]', `path = ${sharePath}`, 'read only = no', 'guest ok = yes', ...(root ? ['force user = root'] : []),
+    '',
+  ].join('\n'));
+  const child: ChildProcess = spawn(smbd, ['--foreground', '--daemon', '--debug-stdout', '-d0', `--configfile=${conf}`], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', () => undefined);
+  await waitForPort(port, 10_000);
+  return {
+    port,
+    share: 'demo',
+    sharePath,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+      // samba-dcerpcd helpers daemonize on their own; end them by their unique config path.
+      spawnSync('pkill', ['-f', `--configfile=${conf}`]);
+    },
+  };
+}
+
+export interface DemoBus {
+  address: string;
+  stop(): Promise<void>;
+}
+
+export async function startDemoBus(dbusDaemon: string, dir: string): Promise<DemoBus> {
+  const child = spawn(dbusDaemon, ['--session', `--address=unix:path=${join(dir, 'bus')}`, '--nofork', '--nopidfile', '--print-address=1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('dbus-daemon did not start')), 5000);
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        clearTimeout(timer);
+        resolve(line.trim());
+      }
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return {
+    address,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

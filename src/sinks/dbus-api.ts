@@ -1,0 +1,330 @@
+/**
+ * The daemon's own D-Bus API: name `io.github.smbnotify`, object `/io/github/smbnotify`,
+ * interface `io.github.smbnotify.Watcher1`. The contract is io.github.smbnotify.Watcher1.xml next
+ * to this file (a test checks the live object against it).
+ *
+ * Signals: `Event(a{sv})` for every event (the fields of `smbnotify watch --json`, each as a
+ * variant, only those that are set) and `StateChanged(s watchId, s state, s message)` for STATE
+ * events. Methods: AddWatch, RemoveWatch, ListWatches, GetStatus, calling into DaemonControl.
+ *
+ * dbus-next 0.10.2 notes: members are declared with `configureMembers` (no decorators); a method
+ * that throws anything but a DBusError is answered with the JavaScript stack in the error text,
+ * so every error is converted here; 64-bit values are sent from plain numbers and arrive as
+ * native BigInt (do not call setBigIntCompat(true): it turns them into JSBI objects).
+ */
+import dbus from 'dbus-next';
+import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from '../daemon/types.js';
+
+type MessageBus = dbus.MessageBus;
+type Variant = dbus.Variant;
+const { Variant, DBusError } = dbus;
+
+export const BUS_NAME = 'io.github.smbnotify';
+export const OBJECT_PATH = '/io/github/smbnotify';
+export const INTERFACE = 'io.github.smbnotify.Watcher1';
+
+export const ERROR_FAILED = 'io.github.smbnotify.Error.Failed';
+export const ERROR_NOT_FOUND = 'io.github.smbnotify.Error.NotFound';
+export const ERROR_INVALID_ARGS = 'io.github.smbnotify.Error.InvalidArgs';
+
+// RequestName flags and replies (D-Bus specification, org.freedesktop.DBus.RequestName).
+const DO_NOT_QUEUE = 4;
+const PRIMARY_OWNER = 1;
+
+/** D-Bus strings are UTF-8 without NUL: a NUL or an unpaired surrogate would get us disconnected. */
+function busString(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** Credentials never leave the daemon, even inside an error text. */
+export function redact(text: string): string {
+  return text
+    .replace(/(\/\/[^/\s:@]*):[^@\s/]*@/g, '$1:***@')
+    .replace(/(pass(?:word)?\s*[=:]\s*)\S+/gi, '$1***');
+}
+
+function oneLine(text: string, max = 500): string {
+  // eslint-disable-next-line no-control-regex
+  const folded = text.replace(/\s*[\r\n]+\s*/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  return folded.length > max ? `${folded.slice(0, max - 1)}…` : folded;
+}
+
+/** Any failure of the daemon as a D-Bus error: a fitting name, one line, no stack, no secret. */
+export function toDbusError(err: unknown): InstanceType<typeof DBusError> {
+  if (err instanceof DBusError) return err;
+  const name = (err as { name?: unknown } | null)?.name;
+  const type = name === 'NotFoundError' ? ERROR_NOT_FOUND : name === 'UsageError' ? ERROR_INVALID_ARGS : ERROR_FAILED;
+  const message = err instanceof Error ? err.message : String(err);
+  return new DBusError(type, busString(oneLine(redact(message))) || 'failed');
+}
+
+const invalid = (text: string) => new DBusError(ERROR_INVALID_ARGS, text);
+
+const INTEGER_SIGNATURES = new Set(['y', 'n', 'q', 'i', 'u', 'x', 't']);
+const OPTION_KEYS = ['recursive', 'credentialsFile', 'guest', 'pollInterval'];
+
+/** AddWatch's a{sv} options, checked key by key (unknown keys are an error, not ignored). */
+export function parseAddWatchOptions(options: Record<string, Variant>): AddWatchOptions {
+  const out: AddWatchOptions = {};
+  for (const [key, v] of Object.entries(options ?? {})) {
+    const sig = v?.signature;
+    const value: unknown = v?.value;
+    switch (key) {
+      case 'recursive':
+      case 'guest':
+        if (sig !== 'b') throw invalid(`option ${key} must be a boolean (b), got ${sig}`);
+        out[key] = value === true;
+        break;
+      case 'credentialsFile':
+        if (sig !== 's' || typeof value !== 'string' || value === '') throw invalid(`option credentialsFile must be a file name (s), got ${sig}`);
+        out.credentialsFile = value;
+        break;
+      case 'pollInterval': {
+        // 'u' is documented; gdbus writes <30> as int32, busctl lets you pick: any integer type.
+        const n = typeof value === 'bigint' ? Number(value) : value;
+        if (!INTEGER_SIGNATURES.has(sig) || typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 86_400) {
+          throw invalid(`option pollInterval must be a number of seconds from 1 to 86400 (u)`);
+        }
+        out.pollIntervalSeconds = n;
+        break;
+      }
+      default:
+        throw invalid(`unknown option ${JSON.stringify(busString(key))} (known: ${OPTION_KEYS.join(', ')})`);
+    }
+  }
+  return out;
+}
+
+// Types of the dictionary fields that are not plain strings or booleans.
+const NUMBER_TYPES: Record<string, string> = {
+  seq: 't',
+  action: 'u',
+  eventsSeen: 't',
+  pid: 'u',
+  watches: 'u',
+};
+
+function variantOf(key: string, value: unknown): Variant | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return new Variant('s', busString(value));
+  if (typeof value === 'boolean') return new Variant('b', value);
+  if (typeof value === 'bigint') return value >= 0n ? new Variant('t', value) : new Variant('x', value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return undefined;
+    const sig = NUMBER_TYPES[key] ?? (Number.isInteger(value) ? 'x' : 'd');
+    if (sig === 'd') return new Variant('d', value);
+    if (!Number.isSafeInteger(value)) return undefined;
+    if ((sig === 't' || sig === 'u') && value < 0) return undefined;
+    if (sig === 'u' && value > 0xffffffff) return undefined;
+    return new Variant(sig, value);
+  }
+  return undefined;
+}
+
+/** A flat record as a{sv}: null and undefined fields left out. */
+export function toDict(record: object): Record<string, Variant> {
+  const out: Record<string, Variant> = {};
+  for (const [key, value] of Object.entries(record)) {
+    const v = variantOf(key, value);
+    if (v) out[key] = v;
+  }
+  return out;
+}
+
+/** The Event signal's dictionary: the journal's fields, in the same order. */
+export function eventDict(e: DaemonEvent): Record<string, Variant> {
+  const ordered = {
+    seq: e.seq,
+    time: e.time,
+    event: e.event,
+    server: e.server,
+    share: e.share,
+    path: e.path,
+    oldPath: e.oldPath,
+    localPath: e.localPath,
+    source: e.source,
+    action: e.action,
+    isDir: e.isDir,
+    stream: e.stream,
+    state: e.state,
+    message: e.message,
+    watch: e.watch,
+    watchId: e.watchId,
+  };
+  return toDict(ordered);
+}
+
+function watchDict(w: WatchStatus): Record<string, Variant> {
+  return toDict({ ...w, target: redact(w.target) });
+}
+
+function statusDict(s: DaemonStatus): Record<string, Variant> {
+  return toDict(s);
+}
+
+class WatcherInterface extends dbus.interface.Interface {
+  constructor(private readonly control: DaemonControl) {
+    super(INTERFACE);
+  }
+
+  async AddWatch(target: string, options: Record<string, Variant>): Promise<string> {
+    if (target.trim() === '') throw invalid('the target is empty');
+    try {
+      const opts = parseAddWatchOptions(options);
+      return await this.control.addWatch(target, opts);
+    } catch (err) {
+      throw toDbusError(err);
+    }
+  }
+
+  async RemoveWatch(id: string): Promise<void> {
+    try {
+      await this.control.removeWatch(id);
+    } catch (err) {
+      throw toDbusError(err);
+    }
+  }
+
+  ListWatches(): Record<string, Variant>[] {
+    try {
+      return this.control.listWatches().map(watchDict);
+    } catch (err) {
+      throw toDbusError(err);
+    }
+  }
+
+  GetStatus(): Record<string, Variant> {
+    try {
+      return statusDict(this.control.status());
+    } catch (err) {
+      throw toDbusError(err);
+    }
+  }
+
+  // Signals: the returned value is the signal's body (configureMembers wraps these).
+  Event(dict: Record<string, Variant>): Record<string, Variant> {
+    return dict;
+  }
+
+  StateChanged(watchId: string, state: string, message: string): string[] {
+    return [watchId, state, message];
+  }
+
+  /**
+   * dbus-next's introspection leaves out argument names; add them (as in the XML contract) so
+   * that `gdbus introspect`, busctl and d-feet show what each argument is.
+   */
+  $introspect(): IntrospectXml {
+    const xml = (dbus.interface.Interface.prototype as unknown as { $introspect(this: unknown): IntrospectXml }).$introspect.call(this);
+    for (const member of [...(xml.method ?? []), ...(xml.signal ?? [])]) {
+      const names = ARG_NAMES[member.$.name];
+      member.arg?.forEach((arg, i) => {
+        const name = names?.[i];
+        if (name) arg.$ = { name, ...arg.$ };
+      });
+    }
+    return xml;
+  }
+}
+
+/** The shape dbus-next's `$introspect` returns (xml2js builder input). */
+interface IntrospectXml {
+  method?: Array<{ $: { name: string }; arg?: Array<{ $: Record<string, string> }> }>;
+  signal?: Array<{ $: { name: string }; arg?: Array<{ $: Record<string, string> }> }>;
+}
+
+/** Argument names, in signature order (in, then out), as in io.github.smbnotify.Watcher1.xml. */
+const ARG_NAMES: Record<string, string[]> = {
+  AddWatch: ['target', 'options', 'id'],
+  RemoveWatch: ['id'],
+  ListWatches: ['watches'],
+  GetStatus: ['status'],
+  Event: ['event'],
+  StateChanged: ['watchId', 'state', 'message'],
+};
+
+WatcherInterface.configureMembers({
+  methods: {
+    AddWatch: { inSignature: 'sa{sv}', outSignature: 's' },
+    RemoveWatch: { inSignature: 's', outSignature: '' },
+    ListWatches: { inSignature: '', outSignature: 'aa{sv}' },
+    GetStatus: { inSignature: '', outSignature: 'a{sv}' },
+  },
+  signals: {
+    Event: { signature: 'a{sv}' },
+    StateChanged: { signature: 'sss' },
+  },
+});
+
+/** Buses on which this process already exports the API (dbus-next allows one per path). */
+const exportedOn = new WeakSet<MessageBus>();
+
+const ALREADY_OWNED = `another smbnotify daemon owns ${BUS_NAME} on this bus`;
+
+export class DbusApi implements EventSink {
+  private closed = false;
+  /** Signals the bus refused (it went away); the daemon keeps going. */
+  sendErrors = 0;
+
+  private constructor(
+    private readonly bus: MessageBus,
+    private readonly iface: WatcherInterface,
+  ) {}
+
+  /** Exports the object and takes the well-known name; fails if another daemon owns it. */
+  static async start(bus: MessageBus, control: DaemonControl): Promise<DbusApi> {
+    if (exportedOn.has(bus)) throw new Error(ALREADY_OWNED);
+    const iface = new WatcherInterface(control);
+    // Export first, so that the object answers as soon as the name is visible.
+    bus.export(OBJECT_PATH, iface);
+    exportedOn.add(bus);
+    let reply: number;
+    try {
+      reply = await bus.requestName(BUS_NAME, DO_NOT_QUEUE);
+    } catch (err) {
+      bus.unexport(OBJECT_PATH, iface);
+      exportedOn.delete(bus);
+      throw new Error(`cannot take the name ${BUS_NAME}: ${err instanceof Error ? oneLine(err.message) : String(err)}`);
+    }
+    if (reply !== PRIMARY_OWNER) {
+      bus.unexport(OBJECT_PATH, iface);
+      exportedOn.delete(bus);
+      throw new Error(ALREADY_OWNED);
+    }
+    return new DbusApi(bus, iface);
+  }
+
+  publish(e: DaemonEvent): void {
+    if (this.closed) return;
+    try {
+      this.iface.Event(eventDict(e));
+      if (e.event === 'STATE') {
+        this.iface.StateChanged(busString(e.watchId), e.state ?? '', busString(e.message ?? ''));
+      }
+    } catch {
+      // dbus-next throws when the connection is gone; signals are best effort.
+      this.sendErrors++;
+    }
+  }
+
+  /** Stops answering, releases the name (without waiting more than a second on a dead bus). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.bus.unexport(OBJECT_PATH, this.iface);
+    } catch {
+      // not exported any more
+    }
+    exportedOn.delete(this.bus);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.bus.releaseName(BUS_NAME).catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}

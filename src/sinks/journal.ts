@@ -1,0 +1,242 @@
+/**
+ * The event journal: one JSON object per line (`eventJson` plus `watchId`), an API for scripts
+ * (`tail -F`, jq, systemd .path units), not for desktops.
+ *
+ * - Appends; never truncates an existing journal. The file is created with mode 0600 (an existing
+ *   one with a looser mode is tightened), parent directories we create get 0700.
+ * - Writes are ordered and batched: events queue up and go out together on the next turn of the
+ *   event loop, one write per batch, not one syscall per event.
+ * - Rotation by size: when a write would take the file past `maxBytes`, events.jsonl becomes
+ *   events.jsonl.1 (.1 becomes .2, ... up to `keep`, the oldest is dropped) and a new file is
+ *   started. Rename-then-create is what `tail -F` follows. The journal's bound on disk is therefore
+ *   (keep + 1) × maxBytes (a single event larger than maxBytes still gets written, alone).
+ */
+import { constants as fsc, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { DaemonEvent, EventSink } from '../daemon/types.js';
+import { eventJson } from './terminal.js';
+
+export interface JournalOptions {
+  /** Rotate before the file would exceed this size (default 8 MiB). */
+  maxBytes?: number;
+  /** Rotated files kept: events.jsonl.1 ... .keep (default 3). */
+  keep?: number;
+  /** File mode (default 0o600). */
+  mode?: number;
+  /** Write or rotation failures (disk full, ...); the journal keeps going. */
+  onError?: (err: Error) => void;
+}
+
+/** The journal line of a daemon event: `eventJson`'s fields in its order, then `watchId`. */
+export function daemonEventJson(e: DaemonEvent): string {
+  const base = eventJson(e); // always a non-empty object: `{"seq":...}`
+  return `${base.slice(0, -1)},"watchId":${JSON.stringify(e.watchId)}}`;
+}
+
+/**
+ * `$XDG_RUNTIME_DIR/smbnotify/events.jsonl` for a user's daemon (or
+ * `/tmp/smbnotify-$UID/events.jsonl`, a 0700 directory, when XDG_RUNTIME_DIR is unset);
+ * `/run/smbnotify/events.jsonl` for the system service.
+ */
+export function defaultJournalPath(system: boolean): string {
+  if (system) return '/run/smbnotify/events.jsonl';
+  const runtime = process.env['XDG_RUNTIME_DIR'];
+  if (runtime) return path.join(runtime, 'smbnotify', 'events.jsonl');
+  return `/tmp/smbnotify-${process.getuid?.() ?? 0}/events.jsonl`;
+}
+
+const OPEN_FLAGS = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW; // libuv adds O_CLOEXEC itself
+
+/** mkdir -p with mode 0700 for what we create; our own `smbnotify*` directory is kept at 0700. */
+async function ensureParent(dir: string): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await fsp.lstat(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+    // e.g. someone else created /tmp/smbnotify-$UID first: never write our events there.
+    throw new Error(`${dir} belongs to another user (uid ${st.uid})`);
+  }
+  if (path.basename(dir).startsWith('smbnotify') && st.uid === uid && (st.mode & 0o077) !== 0) {
+    await fsp.chmod(dir, 0o700);
+  }
+}
+
+/** Opens (creating or appending) the journal file; tightens a looser mode. */
+async function openJournal(file: string, mode: number): Promise<{ fh: FileHandle; size: number }> {
+  const fh = await fsp.open(file, OPEN_FLAGS, mode);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if ((st.mode & 0o777 & ~mode) !== 0) await fh.chmod(mode);
+    return { fh, size: st.size };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class JournalSink implements EventSink {
+  private queue: string[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+  /** The write loop in progress, if any; there is never more than one. */
+  private writing: Promise<void> | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly path: string,
+    private fh: FileHandle,
+    private size: number,
+    private readonly maxBytes: number,
+    private readonly keep: number,
+    private readonly mode: number,
+    private readonly onError: ((err: Error) => void) | undefined,
+  ) {}
+
+  static async open(file: string, opts: JournalOptions = {}): Promise<JournalSink> {
+    const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
+    const keep = opts.keep ?? 3;
+    const mode = opts.mode ?? 0o600;
+    if (!(maxBytes > 0)) throw new Error(`journal maxBytes must be positive, got ${maxBytes}`);
+    if (!Number.isInteger(keep) || keep < 0) throw new Error(`journal keep must be a whole number, got ${keep}`);
+    const abs = path.resolve(file);
+    try {
+      await ensureParent(path.dirname(abs));
+      const { fh, size } = await openJournal(abs, mode);
+      return new JournalSink(abs, fh, size, maxBytes, keep, mode, opts.onError);
+    } catch (err) {
+      throw new Error(`cannot open the journal ${abs}: ${describe(err)}`);
+    }
+  }
+
+  publish(e: DaemonEvent): void {
+    if (this.closed) return;
+    this.queue.push(`${daemonEventJson(e)}\n`);
+    this.scheduled ??= setImmediate(() => {
+      this.scheduled = null;
+      this.kick();
+    });
+  }
+
+  /** Writes everything queued, then fsyncs and closes the file. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.scheduled) {
+        clearImmediate(this.scheduled);
+        this.scheduled = null;
+      }
+      this.kick();
+      while (this.writing) await this.writing;
+      try {
+        await this.fh.sync();
+      } catch (err) {
+        this.report(err);
+      }
+      await this.fh.close();
+    })();
+    return this.closing;
+  }
+
+  /** Resolves once everything published so far is written (not fsynced). */
+  async flush(): Promise<void> {
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = null;
+    }
+    this.kick();
+    while (this.writing) await this.writing;
+  }
+
+  private kick(): void {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = this.writeLoop().finally(() => {
+      this.writing = null;
+      // Events published while the last write was in flight.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const lines = this.queue;
+      this.queue = [];
+      let chunk: string[] = [];
+      let chunkBytes = 0;
+      for (const line of lines) {
+        const n = Buffer.byteLength(line);
+        if (this.size + chunkBytes + n > this.maxBytes && this.size + chunkBytes > 0) {
+          await this.write(chunk);
+          chunk = [];
+          chunkBytes = 0;
+          await this.rotate();
+        }
+        chunk.push(line);
+        chunkBytes += n;
+      }
+      await this.write(chunk);
+    }
+  }
+
+  private async write(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const buf = Buffer.from(lines.join(''), 'utf8');
+    try {
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+        off += bytesWritten;
+      }
+      this.size += buf.length;
+    } catch (err) {
+      // Disk full or similar: these events are lost from the journal (they still went to the
+      // other sinks); count what reached the file so rotation stays right.
+      this.size = await this.fh.stat().then((s) => s.size, () => this.size);
+      this.report(err);
+    }
+  }
+
+  /** events.jsonl -> .1 -> .2 ... -> .keep (dropped past keep); then a fresh events.jsonl. */
+  private async rotate(): Promise<void> {
+    try {
+      if (this.keep === 0) {
+        await fsp.unlink(this.path);
+      } else {
+        for (let i = this.keep - 1; i >= 1; i--) {
+          await fsp.rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+        }
+        await fsp.rename(this.path, `${this.path}.1`);
+      }
+    } catch (err) {
+      // Could not move the full file away: keep appending to it rather than lose events, and
+      // try again only after another maxBytes (not before every line).
+      this.report(err);
+      this.size = 0;
+      return;
+    }
+    const old = this.fh;
+    try {
+      const { fh, size } = await openJournal(this.path, this.mode);
+      this.fh = fh;
+      this.size = size;
+    } catch (err) {
+      // Without a new file, go on writing to the renamed one: nothing is lost.
+      this.report(err);
+      this.size = 0;
+      return;
+    }
+    await old.close().catch((err: unknown) => this.report(err));
+  }
+
+  private report(err: unknown): void {
+    this.onError?.(new Error(`journal ${this.path}: ${describe(err)}`));
+  }
+}

@@ -1,0 +1,142 @@
+// `smbnotify watch` as a user runs it: exit statuses, the inotifywait-style options, --json
+// fields, renames on one line, local paths through a mountinfo fixture (prefixpath included),
+// and a clean Ctrl-C that closes the handles on the server.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild, runCli } from '../support/cli.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+
+let samba: SambaServer;
+let cred: string;
+let url: string;
+
+beforeAll(async () => {
+  requireBuild();
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  url = `smb://${samba.host}:${samba.port}/data`;
+  mkdirSync(join(samba.sharePath, 'docs', 'deep'), { recursive: true });
+});
+
+afterAll(async () => {
+  await stopAllSamba();
+});
+
+/** Wait until the watch is established (the STATE line on stderr), then act. */
+async function established(r: ReturnType<typeof runCli>): Promise<void> {
+  await r.waitLine(/WATCHING/, 15_000, 'stderr');
+}
+
+describe('smbnotify watch', () => {
+  it('exits 0 after the first event, printing it (like inotifywait without -m)', async () => {
+    const r = runCli(['watch', `${url}/docs`, '-A', cred]);
+    await established(r);
+    writeFileSync(join(samba.sharePath, 'docs', 'first.txt'), 'x');
+    const { code } = await r.exit;
+    expect(code).toBe(0);
+    expect(r.stdout.filter(Boolean)).toEqual(['CREATE          docs/first.txt']);
+  });
+
+  it('exits 2 when --timeout passes with nothing to report', async () => {
+    const r = runCli(['watch', `${url}/docs`, '-A', cred, '-t', '1', '-q']);
+    const { code } = await r.exit;
+    expect(code).toBe(2);
+    expect(r.stdout.filter(Boolean)).toEqual([]);
+    expect(r.stderr.filter(Boolean)).toEqual([]);
+  });
+
+  it('-m --json streams one object per event with the normalized fields; renames pair', async () => {
+    const r = runCli(['watch', '-m', '-r', '--json', `${url}/docs`, '-A', cred]);
+    await r.waitLine(/"event":"STATE"/);
+    writeFileSync(join(samba.sharePath, 'docs', 'deep', 'a.txt'), 'x');
+    await r.waitLine(/"CREATE".*deep\/a.txt/);
+    renameSync(join(samba.sharePath, 'docs', 'deep', 'a.txt'), join(samba.sharePath, 'docs', 'deep', 'b.txt'));
+    const to = JSON.parse(await r.waitLine(/"MOVED_TO"/)) as Record<string, unknown>;
+    expect(to).toMatchObject({ event: 'MOVED_TO', path: 'docs/deep/b.txt', oldPath: 'docs/deep/a.txt', source: 'notify', action: 5, server: samba.host, share: 'data' });
+    expect(typeof to['seq']).toBe('number');
+    expect(typeof to['time']).toBe('string');
+    r.child.kill('SIGINT');
+    expect((await r.exit).code).toBe(0);
+    for (const line of r.stdout.filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('human output shows a rename as one `old -> new` line; -e filters; --format and %T', async () => {
+    const r = runCli(['watch', '-m', `${url}/docs`, '-A', cred, '-e', 'MOVE']);
+    await established(r);
+    writeFileSync(join(samba.sharePath, 'docs', 'c.txt'), 'x');
+    renameSync(join(samba.sharePath, 'docs', 'c.txt'), join(samba.sharePath, 'docs', 'd.txt'));
+    await r.waitLine(/MOVED_TO/);
+    r.child.kill('SIGTERM');
+    await r.exit;
+    expect(r.stdout.filter(Boolean)).toEqual(['MOVED_TO        docs/c.txt -> docs/d.txt']);
+
+    const f = runCli(['watch', `${url}/docs`, '-A', cred, '--format', '%e|%w|%f|%T', '--timefmt', '%Y']);
+    await established(f);
+    writeFileSync(join(samba.sharePath, 'docs', 'e.txt'), 'x');
+    await f.exit;
+    expect(f.stdout.filter(Boolean)).toEqual([`CREATE|${url}/docs|e.txt|${new Date().getFullYear()}`]);
+  });
+
+  it('--include / --exclude', async () => {
+    const r = runCli(['watch', '-m', '--json', `${url}/docs`, '-A', cred, '--include', '\\.log$', '--exclude', 'skip']);
+    await r.waitLine(/"STATE"/);
+    writeFileSync(join(samba.sharePath, 'docs', 'x.txt'), 'x');
+    writeFileSync(join(samba.sharePath, 'docs', 'skip.log'), 'x');
+    writeFileSync(join(samba.sharePath, 'docs', 'y.log'), 'x');
+    await r.waitLine(/y\.log/);
+    r.child.kill('SIGINT');
+    await r.exit;
+    const paths = r.stdout.filter(Boolean).map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event !== 'STATE').map((e) => e.path);
+    expect(new Set(paths)).toEqual(new Set(['docs/y.log']));
+  });
+
+  it('takes a local path inside a mount (prefixpath) and gives events their localPath', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smbnotify-mnt-'));
+    const mountinfo = join(dir, 'mountinfo');
+    const mountPoint = join(dir, 'My Share');
+    writeFileSync(mountinfo, [
+      '22 1 0:21 / / rw,relatime - ext4 /dev/sda1 rw',
+      `99 22 0:55 / ${mountPoint.replace(/ /g, '\\040')} rw,relatime - cifs //${samba.host}/data rw,vers=3.1.1,addr=${samba.host},port=${samba.port},username=${samba.user},prefixpath=docs`,
+      '',
+    ].join('\n'));
+    const r = runCli(['watch', '--json', join(mountPoint, 'deep'), '--mountinfo', mountinfo, '-A', cred]);
+    await r.waitLine(/"STATE"/);
+    writeFileSync(join(samba.sharePath, 'docs', 'deep', 'local.txt'), 'x');
+    await r.exit;
+    const e = r.stdout.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x['event'] === 'CREATE');
+    expect(e).toMatchObject({ path: 'docs/deep/local.txt', localPath: join(mountPoint, 'deep', 'local.txt') });
+  });
+
+  it('refuses a local path outside any cifs mount with one line and status 1', async () => {
+    const r = runCli(['watch', '/tmp', '--mountinfo', '/proc/self/mountinfo', '-A', cred]);
+    const { code } = await r.exit;
+    expect(code).toBe(1);
+    expect(r.stderr.filter(Boolean)).toHaveLength(1);
+    expect(r.stderr[0]).toMatch(/not inside a cifs or smb3 mount/);
+  });
+
+  it('names the cause of a bad password on one line, exit 1', async () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'smbnotify-bad-')), 'cred');
+    writeFileSync(bad, `username=${samba.user}\npassword=wrong-${samba.password.length}\n`, { mode: 0o600 });
+    const r = runCli(['watch', url, '-A', bad]);
+    const { code } = await r.exit;
+    expect(code).toBe(1);
+    expect(r.stderr.filter(Boolean)).toHaveLength(1);
+    expect(r.stderr[0]).toMatch(/STATUS_LOGON_FAILURE/);
+  });
+
+  it('Ctrl-C cancels the requests and closes the handles on the server', async () => {
+    const r = runCli(['watch', '-m', '-r', url, '-A', cred]);
+    await established(r);
+    const during = await samba.smbstatus(['-L']);
+    expect(during).toMatch(/docs/);
+    r.child.kill('SIGINT');
+    expect((await r.exit).code).toBe(0);
+    await new Promise((res) => setTimeout(res, 300));
+    const after = await samba.smbstatus(['-L']);
+    expect(after).not.toMatch(/docs/);
+  });
+});

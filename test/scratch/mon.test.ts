@@ -1,0 +1,21 @@
+import { it } from 'vitest';
+import dbus from 'dbus-next';
+import { connectBus } from '../../src/sinks/bus.js';
+import { startDbus, dbusMonitor, monitorReady } from '../support/dbus.js';
+it('x', async () => {
+  const b = await startDbus();
+  const mon = dbusMonitor(b.address, "type='signal',interface='org.kde.KDirNotify'");
+  await monitorReady(mon);
+  const bus = await connectBus(b.address);
+  bus.send(dbus.Message.newSignal('/', 'org.kde.KDirNotify', 'FilesRemoved', 'as', [['file:///a%20b', 'file:///c"d']]));
+  bus.send(dbus.Message.newSignal('/', 'org.kde.KDirNotify', 'FileRenamedWithLocalPath', 'sss', ['file:///a', 'file:///b', '']));
+  bus.send(dbus.Message.newSignal('/x', 'io.x', 'Ev', 'a{sv}', [{seq: new dbus.Variant('t', 5), path: new dbus.Variant('s','a b')}]));
+  await new Promise(r => setTimeout(r, 300));
+  console.log(mon.lines.join('\n'));
+  const mon2 = dbusMonitor(b.address, "type='signal',interface='io.x'");
+  await monitorReady(mon2);
+  bus.send(dbus.Message.newSignal('/x', 'io.x', 'Ev', 'a{sv}', [{seq: new dbus.Variant('t', 5), path: new dbus.Variant('s','a b'), isDir: new dbus.Variant('b', true), action: new dbus.Variant('u', 3)}]));
+  await new Promise(r => setTimeout(r, 300));
+  console.log(mon2.lines.join('\n'));
+  bus.disconnect(); await mon.stop(); await mon2.stop(); await b.stop();
+});

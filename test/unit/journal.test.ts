@@ -1,0 +1,187 @@
+// The event journal: JSON lines, private file mode, size rotation with `keep` files, append-only,
+// nothing lost on close.
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DaemonEvent } from '../../src/daemon/types.js';
+import { daemonEventJson, defaultJournalPath, JournalSink } from '../../src/sinks/journal.js';
+import { eventJson } from '../../src/sinks/terminal.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'smbnotify-journal-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function ev(seq: number, over: Partial<DaemonEvent> = {}): DaemonEvent {
+  return {
+    seq,
+    time: '2025-01-02T03:04:05.678Z',
+    event: 'CREATE',
+    server: 'nas',
+    share: 'data',
+    path: `docs/file-${seq}.txt`,
+    source: 'notify',
+    action: 1,
+    watch: 'docs',
+    watchId: 'w1',
+    ...over,
+  };
+}
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+const mode = (file: string) => statSync(file).mode & 0o777;
+
+describe('daemonEventJson', () => {
+  it("is eventJson's object with watchId appended", () => {
+    const e = ev(7, { oldPath: 'a', localPath: '/mnt/x/docs/file-7.txt', isDir: false, message: 'm "q"\n' });
+    const line = daemonEventJson(e);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(parsed).toEqual({ ...JSON.parse(eventJson(e)), watchId: 'w1' });
+    expect(Object.keys(parsed)).toEqual([...Object.keys(JSON.parse(eventJson(e)) as object), 'watchId']);
+    expect(line).not.toContain('\n');
+  });
+});
+
+describe('JournalSink', () => {
+  it('writes one valid JSON line per event, with the fields, in order; file mode 0600', async () => {
+    const file = join(dir, 'events.jsonl');
+    const j = await JournalSink.open(file);
+    j.publish(ev(1));
+    j.publish(ev(2, { event: 'MOVED_TO', oldPath: 'docs/old name.txt', localPath: '/mnt/data/docs/file-2.txt' }));
+    j.publish(ev(3, { event: 'STATE', state: 'watching', message: 'connected, SMB 3.1.1', path: 'docs' }));
+    await j.close();
+    const got = lines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(got.map((o) => o['seq'])).toEqual([1, 2, 3]);
+    expect(got[0]).toEqual({
+      seq: 1, time: '2025-01-02T03:04:05.678Z', event: 'CREATE', server: 'nas', share: 'data',
+      path: 'docs/file-1.txt', source: 'notify', action: 1, watch: 'docs', watchId: 'w1',
+    });
+    expect(got[1]).toMatchObject({ event: 'MOVED_TO', oldPath: 'docs/old name.txt', localPath: '/mnt/data/docs/file-2.txt' });
+    expect(got[2]).toMatchObject({ event: 'STATE', state: 'watching', message: 'connected, SMB 3.1.1' });
+    expect(mode(file)).toBe(0o600);
+  });
+
+  it('creates missing parent directories with mode 0700', async () => {
+    const file = join(dir, 'a', 'smbnotify', 'events.jsonl');
+    const j = await JournalSink.open(file);
+    await j.close();
+    expect(mode(join(dir, 'a'))).toBe(0o700);
+    expect(mode(join(dir, 'a', 'smbnotify'))).toBe(0o700);
+    expect(mode(file)).toBe(0o600);
+  });
+
+  it('tightens a pre-existing 0644 journal and appends to it without truncating', async () => {
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(file, '{"seq":0,"old":true}\n');
+    chmodSync(file, 0o644);
+    const j = await JournalSink.open(file);
+    expect(mode(file)).toBe(0o600);
+    j.publish(ev(1));
+    await j.close();
+    const j2 = await JournalSink.open(file);
+    j2.publish(ev(2));
+    await j2.close();
+    expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([0, 1, 2]);
+  });
+
+  it('refuses a symlink in place of the journal', async () => {
+    const { symlinkSync } = await import('node:fs');
+    const target = join(dir, 'elsewhere');
+    writeFileSync(target, '');
+    symlinkSync(target, join(dir, 'events.jsonl'));
+    await expect(JournalSink.open(join(dir, 'events.jsonl'))).rejects.toThrow(/cannot open the journal/);
+  });
+
+  it('rotates at the size bound, keeping `keep` old files; never more than (keep+1) x maxBytes', async () => {
+    const file = join(dir, 'events.jsonl');
+    const maxBytes = 4096;
+    const keep = 2;
+    const j = await JournalSink.open(file, { maxBytes, keep });
+    const lineBytes = Buffer.byteLength(`${daemonEventJson(ev(100))}\n`);
+    const perFile = Math.floor(maxBytes / lineBytes);
+    const total = perFile * 6 + 3; // enough for several rotations
+    for (let i = 1; i <= total; i++) {
+      j.publish(ev(i));
+      if (i % 17 === 0) await new Promise((r) => setImmediate(r)); // several batches
+    }
+    await j.close();
+    const names = readdirSync(dir).sort();
+    expect(names).toEqual(['events.jsonl', 'events.jsonl.1', 'events.jsonl.2']);
+    for (const n of names) {
+      expect(statSync(join(dir, n)).size).toBeLessThanOrEqual(maxBytes);
+      expect(mode(join(dir, n))).toBe(0o600);
+    }
+    // The newest events are in events.jsonl, the ones before in .1, then .2; contiguous.
+    const seqs = ['events.jsonl.2', 'events.jsonl.1', 'events.jsonl'].flatMap((n) =>
+      lines(join(dir, n)).map((l) => (JSON.parse(l) as { seq: number }).seq),
+    );
+    expect(seqs[seqs.length - 1]).toBe(total);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+    // Full files are full: a rotated file holds as many lines as fit.
+    expect(lines(join(dir, 'events.jsonl.1')).length).toBe(perFile);
+  });
+
+  it('keep = 0 keeps only the current file', async () => {
+    const file = join(dir, 'events.jsonl');
+    const j = await JournalSink.open(file, { maxBytes: 1000, keep: 0 });
+    for (let i = 1; i <= 50; i++) j.publish(ev(i));
+    await j.close();
+    expect(readdirSync(dir)).toEqual(['events.jsonl']);
+    expect(statSync(file).size).toBeLessThanOrEqual(1000);
+    expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq).at(-1)).toBe(50);
+  });
+
+  it('close flushes everything: 10,000 events across rotated files', async () => {
+    const file = join(dir, 'events.jsonl');
+    const j = await JournalSink.open(file, { maxBytes: 256 * 1024, keep: 10 });
+    for (let i = 1; i <= 10_000; i++) j.publish(ev(i));
+    await j.close();
+    const all = readdirSync(dir).flatMap((n) => lines(join(dir, n)));
+    expect(readdirSync(dir).length).toBeGreaterThan(2);
+    expect(all.length).toBe(10_000);
+    const seqs = new Set(all.map((l) => (JSON.parse(l) as { seq: number }).seq));
+    expect(seqs.size).toBe(10_000);
+    j.publish(ev(10_001)); // after close: ignored, no throw
+  });
+
+  it('batches writes: a burst is written in few write calls, visible on the next turn', async () => {
+    const file = join(dir, 'events.jsonl');
+    const j = await JournalSink.open(file);
+    for (let i = 1; i <= 1000; i++) j.publish(ev(i));
+    expect(statSync(file).size).toBe(0); // nothing written synchronously
+    await j.flush();
+    expect(lines(file).length).toBe(1000);
+    await j.close();
+  });
+});
+
+describe('defaultJournalPath', () => {
+  it('uses XDG_RUNTIME_DIR, /tmp/smbnotify-$UID without it, /run for the system service', () => {
+    const saved = process.env['XDG_RUNTIME_DIR'];
+    try {
+      process.env['XDG_RUNTIME_DIR'] = '/run/user/1000';
+      expect(defaultJournalPath(false)).toBe('/run/user/1000/smbnotify/events.jsonl');
+      delete process.env['XDG_RUNTIME_DIR'];
+      expect(defaultJournalPath(false)).toBe(`/tmp/smbnotify-${process.getuid!()}/events.jsonl`);
+      expect(defaultJournalPath(true)).toBe('/run/smbnotify/events.jsonl');
+    } finally {
+      if (saved === undefined) delete process.env['XDG_RUNTIME_DIR'];
+      else process.env['XDG_RUNTIME_DIR'] = saved;
+    }
+  });
+
+  it('the /tmp fallback directory is made (or tightened to) 0700', async () => {
+    const d = join(dir, 'smbnotify-4242');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(d, { mode: 0o755 });
+    chmodSync(d, 0o755);
+    const j = await JournalSink.open(join(d, 'events.jsonl'));
+    await j.close();
+    expect(mode(d)).toBe(0o700);
+    expect(existsSync(join(d, 'events.jsonl'))).toBe(true);
+  });
+});
