@@ -10,6 +10,7 @@ import { UsageError } from '../../src/config/errors.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, WatchStatus } from '../../src/daemon/types.js';
 import { connectBus, type MessageBus } from '../../src/sinks/bus.js';
 import { DbusApi } from '../../src/sinks/dbus-api.js';
+import { KDirNotifySink } from '../../src/sinks/kdirnotify.js';
 import { dbusMonitor, monitorReady, startDbus, type DbusBus } from '../support/dbus.js';
 import { requireTool } from '../support/tools.js';
 
@@ -333,6 +334,28 @@ describe('ownership', () => {
     } finally {
       other.disconnect();
     }
+  });
+
+  it('the bus going away: publish and close neither throw nor hang, the error is reported', async () => {
+    const doomed = await startDbus();
+    const errors: string[] = [];
+    const b = await connectBus(doomed.address, { onError: (err) => errors.push(err.message) });
+    const doomedApi = await DbusApi.start(b, new TestControl());
+    const kde = new KDirNotifySink(b);
+    await doomed.stop();
+    await sleep(100);
+    for (let i = 1; i <= 3; i++) {
+      doomedApi.publish(event(i));
+      kde.publish(event(i, { event: 'MODIFY' }));
+      kde.publish(event(i, { event: 'DELETE' }));
+    }
+    const t0 = Date.now();
+    await kde.close();
+    await doomedApi.close();
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await sleep(50);
+    expect(doomedApi.sendErrors + kde.sendErrors + errors.length).toBeGreaterThan(0);
+    b.disconnect();
   });
 
   it('connectBus: a dead address is a one-line rejection', async () => {

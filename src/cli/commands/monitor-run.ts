@@ -5,7 +5,7 @@
 import dbus from 'dbus-next';
 import type { DaemonEvent, WatchStatus } from '../../daemon/types.js';
 import { connectBus } from '../../sinks/bus.js';
-import { eventJson, formatEvent, humanLine } from '../../sinks/terminal.js';
+import { eventPrinter } from '../../sinks/printer.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
 
@@ -30,7 +30,8 @@ async function callDaemon(bus: dbus.MessageBus, member: string): Promise<unknown
 
 function notRunning(err: unknown, busName: string): Error {
   const name = (err as { type?: string }).type ?? '';
-  if (/ServiceUnknown|NameHasNoOwner/.test(name)) return new UsageError(`the smbnotify daemon is not running on the ${busName} bus`);
+  const where = busName === 'session' || busName === 'system' ? `${busName} bus` : `bus ${busName.replace(/,guid=.*$/, '')}`;
+  if (/ServiceUnknown|NameHasNoOwner/.test(name)) return new UsageError(`the smbnotify daemon is not running on the ${where}`);
   return err as Error;
 }
 
@@ -49,15 +50,13 @@ export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (l
       destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
       member: 'AddMatch', signature: 's', body: [`type='signal',interface='${IFACE}',member='Event'`],
     }));
+    const print = eventPrinter(opts, io, true);
     bus.on('message', (msg: dbus.Message) => {
       if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== IFACE || msg.member !== 'Event') return;
       const e = unwrapDict(msg.body?.[0] as Record<string, unknown>) as unknown as DaemonEvent;
-      if (opts.json) io.out(eventJson(e));
-      else if (opts.format) io.out(formatEvent(opts.format, e, `${e.server}/${e.share}`, opts.timefmt ?? '%F %T'));
-      else if (e.event === 'STATE') io.err(humanLine(e, e.watchId));
-      else io.out(humanLine(e, e.watchId));
+      print(e, e.watchId);
     });
-    await callDaemon(bus, 'GetStatus').catch(() => io.err(`smbnotify: no daemon on the ${opts.bus ?? 'session'} bus yet; waiting for its signals`));
+    await callDaemon(bus, 'GetStatus').catch((err: unknown) => io.err(`smbnotify: ${notRunning(err, opts.bus ?? 'session').message}; waiting for its signals`));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

@@ -4,9 +4,9 @@
  * nothing to report. Ctrl-C cancels outstanding requests and closes handles before leaving.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { CHANGE_KINDS, type ChangeKind, type WatchEvent } from '../../watch/events.js';
+import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
 import { Watcher } from '../../watch/watcher.js';
-import { eventJson, formatEvent, humanLine } from '../../sinks/terminal.js';
+import { eventPrinter } from '../../sinks/printer.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { addConnectionOptions } from '../options.js';
 import { resolveWatchTargets, type ResolvedTarget, type WatchCliConnection } from '../watch-targets.js';
@@ -84,7 +84,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
   process.once('SIGTERM', onSignal);
   try {
     targets = await resolveWatchTargets(texts, opts, (s) => io.onSecret?.(s));
-    const printer = makePrinter(opts, io, targets.length > 1);
+    const printer = eventPrinter(opts, io, targets.length > 1);
     const shares = [...new Set(targets.map((t) => t.share))];
     for (const share of shares) {
       try {
@@ -131,43 +131,6 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
     await Promise.all(watchers.map((w) => w.stop()));
     await Promise.all([...new Set(targets.map((t) => t.share))].map((s) => s.close()));
   }
-}
-
-/** Filters and prints events; returns whether the event passed the filters. */
-function makePrinter(opts: WatchOptions, io: CommandIO & { err: (line: string) => void }, many: boolean) {
-  const timefmt = opts.timefmt ?? '%F %T';
-  let heldFrom: { e: WatchEvent; given: string } | null = null;
-  const print = (e: WatchEvent, given: string) => {
-    if (opts.json) io.out(eventJson(e));
-    else if (opts.format) io.out(formatEvent(opts.format, e, given, timefmt));
-    else io.out(humanLine(e, many ? given : undefined));
-  };
-  const flushFrom = () => {
-    if (heldFrom) print(heldFrom.e, heldFrom.given);
-    heldFrom = null;
-  };
-  return (e: WatchEvent, given: string): boolean => {
-    if (e.event === 'STATE') {
-      if (opts.json && (!opts.event || opts.event.has('STATE'))) io.out(eventJson(e));
-      else if (!opts.quiet && !opts.json) io.err(humanLine(e, given));
-      return true;
-    }
-    if (opts.event && !opts.event.has(e.event)) return false;
-    if (opts.include && !opts.include.test(e.path)) return false;
-    if (opts.exclude && opts.exclude.test(e.path)) return false;
-    // Human output shows a rename as one `old -> new` line: hold MOVED_FROM for its pair.
-    if (!opts.json && !opts.format) {
-      if (e.event === 'MOVED_TO' && heldFrom && heldFrom.e.path === e.oldPath) heldFrom = null;
-      else flushFrom();
-      if (e.event === 'MOVED_FROM' && (!opts.event || opts.event.has('MOVED_TO'))) {
-        heldFrom = { e, given };
-        queueMicrotask(flushFrom);
-        return true;
-      }
-    }
-    print(e, given);
-    return true;
-  };
 }
 
 export function registerWatch(program: Command, io: CommandIO & { err: (line: string) => void }): Command {

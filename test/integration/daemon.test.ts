@@ -1,0 +1,206 @@
+// The daemon as a user runs it: a real smbd, a private dbus-daemon, the built CLI as a separate
+// process, and independent observers (dbus-monitor, gdbus, busctl, smbstatus, the journal file).
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
+import { dbusMonitor, monitorReady, startDbus, type DbusBus, type DbusMonitor } from '../support/dbus.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+
+const run = promisify(execFile);
+const NAME = 'io.github.smbnotify';
+const OBJ = '/io/github/smbnotify';
+const IFACE = 'io.github.smbnotify.Watcher1';
+
+let samba: SambaServer;
+let cred: string;
+let dir: string;
+let mountPoint: string;
+let mountinfo: string;
+
+/** The percent-encoded file:// URL KDE expects (DESIGN.md): UTF-8 bytes, space, # and % encoded. */
+function url(localPath: string): string {
+  return `file://${localPath.split('/').map((c) => encodeURIComponent(c).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)).join('/')}`;
+}
+
+async function startDaemon(bus: DbusBus, args: string[]): Promise<Running> {
+  const d = runCli(['daemon', '--bus', bus.address, '--mountinfo', mountinfo, '-A', cred, ...args]);
+  await d.waitLine(/daemon running/, 20_000, 'stderr');
+  return d;
+}
+
+async function stopDaemon(d: Running): Promise<number | null> {
+  d.child.kill('SIGTERM');
+  return (await d.exit).code;
+}
+
+async function gdbus(bus: DbusBus, method: string, ...args: string[]): Promise<string> {
+  const tool = requireTool('gdbus', 'libglib2.0-bin');
+  const r = await run(tool, ['call', '--address', bus.address, '--dest', NAME, '--object-path', OBJ, '--method', `${IFACE}.${method}`, ...args]);
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  requireBuild();
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  dir = mkdtempSync(join(tmpdir(), 'smbnotify-daemon-'));
+  mountPoint = join(dir, 'mnt', 'Share Ü');
+  mountinfo = join(dir, 'mountinfo');
+  writeFileSync(mountinfo, `99 22 0:55 / ${mountPoint.replace(/ /g, '\\040')} rw,relatime - cifs //${samba.host}/data rw,vers=3.1.1,addr=${samba.host},port=${samba.port},username=${samba.user}\n`);
+});
+
+afterAll(async () => {
+  await stopAllSamba();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('daemon signals, journal and control API', () => {
+  let bus: DbusBus;
+  let daemon: Running;
+  let kde: DbusMonitor;
+  let own: DbusMonitor;
+  const journal = () => join(dir, 'events.jsonl');
+
+  beforeAll(async () => {
+    bus = await startDbus();
+    kde = dbusMonitor(bus.address, "type='signal',interface='org.kde.KDirNotify'");
+    own = dbusMonitor(bus.address, `type='signal',interface='${IFACE}'`);
+    await Promise.all([monitorReady(kde), monitorReady(own)]);
+    mkdirSync(join(samba.sharePath, 'dir #1 %20 ü Ж'), { recursive: true });
+    daemon = await startDaemon(bus, ['--watch', `smb://${samba.host}:${samba.port}/data`, '-r', '--journal', journal()]);
+    await own.waitFor(/string "watching/, 15_000);
+  });
+
+  afterAll(async () => {
+    if (daemon) expect(await stopDaemon(daemon)).toBe(0);
+    await kde?.stop();
+    await own?.stop();
+    await bus?.stop();
+  });
+
+  it('sends FilesAdded with the exact encoded URL of the folder, and its own Event signal', async () => {
+    const folder = join(mountPoint, 'dir #1 %20 ü Ж');
+    writeFileSync(join(samba.sharePath, 'dir #1 %20 ü Ж', 'new file.txt'), 'x');
+    await kde.waitFor(new RegExp(`string "${url(folder).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), 10_000);
+    expect(url(folder)).toContain('dir%20%231%20%2520%20%C3%BC%20%D0%96');
+    await own.waitFor(/string "dir #1 %20 ü Ж\/new file.txt"/, 10_000);
+    const text = own.lines.join('\n');
+    for (const key of ['seq', 'time', 'event', 'server', 'share', 'path', 'localPath', 'source', 'action', 'watchId']) {
+      expect(text).toContain(`string "${key}"`);
+    }
+    expect(text).toContain(`string "${join(folder, 'new file.txt')}"`);
+  });
+
+  it('sends FilesRemoved and FileRenamedWithLocalPath', async () => {
+    const base = join(samba.sharePath, 'dir #1 %20 ü Ж');
+    renameSync(join(base, 'new file.txt'), join(base, 'renamed.txt'));
+    await kde.waitFor(/member=FileRenamedWithLocalPath/, 10_000);
+    await kde.waitFor(/member=FileRenamed$|member=FileRenamed /, 10_000);
+    rmSync(join(base, 'renamed.txt'));
+    await kde.waitFor(/member=FilesRemoved/, 10_000);
+    await kde.waitFor(new RegExp(`${url(join(mountPoint, 'dir #1 %20 ü Ж', 'renamed.txt')).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 10_000);
+  });
+
+  it('writes every event to the journal as JSON lines, mode 0600', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = readFileSync(journal(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((e) => e['event'] === 'DELETE' && e['path'] === 'dir #1 %20 ü Ж/renamed.txt' && e['watchId'] === 'w1')).toBe(true);
+    const { stdout } = await run('stat', ['-c', '%a', journal()]);
+    expect(stdout.trim()).toBe('600');
+  });
+
+  it('adds, lists and removes watches through the D-Bus methods (gdbus and busctl)', async () => {
+    const listed = await gdbus(bus, 'ListWatches');
+    expect(listed).toMatch(/'id': <'w1'>/);
+    expect(listed).toMatch(/'state': <'watching'>/);
+    mkdirSync(join(samba.sharePath, 'added'), { recursive: true });
+    const busctl = requireTool('busctl', 'systemd');
+    const added = await run(busctl, ['--address', bus.address, 'call', NAME, OBJ, IFACE, 'AddWatch', 'sa{sv}', `smb://${samba.host}:${samba.port}/data/added`, '1', 'credentialsFile', 's', cred]);
+    const id = /"(w\d+)"/.exec(added.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(await gdbus(bus, 'ListWatches')).toContain(`'id': <'${id}'>`);
+    await gdbus(bus, 'RemoveWatch', id!);
+    expect(await gdbus(bus, 'ListWatches')).not.toContain(`'id': <'${id}'>`);
+    await expect(gdbus(bus, 'RemoveWatch', 'w999')).rejects.toThrow(/NotFound/);
+  });
+
+  it('`status` shows each watch; `monitor --json` prints the signals as watch does', async () => {
+    const st = runCli(['status', '--bus', bus.address]);
+    expect((await st.exit).code).toBe(0);
+    expect(st.stdout.join('\n')).toMatch(/w1\s+watching\s+\/\/127\.0\.0\.1:\d+\/data\s+3\.1\.1/);
+    const mon = runCli(['monitor', '--bus', bus.address, '--json']);
+    await new Promise((r) => setTimeout(r, 500));
+    writeFileSync(join(samba.sharePath, 'monitored.txt'), 'x');
+    const line = await mon.waitLine(/monitored\.txt/);
+    expect(JSON.parse(line)).toMatchObject({ event: 'CREATE', path: 'monitored.txt', source: 'notify' });
+    mon.child.kill('SIGINT');
+    expect((await mon.exit).code).toBe(0);
+  });
+});
+
+describe('following the desktop (KIO enteredDirectory / leftDirectory)', () => {
+  it('watches a folder while it is shown, closes its handle when it is left', async () => {
+    const bus = await startDbus();
+    const kde = dbusMonitor(bus.address, "type='signal',interface='org.kde.KDirNotify',member='FilesAdded'");
+    await monitorReady(kde);
+    mkdirSync(join(samba.sharePath, 'desk folder'), { recursive: true });
+    const daemon = await startDaemon(bus, ['--journal', 'off']);
+    try {
+      const send = requireTool('dbus-send', 'dbus-bin');
+      const shown = join(mountPoint, 'desk folder');
+      // KIO sends these URLs raw, not percent-encoded (DESIGN.md).
+      await run(send, [`--bus=${bus.address}`, '--type=signal', '/', 'org.kde.KDirNotify.enteredDirectory', `string:file://${shown}`]);
+      for (let i = 0; i < 50 && !/'origin': <'desktop'>[\s\S]*'state': <'watching'>|'state': <'watching'>[\s\S]*'origin': <'desktop'>/.test(await gdbus(bus, 'ListWatches')); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await samba.smbstatus(['-L'])).toContain('desk folder');
+      writeFileSync(join(samba.sharePath, 'desk folder', 'seen.txt'), 'x');
+      await kde.waitFor(new RegExp(url(shown).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 10_000);
+      await run(send, [`--bus=${bus.address}`, '--type=signal', '/', 'org.kde.KDirNotify.leftDirectory', `string:file://${shown}`]);
+      let open = true;
+      for (let i = 0; i < 50 && open; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        open = (await samba.smbstatus(['-L'])).includes('desk folder');
+      }
+      expect(open).toBe(false);
+      expect(await gdbus(bus, 'ListWatches')).not.toContain("'origin': <'desktop'>");
+    } finally {
+      expect(await stopDaemon(daemon)).toBe(0);
+      await kde.stop();
+      await bus.stop();
+    }
+  });
+});
+
+describe('service life cycle', () => {
+  it('reloads its config on SIGHUP, stops cleanly on SIGTERM, and `status` then says it is not running', async () => {
+    const bus = await startDbus();
+    const config = join(dir, 'config');
+    mkdirSync(join(samba.sharePath, 'one'), { recursive: true });
+    mkdirSync(join(samba.sharePath, 'two'), { recursive: true });
+    writeFileSync(config, `[daemon]\nfollow-desktop = no\njournal = off\n\n[watch one]\ntarget = smb://${samba.host}:${samba.port}/data/one\ncredentials = ${cred}\n`);
+    const daemon = runCli(['daemon', '--bus', bus.address, '--config', config, '--mountinfo', mountinfo]);
+    await daemon.waitLine(/daemon running/, 20_000, 'stderr');
+    try {
+      expect(await gdbus(bus, 'ListWatches')).toMatch(/data\/one/);
+      writeFileSync(config, `${readFileSync(config, 'utf8')}\n[watch two]\ntarget = smb://${samba.host}:${samba.port}/data/two\ncredentials = ${cred}\n`);
+      daemon.child.kill('SIGHUP');
+      await daemon.waitLine(/reloaded config: 2 watches/, 10_000, 'stderr');
+      expect(await gdbus(bus, 'ListWatches')).toMatch(/data\/two/);
+      expect(await samba.smbstatus(['-L'])).toMatch(/two/);
+    } finally {
+      expect(await stopDaemon(daemon)).toBe(0);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await samba.smbstatus(['-L'])).not.toMatch(/\bone\b|\btwo\b/);
+    const st = runCli(['status', '--bus', bus.address]);
+    expect((await st.exit).code).toBe(1);
+    expect(st.stderr.filter(Boolean)).toEqual([`smbnotify: the smbnotify daemon is not running on the bus ${bus.address.replace(/,guid=.*$/, '')}`]);
+    await bus.stop();
+  });
+});
