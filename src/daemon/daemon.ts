@@ -11,7 +11,7 @@ import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
 import { WatchEntry } from './watch-entry.js';
 import { localPathMapper, parseMountinfo, type CifsMount } from './mounts.js';
-import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from './types.js';
+import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from '../sinks/types.js';
 
 export interface DaemonOptions {
   config: DaemonConfig;

@@ -12,7 +12,7 @@ import { UsageError } from '../config/errors.js';
 import { parseTarget } from '../config/target.js';
 import type { Credentials } from '../smb/types.js';
 import { mountForLocalPath, type CifsMount } from './mounts.js';
-import type { AddWatchOptions, WatchOrigin } from './types.js';
+import type { AddWatchOptions, WatchOrigin } from '../sinks/types.js';
 import { promises as fsp } from 'node:fs';
 
 export interface TargetResolver {

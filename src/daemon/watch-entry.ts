@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
 import { isPermanent, type ShareConnection } from '../watch/share-connection.js';
 import { Watcher } from '../watch/watcher.js';
-import type { DaemonEvent, WatchOrigin, WatchStatus } from './types.js';
+import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
 
 export interface WatchEntrySpec {
   id: string;

@@ -13,7 +13,7 @@
  * native BigInt (do not call setBigIntCompat(true): it turns them into JSBI objects).
  */
 import dbus from 'dbus-next';
-import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from '../daemon/types.js';
+import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from './types.js';
 
 type MessageBus = dbus.MessageBus;
 type Variant = dbus.Variant;

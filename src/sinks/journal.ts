@@ -14,7 +14,7 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { DaemonEvent, EventSink } from '../daemon/types.js';
+import type { DaemonEvent, EventSink } from './types.js';
 import { eventJson } from './terminal.js';
 
 export interface JournalOptions {

@@ -15,7 +15,7 @@
  * Only events with a `localPath` (the share is mounted here) produce signals.
  */
 import dbus from 'dbus-next';
-import type { DaemonEvent, EventSink } from '../daemon/types.js';
+import type { DaemonEvent, EventSink } from './types.js';
 
 type MessageBus = dbus.MessageBus;
 

@@ -121,7 +121,9 @@ export class ChangeProcessor {
   private placeMoved(detached: Detached, to: string): void {
     this.w.snapshot.attach(to, detached);
     if (detached.entry.isDir !== false) this.w.moveFolders(detached.from, to);
-    if (detached.entry.isDir === undefined) this.probe(to);
+    // A folder moved before it could be opened and listed has no watch: open and list it now,
+    // or its contents and every later change in it are never reported.
+    if (detached.entry.isDir === undefined || (detached.entry.isDir && !this.w.folderWatches().has(to))) this.probe(to);
   }
 
   private movePair(from: string, to: string, entry: EntryState, fromAction: number | undefined, toAction: number | undefined): OutItem[] {

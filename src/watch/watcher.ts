@@ -192,7 +192,18 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       this.emitChange('OVERFLOW', path, { source, message: 'snapshot limit reached: no precise difference' });
       return;
     }
-    const listing = await tree.list(path);
+    let listing;
+    try {
+      listing = await tree.list(path);
+    } catch (err) {
+      // A folder below the root deleted or renamed since it was seen: its parent's notification
+      // or listing reports that. Drop its watch, whose contents were never listed, so that a
+      // rename re-opens and lists it at its new path (ChangeProcessor.placeMoved). Not a reason
+      // to drop the connection.
+      if (path === this.root || !this.isMissing(err)) throw err;
+      this.closeFolders(path);
+      return;
+    }
     const diff = this.snapshot.replaceFolder(path, listing);
     for (const d of diff) {
       if (emit) this.changes.emitDifference(d, source);

@@ -83,6 +83,8 @@ const targets: Target[] = [
       const d = new FrameDecoder();
       const frames: Buffer[] = [];
       for (const chunk of splitChunks(new Rng(p), b)) frames.push(...d.push(chunk));
+      // A broken stream is reported through `error` after the frames cut before the break.
+      if (d.error) throw d.error;
       return frames;
     },
   },

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/config/errors.js';
-import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, WatchStatus } from '../../src/daemon/types.js';
+import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, WatchStatus } from '../../src/sinks/types.js';
 import { connectBus, type MessageBus } from '../../src/sinks/bus.js';
 import { DbusApi } from '../../src/sinks/dbus-api.js';
 import { KDirNotifySink } from '../../src/sinks/kdirnotify.js';

@@ -2,7 +2,7 @@
 // connection, and dbus-monitor as the independent witness of what went on the bus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageBus } from 'dbus-next';
-import type { DaemonEvent } from '../../src/daemon/types.js';
+import type { DaemonEvent } from '../../src/sinks/types.js';
 import { connectBus } from '../../src/sinks/bus.js';
 import { KDirNotifySink } from '../../src/sinks/kdirnotify.js';
 import { dbusMonitor, monitorReady, startDbus, type DbusBus, type DbusMonitor } from '../support/dbus.js';

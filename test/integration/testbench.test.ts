@@ -218,11 +218,26 @@ describe.each(variants)('samba variant: $name', (v) => {
     const status = v.status;
     itRoot('smbstatus shows the expected dialect, signing and encryption', { timeout: 20_000 }, async () => {
       await withHeldSession(server, v.client ?? [], async () => {
-        const session = await sessionOf(server, server.user);
-        const shares = await waitUntil('the data share in smbstatus -S', async () => {
-          const s = parseShares(await server.smbstatus(['-S']));
-          return s.has('data') ? s : undefined;
-        });
+        // smbstatus can show the session row before its signing state is filled in: poll until
+        // the expectations hold (or time out), then assert once more for a clear message.
+        const snapshot = async () => {
+          const session = await sessionOf(server, server.user);
+          const shares = await waitUntil('the data share in smbstatus -S', async () => {
+            const s = parseShares(await server.smbstatus(['-S']));
+            return s.has('data') ? s : undefined;
+          });
+          return { session, shares };
+        };
+        await waitUntil('the expected smbstatus rows', async () => {
+          const { session, shares } = await snapshot();
+          try {
+            status(session, shares);
+            return true;
+          } catch {
+            return undefined;
+          }
+        }).catch(() => undefined);
+        const { session, shares } = await snapshot();
         status(session, shares);
       });
     });

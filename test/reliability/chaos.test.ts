@@ -253,6 +253,10 @@ describe('watching through faults while the share keeps changing', () => {
         const disk = diskTree(root);
         const changes = h.changes();
         const rebuilt = applyStream(state, changes);
+        if (process.env['CHAOS_DUMP']) {
+          const { writeFileSync: w } = await import('node:fs');
+          w(`${process.env['CHAOS_DUMP']}-${round}.json`, JSON.stringify({ start: [...state], disk: [...disk], events: h.events }, null, 0));
+        }
         expect(setDiff(rebuilt, disk), `round ${round}`).toEqual({ missing: [], extra: [] });
         expect(rebuilt.size).toBe(disk.size);
         expect(h.watcher.state).toBe('watching');

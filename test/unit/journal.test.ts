@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DaemonEvent } from '../../src/daemon/types.js';
+import type { DaemonEvent } from '../../src/sinks/types.js';
 import { daemonEventJson, defaultJournalPath, JournalSink } from '../../src/sinks/journal.js';
 import { eventJson } from '../../src/sinks/terminal.js';
 

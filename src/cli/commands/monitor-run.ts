@@ -3,7 +3,7 @@
  * each of its watches and exits 1 when no daemon runs on the bus.
  */
 import dbus from 'dbus-next';
-import type { DaemonEvent, WatchStatus } from '../../daemon/types.js';
+import type { DaemonEvent, WatchStatus } from '../../sinks/types.js';
 import { connectBus } from '../../sinks/bus.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { UsageError } from '../errors.js';

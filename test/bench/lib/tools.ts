@@ -73,10 +73,12 @@ export function smbnotifyDaemon(name: string, creds: Creds, o: DaemonOptions): S
  * `%04x name` per change and `NOTIFY_ENUM_DIR` on an overflow. Its stdout is a pipe here: stdbuf
  * makes it line-buffered, as it is on a terminal.
  */
-export function smbclientNotify(name: string, samba: SambaServer, creds: Creds, dir: string, keepLines = true, port = samba.port): Spawned {
+export function smbclientNotify(name: string, samba: SambaServer, creds: Creds, dir: string, keepLines = true, port = samba.port, lineBuffered = true): Spawned {
   const smbclient = requireTool('smbclient', 'smbclient');
+  const args = ['-s', '/dev/null', '-p', String(port), `//${samba.host}/${samba.share}`, '-A', creds.smbclient, '-c', `notify "${dir}"`];
+  if (!lineBuffered) return new Spawned(name, smbclient, args, { keepLines });
   const stdbuf = requireTool('stdbuf', 'coreutils');
-  return new Spawned(name, stdbuf, ['-oL', smbclient, '-s', '/dev/null', '-p', String(port), `//${samba.host}/${samba.share}`, '-A', creds.smbclient, '-c', `notify "${dir}"`], { keepLines });
+  return new Spawned(name, stdbuf, ['-oL', smbclient, ...args], { keepLines });
 }
 
 /** smbclient running a command script (e.g. `cd x; lcd y; prompt; mput *`); resolves at exit. */
