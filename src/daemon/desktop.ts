@@ -25,6 +25,9 @@ interface FolderRefs {
   watchId: Promise<string | null> | null;
 }
 
+/** The synthetic sender of the folders the file manager reports. */
+const FILE_MANAGER = 'org.freedesktop.FileManager1';
+
 const MATCHES = [
   "type='signal',interface='org.kde.KDirNotify',member='enteredDirectory'",
   "type='signal',interface='org.kde.KDirNotify',member='leftDirectory'",
@@ -35,15 +38,69 @@ export class DesktopFollower {
   private readonly folders = new Map<string, FolderRefs>();
   private readonly onMessage = (msg: Message) => this.handle(msg);
   private stopped = false;
+  private nautilusTimer: NodeJS.Timeout | null = null;
+  /** Folders the file manager (Nautilus) showed at the last look. */
+  private fileManagerFolders = new Set<string>();
+  private polling = false;
 
   constructor(
     private readonly bus: MessageBus,
     private readonly daemon: Daemon,
     private readonly log: (line: string) => void,
     private readonly lingerMs = 60_000,
+    private readonly fileManagerPollMs = 3000,
   ) {}
 
+  /**
+   * Nautilus publishes its open folders as the `OpenLocations` property of
+   * org.freedesktop.FileManager1 (newer versions: `OpenWindowsWithLocations`, a{sas}). It sends
+   * no signal when they change, so look every few seconds, and follow them like KIO's folders
+   * (one synthetic sender, the file manager's name).
+   */
+  private async pollFileManager(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      const urls = await this.fileManagerLocations();
+      const now = new Set(urls.map((u) => parseFileUrl(u)).filter((p): p is string => p !== null));
+      for (const folder of now) if (!this.fileManagerFolders.has(folder)) this.entered(FILE_MANAGER, folder);
+      for (const folder of this.fileManagerFolders) if (!now.has(folder)) this.left(FILE_MANAGER, folder);
+      this.fileManagerFolders = now;
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async fileManagerLocations(): Promise<string[]> {
+    const get = async (property: string): Promise<unknown> => {
+      const reply = await this.bus.call(new dbus.Message({
+        destination: 'org.freedesktop.FileManager1',
+        path: '/org/freedesktop/FileManager1',
+        interface: 'org.freedesktop.DBus.Properties',
+        member: 'Get',
+        signature: 'ss',
+        body: ['org.freedesktop.FileManager1', property],
+      }));
+      return (reply?.body?.[0] as { value?: unknown } | undefined)?.value;
+    };
+    try {
+      const open = await get('OpenLocations');
+      if (Array.isArray(open)) return open.filter((u): u is string => typeof u === 'string');
+    } catch {
+      // No file manager on the bus, or an older one without this property: try the newer one.
+    }
+    try {
+      const windows = await get('OpenWindowsWithLocations');
+      if (windows && typeof windows === 'object') return Object.values(windows as Record<string, unknown>).flat().filter((u): u is string => typeof u === 'string');
+    } catch {
+      // No file manager running: nothing to follow.
+    }
+    return [];
+  }
+
   async start(): Promise<void> {
+    this.nautilusTimer = setInterval(() => void this.pollFileManager(), this.fileManagerPollMs);
+    this.nautilusTimer.unref();
     for (const rule of MATCHES) {
       await this.bus.call(new dbus.Message({
         destination: 'org.freedesktop.DBus',
@@ -141,6 +198,7 @@ export class DesktopFollower {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.nautilusTimer) clearInterval(this.nautilusTimer);
     this.bus.off('message', this.onMessage);
     for (const refs of this.folders.values()) if (refs.linger) clearTimeout(refs.linger);
     this.folders.clear();

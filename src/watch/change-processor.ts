@@ -120,7 +120,11 @@ export class ChangeProcessor {
   /** Put a moved entry (and its subtree and folder handles) at its new path. */
   private placeMoved(detached: Detached, to: string): void {
     this.w.snapshot.attach(to, detached);
-    if (detached.entry.isDir !== false) this.w.moveFolders(detached.from, to);
+    if (detached.entry.isDir !== false) {
+      this.outbox.settleUnder(detached.from);
+      this.outbox.settleUnder(to);
+      this.w.moveFolders(detached.from, to);
+    }
     // A folder moved before it could be opened and listed has no watch: open and list it now,
     // or its contents and every later change in it are never reported.
     if (detached.entry.isDir === undefined || (detached.entry.isDir && !this.w.folderWatches().has(to))) this.probe(to);

@@ -7,7 +7,7 @@
  */
 import type { ChangeKind, WatchEvent } from './events.js';
 import type { Detached } from './snapshot.js';
-import { baseName, parentOf } from './events.js';
+import { baseName, isWithin, parentOf } from './events.js';
 
 export interface OutItem {
   kind: ChangeKind;
@@ -51,6 +51,14 @@ export class EventOutbox {
     const parent = parentOf(path);
     const item = this.items.find((i) => i.half === half && baseName(i.path) === name && parentOf(i.path) !== parent);
     return item ? { item, detached: item.detached } : undefined;
+  }
+
+  /**
+   * A folder moved (from or to `dir`): pending halves below it stop waiting for a partner. The
+   * same name under the old and the new path of one folder is not a move between two folders.
+   */
+  settleUnder(dir: string): void {
+    for (const i of this.items) if (i.half && i.path !== dir && isWithin(i.path, dir)) i.half = undefined;
   }
 
   /** Put `replacement` where `item` stands, released with it. */

@@ -46,6 +46,8 @@ export interface WatcherOptions {
   renameWindowMs?: number;
   moveWindowMs?: number;
   snapshotLimit?: number;
+  /** How often a watched folder below the share root is looked for by name (default 5 s). */
+  rootCheckMs?: number;
   /** Maps a share-relative path to a local path when the share is mounted here. */
   localPathOf?: (path: string) => string | undefined;
 }
@@ -66,6 +68,9 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private stateNow: WatchState = 'connecting';
   private stopped = false;
   private rootGone = false;
+  private rootCheck: NodeJS.Timeout | null = null;
+  /** Watches whose notifications were dropped while their folder was out of the snapshot. */
+  private readonly missed = new Set<FolderWatch>();
   /** Bumped on every reconnect, so that folder watches of an old connection are ignored. */
   private generation = 0;
   eventsSeen = 0;
@@ -119,6 +124,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     }
     await this.rescanFolder(this.root, 'rescan', emit, true);
     this.setState('watching', why === 'initial' ? `watching ${this.label(this.root)}` : why === 'reconnect' ? 'reconnected and resynchronised' : 'watched folder is back');
+    this.startRootCheck();
   }
 
   label(path: string): string {
@@ -238,6 +244,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     for (const [f, fw] of [...this.folders]) {
       if (f === path || f.startsWith(`${path}/`)) {
         this.folders.delete(f);
+        this.missed.delete(fw);
         void fw.close();
       }
     }
@@ -250,8 +257,16 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         this.folders.delete(f);
         fw.path = to + f.slice(from.length);
         // A probe may have opened the new path already; one handle per folder is enough.
-        if (this.folders.has(fw.path)) void fw.close();
-        else this.folders.set(fw.path, fw);
+        if (this.folders.has(fw.path)) {
+          this.missed.delete(fw);
+          void fw.close();
+        } else {
+          this.folders.set(fw.path, fw);
+          if (this.missed.delete(fw)) {
+            const moved = fw.path;
+            this.queue.push(() => this.rescanFolder(moved, 'rescan', true, false));
+          }
+        }
       }
     }
   }
@@ -260,7 +275,17 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     const current = () => generation === this.generation && !this.stopped;
     return {
       entries: (fw, entries) => {
-        if (current() && this.folders.get(fw.path) === fw) this.queue.push(() => this.changes.process(fw.path, entries));
+        if (!current() || this.folders.get(fw.path) !== fw) return;
+        this.queue.push(() => {
+          // The folder's removal (or the first half of its move) is processed already: what its
+          // handle says has no place in the stream. Should it have moved, it is listed again at
+          // its new path (moveFolders).
+          if (fw.path !== this.root && !this.snapshot.full && !this.snapshot.hasFolder(fw.path)) {
+            this.missed.add(fw);
+            return;
+          }
+          this.changes.process(fw.path, entries);
+        });
       },
       overflow: (fw) => {
         if (!current() || this.folders.get(fw.path) !== fw) return;
@@ -320,6 +345,27 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     void this.startPolling(this.tree!, 'watched folder deleted', true, false);
   }
 
+  /**
+   * A watched folder deleted or moved away on the server's own disk sends nothing to the handle
+   * open on it (Samba maps no inotify event of the folder itself), so look for it by name now and
+   * then. Over SMB a deletion arrives at once as STATUS_DELETE_PENDING.
+   */
+  private startRootCheck(): void {
+    if (this.rootCheck || this.root === '' || this.stopped) return;
+    this.rootCheck = setInterval(() => {
+      this.queue.push(async () => {
+        const tree = this.tree;
+        if (!tree || this.poller || this.stopped || this.rootGone) return;
+        try {
+          await tree.stat(this.root);
+        } catch (err) {
+          if (this.isMissing(err) && !this.poller && !this.rootGone) this.markRootGone('watched folder deleted or moved away', 'poll');
+        }
+      });
+    }, this.opts.rootCheckMs ?? 5000);
+    this.rootCheck.unref();
+  }
+
   /** Called by the poller when a deleted root folder exists again. */
   async rootReturned(tree: SmbTree): Promise<void> {
     this.poller?.stop();
@@ -340,6 +386,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.stopped) return;
     this.generation++;
     this.folders.clear(); // their handles died with the connection
+    this.missed.clear();
     this.poller?.stop();
     this.poller = null;
     this.setState('reconnecting', `connection lost (${err.message}); reconnecting`);
@@ -407,6 +454,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   /** Stop: cancel requests, close handles, stop timers. The share connection is the caller's. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    if (this.rootCheck) clearInterval(this.rootCheck);
     this.changes.flush();
     this.stopped = true;
     this.share.off('lost', this.onLost);

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { dbusMonitor, monitorReady, startDbus, type DbusBus, type DbusMonitor } from '../support/dbus.js';
@@ -172,6 +173,45 @@ describe('following the desktop (KIO enteredDirectory / leftDirectory)', () => {
     } finally {
       expect(await stopDaemon(daemon)).toBe(0);
       await kde.stop();
+      await bus.stop();
+    }
+  });
+});
+
+describe('following Nautilus (org.freedesktop.FileManager1.OpenLocations)', () => {
+  it('watches the folders the file manager reports open, and stops when they close', async () => {
+    const bus = await startDbus();
+    mkdirSync(join(samba.sharePath, 'nautilus folder'), { recursive: true });
+    // A file manager on the bus, as Nautilus publishes itself: the property is all it needs.
+    const fm = dbus.sessionBus({ busAddress: bus.address });
+    class FileManager extends dbus.interface.Interface {
+      locations: string[] = [];
+    }
+    FileManager.configureMembers({
+      properties: { OpenLocations: { signature: 'as', access: dbus.interface.ACCESS_READ } },
+    });
+    Object.defineProperty(FileManager.prototype, 'OpenLocations', { get(this: FileManager) { return this.locations; } });
+    const iface = new FileManager('org.freedesktop.FileManager1');
+    fm.export('/org/freedesktop/FileManager1', iface);
+    await fm.requestName('org.freedesktop.FileManager1', 0);
+    const daemon = await startDaemon(bus, ['--journal', 'off']);
+    try {
+      iface.locations = [url(join(mountPoint, 'nautilus folder'))];
+      let open = false;
+      for (let i = 0; i < 100 && !open; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        open = (await samba.smbstatus(['-L'])).includes('nautilus folder');
+      }
+      expect(open).toBe(true);
+      iface.locations = [];
+      for (let i = 0; i < 100 && open; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        open = (await samba.smbstatus(['-L'])).includes('nautilus folder');
+      }
+      expect(open).toBe(false);
+    } finally {
+      expect(await stopDaemon(daemon)).toBe(0);
+      fm.disconnect();
       await bus.stop();
     }
   });

@@ -1,0 +1,71 @@
+// The watch engine's less common paths against a real smbd: an overflow (STATUS_NOTIFY_ENUM_DIR)
+// answered by OVERFLOW and a precise rescan, the watched folder deleted (DELETE_SELF) and coming
+// back, and a watch on a missing folder failing with the server's status.
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SmbError } from '../../src/smb/errors.js';
+import { startSamba, stopAllSamba } from '../support/samba.js';
+import { applyStream, diskTree, setDiff, watch } from '../support/stream.js';
+
+afterAll(async () => {
+  await stopAllSamba();
+});
+
+describe('watch life cycle', () => {
+  it('an overflow is announced as OVERFLOW, then made good by a precise rescan', async () => {
+    const samba = await startSamba({});
+    mkdirSync(join(samba.sharePath, 'small'));
+    // A 64-byte buffer cannot hold a burst of long names: Samba answers STATUS_NOTIFY_ENUM_DIR.
+    const h = await watch(samba, { path: 'small', bufferSize: 64 });
+    try {
+      const start = new Set([...diskTree(join(samba.sharePath, 'small'))].map((p) => `small/${p}`));
+      for (let i = 0; i < 300; i++) closeSync(openSync(join(samba.sharePath, 'small', `a-rather-long-file-name-${i}.txt`), 'w'));
+      await h.quiet(1000);
+      const overflow = h.changes().find((e) => e.event === 'OVERFLOW');
+      expect(overflow).toMatchObject({ event: 'OVERFLOW', path: 'small' });
+      expect(h.changes().some((e) => e.event === 'CREATE' && e.source === 'rescan')).toBe(true);
+      const disk = new Set([...diskTree(join(samba.sharePath, 'small'))].map((p) => `small/${p}`));
+      expect(setDiff(applyStream(start, h.changes()), disk)).toEqual({ missing: [], extra: [] });
+    } finally {
+      await h.stop();
+      await samba.stop();
+    }
+  });
+
+  it('reports DELETE_SELF when the watched folder goes, and watches it again when it comes back', async () => {
+    const samba = await startSamba({});
+    mkdirSync(join(samba.sharePath, 'come-and-go'));
+    const h = await watch(samba, { path: 'come-and-go', pollIntervalMs: 200, rootCheckMs: 200 });
+    try {
+      rmSync(join(samba.sharePath, 'come-and-go'), { recursive: true });
+      const gone = await h.waitFor((e) => e.event === 'DELETE_SELF');
+      expect(gone.path).toBe('come-and-go');
+      await h.waitFor((e) => e.event === 'STATE' && e.state === 'polling');
+      mkdirSync(join(samba.sharePath, 'come-and-go'));
+      writeFileSync(join(samba.sharePath, 'come-and-go', 'back.txt'), 'x');
+      await h.waitFor((e) => e.event === 'STATE' && e.state === 'watching' && /back/.test(e.message ?? ''));
+      await h.waitFor((e) => e.path === 'come-and-go/back.txt' && e.event === 'CREATE');
+      writeFileSync(join(samba.sharePath, 'come-and-go', 'later.txt'), 'x');
+      const later = await h.waitFor((e) => e.path === 'come-and-go/later.txt');
+      expect(later).toMatchObject({ event: 'CREATE', source: 'notify' });
+    } finally {
+      await h.stop();
+      await samba.stop();
+    }
+  });
+
+  it('a watch on a missing folder fails with the server status', async () => {
+    const samba = await startSamba({});
+    try {
+      const err = await watch(samba, { path: 'no/such/folder' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SmbError);
+      expect((err as SmbError).statusName).toMatch(/STATUS_OBJECT_(PATH|NAME)_NOT_FOUND/);
+    } finally {
+      await samba.stop();
+    }
+  });
+});
