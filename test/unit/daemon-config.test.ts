@@ -1,0 +1,35 @@
+// The daemon's config file: every key of systemd/smbnotify.conf.example, and clear errors.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config/daemon-config.js';
+
+describe('config file', () => {
+  it('parses the shipped example', () => {
+    const text = readFileSync(join(import.meta.dirname, '..', '..', 'systemd', 'smbnotify.conf.example'), 'utf8');
+    const c = parseConfig(text);
+    expect(c).toMatchObject({ bus: 'session', journalMaxBytes: 8 * 1024 * 1024, journalKeep: 3, followDesktop: true, watchMounts: false, guest: false, pollIntervalSeconds: 2 });
+    expect(c.watches).toEqual([]);
+  });
+
+  it('reads watches and credentials sections', () => {
+    const c = parseConfig([
+      '[daemon]', 'journal = off', 'credentials = /etc/smb.cred',
+      '[credentials //FileServer/Projects]', 'file = /etc/projects.cred',
+      '[watch docs]', 'target = //fileserver/projects/2026', 'recursive = yes', 'events = CREATE, MOVE', 'include = \\.pdf$', 'poll-interval = 5',
+    ].join('\n'));
+    expect(c.journal).toBeNull();
+    expect(c.credentialsFile).toBe('/etc/smb.cred');
+    expect(c.credentials.get('//fileserver/projects')).toBe('/etc/projects.cred');
+    expect(c.watches[0]).toMatchObject({ name: 'docs', target: '//fileserver/projects/2026', recursive: true, events: ['CREATE', 'MOVED_FROM', 'MOVED_TO'], pollIntervalSeconds: 5 });
+    expect(c.watches[0]!.include!.test('a/b.pdf')).toBe(true);
+  });
+
+  it('refuses what it does not understand, with the file and line', () => {
+    expect(() => parseConfig('[daemon]\nfollow-desktop = maybe', 'cfg')).toThrow(/cfg:2: expected yes or no/);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\npassword = hunter2', 'cfg')).toThrow(/passwords do not belong/);
+    expect(() => parseConfig('[watch x]\nrecursive = yes', 'cfg')).toThrow(/has no target/);
+    expect(() => parseConfig('[printers]', 'cfg')).toThrow(ConfigError);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\nevents = CLOSE_WRITE', 'cfg')).toThrow(/unknown event "CLOSE_WRITE"/);
+  });
+});

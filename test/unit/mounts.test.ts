@@ -1,0 +1,39 @@
+// mountinfo parsing (proc(5)) and the mapping between share paths and local paths.
+import { describe, expect, it } from 'vitest';
+import { localPathMapper, mountForLocalPath, parseMountinfo } from '../../src/daemon/mounts.js';
+
+// Lines as the kernel prints them for cifs mounts (octal escapes in paths, options after " - ").
+const MOUNTINFO = [
+  '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+  '98 22 0:54 / /mnt/projects rw,relatime shared:50 - cifs //fileserver/projects rw,vers=3.1.1,cache=strict,username=alice,domain=CORP,uid=1000,forceuid,gid=1000,addr=192.0.2.10,file_mode=0755,dir_mode=0755,soft,nounix,serverino,mapposix,rsize=4194304,wsize=4194304,bsize=1048576,echo_interval=60,actimeo=1',
+  '99 22 0:55 / /home/alice/My\\040Docs rw,relatime shared:51 - smb3 //nas/home rw,vers=3.0,username=alice,addr=192.0.2.20,port=1445,prefixpath=alice/docs',
+  '100 22 0:56 / /mnt/sub rw - cifs //nas/media/films/2026 rw,vers=3.1.1,addr=192.0.2.20',
+  '101 22 0:57 / /mnt/nfs rw - nfs4 server:/export rw',
+].join('\n');
+
+describe('mountinfo', () => {
+  const mounts = parseMountinfo(MOUNTINFO);
+
+  it('keeps cifs and smb3 mounts only, with unescaped mount points and their options', () => {
+    expect(mounts.map((m) => m.mountPoint)).toEqual(['/mnt/projects', '/home/alice/My Docs', '/mnt/sub']);
+    expect(mounts[0]).toMatchObject({ host: 'fileserver', share: 'projects', prefix: '', addr: '192.0.2.10', user: 'alice', domain: 'CORP' });
+    expect(mounts[1]).toMatchObject({ host: 'nas', share: 'home', prefix: 'alice/docs', port: 1445 });
+    expect(mounts[2]).toMatchObject({ share: 'media', prefix: 'films/2026' });
+  });
+
+  it('maps a local path to the share path, prefixpath included', () => {
+    expect(mountForLocalPath(mounts, '/home/alice/My Docs/2026/report.odt')).toMatchObject({ sharePath: 'alice/docs/2026/report.odt' });
+    expect(mountForLocalPath(mounts, '/mnt/projects')).toMatchObject({ sharePath: '' });
+    expect(mountForLocalPath(mounts, '/mnt/projects-old/x')).toBeUndefined();
+    expect(mountForLocalPath(mounts, '/tmp')).toBeUndefined();
+  });
+
+  it('maps a share path back to its local path, only inside what the mount shows', () => {
+    const home = localPathMapper(mounts, 'nas', 'home', 1445);
+    expect(home('alice/docs/2026/report.odt')).toBe('/home/alice/My Docs/2026/report.odt');
+    expect(home('alice/docs')).toBe('/home/alice/My Docs');
+    expect(home('bob/secret.txt')).toBeUndefined();
+    expect(localPathMapper(mounts, 'nas', 'home', 445)('alice/docs/x')).toBeUndefined();
+    expect(localPathMapper(mounts, '192.0.2.10', 'PROJECTS')('a/b')).toBe('/mnt/projects/a/b');
+  });
+});
