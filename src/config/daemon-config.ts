@@ -3,7 +3,7 @@
  * naturally to the people who run Samba. The example in systemd/smbnotify.conf documents every
  * key. Passwords never live here: credentials are files in the smbclient / mount.cifs format.
  *
- *   [daemon]              bus, journal, journal-max-size, journal-keep, mountinfo,
+ *   [daemon]              bus, journal, journal-max-size, journal-keep, journal-group, mountinfo,
  *                         follow-desktop, watch-mounts, credentials, guest, poll-interval
  *   [watch NAME]          target, recursive, credentials, guest, events, include, exclude,
  *                         poll-interval
@@ -38,6 +38,8 @@ export interface DaemonConfig {
   journal?: string | null;
   journalMaxBytes?: number;
   journalKeep?: number;
+  /** A group allowed to read the journal (mode 0640). */
+  journalGroup?: string;
   mountinfo?: string;
   followDesktop: boolean;
   watchMounts: boolean;
@@ -145,6 +147,7 @@ function applyDaemonKey(c: DaemonConfig, key: string, value: string, where: stri
     case 'journal': c.journal = ['off', 'no', 'none'].includes(value.toLowerCase()) ? null : expandHome(value); break;
     case 'journal-max-size': c.journalMaxBytes = parseSize(value, where); break;
     case 'journal-keep': c.journalKeep = Math.max(0, Math.floor(parseSeconds(value, where))); break;
+    case 'journal-group': c.journalGroup = value; break;
     case 'mountinfo': c.mountinfo = expandHome(value); break;
     case 'follow-desktop': c.followDesktop = parseBool(value, where); break;
     case 'watch-mounts': c.watchMounts = parseBool(value, where); break;

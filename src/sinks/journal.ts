@@ -22,8 +22,10 @@ export interface JournalOptions {
   maxBytes?: number;
   /** Rotated files kept: events.jsonl.1 ... .keep (default 3). */
   keep?: number;
-  /** File mode (default 0o600). */
+  /** File mode (default 0o600; 0o640 when `group` is given). */
   mode?: number;
+  /** Group id that may read the journal (the system service's `journal-group`). */
+  group?: number;
   /** Write or rotation failures (disk full, ...); the journal keeps going. */
   onError?: (err: Error) => void;
 }
@@ -64,11 +66,12 @@ async function ensureParent(dir: string): Promise<void> {
 }
 
 /** Opens (creating or appending) the journal file; tightens a looser mode. */
-async function openJournal(file: string, mode: number): Promise<{ fh: FileHandle; size: number }> {
+async function openJournal(file: string, mode: number, group: number | undefined): Promise<{ fh: FileHandle; size: number }> {
   const fh = await fsp.open(file, OPEN_FLAGS, mode);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if (group !== undefined && st.gid !== group) await fh.chown(st.uid, group);
     if ((st.mode & 0o777 & ~mode) !== 0) await fh.chmod(mode);
     return { fh, size: st.size };
   } catch (err) {
@@ -97,19 +100,20 @@ export class JournalSink implements EventSink {
     private readonly keep: number,
     private readonly mode: number,
     private readonly onError: ((err: Error) => void) | undefined,
+    private readonly group: number | undefined,
   ) {}
 
   static async open(file: string, opts: JournalOptions = {}): Promise<JournalSink> {
     const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
     const keep = opts.keep ?? 3;
-    const mode = opts.mode ?? 0o600;
+    const mode = opts.mode ?? (opts.group !== undefined ? 0o640 : 0o600);
     if (!(maxBytes > 0)) throw new Error(`journal maxBytes must be positive, got ${maxBytes}`);
     if (!Number.isInteger(keep) || keep < 0) throw new Error(`journal keep must be a whole number, got ${keep}`);
     const abs = path.resolve(file);
     try {
       await ensureParent(path.dirname(abs));
-      const { fh, size } = await openJournal(abs, mode);
-      return new JournalSink(abs, fh, size, maxBytes, keep, mode, opts.onError);
+      const { fh, size } = await openJournal(abs, mode, opts.group);
+      return new JournalSink(abs, fh, size, maxBytes, keep, mode, opts.onError, opts.group);
     } catch (err) {
       throw new Error(`cannot open the journal ${abs}: ${describe(err)}`);
     }
@@ -224,7 +228,7 @@ export class JournalSink implements EventSink {
     }
     const old = this.fh;
     try {
-      const { fh, size } = await openJournal(this.path, this.mode);
+      const { fh, size } = await openJournal(this.path, this.mode, this.group);
       this.fh = fh;
       this.size = size;
     } catch (err) {

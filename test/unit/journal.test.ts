@@ -185,3 +185,14 @@ describe('defaultJournalPath', () => {
     expect(existsSync(join(d, 'events.jsonl'))).toBe(true);
   });
 });
+
+describe('journal-group', () => {
+  it('a group-readable journal is 0640 and owned by that group', async () => {
+    const gid = process.getgid!();
+    const file = join(dir, 'grouped', 'events.jsonl');
+    const j = await JournalSink.open(file, { group: gid });
+    await j.close();
+    expect(mode(file)).toBe(0o640);
+    expect(statSync(file).gid).toBe(gid);
+  });
+});

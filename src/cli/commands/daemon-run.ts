@@ -4,6 +4,7 @@
  * SIGINT shut down cleanly (requests cancelled, handles closed, journal flushed).
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type dbus from 'dbus-next';
 import { defaultConfig, defaultConfigPath, loadConfig, type DaemonConfig } from '../../config/daemon-config.js';
 import { resolveCredentials } from '../../config/credentials.js';
@@ -33,6 +34,17 @@ async function commandLineCredentials(opts: DaemonCliOptions, io: CommandIO): Pr
   const creds = await resolveCredentials({ user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false });
   if (creds.kind === 'user' && creds.password) io.onSecret?.(creds.password);
   return creds;
+}
+
+/** A group's id from /etc/group (Node has no getgrnam); numbers are taken as they are. */
+async function groupId(name: string): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  const text = await readFile('/etc/group', 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [group, , gid] = line.split(':');
+    if (group === name && gid && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new UsageError(`journal-group ${name}: no such group`);
 }
 
 export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (line: string) => void }, version: string): Promise<void> {
@@ -76,6 +88,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     daemon.addSink(await JournalSink.open(journalPath, {
       ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
       ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
+      ...(config.journalGroup ? { group: await groupId(config.journalGroup) } : {}),
     }));
     daemon.journalPath = journalPath;
   }
