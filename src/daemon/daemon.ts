@@ -46,6 +46,8 @@ export class Daemon implements DaemonControl {
   /** Config watches by name, to tell what a reload added or removed. */
   private readonly configWatches = new Map<string, { spec: WatchConfig; id: string }>();
   journalPath: string | null = null;
+  /** Mounts whose watch could not start, said once each. */
+  private readonly reportedMounts = new Set<string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -93,10 +95,17 @@ export class Daemon implements DaemonControl {
     this.mountText = text;
     this.mounts = parseMountinfo(text);
     if (!this.config.watchMounts || this.stopping) return;
+    const mounted = new Set(this.mounts.map((m) => m.mountPoint));
+    for (const entry of [...this.entries.values()]) {
+      if (entry.spec.origin === 'mount' && !mounted.has(entry.spec.target)) await this.removeWatch(entry.id).catch(() => undefined);
+    }
     for (const m of this.mounts) {
-      const id = `mount:${m.mountPoint}`;
-      if ([...this.entries.values()].some((e) => e.spec.target === m.mountPoint)) continue;
-      await this.addWatchEntry(m.mountPoint, 'config', { recursive: false }).catch((err: Error) => this.opts.log(`${id}: ${err.message}`));
+      if (this.findByTarget(m.mountPoint, 'mount')) continue;
+      await this.addWatchEntry(m.mountPoint, 'mount', { recursive: false }).catch((err: Error) => {
+        if (this.reportedMounts.has(m.mountPoint)) return;
+        this.reportedMounts.add(m.mountPoint);
+        this.opts.log(`mount ${m.mountPoint}: ${err.message}`);
+      });
     }
   }
 

@@ -8,7 +8,7 @@ export interface DaemonEvent extends WatchEvent {
 }
 
 /** Where a watch came from. */
-export type WatchOrigin = 'config' | 'command-line' | 'dbus' | 'desktop';
+export type WatchOrigin = 'config' | 'command-line' | 'dbus' | 'desktop' | 'mount';
 
 export interface WatchStatus {
   id: string;

@@ -217,6 +217,36 @@ describe('following Nautilus (org.freedesktop.FileManager1.OpenLocations)', () =
   });
 });
 
+describe('watch-mounts', () => {
+  it('watches every mounted share it has credentials for, and stops when the mount goes', async () => {
+    const bus = await startDbus();
+    const config = join(dir, 'mounts.conf');
+    const info = join(dir, 'mountinfo-live');
+    writeFileSync(config, `[daemon]\nfollow-desktop = no\nwatch-mounts = yes\njournal = off\ncredentials = ${cred}\n`);
+    writeFileSync(info, readFileSync(mountinfo, 'utf8'));
+    const daemon = runCli(['daemon', '--bus', bus.address, '--config', config, '--mountinfo', info]);
+    await daemon.waitLine(/daemon running/, 20_000, 'stderr');
+    try {
+      let listed = '';
+      for (let i = 0; i < 50 && !/'state': <'watching'>/.test(listed); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        listed = await gdbus(bus, 'ListWatches');
+      }
+      expect(listed).toContain("'origin': <'mount'>");
+      expect(listed).toContain(`'localPath': <'${mountPoint}'>`);
+      writeFileSync(info, '22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n');
+      for (let i = 0; i < 60 && /'origin': <'mount'>/.test(listed); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        listed = await gdbus(bus, 'ListWatches');
+      }
+      expect(listed).not.toContain("'origin': <'mount'>");
+    } finally {
+      expect(await stopDaemon(daemon)).toBe(0);
+      await bus.stop();
+    }
+  });
+});
+
 describe('service life cycle', () => {
   it('reloads its config on SIGHUP, stops cleanly on SIGTERM, and `status` then says it is not running', async () => {
     const bus = await startDbus();
