@@ -5,10 +5,13 @@
  */
 import type { WatchEvent } from '../watch/events.js';
 
-/** Control characters, DEL, C1 controls and bidi overrides become visible escapes. */
+/**
+ * Control characters, DEL, C1 controls, bidi marks and overrides and lone surrogates become
+ * visible escapes (the same set `ls` escapes, src/cli/format.ts escapeName).
+ */
 export function escapeForTerminal(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g, (c) => {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\\]/gu, (c) => {
     if (c === '\\') return '\\\\';
     if (c === '\n') return '\\n';
     if (c === '\t') return '\\t';
@@ -42,7 +45,10 @@ export function eventJson(e: WatchEvent): string {
   if (e.state !== undefined) o['state'] = e.state;
   if (e.message !== undefined) o['message'] = e.message;
   if (e.watch !== undefined) o['watch'] = e.watch;
-  return JSON.stringify(o);
+  // JSON.stringify leaves DEL, the C1 controls (U+009B is CSI to some terminals), bidi marks and
+  // overrides and line separators raw: escape them too, as `ls --json` does. Same value parsed.
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(o).replace(/[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** `path` relative to the watched folder, as inotifywait's %f. */

@@ -6,8 +6,8 @@
  * (which is how Samba reports a move between folders) becomes one MOVED_FROM / MOVED_TO pair.
  */
 import { FileAction, type FileNotifyInformation } from '../smb/wire/notify.js';
-import { baseName, type EventSource } from './events.js';
-import { notifyNameToPath } from './paths.js';
+import { baseName, joinPath, type EventSource } from './events.js';
+import { safeComponent } from './paths.js';
 import type { EventOutbox, OutItem } from './outbox.js';
 import { UNKNOWN_ENTRY, type Detached, type Difference, type EntryState } from './snapshot.js';
 import type { Watcher } from './watcher.js';
@@ -38,7 +38,10 @@ export class ChangeProcessor {
   process(folder: string, entries: FileNotifyInformation[]): void {
     let previous = '';
     for (const e of entries) {
-      const path = notifyNameToPath(folder, e.fileName);
+      // Every handle watches its own folder only (no WATCH_TREE): a name is one component, and a
+      // `\` in it is part of the name (Samba serves Linux names holding one as they are), just as
+      // in a listing of the folder.
+      const path = joinPath(folder, safeComponent(e.fileName));
       // Writes arrive as runs of MODIFIED for the same name; one event per run is enough.
       const key = `${e.action}:${path}`;
       if (e.action === FileAction.MODIFIED && key === previous) continue;
@@ -188,6 +191,10 @@ export class ChangeProcessor {
   private completeMove(held: Held, to: string, action: number): void {
     // A new name that was already known (a rename over an existing file) replaces it.
     const replaced = this.w.snapshot.get(to);
+    // But an unknown old name with a known new one is old news: a listing reported this rename
+    // already (the resync after a reconnect arms a folder before it lists it, so a rename in
+    // between comes both ways). Replacing would forget what is known below a renamed folder.
+    if (replaced && !held.detached) return;
     if (replaced) {
       this.w.snapshot.remove(to);
       if (replaced.isDir !== false) this.w.closeFolders(to);

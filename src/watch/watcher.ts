@@ -17,7 +17,7 @@ import { ChangeProcessor } from './change-processor.js';
 import type { ChangeKind, EventSource, WatchEvent, WatchState } from './events.js';
 import { EventOutbox } from './outbox.js';
 import { FolderWatch, type FolderWatchHandler } from './folder-watch.js';
-import { normalizeSharePath } from './paths.js';
+import { normalizeSharePath, safeComponent } from './paths.js';
 import { Poller } from './poller.js';
 import { DEFAULT_SNAPSHOT_LIMIT, Snapshot } from './snapshot.js';
 import { SerialQueue } from './serial-queue.js';
@@ -170,7 +170,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       } catch (err) {
         const entry = this.snapshot.get(path);
         if ((err as { statusName?: string }).statusName === 'STATUS_NOT_A_DIRECTORY' && entry?.isDir === undefined) entry!.isDir = false;
-        if (this.isMissing(err) || generation !== this.generation) return;
+        if (this.isMissing(err) || this.isUnwatchable(err) || generation !== this.generation) return;
         throw err;
       }
       const entry = this.snapshot.get(path);
@@ -200,13 +200,18 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     }
     let listing;
     try {
-      listing = await tree.list(path);
+      // Names made safe exactly as notified names are (paths.ts): a listing from a hostile
+      // server must not put `..` components or extra separators into paths either.
+      listing = (await tree.list(path)).map((stat) => {
+        const name = safeComponent(stat.name);
+        return name === stat.name ? stat : { ...stat, name };
+      });
     } catch (err) {
       // A folder below the root deleted or renamed since it was seen: its parent's notification
       // or listing reports that. Drop its watch, whose contents were never listed, so that a
       // rename re-opens and lists it at its new path (ChangeProcessor.placeMoved). Not a reason
       // to drop the connection.
-      if (path === this.root || !this.isMissing(err)) throw err;
+      if (path === this.root || !(this.isMissing(err) || this.isUnwatchable(err))) throw err;
       this.closeFolders(path);
       return;
     }
@@ -231,7 +236,11 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       await this.rescanFolder(path, source, emit, deep);
     } catch (err) {
       // Gone already, or a file by now: the parent's next notification or listing tells.
-      if (!this.isMissing(err)) throw err;
+      if (this.isMissing(err)) return;
+      // A folder the server will not open for us: say so and go on without it (failing here
+      // would fail the whole watch, and then every reconnect, for one folder).
+      if (!this.isUnwatchable(err)) throw err;
+      this.emitState(this.stateNow, `cannot watch ${this.label(path)} (${(err as { statusName: string }).statusName}): its changes are not reported`);
     }
   }
 
@@ -411,6 +420,15 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private isUnsupported(err: unknown): boolean {
     const name = (err as { statusName?: string }).statusName;
     return name === 'STATUS_NOT_IMPLEMENTED' || name === 'STATUS_NOT_SUPPORTED' || name === 'STATUS_INVALID_DEVICE_REQUEST';
+  }
+
+  /**
+   * The server refuses to open this folder for us (no access, or a name it cannot take, such as
+   * one with control characters that Samba lists but will not open): no reconnect changes that.
+   */
+  isUnwatchable(err: unknown): boolean {
+    const name = (err as { statusName?: string }).statusName;
+    return ['STATUS_ACCESS_DENIED', 'STATUS_OBJECT_NAME_INVALID', 'STATUS_OBJECT_PATH_INVALID', 'STATUS_OBJECT_PATH_SYNTAX_BAD', 'STATUS_SHARING_VIOLATION'].includes(name ?? '');
   }
 
   isMissing(err: unknown): boolean {

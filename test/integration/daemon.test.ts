@@ -135,7 +135,7 @@ describe('daemon signals, journal and control API', () => {
     expect((await st.exit).code).toBe(0);
     expect(st.stdout.join('\n')).toMatch(/w1\s+watching\s+\/\/127\.0\.0\.1:\d+\/data\s+3\.1\.1/);
     const mon = runCli(['monitor', '--bus', bus.address, '--json']);
-    await new Promise((r) => setTimeout(r, 500));
+    await mon.waitLine(/listening to the daemon's events/, 10_000, 'stderr');
     writeFileSync(join(samba.sharePath, 'monitored.txt'), 'x');
     const line = await mon.waitLine(/monitored\.txt/);
     expect(JSON.parse(line)).toMatchObject({ event: 'CREATE', path: 'monitored.txt', source: 'notify' });

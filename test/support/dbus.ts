@@ -1,7 +1,7 @@
 // A private D-Bus session bus per test, and an independent observer (dbus-monitor) to check
 // what the code under test really put on the bus.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, requireTool, withParentDeathSignal } from './tools.js';
@@ -45,17 +45,26 @@ function track(child: ChildProcess): void {
   }
 }
 
-export async function startDbus(): Promise<DbusBus> {
+export interface StartDbusOptions {
+  /**
+   * A bus configuration of your own (`dbus-daemon --config-file`), e.g. a system-bus policy: it
+   * receives the bus directory and returns the XML, which must <listen> somewhere in that
+   * directory. Default: a session bus listening on DIR/bus.
+   */
+  config?: (dir: string) => string;
+}
+
+export async function startDbus(opts: StartDbusOptions = {}): Promise<DbusBus> {
   const daemon = requireTool('dbus-daemon', 'dbus-daemon');
   const dir = mkdtempSync(join(tmpdir(), 'smbnotify-dbus-'));
   liveDirs.add(dir);
-  const [cmd, args] = withParentDeathSignal(daemon, [
-    '--session',
-    `--address=unix:path=${dir}/bus`,
-    '--nofork',
-    '--nopidfile',
-    '--print-address=1',
-  ]);
+  let busArgs = ['--session', `--address=unix:path=${dir}/bus`];
+  if (opts.config) {
+    chmodSync(dir, 0o755); // other users must reach the socket
+    writeFileSync(join(dir, 'bus.conf'), opts.config(dir));
+    busArgs = [`--config-file=${join(dir, 'bus.conf')}`];
+  }
+  const [cmd, args] = withParentDeathSignal(daemon, [...busArgs, '--nofork', '--nopidfile', '--print-address=1']);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   const exited = new Promise<void>((resolve) => {

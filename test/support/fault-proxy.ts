@@ -9,9 +9,10 @@
 //   cutNow()               RST every live connection at once (wherever it is in the stream)
 //   truncate(opts)         forward the first bytes of the next frame, then close both sides
 //                          with a normal FIN (the receiver sees a frame that never completes)
-//   flip(opts)             XOR one byte (or a few) of the next matching frame (server->client by default)
-//                          at a chosen offset (or a random one) and forward the rest unchanged
+//   flip(opts)             XOR one byte (or a few) of the next matching frame (server->client
+//                          by default) at chosen offsets (or a random one); the rest unchanged
 //   replace(opts)          send another payload in place of the next matching frame (forgery)
+//   rewrite(fn)            rewrite every frame from now on (a hostile server), until rewrite(null)
 //   refuse(true)           accept new connections and reset them at once (a server that is
 //                          "there" but broken); refuse(false) to undo
 //   (nothing armed)        pass through, frame by frame
@@ -20,8 +21,8 @@
 // length before each message): bytes are re-assembled into whole frames per direction, so "the
 // middle of a message" and "the next frame" mean exactly that. Frames are forwarded whole, in
 // order; a stream that breaks the framing (non-zero first byte) is passed through raw from there
-// on. With `capture: true` every frame is recorded (direction, connection number, bytes), which
-// lets a test check what a client sent: see `smb2Command()` and friends below.
+// on. With `capture: true` every frame is recorded as forwarded (direction, connection number,
+// bytes), which lets a test check what a client sent: see `smb2Command()` and friends below.
 //
 // Every armed fault is one-shot and returns a promise that resolves with what was done (or
 // rejects after `timeoutMs` when no frame came). Only loopback: it listens on 127.0.0.1 and
@@ -108,6 +109,8 @@ export interface FaultProxy {
   readonly live: number;
   /** Every frame seen, when `capture` is on. */
   readonly frames: Frame[];
+  /** Exceptions thrown by a rewriter or a fault's offset function (the link was reset). */
+  readonly errors: Error[];
   /** Change the upstream port (smbd restarted elsewhere); new connections use it. */
   setTarget(port: number): void;
   delay(ms: number): void;
@@ -118,6 +121,11 @@ export interface FaultProxy {
   cutNow(): number;
   truncate(opts?: CutOptions): Promise<CutResult>;
   flip(opts?: FlipOptions): Promise<FlipResult>;
+  /**
+   * Rewrite every frame in `dir` (default s2c) from now on, until called with null: a hostile
+   * server or a man in the middle on an unprotected session. See replaceUtf16().
+   */
+  rewrite(fn: ((payload: Buffer) => Buffer) | null, dir?: Direction): void;
   /** Send something else in place of the next matching frame (a forgery). */
   replace(opts: ReplaceOptions): Promise<ReplaceResult>;
   refuse(on: boolean): void;
@@ -183,7 +191,13 @@ class Pipe {
         if (this.link.halted || this.link.proxy.isStalled) break;
         const frame = this.queue.shift()!;
         if (this.queue.length < 64) this.from.resume();
-        this.forward(frame);
+        try {
+          this.forward(frame);
+        } catch (err) {
+          // A broken rewriter or fault (a test bug): end the link, keep the error for the test.
+          this.link.proxy.errors.push(err as Error);
+          this.link.close(true);
+        }
       }
     } finally {
       this.pumping = false;
@@ -191,6 +205,13 @@ class Pipe {
   }
 
   private forward(frame: Buffer): void {
+    const rewrite = this.raw ? null : this.link.proxy.rewriter(this.dir);
+    if (rewrite) {
+      const out = rewrite(Buffer.from(frame.subarray(4)));
+      const head = Buffer.alloc(4);
+      head.writeUInt32BE(out.length, 0);
+      frame = Buffer.concat([head, out]);
+    }
     const payload = frame.subarray(4);
     this.link.proxy.record(this.dir, this.link.id, payload);
     const armed = this.raw ? undefined : this.link.proxy.takeArmed(this.dir, payload);
@@ -262,10 +283,12 @@ class FaultProxyImpl implements FaultProxy {
   port = 0;
   accepted = 0;
   readonly frames: Frame[] = [];
+  readonly errors: Error[] = [];
   readonly links = new Set<Link>();
   delayMs = 0;
   isStalled = false;
   private refusing = false;
+  private readonly rewriters: Record<Direction, ((payload: Buffer) => Buffer) | null> = { c2s: null, s2c: null };
   private armed: Armed[] = [];
   private server: Server | null = null;
   private targetPort: number;
@@ -307,6 +330,14 @@ class FaultProxyImpl implements FaultProxy {
 
   get stalled(): boolean {
     return this.isStalled;
+  }
+
+  rewriter(dir: Direction): ((payload: Buffer) => Buffer) | null {
+    return this.rewriters[dir];
+  }
+
+  rewrite(fn: ((payload: Buffer) => Buffer) | null, dir: Direction = 's2c'): void {
+    this.rewriters[dir] = fn;
   }
 
   setTarget(port: number): void {
@@ -533,4 +564,22 @@ export function ntlmMessageType(payload: Buffer): number | undefined {
   const sig = payload.indexOf(Buffer.from('NTLMSSP\0', 'latin1'));
   if (sig < 0 || sig + 12 > payload.length) return undefined;
   return payload.readUInt32LE(sig + 8);
+}
+
+/**
+ * Replace every occurrence of `from` by `to` (UTF-16LE, the same number of code units, so no
+ * length field changes) in a payload: a file name as sent in QUERY_DIRECTORY and CHANGE_NOTIFY
+ * responses becomes another. `to` may hold what no file system can: `/`, `..`, lone surrogates.
+ */
+export function replaceUtf16(payload: Buffer, from: string, to: string): Buffer {
+  const a = Buffer.from(from, 'utf16le');
+  const b = Buffer.alloc(to.length * 2);
+  for (let i = 0; i < to.length; i++) b.writeUInt16LE(to.charCodeAt(i), i * 2);
+  if (a.length !== b.length) throw new Error('replaceUtf16: names must have the same length in UTF-16 code units');
+  let at = payload.indexOf(a);
+  while (at >= 0) {
+    b.copy(payload, at);
+    at = payload.indexOf(a, at + a.length);
+  }
+  return payload;
 }

@@ -61,6 +61,11 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   if (opts.mountinfo) config.mountinfo = opts.mountinfo;
   if (opts.journal) config.journal = opts.journal === 'off' ? null : opts.journal;
   if (!configFile && !opts.watch?.length && !config.followDesktop) throw new UsageError('nothing to watch: give --watch TARGET or --config FILE');
+  // A long-running process keeps its argv visible in ps for its whole life (/proc/PID/cmdline).
+  for (const target of opts.watch ?? []) {
+    if (/^smb:\/\/[^/@]*:[^/@]*@/i.test(target)) throw new UsageError('a password in a --watch URL would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
+  }
+  if (opts.user?.includes('%')) throw new UsageError('a password in -U would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
 
   const daemon = new Daemon({
     config,

@@ -37,6 +37,7 @@ function notRunning(err: unknown, busName: string): Error {
 
 export interface MonitorOptions {
   bus?: string;
+  quiet?: boolean;
   json?: boolean;
   format?: string;
   timefmt?: string;
@@ -56,7 +57,11 @@ export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (l
       const e = unwrapDict(msg.body?.[0] as Record<string, unknown>) as unknown as DaemonEvent;
       print(e, e.watchId);
     });
-    await callDaemon(bus, 'GetStatus').catch((err: unknown) => io.err(`smbnotify: ${notRunning(err, opts.bus ?? 'session').message}; waiting for its signals`));
+    const running = await callDaemon(bus, 'GetStatus').then(() => true, (err: unknown) => {
+      io.err(`smbnotify: ${notRunning(err, opts.bus ?? 'session').message}; waiting for its signals`);
+      return false;
+    });
+    if (running && !opts.quiet) io.err('smbnotify: listening to the daemon\'s events (Ctrl-C to stop)');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

@@ -9,6 +9,7 @@ export function registerMonitor(program: Command, io: CommandIO & { err: (line: 
     .description("print the daemon's events as they are signalled on D-Bus, like watch does")
     .option('--bus <BUS>', 'session, system, or a D-Bus address (default session)')
     .option('--json', 'one JSON object per event per line')
+    .option('-q, --quiet', 'no watch-state lines on stderr')
     .option('--format <FMT>', 'print events as FMT (see watch --format)')
     .option('--timefmt <FMT>', 'strftime format for %T')
     .action(async (opts: MonitorOptions) => (await import('./monitor-run.js')).runMonitor(opts, io));

@@ -1,0 +1,196 @@
+// On the system bus, a caller that is not root (nor in the group "smbnotify") cannot add or remove
+// watches; anyone may list them and read the status. This is the shipped policy file,
+// systemd/io.github.smbnotify.conf, included into a test bus whose default policy is Debian's
+// system.conf (deny method calls and name ownership unless a service file punches a hole). The
+// daemon runs as root, `smbnotify daemon --bus system`; the callers are gdbus and busctl run as
+// root and as nobody (setpriv).
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
+import { startDbus, type DbusBus } from '../support/dbus.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+
+const run = promisify(execFile);
+const NAME = 'io.github.smbnotify';
+const OBJ = '/io/github/smbnotify';
+const IFACE = 'io.github.smbnotify.Watcher1';
+const POLICY = join(import.meta.dirname, '..', '..', 'systemd', 'io.github.smbnotify.conf');
+/** An existing group standing in for "smbnotify", so that no group is created on the machine. */
+const STAND_IN_GROUP = 'users';
+
+/** Debian 12's /usr/share/dbus-1/system.conf default policy, listening in `dir`, plus `include`. */
+function systemBusConfig(dir: string, include: string): string {
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path=${dir}/system_bus_socket</listen>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Debug.Stats"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <include>${include}</include>
+</busconfig>
+`;
+}
+
+let samba: SambaServer;
+let cred: string;
+let scratch: string;
+
+beforeAll(async () => {
+  requireBuild();
+  if (process.getuid?.() !== 0) {
+    throw new Error('the system-bus policy test runs as root (it starts callers as nobody with setpriv): run it as root, as CI does');
+  }
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  scratch = mkdtempSync(join(tmpdir(), 'smbnotify-sysbus-'));
+});
+
+afterAll(async () => {
+  await stopAllSamba();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+type Caller = 'root' | 'nobody' | 'nobody+group';
+
+/** gdbus call as `who`; resolves with stdout, or with `ERROR: <stderr>` when the call failed. */
+async function gdbus(bus: DbusBus, who: Caller, method: string, ...args: string[]): Promise<string> {
+  const tool = requireTool('gdbus', 'libglib2.0-bin');
+  const argv = ['call', '--address', bus.address, '--dest', NAME, '--object-path', OBJ, '--method', method.includes('.') ? method : `${IFACE}.${method}`, ...args];
+  return as(who, tool, argv);
+}
+
+async function as(who: Caller, tool: string, argv: string[]): Promise<string> {
+  const setpriv = requireTool('setpriv', 'util-linux');
+  const drop =
+    who === 'root'
+      ? []
+      : [setpriv, '--reuid=nobody', '--regid=nogroup', ...(who === 'nobody' ? ['--clear-groups'] : [`--groups=${STAND_IN_GROUP}`]), '--'];
+  const [cmd, ...rest] = [...drop, tool, ...argv];
+  try {
+    const { stdout } = await run(cmd!, rest, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/nonexistent' }, timeout: 10_000 });
+    return stdout;
+  } catch (err) {
+    return `ERROR: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`;
+  }
+}
+
+async function startDaemonOn(bus: DbusBus): Promise<Running> {
+  const config = join(scratch, `daemon-${Date.now()}.conf`);
+  writeFileSync(config, '[daemon]\nfollow-desktop = no\n');
+  const d = runCli(
+    ['daemon', '--bus', 'system', '--config', config, '--journal', 'off', '--mountinfo', '/dev/null', '--watch', `smb://127.0.0.1:${samba.port}/data`, '-A', cred],
+    { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+  );
+  await d.waitLine(/daemon running: 1 watches/, 20_000, 'stderr');
+  return d;
+}
+
+async function stopDaemon(d: Running): Promise<void> {
+  d.child.kill('SIGTERM');
+  const { code } = await d.exit;
+  expect(code, d.stderr.join('\n')).toBe(0);
+}
+
+const ACCESS_DENIED = /org\.freedesktop\.DBus\.Error\.AccessDenied/;
+
+describe('the shipped system-bus policy', () => {
+  let bus: DbusBus;
+  let daemon: Running;
+
+  beforeAll(async () => {
+    bus = await startDbus({ config: (dir) => systemBusConfig(dir, POLICY) });
+    daemon = await startDaemonOn(bus);
+  });
+
+  afterAll(async () => {
+    if (daemon) await stopDaemon(daemon);
+    await bus?.stop();
+  });
+
+  it('nobody can list the watches and read the status', async () => {
+    expect(await gdbus(bus, 'nobody', 'ListWatches')).toMatch(/'id': <'w1'>/);
+    expect(await gdbus(bus, 'nobody', 'GetStatus')).toMatch(/'watches': <uint32 1>/);
+    expect(await gdbus(bus, 'nobody', 'org.freedesktop.DBus.Introspectable.Introspect')).toContain(IFACE);
+  });
+
+  it('nobody cannot add or remove a watch (AccessDenied from the bus, the daemon never sees it)', async () => {
+    const add = await gdbus(bus, 'nobody', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${cred}'>}`);
+    expect(add).toMatch(ACCESS_DENIED);
+    const remove = await gdbus(bus, 'nobody', 'RemoveWatch', 'w1');
+    expect(remove).toMatch(ACCESS_DENIED);
+    // busctl as well (another client library, the same verdict).
+    const busctl = requireTool('busctl', 'systemd');
+    expect(await as('nobody', busctl, [`--address=${bus.address}`, 'call', NAME, OBJ, IFACE, 'RemoveWatch', 's', 'w1'])).toMatch(/Access denied|AccessDenied/i);
+    // Nor through org.freedesktop.DBus.Properties or another interface name.
+    expect(await gdbus(bus, 'nobody', 'org.freedesktop.DBus.Properties.GetAll', IFACE)).toMatch(ACCESS_DENIED);
+    expect(await gdbus(bus, 'nobody', 'io.github.smbnotify.Watcher2.AddWatch', 'x', '{}')).toMatch(ACCESS_DENIED);
+    // Nothing changed.
+    const listed = await gdbus(bus, 'root', 'ListWatches');
+    expect(listed.match(/'id': </g)).toHaveLength(1);
+    expect(listed).toMatch(/'id': <'w1'>/);
+  });
+
+  it('root can add and remove watches', async () => {
+    const added = await gdbus(bus, 'root', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${cred}'>}`);
+    const id = /'(w\d+)'/.exec(added)?.[1];
+    expect(id, added).toBeDefined();
+    expect(await gdbus(bus, 'nobody', 'ListWatches')).toContain(`'id': <'${id}'>`);
+    expect(await gdbus(bus, 'root', 'RemoveWatch', id!)).not.toMatch(/ERROR/);
+    expect(await gdbus(bus, 'nobody', 'ListWatches')).not.toContain(`'id': <'${id}'>`);
+  });
+
+  it('nobody cannot own the name (a second daemon as nobody would be refused)', async () => {
+    // The policy's "deny own" for everyone but root: checked with the bus's own answer to
+    // RequestName, made by dbus-send as nobody.
+    const dbusSend = requireTool('dbus-send', 'dbus-bin');
+    const out = await as('nobody', dbusSend, [`--bus=${bus.address}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.RequestName', `string:${NAME}`, 'uint32:4']);
+    expect(out).toMatch(ACCESS_DENIED);
+  });
+});
+
+describe('the policy\'s group rule (group "smbnotify", played by an existing group)', () => {
+  it('a member of the group may add and remove watches; the same user without it may not', async () => {
+    const policy = join(scratch, 'policy-group.conf');
+    const text = readFileSync(POLICY, 'utf8');
+    expect(text).toContain('<policy group="smbnotify">');
+    writeFileSync(policy, text.replace('<policy group="smbnotify">', `<policy group="${STAND_IN_GROUP}">`));
+    const bus = await startDbus({ config: (dir) => systemBusConfig(dir, policy) });
+    const daemon = await startDaemonOn(bus);
+    try {
+      expect(await gdbus(bus, 'nobody', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${cred}'>}`)).toMatch(ACCESS_DENIED);
+      const added = await gdbus(bus, 'nobody+group', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${cred}'>}`);
+      const id = /'(w\d+)'/.exec(added)?.[1];
+      expect(id, added).toBeDefined();
+      expect(await gdbus(bus, 'nobody', 'RemoveWatch', id!)).toMatch(ACCESS_DENIED);
+      expect(await gdbus(bus, 'nobody+group', 'RemoveWatch', id!)).not.toMatch(/ERROR/);
+    } finally {
+      await stopDaemon(daemon);
+      await bus.stop();
+    }
+  }, 40_000);
+});
