@@ -9,7 +9,8 @@ import type { Spawned } from './lib/lines.js';
 import { rssKiB } from './lib/proc.js';
 import { ms, now, sleep } from './lib/stats.js';
 import { smbclientNotify, smbnotifyWatch, url } from './lib/tools.js';
-import { createOnDisk, createOverSmb, fileNames, type WriteResult } from './lib/writers.js';
+import { createOnDisk, fileNames, type WriteResult } from './lib/writers.js';
+import { createOverSmb } from './lib/smb-writer.js';
 
 export interface ToolOutcome {
   /** Names whose presence in the rebuilt listing equals their presence on disk, / all names. */
@@ -143,8 +144,8 @@ async function runCase(ctx: Context, server: Server, label: string, via: 'disk' 
     await probeSeen;
 
     const names = fileNames('f', count);
-    ctx.log(`burst ${label}: creating ${count} files ${via === 'disk' ? "on the server's disk" : 'over SMB (4 smbclient mput)'}`);
-    const write = via === 'disk' ? await createOnDisk(dir, names) : await createOverSmb(server, folder, names, 4);
+    ctx.log(`burst ${label}: creating ${count} files ${via === 'disk' ? "on the server's disk" : 'over SMB (another session, CREATE+CLOSE compounds, 32 in flight)'}`);
+    const write = via === 'disk' ? await createOnDisk(dir, names) : await createOverSmb(server, folder, names);
 
     // Quiet: no new line from either tool for `quietMs`; a wrong result gets more time while
     // smbnotify is still talking (a rescan of a big folder takes a while).

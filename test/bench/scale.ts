@@ -13,6 +13,9 @@ export interface ScaleCase {
   folders: number;
   via: 'daemon' | 'watch -r -m';
   setupS: number;
+  /** CPU time of smbnotify and of its smbd until set-up was complete. */
+  setupCpuS: number;
+  smbdSetupCpuS: number;
   rssKiB: number;
   peakRssKiB: number;
   idleCpuPercent: number;
@@ -96,8 +99,10 @@ async function oneCase(ctx: Context, server: Server, folders: number, idleS: num
     await proc.stderr.waitFor(/WATCHING/, 300_000);
   }
   const setupS = ms(t0, now()) / 1000;
+  const setupCpuS = cpuSeconds(proc.pid);
   try {
     const smbd = smbdPids(samba.confPath).filter((p) => !before.has(p));
+    const smbdSetupCpuS = smbd.reduce((a, p) => a + cpuSeconds(p), 0);
     // Every folder open on the server (the daemon says it is running once all are armed).
     let handles = 0;
     await until(async () => (handles = await lockedUnder(server, root)) >= tree.length, 30_000, 500);
@@ -111,6 +116,8 @@ async function oneCase(ctx: Context, server: Server, folders: number, idleS: num
       folders: tree.length,
       via,
       setupS,
+      setupCpuS,
+      smbdSetupCpuS,
       rssKiB: rssKiB(proc.pid),
       peakRssKiB: peakRss(proc.pid),
       idleCpuPercent: ((c1 - c0) / idleS) * 100,

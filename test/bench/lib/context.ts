@@ -21,6 +21,8 @@ export interface Server {
   creds: Creds;
 }
 
+let profileCount = 0;
+
 export class Context {
   constructor(readonly opts: BenchOptions) {}
 
@@ -40,7 +42,7 @@ export class Context {
   /** node arguments for the smbnotify processes (a CPU profile per process when asked). */
   nodeArgs(tag: string): string[] {
     if (!this.opts.cpuProfDir) return [];
-    return ['--cpu-prof', `--cpu-prof-dir=${this.opts.cpuProfDir}`, `--cpu-prof-name=${tag}-\${pid}.cpuprofile`];
+    return ['--cpu-prof', `--cpu-prof-dir=${this.opts.cpuProfDir}`, `--cpu-prof-name=${tag}-${++profileCount}.cpuprofile`];
   }
 
   get daemonBuilt(): boolean {

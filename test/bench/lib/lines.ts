@@ -117,11 +117,11 @@ export class Spawned {
     });
   }
 
+  /** The command's pid (setpriv and stdbuf exec it, so it is the same process). */
   get pid(): number {
     return this.child.pid ?? -1;
   }
 
-  /** The real pid of the command (below setpriv, which execs it: the same pid). */
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }

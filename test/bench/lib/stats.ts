@@ -60,6 +60,8 @@ export function pct(n: number, digits = 1): string {
 }
 
 export function mib(kib: number): string {
+  if (!Number.isFinite(kib)) return 'n/a';
+  if (kib >= 10 * 1024 * 1024) return `${(kib / 1024 / 1024).toFixed(1)} GiB`;
   return `${(kib / 1024).toFixed(1)} MiB`;
 }
 

@@ -7,7 +7,8 @@ import { atExit, requireTool } from '../../support/tools.js';
 import { Spawned } from './lines.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The CLI under test; SMBNOTIFY_BENCH_CLI points the bench at another build (to try a fix). */
+export const CLI = process.env['SMBNOTIFY_BENCH_CLI'] ?? join(ROOT, 'dist', 'cli', 'main.js');
 
 const scratchDirs = new Set<string>();
 atExit(() => {
@@ -79,16 +80,6 @@ export function smbclientNotify(name: string, samba: SambaServer, creds: Creds, 
   if (!lineBuffered) return new Spawned(name, smbclient, args, { keepLines });
   const stdbuf = requireTool('stdbuf', 'coreutils');
   return new Spawned(name, stdbuf, ['-oL', smbclient, ...args], { keepLines });
-}
-
-/** smbclient running a command script (e.g. `cd x; lcd y; prompt; mput *`); resolves at exit. */
-export async function smbclientRun(samba: SambaServer, creds: Creds, script: string, port = samba.port, timeoutMs = 300_000): Promise<{ code: number | null; stdout: string[]; stderr: string }> {
-  const smbclient = requireTool('smbclient', 'smbclient');
-  const p = new Spawned('smbclient', smbclient, ['-s', '/dev/null', '-p', String(port), `//${samba.host}/${samba.share}`, '-A', creds.smbclient, '-c', script]);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
-  const { code } = await p.exited;
-  clearTimeout(timer);
-  return { code, stdout: p.stdout.lines, stderr: p.stderrText };
 }
 
 /**

@@ -1,10 +1,6 @@
 // Making many files fast: on the server's disk from a worker thread (so that this process's event
-// loop keeps reading the consumers' pipes while the burst runs), or over SMB with smbclient.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// loop keeps reading the consumers' pipes while the burst runs). Over SMB: see smb-writer.ts.
 import { Worker } from 'node:worker_threads';
-import type { Server } from './context.js';
-import { scratchDir, smbclientRun } from './tools.js';
 
 export interface WriteResult {
   /** hrtime.bigint() when the first file was started and when the last one was closed. */
@@ -36,22 +32,3 @@ export function fileNames(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(width, '0')}.dat`);
 }
 
-/**
- * Uploads every file of `srcDir` into the share folder `dir` with `writers` smbclient processes in
- * parallel (each one a session of its own, `mput` of its part of the names).
- */
-export async function createOverSmb(server: Server, dir: string, names: string[], writers: number): Promise<WriteResult> {
-  const parts: string[][] = Array.from({ length: writers }, () => []);
-  names.forEach((n, i) => parts[i % writers]!.push(n));
-  const sources = parts.map((p) => {
-    const d = scratchDir('src');
-    mkdirSync(d, { recursive: true });
-    for (const n of p) writeFileSync(join(d, n), '');
-    return d;
-  });
-  const start = process.hrtime.bigint();
-  const results = await Promise.all(sources.map((src) => smbclientRun(server.samba, server.creds, `cd "${dir}"; lcd "${src}"; prompt; mput *`)));
-  const end = process.hrtime.bigint();
-  for (const r of results) if (r.code !== 0) throw new Error(`smbclient mput failed (${r.code}): ${r.stderr.slice(-500)}`);
-  return { start, end, count: names.length };
-}
