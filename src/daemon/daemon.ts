@@ -53,8 +53,10 @@ export class Daemon implements DaemonControl {
     this.config = opts.config;
   }
 
-  addSink(sink: EventSink): void {
-    this.sinks.push(sink);
+  /** Sinks run in order: the cheap ones (the journal's queued write) before D-Bus marshalling. */
+  addSink(sink: EventSink, first = false): void {
+    if (first) this.sinks.unshift(sink);
+    else this.sinks.push(sink);
   }
 
   private get resolver(): TargetResolver {

@@ -4,8 +4,8 @@
  *
  * - Appends; never truncates an existing journal. The file is created with mode 0600 (an existing
  *   one with a looser mode is tightened), parent directories we create get 0700.
- * - Writes are ordered and batched: events queue up and go out together on the next turn of the
- *   event loop, one write per batch, not one syscall per event.
+ * - Writes are ordered and batched: an idle journal writes an event at once; events published
+ *   while a write is in flight go out together, one write per batch, not one syscall per event.
  * - Rotation by size: when a write would take the file past `maxBytes`, events.jsonl becomes
  *   events.jsonl.1 (.1 becomes .2, ... up to `keep`, the oldest is dropped) and a new file is
  *   started. Rename-then-create is what `tail -F` follows. The journal's bound on disk is therefore
@@ -86,7 +86,6 @@ function describe(err: unknown): string {
 
 export class JournalSink implements EventSink {
   private queue: string[] = [];
-  private scheduled: NodeJS.Immediate | null = null;
   /** The write loop in progress, if any; there is never more than one. */
   private writing: Promise<void> | null = null;
   private closed = false;
@@ -122,20 +121,15 @@ export class JournalSink implements EventSink {
   publish(e: DaemonEvent): void {
     if (this.closed) return;
     this.queue.push(`${daemonEventJson(e)}\n`);
-    this.scheduled ??= setImmediate(() => {
-      this.scheduled = null;
-      this.kick();
-    });
+    // An idle journal writes at once (latency); while a write is in flight, events gather and
+    // go out together when it completes (throughput).
+    if (!this.writing) this.kick();
   }
 
   /** Writes everything queued, then fsyncs and closes the file. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      if (this.scheduled) {
-        clearImmediate(this.scheduled);
-        this.scheduled = null;
-      }
       this.kick();
       while (this.writing) await this.writing;
       try {
@@ -150,10 +144,6 @@ export class JournalSink implements EventSink {
 
   /** Resolves once everything published so far is written (not fsynced). */
   async flush(): Promise<void> {
-    if (this.scheduled) {
-      clearImmediate(this.scheduled);
-      this.scheduled = null;
-    }
     this.kick();
     while (this.writing) await this.writing;
   }

@@ -111,10 +111,12 @@ export class FolderWatch {
         this.handler.failed(this, err as Error);
         return;
       }
-      this.arm();
       // MS-SMB2 3.3.4.4: an empty successful response also means the changes did not fit.
       if (entries.length === 0) this.handler.overflow(this);
       else this.handler.entries(this, entries);
+      // Deliver first, re-arm right after: the other outstanding request is still parked on the
+      // server, so nothing waits for this one, and the event does not wait for its signing.
+      setImmediate(() => this.arm());
     } else if (status === NtStatus.NOTIFY_ENUM_DIR) {
       this.arm();
       this.handler.overflow(this);

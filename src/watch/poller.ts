@@ -108,7 +108,9 @@ export class Poller {
   /** Take every known folder's stamp; false when the root is gone. */
   private async stampAll(): Promise<boolean> {
     this.stamps.clear();
-    for (const folder of this.w.snapshot.foldersUnder(this.w.root)) {
+    // Before the first listing the snapshot knows no folder yet: the root is always stamped.
+    const folders = new Set([this.w.root, ...this.w.snapshot.foldersUnder(this.w.root)]);
+    for (const folder of folders) {
       try {
         const st = await this.tree.stat(folder);
         this.stamps.set(folder, `${st.lastWriteTime.getTime()}/${st.changeTime.getTime()}`);

@@ -69,6 +69,10 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private stopped = false;
   private rootGone = false;
   private rootCheck: NodeJS.Timeout | null = null;
+  /** Folders that overflowed and wait for their listing. */
+  private readonly pendingRescans = new Map<string, { first: number; timer: NodeJS.Timeout | null }>();
+  /** How long the last overflow listing took. */
+  private lastListingMs = 0;
   /** Watches whose notifications were dropped while their folder was out of the snapshot. */
   private readonly missed = new Set<FolderWatch>();
   /** Bumped on every reconnect, so that folder watches of an old connection are ignored. */
@@ -93,7 +97,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   /** Nothing queued and nothing held back: every change seen so far has been reported. */
   get idle(): boolean {
-    return this.queue.length === 0 && this.outbox.pending === 0;
+    return this.queue.length === 0 && this.outbox.pending === 0 && this.pendingRescans.size === 0;
   }
 
   get recursive(): boolean {
@@ -298,10 +302,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       },
       overflow: (fw) => {
         if (!current() || this.folders.get(fw.path) !== fw) return;
-        this.queue.push(async () => {
-          this.emitChange('OVERFLOW', fw.path, { source: 'notify', message: 'the server lost changes; listing' });
-          await this.rescanFolder(fw.path, 'rescan', true, false);
-        });
+        this.overflowed(fw);
       },
       gone: (fw, status) => {
         if (!current() || this.folders.get(fw.path) !== fw) return;
@@ -318,6 +319,36 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         this.share.reset(err);
       },
     };
+  }
+
+  /**
+   * STATUS_NOTIFY_ENUM_DIR: say OVERFLOW once, then list the folder when the storm has passed.
+   * During a large burst the server keeps overflowing while it drains its backlog, and listing
+   * after every overflow (seconds for a big folder) keeps it busy and overflowing; so the listing
+   * waits until the folder has been quiet for the longer of 500 ms and the last listing's
+   * duration, and never more than 10 s after the first overflow.
+   */
+  private overflowed(fw: FolderWatch): void {
+    const now = Date.now();
+    let pending = this.pendingRescans.get(fw.path);
+    if (!pending) {
+      pending = { first: now, timer: null };
+      this.pendingRescans.set(fw.path, pending);
+      const path = fw.path;
+      this.queue.push(() => this.emitChange('OVERFLOW', path, { source: 'notify', message: 'the server lost changes; listing' }));
+    }
+    if (pending.timer) clearTimeout(pending.timer);
+    const wait = Math.max(0, Math.min(Math.max(500, this.lastListingMs), pending.first + 10_000 - now));
+    const entry = pending;
+    entry.timer = setTimeout(() => {
+      this.pendingRescans.delete(fw.path);
+      this.queue.push(async () => {
+        if (this.folders.get(fw.path) !== fw) return;
+        const started = Date.now();
+        await this.rescanFolder(fw.path, 'rescan', true, false);
+        this.lastListingMs = Date.now() - started;
+      });
+    }, wait);
   }
 
   private async onFolderGone(fw: FolderWatch, status: number): Promise<void> {
@@ -473,6 +504,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     if (this.rootCheck) clearInterval(this.rootCheck);
+    for (const p of this.pendingRescans.values()) if (p.timer) clearTimeout(p.timer);
+    this.pendingRescans.clear();
     this.changes.flush();
     this.stopped = true;
     this.share.off('lost', this.onLost);

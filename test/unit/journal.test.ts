@@ -148,13 +148,15 @@ describe('JournalSink', () => {
     j.publish(ev(10_001)); // after close: ignored, no throw
   });
 
-  it('batches writes: a burst is written in few write calls, visible on the next turn', async () => {
+  it('an idle journal writes at once; a burst behind it goes out complete and in order', async () => {
     const file = join(dir, 'events.jsonl');
     const j = await JournalSink.open(file);
-    for (let i = 1; i <= 1000; i++) j.publish(ev(i));
-    expect(statSync(file).size).toBe(0); // nothing written synchronously
+    j.publish(ev(1));
+    for (let i = 0; i < 50 && statSync(file).size === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(lines(file).length).toBe(1);
+    for (let i = 2; i <= 1000; i++) j.publish(ev(i));
     await j.flush();
-    expect(lines(file).length).toBe(1000);
+    expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     await j.close();
   });
 });

@@ -94,7 +94,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
       ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
       ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
       ...(config.journalGroup ? { group: await groupId(config.journalGroup) } : {}),
-    }));
+    }), true);
     daemon.journalPath = journalPath;
   }
 
