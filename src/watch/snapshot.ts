@@ -4,9 +4,11 @@
  * DELETE of an unknown name too) and, after an overflow or a reconnect, turns a fresh listing
  * into the precise difference.
  *
- * Memory: about 200 bytes per entry (the name, a small object and the map slot), so a million
- * entries cost about 200 MB. Past `limit` entries the snapshot stops growing and the watcher
- * reports only OVERFLOW for folders it can no longer diff.
+ * Memory: the live objects are about 200 bytes per entry (the name, a small object, the map
+ * slot), but the resident size measured for a watched 100,000-entry folder is about 1.2 KB per
+ * entry, because listings (FileStat objects with four Dates each) leave heap behind. Past `limit`
+ * entries the snapshot stops growing and the watcher reports only OVERFLOW for folders it can no
+ * longer diff.
  */
 import type { FileStat } from '../smb/types.js';
 import { baseName, isWithin, joinPath, parentOf } from './events.js';
