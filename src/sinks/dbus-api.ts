@@ -13,6 +13,7 @@
  * native BigInt (do not call setBigIntCompat(true): it turns them into JSBI objects).
  */
 import dbus from 'dbus-next';
+import { eventFields } from './terminal.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from './types.js';
 
 type MessageBus = dbus.MessageBus;
@@ -134,25 +135,7 @@ export function toDict(record: object): Record<string, Variant> {
 
 /** The Event signal's dictionary: the journal's fields, in the same order. */
 export function eventDict(e: DaemonEvent): Record<string, Variant> {
-  const ordered = {
-    seq: e.seq,
-    time: e.time,
-    event: e.event,
-    server: e.server,
-    share: e.share,
-    path: e.path,
-    oldPath: e.oldPath,
-    localPath: e.localPath,
-    source: e.source,
-    action: e.action,
-    isDir: e.isDir,
-    stream: e.stream,
-    state: e.state,
-    message: e.message,
-    watch: e.watch,
-    watchId: e.watchId,
-  };
-  return toDict(ordered);
+  return toDict(eventFields(e));
 }
 
 function watchDict(w: WatchStatus): Record<string, Variant> {

@@ -32,8 +32,7 @@ export interface JournalOptions {
 
 /** The journal line of a daemon event: `eventJson`'s fields in its order, then `watchId`. */
 export function daemonEventJson(e: DaemonEvent): string {
-  const base = eventJson(e); // always a non-empty object: `{"seq":...}`
-  return `${base.slice(0, -1)},"watchId":${JSON.stringify(e.watchId)}}`;
+  return eventJson(e);
 }
 
 /**

@@ -26,29 +26,40 @@ export function eventName(e: WatchEvent): string {
   return e.isDir ? `${e.event},ISDIR` : e.event;
 }
 
-/** The JSON line of an event: the fields scripts use, in a stable order. */
-export function eventJson(e: WatchEvent): string {
-  const o: Record<string, unknown> = {
+/**
+ * An event's fields in the one order every output uses (the JSON line, the journal, the D-Bus
+ * Event dictionary), without the ones that are not set.
+ */
+export function eventFields(e: WatchEvent & { watchId?: string }): Record<string, string | number | boolean> {
+  const ordered: Record<string, string | number | boolean | undefined> = {
     seq: e.seq,
     time: e.time,
     event: e.event,
     server: e.server,
     share: e.share,
     path: e.path,
+    oldPath: e.oldPath,
+    localPath: e.localPath,
+    source: e.source,
+    action: e.action,
+    isDir: e.isDir,
+    stream: e.stream,
+    state: e.state,
+    message: e.message,
+    watch: e.watch,
+    watchId: e.watchId,
   };
-  if (e.oldPath !== undefined) o['oldPath'] = e.oldPath;
-  if (e.localPath !== undefined) o['localPath'] = e.localPath;
-  if (e.source !== undefined) o['source'] = e.source;
-  if (e.action !== undefined) o['action'] = e.action;
-  if (e.isDir !== undefined) o['isDir'] = e.isDir;
-  if (e.stream !== undefined) o['stream'] = e.stream;
-  if (e.state !== undefined) o['state'] = e.state;
-  if (e.message !== undefined) o['message'] = e.message;
-  if (e.watch !== undefined) o['watch'] = e.watch;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(ordered)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** The JSON line of an event: the fields scripts use, in a stable order. */
+export function eventJson(e: WatchEvent & { watchId?: string }): string {
   // JSON.stringify leaves DEL, the C1 controls (U+009B is CSI to some terminals), bidi marks and
   // overrides and line separators raw: escape them too, as `ls --json` does. Same value parsed.
   // eslint-disable-next-line no-control-regex
-  return JSON.stringify(o).replace(/[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(eventFields(e)).replace(/[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** `path` relative to the watched folder, as inotifywait's %f. */

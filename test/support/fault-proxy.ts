@@ -27,6 +27,7 @@
 // Every armed fault is one-shot and returns a promise that resolves with what was done (or
 // rejects after `timeoutMs` when no frame came). Only loopback: it listens on 127.0.0.1 and
 // connects to 127.0.0.1.
+import { Command } from '../../src/smb/wire/header.js';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
 
@@ -486,17 +487,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 export const SMB2_MAGIC = 0x424d53fe;
 export const TRANSFORM_MAGIC = 0x424d53fd;
 
-export const Cmd = {
-  NEGOTIATE: 0x00,
-  SESSION_SETUP: 0x01,
-  LOGOFF: 0x02,
-  TREE_CONNECT: 0x03,
-  CREATE: 0x05,
-  CLOSE: 0x06,
-  ECHO: 0x0d,
-  QUERY_DIRECTORY: 0x0e,
-  CHANGE_NOTIFY: 0x0f,
-} as const;
+/** SMB2 command codes, as the client itself names them. */
+export const Cmd = Command;
 
 export function isSmb2(payload: Buffer): boolean {
   return payload.length >= 64 && payload.readUInt32LE(0) === SMB2_MAGIC;

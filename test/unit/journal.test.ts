@@ -40,8 +40,10 @@ describe('daemonEventJson', () => {
     const e = ev(7, { oldPath: 'a', localPath: '/mnt/x/docs/file-7.txt', isDir: false, message: 'm "q"\n' });
     const line = daemonEventJson(e);
     const parsed = JSON.parse(line) as Record<string, unknown>;
-    expect(parsed).toEqual({ ...JSON.parse(eventJson(e)), watchId: 'w1' });
-    expect(Object.keys(parsed)).toEqual([...Object.keys(JSON.parse(eventJson(e)) as object), 'watchId']);
+    // The `watch --json` line of the same event (which has no watchId), then watchId last.
+    const { watchId: _id, ...plain } = e;
+    expect(parsed).toEqual({ ...JSON.parse(eventJson(plain)), watchId: 'w1' });
+    expect(Object.keys(parsed)).toEqual([...Object.keys(JSON.parse(eventJson(plain)) as object), 'watchId']);
     expect(line).not.toContain('\n');
   });
 });
