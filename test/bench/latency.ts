@@ -23,12 +23,15 @@ export interface LatencyResult {
 
 type Probe = (name: string, timeoutMs: number) => Promise<bigint | null>;
 
-/** Resolves with the arrival time of the first line for which `match(line)` holds. */
-function lineProbe(src: LineSource, match: (line: string, name: string) => boolean): Probe {
+/**
+ * A probe over any source of timestamped items: resolves with the arrival time of the first item
+ * that `match` accepts for the file `name`, or null after `timeoutMs`.
+ */
+function firstArrival<T>(subscribe: (fn: (item: T, at: bigint) => void) => () => void, match: (item: T, name: string) => boolean): Probe {
   return (name, timeoutMs) =>
     new Promise((resolve) => {
-      const off = src.onLine((line, at) => {
-        if (!match(line, name)) return;
+      const off = subscribe((item, at) => {
+        if (!match(item, name)) return;
         off();
         clearTimeout(timer);
         resolve(at);
@@ -40,20 +43,13 @@ function lineProbe(src: LineSource, match: (line: string, name: string) => boole
     });
 }
 
+/** Resolves with the arrival time of the first line for which `match(line)` holds. */
+function lineProbe(src: LineSource, match: (line: string, name: string) => boolean): Probe {
+  return firstArrival<string>((fn) => src.onLine(fn), match);
+}
+
 function dbusProbe(d: DbusWatch, folder: string): Probe {
-  return (name, timeoutMs) =>
-    new Promise((resolve) => {
-      const off = d.onEvent((fields, at) => {
-        if (fields['path'] !== `${folder}/${name}`) return;
-        off();
-        clearTimeout(timer);
-        resolve(at);
-      });
-      const timer = setTimeout(() => {
-        off();
-        resolve(null);
-      }, timeoutMs);
-    });
+  return firstArrival<Record<string, unknown>>((fn) => d.onEvent(fn), (fields, name) => fields['path'] === `${folder}/${name}`);
 }
 
 interface Tool {

@@ -2,11 +2,10 @@
 // stock smbclient and smbstatus, and a private D-Bus bus checked with dbus-send/dbus-monitor.
 // If these fail, every other integration test is suspect.
 import { readFileSync, readdirSync, mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSamba, stopAllSamba, type SambaOptions, type SambaServer } from '../support/samba.js';
+import { probe, startSamba, stopAllSamba, type SambaOptions, type SambaServer } from '../support/samba.js';
 import { dbusMonitor, monitorReady, startDbus } from '../support/dbus.js';
 import { requireTool } from '../support/tools.js';
 
@@ -289,20 +288,6 @@ function pgrpOf(pid: number | 'self'): number {
   return Number(fields[2]);
 }
 
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 1_000);
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
 describe('samba lifecycle', () => {
   it('smbd leads its own process group, away from the test runner', { timeout: 20_000 }, async () => {
     const server = await startSamba();
@@ -346,7 +331,7 @@ describe('samba lifecycle', () => {
     await server.stop();
     await server.stop(); // idempotent
     expect(processesOf(server)).toEqual([]);
-    expect(await portAccepts(port)).toBe(false);
+    expect(await probe(port)).toBe(false);
 
     await server.start();
     expect(server.port).toBe(port);

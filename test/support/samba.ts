@@ -643,8 +643,8 @@ function ownsListener(pid: number, port: number): boolean {
   return false;
 }
 
-/** One TCP connection to the port, closed at once. */
-function probe(port: number): Promise<boolean> {
+/** One TCP connection to the port, closed at once: whether something accepts there. */
+export function probe(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: HOST, port });
     const done = (ok: boolean): void => {
