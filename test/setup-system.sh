@@ -27,6 +27,8 @@ tools=(
   dbus-send:dbus-bin
   dbus-monitor:dbus-bin
   gdbus:libglib2.0-bin
+  ps:procps
+  pkill:procps
 )
 missing_pkgs=()
 missing_tools=()
