@@ -4,13 +4,13 @@
  * with the same credentials share one connection.
  */
 import path from 'node:path';
-import { localPathMapper, mountForLocalPath, readMounts, type CifsMount } from '../daemon/mounts.js';
+import { localPathMapper, readMounts, shareTargetForLocalPath, type CifsMount } from '../daemon/mounts.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../watch/share-connection.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
-import { parseTarget, type Target } from '../config/target.js';
+import { isShareTarget, parseTarget, type Target } from '../config/target.js';
 
 export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'> {
   connectTimeout?: number;
@@ -25,20 +25,11 @@ export interface ResolvedTarget {
   localPathOf: (sharePath: string) => string | undefined;
 }
 
-function isSmbTarget(text: string): boolean {
-  return /^smb:\/\//i.test(text) || /^(\/\/|\\\\)/.test(text);
-}
-
 /** A local path inside a mount becomes the share target that mount shows. */
 export function targetFromLocalPath(text: string, mounts: CifsMount[], mountinfoFile: string): Target {
   const abs = path.resolve(text);
-  const found = mountForLocalPath(mounts, abs);
-  if (!found) throw new UsageError(`${abs} is not inside a cifs or smb3 mount (none in ${mountinfoFile} shows it); give an smb:// URL or //HOST/SHARE instead`);
-  const { mount, sharePath } = found;
-  const target: Target = { host: mount.addr ?? mount.host, share: mount.share, path: sharePath };
-  if (mount.port) target.port = mount.port;
-  if (mount.user) target.user = mount.user;
-  if (mount.domain) target.domain = mount.domain;
+  const target = shareTargetForLocalPath(mounts, abs);
+  if (!target) throw new UsageError(`${abs} is not inside a cifs or smb3 mount (none in ${mountinfoFile} shows it); give an smb:// URL or //HOST/SHARE instead`);
   return target;
 }
 
@@ -59,7 +50,7 @@ export async function resolveWatchTargets(
   const shares = new Map<string, ShareConnection>();
   const resolved: ResolvedTarget[] = [];
   for (const given of texts) {
-    const target = isSmbTarget(given) ? parseTarget(given) : targetFromLocalPath(given, mounts, mountinfoFile);
+    const target = isShareTarget(given) ? parseTarget(given) : targetFromLocalPath(given, mounts, mountinfoFile);
     if (target.password) onSecret(target.password);
     const port = opts.port ?? target.port ?? 445;
     const credentials: Credentials = await resolveCredentials(

@@ -140,6 +140,11 @@ function parseUserInfo(userinfo: string): Pick<Target, 'user' | 'domain' | 'pass
 }
 
 /** Parse a TARGET argument. Throws UsageError with a one-line message naming the problem. */
+/** An smb:// URL or a UNC name (`//HOST/SHARE`, `\\\\HOST\\SHARE`), as opposed to a local path. */
+export function isShareTarget(text: string): boolean {
+  return /^smb:\/\//i.test(text) || /^(\/\/|\\\\)/.test(text);
+}
+
 export function parseTarget(input: string): Target {
   if (input === '') throw usage(`empty: use ${FORMS}`);
   if (input.includes('\0')) throw usage('NUL byte');

@@ -4,6 +4,7 @@
  * Line format: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
  */
 import { readFile } from 'node:fs/promises';
+import type { Target } from '../config/target.js';
 import { isWithin } from '../watch/events.js';
 
 export interface CifsMount {
@@ -80,6 +81,18 @@ export function mountForLocalPath(mounts: CifsMount[], path: string): { mount: C
   const rest = clean.slice(mp.length).replace(/^\/+/, '');
   const sharePath = [best.prefix, rest].filter(Boolean).join('/');
   return { mount: best, sharePath };
+}
+
+/** The share target a mount shows at the local `path` (its server, share, port and user). */
+export function shareTargetForLocalPath(mounts: CifsMount[], path: string): Target | undefined {
+  const found = mountForLocalPath(mounts, path);
+  if (!found) return undefined;
+  const { mount, sharePath } = found;
+  const target: Target = { host: mount.addr ?? mount.host, share: mount.share, path: sharePath };
+  if (mount.port) target.port = mount.port;
+  if (mount.user) target.user = mount.user;
+  if (mount.domain) target.domain = mount.domain;
+  return target;
 }
 
 function sameServer(m: CifsMount, host: string, port: number | undefined): boolean {

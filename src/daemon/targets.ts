@@ -9,9 +9,9 @@ import path from 'node:path';
 import { readAuthFile } from '../config/credentials.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { UsageError } from '../config/errors.js';
-import { parseTarget } from '../config/target.js';
+import { isShareTarget, parseTarget, type Target } from '../config/target.js';
 import type { Credentials } from '../smb/types.js';
-import { mountForLocalPath, type CifsMount } from './mounts.js';
+import { shareTargetForLocalPath, type CifsMount } from './mounts.js';
 import type { AddWatchOptions, WatchOrigin } from '../sinks/types.js';
 import { promises as fsp } from 'node:fs';
 
@@ -40,33 +40,22 @@ async function fromFile(file: string): Promise<Credentials> {
 }
 
 export async function resolveTarget(target: string, opts: AddWatchOptions, origin: WatchOrigin, r: TargetResolver): Promise<ResolvedWatchTarget> {
-  const isSmb = /^smb:\/\//i.test(target) || /^(\/\/|\\\\)/.test(target);
-  let host: string;
-  let port: number;
-  let share: string;
-  let sharePath: string;
-  let urlUser: { user: string; domain: string; password?: string } | undefined;
-  if (isSmb) {
-    const t = parseTarget(target);
-    ({ host, share } = t);
-    port = t.port ?? r.defaultPort ?? 445;
-    sharePath = t.path;
-    if (t.user) urlUser = { user: t.user, domain: t.domain ?? '', ...(t.password !== undefined ? { password: t.password } : {}) };
-  } else {
+  let t: Target;
+  if (isShareTarget(target)) t = parseTarget(target);
+  else {
     if (!path.isAbsolute(target)) throw new UsageError(`${target}: a local target must be an absolute path`);
-    const found = mountForLocalPath(r.mounts(), target);
+    const found = shareTargetForLocalPath(r.mounts(), target);
     if (!found) throw new UsageError(`${target} is not inside a cifs or smb3 mount`);
-    host = found.mount.addr ?? found.mount.host;
-    port = found.mount.port ?? r.defaultPort ?? 445;
-    share = found.mount.share;
-    sharePath = found.sharePath;
+    t = found;
   }
+  const { host, share, path: sharePath } = t;
+  const port = t.port ?? r.defaultPort ?? 445;
   const config = r.config();
   const section = config.credentials.get(`//${host.toLowerCase()}/${share.toLowerCase()}`) ?? config.credentials.get(`//${host.toLowerCase()}`);
   let credentials: Credentials | undefined;
   if (opts.guest) credentials = { kind: 'guest' };
   else if (opts.credentialsFile) credentials = await fromFile(opts.credentialsFile);
-  else if (urlUser?.password !== undefined) credentials = { kind: 'user', user: urlUser.user, domain: urlUser.domain, password: urlUser.password };
+  else if (t.user && t.password !== undefined) credentials = { kind: 'user', user: t.user, domain: t.domain ?? '', password: t.password };
   else if (section) credentials = await fromFile(section);
   else if (config.credentialsFile) credentials = await fromFile(config.credentialsFile);
   else if (r.commandLineCredentials) credentials = r.commandLineCredentials;

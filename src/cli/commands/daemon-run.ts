@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type dbus from 'dbus-next';
 import { defaultConfig, defaultConfigPath, loadConfig, type DaemonConfig } from '../../config/daemon-config.js';
 import { resolveCredentials } from '../../config/credentials.js';
+import { isShareTarget, parseTarget } from '../../config/target.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { DesktopFollower } from '../../daemon/desktop.js';
 import { connectBus } from '../../sinks/bus.js';
@@ -63,7 +64,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   if (!configFile && !opts.watch?.length && !config.followDesktop) throw new UsageError('nothing to watch: give --watch TARGET or --config FILE');
   // A long-running process keeps its argv visible in ps for its whole life (/proc/PID/cmdline).
   for (const target of opts.watch ?? []) {
-    if (/^smb:\/\/[^/@]*:[^/@]*@/i.test(target)) throw new UsageError('a password in a --watch URL would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
+    if (isShareTarget(target) && parseTarget(target).password !== undefined) throw new UsageError('a password in a --watch URL would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
   }
   if (opts.user?.includes('%')) throw new UsageError('a password in -U would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
 
