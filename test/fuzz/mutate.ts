@@ -326,10 +326,11 @@ export function hex(buf: Buffer): string {
 }
 
 /**
- * Greedy delta debugging: the smallest input (removing chunks, then zeroing bytes) for which
- * `fails` still holds. Bounded, so it can run on a failure inside a test.
+ * Greedy delta debugging as a generator: yields each candidate and is told whether it still
+ * fails; removes chunks, then (when `zeroBytes`) zeroes bytes. Bounded by `budget` tries. One
+ * algorithm for both drivers below, synchronous and awaiting.
  */
-export function minimize(input: Buffer, fails: (b: Buffer) => boolean, budget = 20_000): Buffer {
+function* shrinkSteps(input: Buffer, budget: number, zeroBytes: boolean): Generator<Buffer, Buffer, boolean> {
   let cur = input;
   let tries = 0;
   for (let chunk = Math.max(1, cur.length >> 1); chunk >= 1 && tries < budget; chunk = chunk === 1 ? 0 : chunk >> 1) {
@@ -337,32 +338,32 @@ export function minimize(input: Buffer, fails: (b: Buffer) => boolean, budget = 
     while (at < cur.length && tries < budget) {
       const candidate = Buffer.concat([cur.subarray(0, at), cur.subarray(at + chunk)]);
       tries++;
-      if (fails(candidate)) cur = candidate;
+      if (yield candidate) cur = candidate;
       else at += chunk;
     }
   }
-  for (let i = 0; i < cur.length && tries < budget; i++) {
+  for (let i = 0; zeroBytes && i < cur.length && tries < budget; i++) {
     if (cur[i] === 0) continue;
     const candidate = Buffer.from(cur);
     candidate[i] = 0;
     tries++;
-    if (fails(candidate)) cur = candidate;
+    if (yield candidate) cur = candidate;
   }
   return cur;
 }
 
-/** `minimize` for a predicate that has to await (the receive path settles promises). */
+/** The smallest input (removing chunks, then zeroing bytes) for which `fails` still holds. */
+export function minimize(input: Buffer, fails: (b: Buffer) => boolean, budget = 20_000): Buffer {
+  const steps = shrinkSteps(input, budget, true);
+  let step = steps.next(false);
+  while (!step.done) step = steps.next(fails(step.value));
+  return step.value;
+}
+
+/** `minimize` (chunk removal only) for a predicate that has to await (the receive path settles promises). */
 export async function minimizeAsync(input: Buffer, fails: (b: Buffer) => Promise<boolean>, budget = 3_000): Promise<Buffer> {
-  let cur = input;
-  let tries = 0;
-  for (let chunk = Math.max(1, cur.length >> 1); chunk >= 1 && tries < budget; chunk = chunk === 1 ? 0 : chunk >> 1) {
-    let at = 0;
-    while (at < cur.length && tries < budget) {
-      const candidate = Buffer.concat([cur.subarray(0, at), cur.subarray(at + chunk)]);
-      tries++;
-      if (await fails(candidate)) cur = candidate;
-      else at += chunk;
-    }
-  }
-  return cur;
+  const steps = shrinkSteps(input, budget, false);
+  let step = steps.next(false);
+  while (!step.done) step = steps.next(await fails(step.value));
+  return step.value;
 }

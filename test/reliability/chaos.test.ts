@@ -12,15 +12,15 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { trackUnhandledRejections } from '../support/tools.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { applyStream, diskTree, setDiff, watch, type Harness } from '../support/stream.js';
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-process.on('unhandledRejection', onUnhandled);
+const unhandledRejections = trackUnhandledRejections();
+const unhandled = unhandledRejections.seen;
 
 afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
+  unhandledRejections.stop();
   await stopAllSamba();
 });
 

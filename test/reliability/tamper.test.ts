@@ -10,17 +10,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEncrypted, notifyFirstName, notifyNameOffset, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { trackUnhandledRejections } from '../support/tools.js';
 import { startSamba, stopAllSamba, type SambaOptions, type SambaServer } from '../support/samba.js';
 import { watch, type Harness } from '../support/stream.js';
 import { decryptMessage } from '../../src/smb/crypto/encryption.js';
 import { encodeFileNotifyInformation, FileAction } from '../../src/smb/wire/notify.js';
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-process.on('unhandledRejection', onUnhandled);
+const unhandledRejections = trackUnhandledRejections();
+const unhandled = unhandledRejections.seen;
 
 afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
+  unhandledRejections.stop();
   await stopAllSamba();
 });
 

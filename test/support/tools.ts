@@ -114,3 +114,14 @@ export function withParentDeathSignal(cmd: string, args: string[]): [string, str
   const setpriv = findTool('setpriv');
   return setpriv === undefined ? [cmd, args] : [setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args]];
 }
+
+/**
+ * Collects every unhandled rejection from now until `stop()`, so that a suite can assert there
+ * was none (vitest only reports them after the run).
+ */
+export function trackUnhandledRejections(): { readonly seen: unknown[]; stop(): void } {
+  const seen: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void seen.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  return { seen, stop: () => void process.off('unhandledRejection', onUnhandled) };
+}
