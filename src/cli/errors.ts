@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../config/errors.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../smb/errors.js';
+import { BusUnavailable } from '../sinks/bus-errors.js';
 
 export { UsageError };
 
@@ -169,7 +170,7 @@ export function describeError(err: unknown, context: ErrorContext = {}): string 
     e = e.original;
   }
   let line: string;
-  if (e instanceof UsageError || e instanceof SecurityError) {
+  if (e instanceof UsageError || e instanceof SecurityError || e instanceof BusUnavailable) {
     line = e.message;
   } else if (e instanceof SmbError) {
     line = describeSmbError(e, ctx);

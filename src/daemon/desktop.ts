@@ -2,7 +2,7 @@
  * Follow the desktop: KIO applications (Dolphin, file dialogs) broadcast
  * `org.kde.KDirNotify.enteredDirectory(s url)` / `leftDirectory(s url)` whenever a view starts or
  * stops showing a folder. For `file://` folders inside a cifs mount, watch them while shown, with
- * no configuration (DESIGN.md, "Desktop integration").
+ * no configuration (docs/desktop.md).
  *
  * References are counted per folder and per sender (its unique bus name). Dolphin sends no
  * leftDirectory when it quits, so a sender's references are dropped when

@@ -1,7 +1,7 @@
 /**
  * What `smbnotify demo` starts and always cleans up: a throwaway smbd with a guest share on a
  * free loopback port, and a private dbus-daemon. Everything lives in one temporary folder.
- * (smbd facts: shared/TESTBENCH.md. From Node with a piped stdin smbd needs --daemon, or it runs
+ * (smbd facts: docs/testbench.md. From Node with a piped stdin smbd needs --daemon, or it runs
  * in inetd mode on the pipe; it exits when its stdin closes, so it never outlives us.)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

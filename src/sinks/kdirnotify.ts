@@ -1,6 +1,6 @@
 /**
  * KDirNotify: make Dolphin, KDE file dialogs and every KIO application refresh a cifs-mounted
- * folder that changed on the server (DESIGN.md, "Desktop integration").
+ * folder that changed on the server (docs/desktop.md).
  *
  * Broadcast signals on object path `/`, interface `org.kde.KDirNotify`, no well-known name:
  * - `FilesAdded(s dirUrl)`: re-lists the folder. That one re-list also picks up deletions,

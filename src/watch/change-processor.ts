@@ -1,7 +1,7 @@
 /**
  * FILE_NOTIFY_INFORMATION (MS-FSCC 2.7.1) to normalized events, exactly once, against the
  * snapshot: a CREATE of a known name or a DELETE of an unknown one is a duplicate (a listing
- * already told us). Renames are paired, also across responses (DESIGN.md: Samba can split a
+ * already told us). Renames are paired, also across responses (docs/protocol.md, "Renames": Samba can split a
  * pair), and a removal from one folder followed by an addition of the same name in another
  * (which is how Samba reports a move between folders) becomes one MOVED_FROM / MOVED_TO pair.
  */

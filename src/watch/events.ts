@@ -1,5 +1,5 @@
 /**
- * The normalized event (DESIGN.md "The normalized event"): one vocabulary for the CLI stream, the
+ * The normalized event (docs/architecture.md, "The normalized event"): one vocabulary for the CLI stream, the
  * journal and D-Bus, named after inotify so that scripts written for inotifywait read it naturally.
  */
 

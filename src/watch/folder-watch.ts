@@ -1,6 +1,6 @@
 /**
  * One open folder handle with CHANGE_NOTIFY requests kept outstanding on it for its whole life
- * (DESIGN.md "Protocol facts"): the server buffers changes on the handle between requests, and a
+ * (docs/protocol.md, "CHANGE_NOTIFY"): the server buffers changes on the handle between requests, and a
  * second outstanding request means no change waits for a re-arm.
  */
 import type { Inflight, Response } from '../smb/connection.js';

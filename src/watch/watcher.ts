@@ -5,7 +5,7 @@
  *
  * Recursive watches keep one handle per folder, each watching only its own entries: Samba reports
  * changes made on its own disk only for folders with a handle, even with WATCH_TREE
- * (TESTBENCH.md), and one handle per folder reports every change exactly once, with no
+ * (docs/protocol.md, "How Samba reports changes"), and one handle per folder reports every change exactly once, with no
  * duplicates between a parent's WATCH_TREE and a child's handle. The cost is one open handle per
  * folder on the server (see README, "Limits").
  */

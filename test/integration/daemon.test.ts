@@ -23,7 +23,7 @@ let dir: string;
 let mountPoint: string;
 let mountinfo: string;
 
-/** The percent-encoded file:// URL KDE expects (DESIGN.md): UTF-8 bytes, space, # and % encoded. */
+/** The percent-encoded file:// URL KDE expects (docs/desktop.md): UTF-8 bytes, space, # and % encoded. */
 function url(localPath: string): string {
   return `file://${localPath.split('/').map((c) => encodeURIComponent(c).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)).join('/')}`;
 }
@@ -154,7 +154,7 @@ describe('following the desktop (KIO enteredDirectory / leftDirectory)', () => {
     try {
       const send = requireTool('dbus-send', 'dbus-bin');
       const shown = join(mountPoint, 'desk folder');
-      // KIO sends these URLs raw, not percent-encoded (DESIGN.md).
+      // KIO sends these URLs raw, not percent-encoded (docs/desktop.md).
       await run(send, [`--bus=${bus.address}`, '--type=signal', '/', 'org.kde.KDirNotify.enteredDirectory', `string:file://${shown}`]);
       for (let i = 0; i < 50 && !/'origin': <'desktop'>[\s\S]*'state': <'watching'>|'state': <'watching'>[\s\S]*'origin': <'desktop'>/.test(await gdbus(bus, 'ListWatches')); i++) {
         await new Promise((r) => setTimeout(r, 100));

@@ -52,13 +52,15 @@ export interface StartDbusOptions {
    * directory. Default: a session bus listening on DIR/bus.
    */
   config?: (dir: string) => string;
+  /** Where a session bus listens (default `unix:path=DIR/bus`), e.g. `unix:abstract=NAME`. */
+  listen?: (dir: string) => string;
 }
 
 export async function startDbus(opts: StartDbusOptions = {}): Promise<DbusBus> {
   const daemon = requireTool('dbus-daemon', 'dbus-daemon');
   const dir = mkdtempSync(join(tmpdir(), 'smbnotify-dbus-'));
   liveDirs.add(dir);
-  let busArgs = ['--session', `--address=unix:path=${dir}/bus`];
+  let busArgs = ['--session', `--address=${opts.listen ? opts.listen(dir) : `unix:path=${dir}/bus`}`];
   if (opts.config) {
     chmodSync(dir, 0o755); // other users must reach the socket
     writeFileSync(join(dir, 'bus.conf'), opts.config(dir));

@@ -1,7 +1,7 @@
 // A throwaway smbd on loopback, one per test file (or per test), for integration tests.
 //
 // Everything a server writes lives in one mkdtemp directory; the server listens on a free high
-// port of 127.0.0.1 (and ::1, `interfaces = lo`). See /work/shared/TESTBENCH.md for the facts
+// port of 127.0.0.1 (and ::1, `interfaces = lo`). See docs/testbench.md for the facts
 // this file relies on. The traps, briefly:
 // - smbd started with a piped stdin and without `--daemon` runs in inetd mode on the pipe.
 // - `--daemon --foreground` makes smbd call setsid(): it leads its own session and process

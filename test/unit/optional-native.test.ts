@@ -1,0 +1,52 @@
+// Item: a plain `npm install` needs no compiler. Nothing native is a dependency; usocket is
+// loaded lazily by the features that want it, with a message saying how to get it.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadUsocket, OptionalModuleMissing, PACKAGE_ROOT, tryLoadUsocket } from '../../src/platform/usocket.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+describe('install', () => {
+  it('package.json lists no package that compiles at install time', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const all = { ...pkg['dependencies'], ...pkg['optionalDependencies'] };
+    expect(Object.keys(all).sort()).toEqual(['commander', 'dbus-next', 'js-md4']);
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean; optional?: boolean; dev?: boolean }> };
+    // Only dbus-next's own optional usocket 0.3.0 has an install script; npm skips it quietly
+    // when it does not build, and nothing here needs it.
+    const scripted = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript && !p.dev).map(([name, p]) => [name, p.optional === true]);
+    expect(scripted).toEqual([['node_modules/dbus-next/node_modules/usocket', true]]);
+  });
+
+  it('npm ls reports no invalid or missing package', () => {
+    const out = execFileSync('npm', ['ls', '--all', '--json'], { cwd: ROOT, encoding: 'utf8' });
+    const tree = JSON.parse(out) as { problems?: string[] };
+    expect(tree.problems ?? []).toEqual([]);
+  });
+
+  it('the install folder named in messages is the package root', () => {
+    expect(PACKAGE_ROOT).toBe(ROOT);
+  });
+
+  it('usocket loads only on demand, and its absence names the feature and the fix', () => {
+    let installed: boolean;
+    try {
+      createRequire(import.meta.url).resolve('usocket');
+      installed = true;
+    } catch {
+      installed = false;
+    }
+    if (installed) {
+      expect(typeof loadUsocket('descriptor passing').USocket).toBe('function');
+    } else {
+      expect(tryLoadUsocket()).toBeNull();
+      expect(() => loadUsocket('receiving the FUSE descriptor from fusermount3')).toThrow(OptionalModuleMissing);
+      expect(() => loadUsocket('receiving the FUSE descriptor from fusermount3')).toThrow(
+        `receiving the FUSE descriptor from fusermount3 needs the optional package usocket, which is not installed: run \`npm install --no-save usocket\` in ${ROOT} (it compiles C++: needs python3, make and g++)`,
+      );
+    }
+  });
+});
