@@ -105,6 +105,9 @@ function describeSmbError(err: SmbError, ctx: ErrorContext): string {
     case 'STATUS_NOT_SUPPORTED':
     case 'STATUS_NOT_IMPLEMENTED':
     case 'STATUS_INVALID_DEVICE_REQUEST':
+      if (err.command === 'NEGOTIATE' && err.detail) {
+        return `dialect mismatch: ${err.detail}; it may need a newer dialect than --max-protocol allows (${s})`;
+      }
       return `the server does not support ${err.command || 'this request'} (${s})`;
     case 'STATUS_NETWORK_NAME_DELETED':
     case 'STATUS_USER_SESSION_DELETED':

@@ -153,16 +153,19 @@ function dialectLabel(d: string): string {
 /** Human `info` output: aligned `Key: value` lines (no trailing newline). */
 export function formatInfo(session: SessionInfo, share: ShareInfo, notify: NotifyProbe, target: InfoTarget): string {
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  const signing = session.signing
-    ? `${session.signing} (${session.signingRequired ? 'required by the server' : 'not required by the server'})`
-    : `off (${session.signingRequired ? 'required by the server' : 'not required by the server'})`;
+  const required = session.signingRequired ? 'required by the server' : 'not required by the server';
+  // An encrypted session carries no signatures: AES-GCM/CCM authenticate every message instead
+  // (MS-SMB2 3.1.4.3), which meets a server's signing requirement.
+  const signing = session.signing ? `${session.signing} (${required})`
+    : session.encryption ? `not needed: every message is encrypted and authenticated with ${session.encryption} (signing ${required})`
+      : `off (${required})`;
   let encryption: string;
   if (share.encrypted) encryption = `${session.encryption ?? 'yes'} (this share is encrypted)`;
   else if (session.encryption) encryption = `${session.encryption} (available; this share is not encrypted)`;
   else encryption = 'none';
-  const notifyText = notify.supported
-    ? 'supported'
-    : `not supported (${escapeName(notify.statusName)})`;
+  const notifyText = notify.supported ? 'supported'
+    : notify.refused ? `refused here (${escapeName(notify.statusName)}): the server knows CHANGE_NOTIFY but would not watch this folder`
+      : `not supported (${escapeName(notify.statusName)})`;
   const rows: Array<[string, string]> = [
     ['Server', `${escapeName(host)}:${target.port ?? 445}`],
     ['Share', `\\\\${escapeName(target.host)}\\${escapeName(target.share)}`],
@@ -208,7 +211,7 @@ export interface InfoJson {
     maximalAccess: number;
   };
   path: string;
-  changeNotify: { supported: boolean; status?: string; statusCode?: number };
+  changeNotify: { supported: boolean; refused?: boolean; status?: string; statusCode?: number };
 }
 
 /** The `info --json` object (print it with JSON.stringify: one line). */
@@ -237,6 +240,6 @@ export function infoJson(session: SessionInfo, share: ShareInfo, notify: NotifyP
     path: target.path,
     changeNotify: notify.supported
       ? { supported: true }
-      : { supported: false, status: notify.statusName, statusCode: notify.status >>> 0 },
+      : { supported: false, ...(notify.refused ? { refused: true } : {}), status: notify.statusName, statusCode: notify.status >>> 0 },
   };
 }

@@ -10,6 +10,8 @@ export class SmbError extends Error {
   readonly status: number;
   readonly statusName: string;
   readonly command: string;
+  /** What the failure means in this context, when the caller knows better than the status name. */
+  readonly detail: string | undefined;
 
   constructor(status: number, command: string, detail?: string) {
     const name = ntStatusName(status);
@@ -18,6 +20,7 @@ export class SmbError extends Error {
     this.status = status >>> 0;
     this.statusName = name;
     this.command = command;
+    this.detail = detail;
   }
 }
 

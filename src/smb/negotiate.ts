@@ -85,6 +85,11 @@ export async function negotiate(conn: Connection, opts: NegotiateOptions = {}): 
     signingAlgorithms: (opts.signingAlgorithms ?? OFFERED_SIGNING).map((a) => SIGNING_IDS[a]),
   });
   const res = await conn.send({ command: Command.NEGOTIATE, body }).response;
+  if (res.header.status === NtStatus.NOT_SUPPORTED) {
+    // MS-SMB2 3.3.5.4: the server found no common dialect in the list we offered.
+    const range = minDialect === maxDialect ? `SMB ${minDialect}` : `SMB ${minDialect} to ${maxDialect}`;
+    throw new SmbError(res.header.status, 'NEGOTIATE', `the server accepts none of the dialects offered (${range})`);
+  }
   if (res.header.status !== NtStatus.SUCCESS) throw new SmbError(res.header.status, 'NEGOTIATE');
   const response = conn.decode(() => decodeNegotiateResponse(res.message));
   const dialect = response.dialect;

@@ -7,7 +7,7 @@ import { ProtocolError, SecurityError, SmbError } from './errors.js';
 import type { Connection, Response } from './connection.js';
 import { deriveSessionKeys } from './crypto/kdf.js';
 import { verifyMessage } from './crypto/signing.js';
-import { buildAuthenticateMessage, decodeChallengeMessage, encodeNegotiateMessage, ntlmClientSigner } from './auth/ntlm.js';
+import { NtlmFlag, buildAuthenticateMessage, decodeChallengeMessage, encodeNegotiateMessage, ntlmClientSigner } from './auth/ntlm.js';
 import { NTLMSSP_OID, decodeNegToken, encodeMechTypeList, encodeNegTokenInit, encodeNegTokenResp } from './auth/spnego.js';
 import { preauthUpdate, type Negotiated } from './negotiate.js';
 import type { SessionSecurity } from './security.js';
@@ -65,6 +65,7 @@ export async function setupSession(
     return token.responseToken;
   });
   const challenge = conn.decode(() => decodeChallengeMessage(challengeToken));
+  if (!anonymous) refuseUnsignedChallenge(conn, neg, protect, challenge.flags);
 
   // Leg 2: NTLMv2 AUTHENTICATE_MESSAGE, with a mechListMIC over our mechanism list (MS-SPNG 3.1.5.1).
   const auth = conn.decode(() => authenticateOrFail({
@@ -105,6 +106,24 @@ export async function setupSession(
   enforceProtection(conn, neg, security, sessionFlags, isGuest, protect);
   conn.setSecurity(security);
   return { security, sessionFlags, sessionFlagNames: flagNames(sessionFlags, SessionFlag), isGuest };
+}
+
+/**
+ * This client signs every message of an authenticated session that is not encrypted, and needs
+ * signing whenever the server requires it, the user asked for protection, or the dialect is 3.1.1
+ * (its final SESSION_SETUP response must be signed). A CHALLENGE without NEGOTIATE_SIGN there is
+ * what a man in the middle stripping the flag would produce: refuse before answering it, as
+ * smbclient does ("possible downgrade"), rather than hand over an NTLM response.
+ */
+function refuseUnsignedChallenge(conn: Connection, neg: Negotiated, protect: Protection, challengeFlags: number): void {
+  if (challengeFlags & NtlmFlag.NEGOTIATE_SIGN) return;
+  const why = neg.signingRequired ? 'the server requires signing'
+    : protect !== 'off' ? `--protect ${protect} was asked for`
+      : neg.dialect === 0x0311 ? 'SMB 3.1.1 sessions are always signed'
+        : null;
+  if (why === null) return;
+  throw conn.abort(new SecurityError(
+    `the server's NTLM challenge does not offer signing although ${why}: possible downgrade attack, refusing the session`));
 }
 
 /** The AUTHENTICATE echoes the server's target info; one too large to echo is the server's fault. */

@@ -112,8 +112,15 @@ export class SmbTree {
     return entries.filter((e) => e.name !== '.' && e.name !== '..').map(entryToStat);
   }
 
-  /** Attributes of one file or folder: CREATE, QUERY_INFO basic and standard, CLOSE, compounded. */
+  /**
+   * Attributes of one file or folder: CREATE, QUERY_INFO basic and standard, CLOSE, compounded.
+   * Where the server does not offer those information classes (smaller independent servers), the
+   * CREATE response alone is used: it carries the same times, sizes and attributes (MS-SMB2
+   * 2.2.14), and from then on this tree asks for nothing more than CREATE + CLOSE.
+   */
   async stat(path: string): Promise<FileStat> {
+    const name = path.split('/').filter(Boolean).pop() ?? '';
+    if (!this.queryInfoOffered) return this.statFromCreate(path, name);
     const [create, basic, standard, close] = this.conn.submit([
       this.spec(Command.CREATE, this.openRequest(path, null)),
       this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(RELATED_FILE_ID, InfoType.FILE, FileInfoClass.FileBasicInformation, 40)),
@@ -122,11 +129,14 @@ export class SmbTree {
     ]);
     const [c, b, s] = await Promise.all([create!.response, basic!.response, standard!.response, close!.response]);
     expectSuccess(c!, 'CREATE');
+    if (INFO_CLASS_MISSING.has(b!.header.status) || INFO_CLASS_MISSING.has(s!.header.status)) {
+      this.queryInfoOffered = false;
+      return createToStat(name, this.conn.decode(() => decodeCreateResponse(c!.message)));
+    }
     expectSuccess(b!, 'QUERY_INFO');
     expectSuccess(s!, 'QUERY_INFO');
     const bi = this.conn.decode(() => decodeFileBasicInformation(decodeOutputBuffer(b!.message, 'QUERY_INFO response')));
     const si = this.conn.decode(() => decodeFileStandardInformation(decodeOutputBuffer(s!.message, 'QUERY_INFO response')));
-    const name = path.split('/').filter(Boolean).pop() ?? '';
     return {
       name,
       isDirectory: si.directory || (bi.fileAttributes & FILE_ATTRIBUTE_DIRECTORY) !== 0,
@@ -138,6 +148,19 @@ export class SmbTree {
       changeTime: filetimeToDate(bi.changeTime),
       attributes: bi.fileAttributes,
     };
+  }
+
+  /** False once the server answered QUERY_INFO FileBasic/FileStandardInformation with "no such class". */
+  queryInfoOffered = true;
+
+  private async statFromCreate(path: string, name: string): Promise<FileStat> {
+    const [create, close] = this.conn.submit([
+      this.spec(Command.CREATE, this.openRequest(path, null)),
+      this.spec(Command.CLOSE, encodeCloseRequest(RELATED_FILE_ID)),
+    ]);
+    const [c] = await Promise.all([create!.response, close!.response]);
+    expectSuccess(c!, 'CREATE');
+    return createToStat(name, this.conn.decode(() => decodeCreateResponse(c!.message)));
   }
 
   /**
@@ -188,10 +211,14 @@ export class SmbTree {
       if (first === 'pending') this.cancel(inflight);
       const res = await inflight.response;
       const status = res.header.status;
+      const statusName = new SmbError(status, 'CHANGE_NOTIFY').statusName;
       if (status === NtStatus.NOT_IMPLEMENTED || status === NtStatus.NOT_SUPPORTED || status === NtStatus.INVALID_DEVICE_REQUEST) {
-        return { supported: false, status, statusName: new SmbError(status, 'CHANGE_NOTIFY').statusName };
+        return { supported: false, status, statusName };
       }
-      return { supported: true };
+      // Parked and then cancelled (or answered at once with changes): the server watches. Any
+      // other answer (ACCESS_DENIED, ...) says nothing works here, whatever the server knows.
+      if (status === NtStatus.CANCELLED || status === NtStatus.SUCCESS || status === NtStatus.NOTIFY_ENUM_DIR) return { supported: true };
+      return { supported: false, refused: true, status, statusName };
     } finally {
       await this.close(fileId).catch(() => undefined);
     }
@@ -202,6 +229,25 @@ export class SmbTree {
     expectSuccess(res, 'TREE_DISCONNECT');
     this.conn.decode(() => decodeEmptyResponse(res.message, 'TREE_DISCONNECT response'));
   }
+}
+
+/** Answers that mean "this information class is not offered" (as opposed to a failed request). */
+const INFO_CLASS_MISSING = new Set<number>([
+  NtStatus.NOT_SUPPORTED, NtStatus.NOT_IMPLEMENTED, NtStatus.INVALID_INFO_CLASS, NtStatus.INVALID_DEVICE_REQUEST,
+]);
+
+function createToStat(name: string, c: CreateResponse): FileStat {
+  return {
+    name,
+    isDirectory: (c.fileAttributes & FILE_ATTRIBUTE_DIRECTORY) !== 0,
+    size: c.endOfFile,
+    allocationSize: c.allocationSize,
+    creationTime: filetimeToDate(c.creationTime),
+    lastAccessTime: filetimeToDate(c.lastAccessTime),
+    lastWriteTime: filetimeToDate(c.lastWriteTime),
+    changeTime: filetimeToDate(c.changeTime),
+    attributes: c.fileAttributes,
+  };
 }
 
 function entryToStat(e: DirectoryEntry): FileStat {

@@ -76,4 +76,5 @@ export interface FileStat {
 /** Result of probing CHANGE_NOTIFY on a folder (sent, then cancelled). */
 export type NotifyProbe =
   | { supported: true }
-  | { supported: false; statusName: string; status: number };
+  /** refused: the server answered with another error (ACCESS_DENIED, say): notify is not known to work here. */
+  | { supported: false; statusName: string; status: number; refused?: boolean };

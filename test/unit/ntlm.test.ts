@@ -282,6 +282,33 @@ describe('NTLM edge cases', () => {
     expect(authField(r.message, 5)).toHaveLength(0);
   });
 
+  it('a CHALLENGE without SIGN or SEAL: KEY_EXCH is dropped with the key it would announce (MS-NLMP 3.1.5.1.2)', () => {
+    // The MS-NLMP 4.2.4.3 sample with NEGOTIATE_SIGN and NEGOTIATE_SEAL cleared, KEY_EXCH kept.
+    const bytes = Buffer.from(NLMP.challenge);
+    bytes.writeUInt32LE((bytes.readUInt32LE(20) & ~(NtlmFlag.NEGOTIATE_SIGN | NtlmFlag.NEGOTIATE_SEAL)) >>> 0, 20);
+    const unsigned = decodeChallengeMessage(bytes);
+    expect(unsigned.flags & NtlmFlag.NEGOTIATE_KEY_EXCH).toBeTruthy();
+    const r = buildAuthenticateMessage({ ...base, challengeMessage: bytes, challenge: unsigned, clientChallenge: Buffer.alloc(8, 0xaa), timestamp: Buffer.alloc(8) });
+    const sentFlags = r.message.readUInt32LE(60);
+    expect(sentFlags).toBe(r.negotiatedFlags);
+    expect(sentFlags & NtlmFlag.NEGOTIATE_KEY_EXCH).toBe(0);
+    expect(sentFlags & NtlmFlag.NEGOTIATE_SIGN).toBe(0);
+    expect(authField(r.message, 5)).toHaveLength(0);
+    // No exchange: the exported session key is the session base key of the 4.2.4 sample.
+    expect(r.exportedSessionKey.toString('hex')).toBe('8de40ccadbc14a82f15cb0ad0de95ca3');
+  });
+
+  it('flags and key agree for every combination of server flags', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (serverFlags) => {
+      const r = buildAuthenticateMessage({ ...base, challenge: { ...challenge, flags: serverFlags >>> 0 } });
+      const sentFlags = r.message.readUInt32LE(60);
+      const keyLength = authField(r.message, 5).length;
+      expect(sentFlags).toBe(r.negotiatedFlags);
+      expect(keyLength).toBe(sentFlags & NtlmFlag.NEGOTIATE_KEY_EXCH ? 16 : 0);
+      if (sentFlags & NtlmFlag.NEGOTIATE_KEY_EXCH) expect(sentFlags & (NtlmFlag.NEGOTIATE_SIGN | NtlmFlag.NEGOTIATE_SEAL)).not.toBe(0);
+    }), { numRuns: ITERATIONS });
+  });
+
   it('uses fresh random client challenges and session keys by default', () => {
     const a = buildAuthenticateMessage(base);
     const b = buildAuthenticateMessage(base);

@@ -110,7 +110,10 @@ export function buildAuthenticateMessage(opts: AuthenticateOptions): Authenticat
 
   // MS-NLMP 3.4.5.1 KXKEY: for NTLMv2 the key exchange key is the session base key.
   const keyExchangeKey = sessionBaseKey;
+  // MS-NLMP 3.1.5.1.2: a random session key is exchanged only with KEY_EXCH and SIGN or SEAL.
+  // Without one of those no EncryptedRandomSessionKey is sent, so KEY_EXCH must not be claimed.
   const keyExchange = (flags & NtlmFlag.NEGOTIATE_KEY_EXCH) !== 0 && (flags & (NtlmFlag.NEGOTIATE_SIGN | NtlmFlag.NEGOTIATE_SEAL)) !== 0;
+  if (!keyExchange) flags = (flags & ~NtlmFlag.NEGOTIATE_KEY_EXCH) >>> 0;
   const exportedSessionKey = keyExchange ? (opts.exportedSessionKey ?? randomBytes(16)) : keyExchangeKey;
   const encryptedRandomSessionKey = keyExchange ? encryptRandomSessionKey(keyExchangeKey, exportedSessionKey) : Buffer.alloc(0);
 

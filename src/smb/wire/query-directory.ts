@@ -57,7 +57,16 @@ export interface DirectoryEntry extends FileTimes {
 
 const ENTRY_FIXED = 80;
 
-/** Parse a FileIdFullDirectoryInformation chain (MS-FSCC 2.4.18); every offset is checked. */
+/**
+ * Parse a FileIdFullDirectoryInformation chain (MS-FSCC 2.4.18); every offset is checked.
+ *
+ * Strict about bounds, lenient about the end of the chain: MS-FSCC 2.4 says the last entry has
+ * NextEntryOffset 0, but some independent servers leave the aligned size of the entry there. A
+ * NextEntryOffset that leads to the end of the buffer, or to fewer bytes than an entry's fixed part,
+ * ends the chain after the entry just decoded (as Windows and smbclient accept). Anything that
+ * would read outside the buffer or move backwards is still a ProtocolError, and the walk only
+ * moves forward, so it ends.
+ */
 export function decodeDirectoryEntries(buf: Buffer): DirectoryEntry[] {
   const entries: DirectoryEntry[] = [];
   if (buf.length === 0) return entries;
@@ -82,8 +91,9 @@ export function decodeDirectoryEntries(buf: Buffer): DirectoryEntry[] {
     if (next === 0) break;
     // Entries are 8-byte aligned and must move forward past this one's name (MS-FSCC 2.4).
     if (next % 8 !== 0 || next < ENTRY_FIXED + nameLength) throw new ProtocolError(`bad NextEntryOffset ${next}`);
+    // Room for no further entry: this was the last one, whatever its NextEntryOffset said.
+    if (at + next + ENTRY_FIXED > buf.length) break;
     at += next;
-    if (at >= buf.length) throw new ProtocolError(`NextEntryOffset ${next} points past the buffer`);
   }
   return entries;
 }
