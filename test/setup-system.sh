@@ -29,6 +29,11 @@ tools=(
   gdbus:libglib2.0-bin
   ps:procps
   pkill:procps
+  mosquitto:mosquitto
+  mosquitto_passwd:mosquitto
+  mosquitto_sub:mosquitto-clients
+  mosquitto_pub:mosquitto-clients
+  openssl:openssl
 )
 missing_pkgs=()
 missing_tools=()

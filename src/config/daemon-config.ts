@@ -8,10 +8,13 @@
  *   [watch NAME]          target, recursive, credentials, guest, events, include, exclude,
  *                         poll-interval
  *   [credentials //HOST[/SHARE]]   file: credentials for mounts and desktop folders there
+ *   [mqtt]                url, client-id, username, password-file, qos, topic-prefix, ca, cert,
+ *                         key, queue, queue-max-size (src/config/mqtt-config.ts)
  */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
+import { applyMqttKey, type MqttConfig } from './mqtt-config.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -49,6 +52,8 @@ export interface DaemonConfig {
   watches: WatchConfig[];
   /** `//host` or `//host/share` (lower case) -> credentials file. */
   credentials: Map<string, string>;
+  /** Present when the config has an [mqtt] section. */
+  mqtt?: MqttConfig;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -123,6 +128,8 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
       } else if (section === 'credentials') {
         if (!arg || !/^(\/\/|\\\\)[^/\\]+([/\\][^/\\]+)?[/\\]?$/.test(arg)) throw new ConfigError(`${where}: [credentials] needs //HOST or //HOST/SHARE`);
         credentialsKey = arg.replace(/\\/g, '/').replace(/\/$/, '').toLowerCase();
+      } else if (section === 'mqtt') {
+        config.mqtt ??= {};
       } else if (section !== 'daemon') throw new ConfigError(`${where}: unknown section [${header[1]}]`);
       return;
     }
@@ -131,6 +138,7 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
     const key = line.slice(0, eq).trim().toLowerCase();
     const value = line.slice(eq + 1).trim();
     if (section === 'daemon') applyDaemonKey(config, key, value, where);
+    else if (section === 'mqtt') applyMqttKey(config.mqtt!, key, value, where, { size: parseSize, path: expandHome, fail: (m) => new ConfigError(m) });
     else if (watch) applyWatchKey(watch, key, value, where);
     else if (credentialsKey !== null) {
       if (key !== 'file') throw new ConfigError(`${where}: [credentials] knows only file =`);

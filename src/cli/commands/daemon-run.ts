@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type dbus from 'dbus-next';
 import { defaultConfig, defaultConfigPath, loadConfig, type DaemonConfig } from '../../config/daemon-config.js';
 import { resolveCredentials } from '../../config/credentials.js';
+import { checkMqttUrl, resolveMqtt } from '../../config/mqtt-config.js';
 import { isShareTarget, parseTarget } from '../../config/target.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { DesktopFollower } from '../../daemon/desktop.js';
@@ -27,6 +28,7 @@ export interface DaemonCliOptions extends ConnectionCliOptions {
   mountinfo?: string;
   bus?: string;
   journal?: string;
+  mqtt?: string;
 }
 
 async function commandLineCredentials(opts: DaemonCliOptions, io: CommandIO): Promise<Credentials | undefined> {
@@ -61,6 +63,13 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   if (opts.bus) config.bus = opts.bus;
   if (opts.mountinfo) config.mountinfo = opts.mountinfo;
   if (opts.journal) config.journal = opts.journal === 'off' ? null : opts.journal;
+  if (opts.mqtt !== undefined) {
+    checkMqttUrl(opts.mqtt);
+    config.mqtt = { ...config.mqtt, url: opts.mqtt };
+  }
+  // Files read and checked before anything starts: a bad [mqtt] is the user's to fix now.
+  const mqtt = config.mqtt ? await resolveMqtt(config.mqtt, system) : null;
+  if (mqtt?.password) io.onSecret?.(mqtt.password);
   if (!configFile && !opts.watch?.length && !config.followDesktop) throw new UsageError('nothing to watch: give --watch TARGET or --config FILE');
   // A long-running process keeps its argv visible in ps for its whole life (/proc/PID/cmdline).
   for (const target of opts.watch ?? []) {
@@ -98,6 +107,11 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     }), true);
     daemon.journalPath = journalPath;
   }
+  if (mqtt) {
+    // Loaded only when used; last in line: it never waits, but the journal and D-Bus come first.
+    const { MqttSink } = await import('../../sinks/mqtt.js');
+    daemon.addSink(await MqttSink.start({ ...mqtt, log }));
+  }
 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => {
@@ -114,7 +128,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
       follower = new DesktopFollower(bus, daemon, log);
       await follower.start();
     }
-    log(`smbnotify ${version} daemon running: ${daemon.listWatches().length} watches${bus ? `, D-Bus ${config.bus}` : ''}${daemon.journalPath ? `, journal ${daemon.journalPath}` : ''}`);
+    log(`smbnotify ${version} daemon running: ${daemon.listWatches().length} watches${bus ? `, D-Bus ${config.bus}` : ''}${daemon.journalPath ? `, journal ${daemon.journalPath}` : ''}${mqtt ? `, MQTT ${mqtt.url} under ${mqtt.prefix}/` : ''}`);
     await finished;
     log('stopping: cancelling requests, closing handles');
   } finally {

@@ -41,6 +41,11 @@ export interface MonitorOptions {
   json?: boolean;
   format?: string;
   timefmt?: string;
+  mqtt?: string;
+  topicPrefix?: string;
+  mqttUser?: string;
+  mqttPasswordFile?: string;
+  mqttCa?: string;
 }
 
 export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {

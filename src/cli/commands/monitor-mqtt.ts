@@ -1,0 +1,68 @@
+/**
+ * `smbnotify monitor --mqtt URL`: the daemon's events as a broker delivers them, printed as
+ * `monitor` prints its D-Bus signals. Subscribes (QoS 1) to `PREFIX/#`; the retained
+ * `PREFIX/$status/CLIENT-ID` messages say on stderr whether each daemon is online.
+ */
+import mqtt from 'mqtt';
+import { resolveMqtt } from '../../config/mqtt-config.js';
+import { describeMqttError } from '../../sinks/mqtt.js';
+import { eventPrinter } from '../../sinks/printer.js';
+import type { DaemonEvent } from '../../sinks/types.js';
+import { UsageError } from '../errors.js';
+import type { CommandIO } from './info.js';
+import type { MonitorOptions } from './monitor-run.js';
+
+export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+  if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
+  const prefix = opts.topicPrefix ?? 'smbnotify';
+  const r = await resolveMqtt({
+    url: opts.mqtt,
+    topicPrefix: prefix,
+    ...(opts.mqttUser !== undefined ? { username: opts.mqttUser } : {}),
+    ...(opts.mqttPasswordFile !== undefined ? { passwordFile: opts.mqttPasswordFile } : {}),
+    ...(opts.mqttCa !== undefined ? { ca: opts.mqttCa } : {}),
+  }, false);
+  if (r.password) io.onSecret?.(r.password);
+  const client = mqtt.connect(r.url, {
+    clientId: `smbnotify-monitor-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    reconnectPeriod: 2000,
+    connectTimeout: 10_000,
+    ...(r.username !== undefined ? { username: r.username } : {}),
+    ...(r.password !== undefined ? { password: r.password } : {}),
+    ...(r.ca ? { ca: r.ca } : {}),
+  });
+  const print = eventPrinter(opts, io, true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      // Before the first connection, any failure is the user's to fix: one line, exit 1.
+      client.once('error', (err) => reject(new UsageError(describeMqttError(err as Error & { code?: string | number }, r.url))));
+    });
+    client.on('error', (err) => io.err(`smbnotify: ${describeMqttError(err as Error & { code?: string | number }, r.url)}`));
+    client.on('offline', () => io.err('smbnotify: lost the broker; reconnecting'));
+    client.on('message', (topic, payload) => {
+      const rest = topic.slice(prefix.length + 1);
+      if (rest.startsWith('$status/')) {
+        if (!opts.quiet) io.err(`smbnotify: daemon ${rest.slice('$status/'.length)} is ${payload.toString('utf8')}`);
+        return;
+      }
+      if (rest.startsWith('$')) return;
+      let e: DaemonEvent;
+      try {
+        e = JSON.parse(payload.toString('utf8')) as DaemonEvent;
+      } catch {
+        io.err(`smbnotify: not an event on ${topic}`);
+        return;
+      }
+      print(e, e.watchId);
+    });
+    await client.subscribeAsync(`${prefix}/#`, { qos: 1 });
+    if (!opts.quiet) io.err(`smbnotify: listening to ${prefix}/# on ${r.url} (Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  } finally {
+    await client.endAsync(true).catch(() => undefined);
+  }
+}

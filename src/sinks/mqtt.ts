@@ -1,0 +1,311 @@
+/**
+ * The MQTT sink: every event to a broker, as the journal line's JSON on `PREFIX/SERVER/SHARE/PATH…`
+ * (src/sinks/mqtt-topic.ts), with retained per-watch states and a retained "online"/"offline"
+ * (the last will) so that a subscriber knows whether it is being told everything.
+ *
+ * The protocol is the `mqtt` package's (MQTT.js): reconnection, QoS 1/2 acknowledgements and
+ * re-sending what was in flight when a connection broke (its in-memory store, re-sent in order
+ * before it reports 'connect') are its job. Ours is never to hold up the other sinks and never to
+ * lose an event silently:
+ * - publish() never waits: while the broker is connected and nothing is queued, an event goes to
+ *   MQTT.js at once (at most WINDOW unacknowledged); otherwise it goes to the queue on disk
+ *   (mqtt-queue.ts) and the drain loop sends the queue, oldest first, once the broker is back.
+ *   Events are therefore delivered in the order they were published.
+ * - When the queue is full, events are dropped and counted per watch; as soon as there is room
+ *   again, an OVERFLOW event for each watch concerned is queued (after what was queued before the
+ *   loss, before what comes after), telling subscribers to list those folders again.
+ * - At shutdown, events sent but not acknowledged are written to the queue ahead of the rest, and
+ *   the next run sends them first (QoS 1 is at least once: a subscriber may see an event twice
+ *   across a restart or a broken connection; `seq` per watch tells repeats apart).
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { WatchEvent } from '../watch/events.js';
+import { eventJson } from './terminal.js';
+import { DiskQueue } from './mqtt-queue.js';
+import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
+import type { DaemonEvent, EventSink } from './types.js';
+
+export interface MqttSinkOptions {
+  /** mqtt://, mqtts://, ws:// or wss://, without a password. */
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** PEM contents for mqtts:// and wss:// (a private CA, a client certificate and its key). */
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  qos: 0 | 1 | 2;
+  prefix: string;
+  queueDir: string;
+  queueMaxBytes: number;
+  log: (line: string) => void;
+  /** Delay between connection attempts (default 2000 ms). */
+  reconnectMs?: number;
+}
+
+/** Unacknowledged messages allowed at once; past it, events wait in the queue. */
+const WINDOW = 1000;
+
+interface Dropped {
+  event: Pick<WatchEvent, 'server' | 'share' | 'watch'> & { watchId: string };
+  seq: number;
+  count: number;
+}
+
+/** `mqtt://host:port/path` without user information, for messages. */
+export function urlForDisplay(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '(malformed URL)';
+  }
+}
+
+/** One line for a connection failure, with what to check. */
+export function describeMqttError(err: Error & { code?: string | number }, url: string): string {
+  const where = urlForDisplay(url);
+  if (typeof err.code === 'number') {
+    const hint = err.code === 4 || err.code === 5 || err.code === 134 || err.code === 135 ? ' (check the user name and the password file)' : '';
+    return `the broker ${where} refused the connection: ${err.message.replace(/^Connection refused: /, '')}${hint}`;
+  }
+  if (err.code === 'ECONNREFUSED') return `cannot reach the broker ${where}: connection refused`;
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return `cannot reach the broker ${where}: unknown host`;
+  if (typeof err.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|ALTNAME/.test(err.code)) return `TLS with the broker ${where} failed: ${err.message}`;
+  return `broker ${where}: ${err.message}`;
+}
+
+export class MqttSink implements EventSink {
+  private readonly client: MqttClient;
+  private readonly status: string;
+  private inflight = 0;
+  private nextId = 0;
+  /** Events sent directly and not yet acknowledged, by send number (written to disk at shutdown). */
+  private readonly unacked = new Map<number, string>();
+  /** True while events must go through the queue (it holds some, or the broker is away). */
+  private queued = true;
+  private draining: Promise<void> | null = null;
+  /** Called when a slot frees up or the connection is back (the drain loop waiting). */
+  private wake: (() => void) | null = null;
+  /** Latest STATE event per watch-state topic, re-published (retained) on every connect. */
+  private readonly states = new Map<string, string>();
+  private readonly dropped = new Map<string, Dropped>();
+  private droppedTotal = 0;
+  private closed = false;
+  /** Set when close() stops waiting for acknowledgements: the drain loop leaves the rest on disk. */
+  private givenUp = false;
+  private closing: Promise<void> | null = null;
+  private lastProblem = '';
+  private wasConnected = false;
+
+  private constructor(private readonly opts: MqttSinkOptions, private readonly queue: DiskQueue) {
+    this.status = statusTopic(opts.prefix, opts.clientId);
+    const options: IClientOptions = {
+      clientId: opts.clientId,
+      clean: true,
+      keepalive: 30,
+      connectTimeout: 10_000,
+      reconnectPeriod: opts.reconnectMs ?? 2000,
+      // A refused login (wrong password) is retried too: the broker's password file may be fixed
+      // without restarting us. It is said once, not at every attempt.
+      reconnectOnConnackError: true,
+      will: { topic: this.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(opts.username !== undefined ? { username: opts.username } : {}),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      ...(opts.ca ? { ca: opts.ca } : {}),
+      ...(opts.cert ? { cert: opts.cert } : {}),
+      ...(opts.key ? { key: opts.key } : {}),
+      rejectUnauthorized: true,
+    };
+    this.client = mqtt.connect(opts.url, options);
+    this.client.on('connect', () => this.onConnect());
+    this.client.on('close', () => this.onClose());
+    this.client.on('error', (err) => this.problem(describeMqttError(err as Error & { code?: string | number }, opts.url)));
+  }
+
+  /** Opens the queue and starts connecting (in the background: the broker may be down). */
+  static async start(opts: MqttSinkOptions): Promise<MqttSink> {
+    let sink: MqttSink | null = null;
+    const queue = await DiskQueue.open(opts.queueDir, { maxBytes: opts.queueMaxBytes, onError: (err) => (sink ? sink.opts.log(`mqtt: ${err.message}`) : opts.log(`mqtt: ${err.message}`)) });
+    sink = new MqttSink(opts, queue);
+    return sink;
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  publish(e: DaemonEvent): void {
+    if (this.closed) return;
+    const line = eventJson(e);
+    if (e.event === 'STATE') {
+      const topic = watchStateTopic(this.opts.prefix, e);
+      this.states.set(topic, line);
+      if (this.client.connected) this.client.publish(topic, line, { qos: this.opts.qos, retain: true });
+    }
+    if (!this.queued && this.client.connected && this.inflight < WINDOW) {
+      this.send(eventTopic(this.opts.prefix, e), line, true);
+      return;
+    }
+    this.queued = true;
+    this.queueOverflows();
+    if (!this.queue.append(line)) this.drop(e);
+    this.kickDrain();
+  }
+
+  /** Sends what can be sent within a grace time, keeps the rest on disk, says "offline", disconnects. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      const deadline = Date.now() + 3000;
+      while (this.client.connected && (this.inflight > 0 || this.draining) && Date.now() < deadline) {
+        this.wake?.();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      this.givenUp = true;
+      this.wake?.();
+      await this.draining;
+      this.queueOverflows();
+      await this.queue.prepend([...this.unacked.values()]);
+      await this.queue.flush();
+      if (this.client.connected) {
+        await Promise.race([
+          this.client.publishAsync(this.status, 'offline', { qos: 1, retain: true }).catch(() => undefined),
+          new Promise((r) => setTimeout(r, 1000)),
+        ]);
+      }
+      await this.client.endAsync(true).catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  private send(topic: string, line: string, direct: boolean, done?: () => void): void {
+    this.inflight++;
+    const id = this.nextId++;
+    if (direct) this.unacked.set(id, line);
+    this.client.publish(topic, line, { qos: this.opts.qos }, (err) => {
+      this.inflight--;
+      // An error means MQTT.js gave the message up (the client is ending): an unacknowledged
+      // direct event stays in `unacked` and is written to the queue by close().
+      if (!err && direct) this.unacked.delete(id);
+      done?.();
+      this.wake?.();
+    });
+  }
+
+  private onConnect(): void {
+    this.wasConnected = true;
+    this.lastProblem = '';
+    this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${Math.ceil(this.queue.bytes / 1024)} KiB of queued events`}`);
+    this.client.publish(this.status, 'online', { qos: 1, retain: true });
+    for (const [topic, line] of this.states) this.client.publish(topic, line, { qos: this.opts.qos, retain: true });
+    this.wake?.();
+    this.kickDrain();
+  }
+
+  private onClose(): void {
+    if (this.closed || !this.wasConnected) return;
+    this.wasConnected = false;
+    this.queued = true;
+    this.opts.log(`mqtt: lost the broker ${urlForDisplay(this.opts.url)}; queueing events in ${this.queue.dir} (up to ${Math.round(this.queue.maxBytes / 1024 / 1024)} MiB)`);
+  }
+
+  private problem(message: string): void {
+    if (message === this.lastProblem || this.closed) return;
+    this.lastProblem = message;
+    this.opts.log(`mqtt: ${message}; retrying every ${Math.round((this.opts.reconnectMs ?? 2000) / 1000)} s, events are queued meanwhile`);
+  }
+
+  private drop(e: DaemonEvent): void {
+    if (this.dropped.size === 0) {
+      this.opts.log(`mqtt: the queue in ${this.queue.dir} is full (${Math.round(this.queue.maxBytes / 1024 / 1024)} MiB): events are dropped until the broker takes them; an OVERFLOW event will tell subscribers which folders to list again`);
+    }
+    this.droppedTotal++;
+    const d = this.dropped.get(e.watchId) ?? { event: { server: e.server, share: e.share, ...(e.watch !== undefined ? { watch: e.watch } : {}), watchId: e.watchId }, seq: e.seq, count: 0 };
+    d.seq = e.seq;
+    d.count++;
+    this.dropped.set(e.watchId, d);
+  }
+
+  /** Once the queue has room again: an OVERFLOW per watch that lost events, in stream order. */
+  private queueOverflows(): void {
+    if (this.dropped.size === 0) return;
+    for (const [watchId, d] of [...this.dropped]) {
+      const overflow: DaemonEvent = {
+        seq: d.seq,
+        time: new Date().toISOString(),
+        event: 'OVERFLOW',
+        server: d.event.server,
+        share: d.event.share,
+        path: d.event.watch ?? '',
+        ...(d.event.watch !== undefined ? { watch: d.event.watch } : {}),
+        message: `MQTT queue full: ${d.count} events were not sent; list the folder again`,
+        watchId,
+      };
+      if (!this.queue.append(eventJson(overflow))) return;
+      this.dropped.delete(watchId);
+    }
+    this.opts.log(`mqtt: the queue has room again; ${this.droppedTotal} events had been dropped, OVERFLOW queued for the watches concerned`);
+    this.droppedTotal = 0;
+  }
+
+  private kickDrain(): void {
+    if (this.draining || !this.client.connected) return;
+    this.draining = this.drain()
+      .catch((err: unknown) => this.opts.log(`mqtt: sending the queue failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.draining = null;
+        if (this.queued && !this.givenUp && (!this.queue.empty || this.dropped.size > 0)) this.kickDrain();
+      });
+  }
+
+  /** Sends the queue, oldest segment first; a segment is deleted once all of it is acknowledged. */
+  private async drain(): Promise<void> {
+    while (this.client.connected && !this.givenUp) {
+      this.queueOverflows();
+      const seg = await this.queue.takeOldest();
+      if (!seg) {
+        // Checked and switched in one go: an event published meanwhile went to the queue.
+        if (this.queue.empty && this.dropped.size === 0) {
+          this.queued = false;
+          return;
+        }
+        continue;
+      }
+      const ok = await this.sendAll(seg.lines);
+      if (!ok) return; // closing: the segment stays on disk for the next run
+      await seg.remove();
+    }
+  }
+
+  /** Sends lines in order within the window; resolves true when all are acknowledged. */
+  private sendAll(lines: string[]): Promise<boolean> {
+    return new Promise((resolve) => {
+      let next = 0;
+      let acked = 0;
+      const pump = () => {
+        if (acked === lines.length) {
+          this.wake = null;
+          resolve(true);
+          return;
+        }
+        if (this.givenUp) {
+          this.wake = null;
+          resolve(false);
+          return;
+        }
+        while (next < lines.length && this.client.connected && this.inflight < WINDOW) {
+          const line = lines[next++]!;
+          this.send(topicOf(this.opts.prefix, line), line, false, () => void acked++);
+        }
+      };
+      this.wake = pump;
+      pump();
+    });
+  }
+}
+
+function topicOf(prefix: string, line: string): string {
+  return eventTopic(prefix, JSON.parse(line) as WatchEvent);
+}
