@@ -15,6 +15,7 @@ import { ExitStatus, registerWatch } from './commands/watch.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerDemo } from './commands/demo.js';
+import { registerView } from './commands/view.js';
 import { describeError, oneLine, redact } from './errors.js';
 import { parseTarget } from '../config/target.js';
 
@@ -127,6 +128,7 @@ Every error is one line on stderr and exit status 1.`);
   registerWatch(program, withErr);
   registerDaemon(program, withErr, readVersion());
   registerMonitor(program, withErr);
+  registerView(program, withErr);
   registerDemo(program, withErr);
 
   try {
