@@ -27,6 +27,9 @@ tools=(
   dbus-send:dbus-bin
   dbus-monitor:dbus-bin
   gdbus:libglib2.0-bin
+  gio:libglib2.0-bin
+  inotifywait:inotify-tools
+  fusermount3:fuse3
   ps:procps
   pkill:procps
   mosquitto:mosquitto

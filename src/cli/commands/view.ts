@@ -16,6 +16,8 @@ import type { CommandIO } from './info.js';
 export interface ViewOptions extends WatchCliConnection {
   backing?: string;
   allowOther?: boolean;
+  /** false with --no-replay: a plain passthrough, as dead as the cifs mount (for comparison). */
+  replay?: boolean;
   quiet?: boolean;
   pollInterval?: number;
 }
@@ -66,7 +68,7 @@ export async function runView(targetText: string, mountPoint: string, opts: View
     });
     watcher.on('event', (e) => {
       if (e.event === 'STATE' && !opts.quiet) io.err(`smbnotify: view: ${e.state}${e.message ? `: ${e.message}` : ''}`);
-      v.handle(e);
+      if (opts.replay !== false) v.handle(e);
     });
     try {
       await watcher.start();
@@ -93,6 +95,7 @@ export function registerView(program: Command, io: CommandIO & { err: (line: str
     .argument('<MOUNTPOINT>', 'an empty folder for the view, or the cifs mount point itself to make it live in place')
     .option('--backing <DIR>', 'the local folder that shows TARGET (default: its cifs mount, from mountinfo)')
     .option('--allow-other', 'let other users enter the view (as a user: needs user_allow_other in /etc/fuse.conf)')
+    .option('--no-replay', 'pass through only, without replaying changes (to compare: as dead as the cifs mount)')
     .option('-q, --quiet', 'do not print state messages on stderr')
     .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo');
   addConnectionOptions(cmd, 'watch');

@@ -1,0 +1,197 @@
+// The live view as a desktop program sees it: inotifywait -m -r and gio monitor (GIO's own
+// monitor, the one GNOME Files uses) on a view see every change made on the server, on its disk
+// and over SMB, with the right names and types; on a view that does not replay, they see none.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild } from '../support/cli.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+import { startView, type RunningView } from '../support/view.js';
+
+let samba: SambaServer;
+let cred: string;
+let url: string;
+let view: RunningView;
+let backing: string;
+
+interface Lines {
+  child: ChildProcess;
+  lines: string[];
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  stop(): void;
+}
+
+function follow(cmd: string, args: string[]): Lines {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let partial = '';
+  const onData = (d: Buffer) => {
+    partial += d.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    for (const w of [...waiters]) w();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  return {
+    child,
+    lines,
+    waitFor(re, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = lines.find((l) => re.test(l));
+          if (!hit) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(hit);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no line matching ${re} from ${cmd} within ${timeoutMs} ms; got:\n${lines.join('\n')}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    stop: () => void child.kill(),
+  };
+}
+
+async function inotifywait(dir: string): Promise<Lines> {
+  const l = follow('inotifywait', ['-m', '-r', '--format', '%e %w%f', dir]);
+  await l.waitFor(/Watches established/);
+  return l;
+}
+
+async function gioMonitor(dir: string): Promise<Lines> {
+  const l = follow('gio', ['monitor', dir]);
+  // gio prints nothing when ready; give it a moment to set up its inotify watch.
+  await new Promise((r) => setTimeout(r, 1000));
+  return l;
+}
+
+beforeAll(async () => {
+  requireBuild();
+  requireTool('inotifywait', 'inotify-tools');
+  requireTool('fusermount3', 'fuse3');
+  requireTool('gio', 'libglib2.0-bin');
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  url = `smb://${samba.host}:${samba.port}/data`;
+  backing = join(samba.sharePath, 'live');
+  mkdirSync(join(backing, 'sub'), { recursive: true });
+  writeFileSync(join(backing, 'existing.txt'), 'hello\n');
+  view = await startView([`${url}/live`, '-A', cred, '--backing', backing]);
+}, 60_000);
+
+afterAll(async () => {
+  await view?.stop();
+  await stopAllSamba();
+});
+
+describe('smbnotify view', () => {
+  it('shows the backing folder and passes data through', () => {
+    expect(readdirSync(view.mountPoint).sort()).toEqual(['existing.txt', 'sub']);
+  });
+
+  it('inotifywait -m -r sees changes made on the server disk: create, mkdir, modify, rename, delete', async () => {
+    const iw = await inotifywait(view.mountPoint);
+    const m = view.mountPoint;
+    try {
+      writeFileSync(join(backing, 'disk-new.txt'), 'x');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/disk-new.txt$`));
+      mkdirSync(join(backing, 'disk-dir'));
+      await iw.waitFor(new RegExp(`^CREATE,ISDIR ${m}/disk-dir$`));
+      writeFileSync(join(backing, 'sub', 'deep.txt'), 'y');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/sub/deep.txt$`));
+      appendFileSync(join(backing, 'existing.txt'), 'more\n');
+      await iw.waitFor(new RegExp(`^MODIFY ${m}/existing.txt$`));
+      renameSync(join(backing, 'disk-new.txt'), join(backing, 'renamed.txt'));
+      await iw.waitFor(new RegExp(`^MOVED_TO ${m}/renamed.txt$`));
+      // Between folders Samba reports a removal and an addition; either way the view follows.
+      renameSync(join(backing, 'renamed.txt'), join(backing, 'sub', 'renamed.txt'));
+      await iw.waitFor(new RegExp(`^(CREATE|MOVED_TO) ${m}/sub/renamed.txt$`));
+      unlinkSync(join(backing, 'sub', 'deep.txt'));
+      await iw.waitFor(new RegExp(`^DELETE ${m}/sub/deep.txt$`));
+      rmdirSync(join(backing, 'disk-dir'));
+      await iw.waitFor(new RegExp(`^DELETE,ISDIR ${m}/disk-dir$`));
+      const from = iw.lines.findIndex((l) => l === `MOVED_FROM ${m}/disk-new.txt`);
+      const to = iw.lines.findIndex((l) => l === `MOVED_TO ${m}/renamed.txt`);
+      expect(from).toBeGreaterThanOrEqual(0);
+      expect(to).toBe(from + 1);
+      // A program reacting to the event sees the new state.
+      expect(readdirSync(join(m, 'sub')).sort()).toEqual(['renamed.txt']);
+    } finally {
+      iw.stop();
+    }
+  });
+
+  it('inotifywait and gio monitor see changes made over SMB', async () => {
+    const m = view.mountPoint;
+    const iw = await inotifywait(m);
+    const gio = await gioMonitor(m);
+    try {
+      const local = join(samba.dir, 'upload.txt');
+      writeFileSync(local, 'over smb\n');
+      const put = await samba.smbclient(['-c', `put ${local} live\\smb-file.txt; mkdir live\\smb-dir; rename live\\existing.txt live\\smb-renamed.txt`]);
+      expect(put.code, put.stderr).toBe(0);
+      await iw.waitFor(new RegExp(`^CREATE ${m}/smb-file.txt$`));
+      await iw.waitFor(new RegExp(`^CREATE,ISDIR ${m}/smb-dir$`));
+      await iw.waitFor(new RegExp(`^MOVED_TO ${m}/smb-renamed.txt$`));
+      await gio.waitFor(new RegExp(`${m}/smb-file.txt: created$`));
+      await gio.waitFor(new RegExp(`${m}/smb-dir: created$`));
+      await gio.waitFor(new RegExp(`${m}/existing.txt: renamed to ${m}/smb-renamed.txt$`));
+      const del = await samba.smbclient(['-c', 'del live\\smb-file.txt; rmdir live\\smb-dir']);
+      expect(del.code, del.stderr).toBe(0);
+      await iw.waitFor(new RegExp(`^DELETE ${m}/smb-file.txt$`));
+      await iw.waitFor(new RegExp(`^DELETE,ISDIR ${m}/smb-dir$`));
+      await gio.waitFor(new RegExp(`${m}/smb-file.txt: deleted$`));
+      await gio.waitFor(new RegExp(`${m}/smb-dir: deleted$`));
+    } finally {
+      iw.stop();
+      gio.stop();
+    }
+  });
+
+  it('a change made through the view reaches inotify once, and is not replayed again', async () => {
+    const m = view.mountPoint;
+    const iw = await inotifywait(m);
+    try {
+      writeFileSync(join(m, 'own.txt'), 'mine');
+      await iw.waitFor(new RegExp(`^CLOSE_WRITE,CLOSE ${m}/own.txt$`));
+      // The server reports it too; give that report time to come back, then a marker change.
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(join(backing, 'marker.txt'), 'm');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/marker.txt$`));
+      expect(iw.lines.filter((l) => l === `CREATE ${m}/own.txt`)).toHaveLength(1);
+    } finally {
+      iw.stop();
+    }
+  });
+
+  it('control: a view that does not replay shows the changes in listings but inotify sees none', async () => {
+    const control = await startView([`${url}/live`, '-A', cred, '--backing', backing, '--no-replay']);
+    const iw = await inotifywait(control.mountPoint);
+    try {
+      writeFileSync(join(backing, 'unseen.txt'), 'z');
+      mkdirSync(join(backing, 'unseen-dir'));
+      // The replaying view sees them: wait for that, so the control has had its chance too.
+      const live = await inotifywait(view.mountPoint);
+      try {
+        writeFileSync(join(backing, 'after.txt'), 'z');
+        await live.waitFor(new RegExp(`^CREATE ${view.mountPoint}/after.txt$`));
+      } finally {
+        live.stop();
+      }
+      expect(readdirSync(control.mountPoint)).toContain('unseen.txt');
+      expect(iw.lines.filter((l) => /^(CREATE|DELETE|MOVED)/.test(l))).toEqual([]);
+    } finally {
+      iw.stop();
+      await control.stop();
+    }
+  });
+});
