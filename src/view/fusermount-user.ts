@@ -2,7 +2,7 @@
  * Mounting as an ordinary user: fusermount3 (setuid root) opens /dev/fuse, mounts it, and sends
  * the descriptor back over the Unix socket named by _FUSE_COMMFD, as SCM_RIGHTS ancillary data.
  * Node's own sockets cannot receive descriptors, so this needs the optional native module
- * usocket; without it the view says so and how to get it.
+ * usocket (src/platform/usocket.ts); without it the view says so and how to get it.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,37 +10,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadUsocket } from '../platform/usocket.js';
 
 interface USocketLike {
   on(event: 'fds', listener: (fds: number[]) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
   end(): void;
 }
-interface UServerLike {
-  listen(path: string, cb: () => void): void;
-  on(event: 'connection', listener: (s: USocketLike) => void): void;
-  on(event: 'error', listener: (err: Error) => void): void;
-  close(): void;
-}
-
-async function loadUsocket(): Promise<{ UServer: new () => UServerLike }> {
-  try {
-    // A variable name: the module is optional and has no type declarations.
-    const name = 'usocket';
-    const mod = (await import(name)) as unknown as { default?: { UServer: new () => UServerLike }; UServer?: new () => UServerLike };
-    const UServer = mod.UServer ?? mod.default?.UServer;
-    if (!UServer) throw new Error('no UServer');
-    return { UServer };
-  } catch {
-    throw new Error(
-      'a view for an ordinary user needs the optional native module usocket (to receive the /dev/fuse descriptor from fusermount3): ' +
-        'install it with `npm install usocket` (needs a C++ compiler), or run the view as root',
-    );
-  }
-}
 
 export async function mountAsUser(mountPoint: string, options: string): Promise<number> {
-  const { UServer } = await loadUsocket();
+  const { UServer } = loadUsocket('a view for an ordinary user (receiving the /dev/fuse descriptor from fusermount3; or run the view as root)');
   const dir = mkdtempSync(join(tmpdir(), 'smbnotify-fusermount-'));
   const path = join(dir, 'sock');
   const server = new UServer();
@@ -48,7 +27,8 @@ export async function mountAsUser(mountPoint: string, options: string): Promise<
     return await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('fusermount3 did not send the FUSE descriptor')), 20_000);
       server.on('error', reject);
-      server.on('connection', (s) => {
+      server.on('connection', (conn: unknown) => {
+        const s = conn as USocketLike;
         s.on('error', reject);
         s.on('fds', (fds) => {
           clearTimeout(timer);
