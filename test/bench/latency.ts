@@ -21,7 +21,7 @@ export interface LatencyResult {
   notes: string[];
 }
 
-type Probe = (name: string, timeoutMs: number) => Promise<bigint | null>;
+export type Probe = (name: string, timeoutMs: number) => Promise<bigint | null>;
 
 /**
  * A probe over any source of timestamped items: resolves with the arrival time of the first item
@@ -44,7 +44,7 @@ function firstArrival<T>(subscribe: (fn: (item: T, at: bigint) => void) => () =>
 }
 
 /** Resolves with the arrival time of the first line for which `match(line)` holds. */
-function lineProbe(src: LineSource, match: (line: string, name: string) => boolean): Probe {
+export function lineProbe(src: LineSource, match: (line: string, name: string) => boolean): Probe {
   return firstArrival<string>((fn) => src.onLine(fn), match);
 }
 

@@ -3,7 +3,7 @@
 //
 // Options (after `npm run bench --`):
 //   --quick              fewer samples and smaller bursts, for trying the bench out
-//   --only=a,b           sections: latency, burst, scale, polling, throughput
+//   --only=a,b           sections: latency, burst, scale, polling, throughput, mqtt
 //   --cpu-prof[=DIR]     write CPU profiles of the smbnotify processes (default test/bench/results/profiles)
 //   --disk               put the servers' shares in the default temp dir instead of /dev/shm
 // Environment: SMBNOTIFY_BENCH_CLI=/path/to/cli/main.js measures another build (to try a fix).
@@ -19,6 +19,7 @@ import { kernelRelease, readSysctl } from './lib/proc.js';
 import { fmt, fmtInt, mib, ms, now, pct } from './lib/stats.js';
 import { ROOT } from './lib/tools.js';
 import { latency, type LatencyResult } from './latency.js';
+import { mqttBench, type MqttBenchResult } from './mqtt.js';
 import { polling, type PollingResult } from './polling.js';
 import { scale, type ScaleResult } from './scale.js';
 import { throughput, type ThroughputResult } from './throughput.js';
@@ -53,11 +54,12 @@ interface Results {
   scale?: ScaleResult;
   polling?: PollingResult;
   throughput?: ThroughputResult;
+  mqtt?: MqttBenchResult;
   errors: Record<string, string>;
   targets: Array<{ target: string; measured: string; met: boolean | null }>;
 }
 
-const SECTIONS = ['latency', 'burst', 'scale', 'polling', 'throughput'] as const;
+const SECTIONS = ['latency', 'burst', 'scale', 'polling', 'throughput', 'mqtt'] as const;
 
 function parseArgs(argv: string[]): BenchOptions & { disk: boolean } {
   const opts: BenchOptions & { disk: boolean } = { quick: false, only: new Set(), cpuProfDir: null, disk: false };
@@ -270,6 +272,23 @@ function render(r: Results): string {
     );
   }
 
+  if (r.mqtt) {
+    const q = r.mqtt;
+    out.push('');
+    out.push(`### 6. MQTT: the daemon publishing to Mosquitto on loopback (QoS 1), \`mosquitto_sub\` as the subscriber, smbclient in the same run`);
+    out.push('');
+    out.push(`Latency, file created on the server's disk → message printed by the subscriber (ms; ${q.samplesPerConsumer} samples per consumer, interleaved in random order):`);
+    out.push('');
+    out.push(table(['consumer', 'p50', 'p95', 'p99', 'max', 'p50 ÷ smbclient', 'p99 ÷ smbclient', 'missed'], Object.entries(q.latency).map(([c, s]) => [c, fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(s.max), `${fmt(s.ratioP50)}×`, `${fmt(s.ratioP99)}×`, String(s.misses)])));
+    out.push('');
+    out.push('Bursts, one folder watched by the daemon (MQTT) and by smbclient:');
+    out.push('');
+    const rows: string[][] = [];
+    for (const b of q.bursts) for (const c of b.consumers) rows.push([`${fmtInt(b.files)} ${b.label} (${fmtInt(b.filesPerS)} files/s)`, c.consumer, `${fmtInt(c.names)} / ${fmtInt(b.files)}`, fmtInt(c.events), fmtInt(c.overflows), fmtInt(c.eventsPerS), secs(c.lagS)]);
+    out.push(table(['burst (write rate)', 'consumer', 'new names', 'events', 'overflows', 'events/s', 'last event after last write'], rows));
+    for (const n of q.notes) out.push('', `Note: ${n}`);
+  }
+
   if (Object.keys(r.errors).length) {
     out.push('');
     out.push('### Sections that failed');
@@ -332,7 +351,7 @@ async function main(): Promise<void> {
   const want = (s: string) => opts.only.size === 0 || opts.only.has(s);
   ctx.log(`machine: ${results.machine.cpus} × ${results.machine.model}, Node ${results.machine.node}, ${results.machine.samba}; shares on ${results.machine.shareFs}`);
   if (!ctx.daemonBuilt) ctx.log('the daemon is not built: D-Bus and journal figures are skipped');
-  const section = async <K extends 'latency' | 'burst' | 'scale' | 'polling' | 'throughput'>(name: K, fn: () => Promise<NonNullable<Results[K]>>) => {
+  const section = async <K extends (typeof SECTIONS)[number]>(name: K, fn: () => Promise<NonNullable<Results[K]>>) => {
     if (!want(name)) return;
     const t0 = now();
     try {
@@ -350,6 +369,7 @@ async function main(): Promise<void> {
   await section('scale', () => scale(ctx));
   await section('polling', () => polling(ctx));
   await section('throughput', () => throughput(ctx));
+  await section('mqtt', () => mqttBench(ctx));
   results.runtimeS = ms(started, now()) / 1000;
   results.machine.loadEnd = loadavg();
   results.targets = targets(results);

@@ -38,7 +38,7 @@ export interface ThroughputResult {
   sinks: Array<{ sink: string; events: number; eventsPerS: number; note: string }>;
 }
 
-class Counter {
+export class Counter {
   names = new Set<string>();
   events = 0;
   overflows = 0;
@@ -60,7 +60,7 @@ class Counter {
 }
 
 /** Waits until no counter moved for `quietMs` after the write ended (bounded). */
-async function quiet(counters: Counter[], write: WriteResult, quietMs = 3000, capMs = 120_000): Promise<void> {
+export async function quiet(counters: Counter[], write: WriteResult, quietMs = 3000, capMs = 120_000): Promise<void> {
   const began = Date.now();
   for (;;) {
     const last = counters.reduce((a, c) => (c.last > a ? c.last : a), write.end);

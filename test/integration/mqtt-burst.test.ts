@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
-import { startMosquitto, stopAllMosquitto, subscribe, type Subscriber } from '../support/mosquitto.js';
+import { startMosquitto, stopAllMosquitto, subscribe, type Mosquitto, type Subscriber } from '../support/mosquitto.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { applyStream, diskTree, setDiff } from '../support/stream.js';
 import type { WatchEvent } from '../../src/watch/events.js';
@@ -68,6 +68,22 @@ async function until(pred: () => boolean, what: string, timeoutMs: number): Prom
 
 function startDaemon(journal: string, config: string): Running {
   return runCli(['daemon', '--bus', 'none', '--journal', journal, '--config', config, '-A', cred], { XDG_STATE_HOME: dir });
+}
+
+/**
+ * A broker that is down, with a persistent subscriber session waiting on it (the broker keeps
+ * what arrives for it), and a daemon config watching `folder` with `mqtt` extra keys.
+ */
+async function brokerAway(name: string, folder: string, mqtt = ''): Promise<{ broker: Mosquitto; sub: Subscriber; journal: string; config: string; queue: string }> {
+  const broker = await startMosquitto({ persistence: true });
+  const sub = await subscribe(broker.url, ['smbnotify/127.0.0.1/data/#'], { clean: false, clientId: `${name}-subscriber` });
+  await broker.stop();
+  const journal = join(dir, `${name}.jsonl`);
+  const config = join(dir, `${name}.conf`);
+  const queue = join(dir, `queue-${name}`);
+  writeFileSync(config, `[daemon]\nfollow-desktop = no\n[watch ${name}]\ntarget = smb://127.0.0.1:${samba.port}/data/${folder}\n[mqtt]\nurl = ${broker.url}\nqueue = ${queue}\n${mqtt}`);
+  mkdirSync(join(samba.sharePath, folder), { recursive: true });
+  return { broker, sub, journal, config, queue };
 }
 
 async function stopDaemon(d: Running): Promise<void> {
@@ -132,20 +148,13 @@ describe('broker restarted during a 10,000-file burst', () => {
 
 describe('queue bound', () => {
   it('says so, drops, then sends an OVERFLOW for the watch once there is room, and keeps going', async () => {
-    const broker = await startMosquitto({ persistence: true });
-    const sub = await subscribe(broker.url, ['smbnotify/127.0.0.1/data/#'], { clean: false, clientId: 'bound-subscriber' });
-    await broker.stop();
-    const journal = join(dir, 'bound.jsonl');
-    const config = join(dir, 'bound.conf');
-    const queue = join(dir, 'queue-bound');
-    writeFileSync(config, `[daemon]\nfollow-desktop = no\n[watch small]\ntarget = smb://127.0.0.1:${samba.port}/data/small\n[mqtt]\nurl = ${broker.url}\nqueue = ${queue}\nqueue-max-size = 16K\n`);
-    mkdirSync(join(samba.sharePath, 'small'), { recursive: true });
+    const { broker, sub, journal, config } = await brokerAway('bound', 'small', 'queue-max-size = 16K\n');
     const d = startDaemon(journal, config);
     try {
       await d.waitLine(/cannot reach the broker .*connection refused/, 20_000, 'stderr');
       await until(() => lines(journal).some((l) => l.includes('"state":"watching"')), 'watching', 20_000);
       createFiles('small', 0, 300, 'q');
-      await d.waitLine(/mqtt: the queue in .* is full \(0 MiB\)|mqtt: the queue in .* is full/, 20_000, 'stderr');
+      await d.waitLine(/mqtt: the queue in .* is full/, 20_000, 'stderr');
       await until(() => lines(journal).some((l) => l.includes('q-299.dat')), 'journal complete', 30_000);
       await broker.start();
       const overflow = await sub.waitFor((m) => m.payload.includes('"event":"OVERFLOW"'), 30_000);
@@ -167,6 +176,37 @@ describe('queue bound', () => {
       expect(d.stderr.some((l) => /the queue has room again/.test(l))).toBe(true);
     } finally {
       await stopDaemon(d);
+      await sub.end();
+    }
+  }, 120_000);
+});
+
+describe('queue on disk across a daemon restart', () => {
+  it('events queued while the broker was away are sent by the next run, first and in order', async () => {
+    const { broker, sub, journal, config, queue } = await brokerAway('restart', 'restart');
+    const first = startDaemon(journal, config);
+    try {
+      await until(() => lines(journal).some((l) => l.includes('"state":"watching"')), 'watching', 20_000);
+      createFiles('restart', 0, 50, 'r');
+      await until(() => lines(journal).some((l) => l.includes('r-49.dat')), 'journal', 20_000);
+    } finally {
+      await stopDaemon(first);
+    }
+    const queued = lines(journal);
+    expect(readdirSync(queue).length).toBeGreaterThan(0);
+    await broker.start();
+    const second = startDaemon(journal, config);
+    try {
+      await second.waitLine(/mqtt: connected to .*; sending \d+ KiB of queued events/, 20_000, 'stderr');
+      await until(() => lines(journal).filter((l) => l.includes('"state":"watching"')).length >= 2, 'the second run watching', 20_000);
+      createFiles('restart', 50, 51, 'r');
+      await sub.waitFor((m) => m.payload.includes('r-50.dat'), 20_000);
+      const got = eventPayloads(sub).unique;
+      // The first run's events (its whole journal so far) come first, in order.
+      expect(got.slice(0, queued.length)).toEqual(queued);
+      expect(got.indexOf(got.find((p) => p.includes('r-50.dat'))!)).toBeGreaterThanOrEqual(queued.length);
+    } finally {
+      await stopDaemon(second);
       await sub.end();
     }
   }, 120_000);

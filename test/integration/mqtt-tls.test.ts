@@ -77,7 +77,7 @@ describe('MQTT over TLS with a password', () => {
       }
       closeSync(openSync(join(samba.sharePath, 'tls', 'secret report.pdf'), 'w'));
       const m = await sub.waitFor((x) => x.topic === 'smbnotify/127.0.0.1/data/tls/secret report.pdf');
-      expect(journalLines(journal)).toContain(m.payload);
+      await until(() => journalLines(journal).includes(m.payload), 'the same line in the journal');
       await until(() => cli.lines.some((l) => l === `smbnotify/127.0.0.1/data/tls/secret report.pdf\t${m.payload}`), 'mosquitto_sub over TLS');
       const status = await sub.waitFor((x) => x.topic === 'smbnotify/$status/good');
       expect(status.payload).toBe('online');

@@ -152,7 +152,8 @@ describe('events on MQTT', () => {
       touch('hard/from-monitor #1');
       const line = await mon.waitLine(/from-monitor #1/, 15_000);
       expect(JSON.parse(line)).toMatchObject({ event: 'CREATE', path: 'hard/from-monitor #1', watchId: 'w1' });
-      expect(journalLines()).toContain(line);
+      // The same line as the journal's (which may be written a moment after MQTT sent it).
+      await until(() => journalLines().includes(line), 'the monitor line in the journal');
     } finally {
       mon.child.kill('SIGINT');
       expect((await mon.exit).code).toBe(0);
@@ -176,6 +177,27 @@ describe('events on MQTT', () => {
       await status.waitFor((m) => status.messages.indexOf(m) >= seen && m.payload === 'offline');
     } finally {
       await status.end();
+    }
+  });
+});
+
+describe('over WebSockets', () => {
+  it('publishes through a ws:// listener; a tcp subscriber gets the same payload', async () => {
+    const ws = await startMosquitto({ websockets: true });
+    const s = await subscribe(ws.url, ['smbnotify/127.0.0.1/data/#']);
+    const j = join(dir, 'ws.jsonl');
+    const d = runCli(['daemon', '--bus', 'none', '--journal', j, '--watch', `smb://127.0.0.1:${samba.port}/data/hard`, '-A', cred, '--mqtt', ws.wsUrl], { XDG_STATE_HOME: join(dir, 'ws-state') });
+    try {
+      await d.waitLine(/mqtt: connected to ws:\/\/127\.0\.0\.1:\d+\/mqtt/, 20_000, 'stderr');
+      await s.waitFor((m) => m.payload.includes('"state":"watching"'));
+      touch('hard/over websockets.txt');
+      const m = await s.waitFor((x) => x.topic === topicOf('over websockets.txt'));
+      await until(() => readFileSync(j, 'utf8').includes('over websockets.txt'), 'journal');
+      expect(readFileSync(j, 'utf8').split('\n')).toContain(m.payload);
+    } finally {
+      d.child.kill('SIGTERM');
+      expect((await d.exit).code).toBe(0);
+      await s.end();
     }
   });
 });

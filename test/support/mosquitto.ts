@@ -14,12 +14,11 @@
 //   messages per client, which a 10,000-event burst would pass.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { probe } from './samba.js';
+import { freePort, probe } from './samba.js';
 import { atExit, requireTool, withParentDeathSignal } from './tools.js';
 
 export interface MosquittoOptions {
@@ -29,6 +28,8 @@ export interface MosquittoOptions {
   tls?: { ca: string; cert: string; key: string };
   /** Keep sessions and queued messages across stop()/start(). */
   persistence?: boolean;
+  /** A second listener speaking MQTT over WebSockets (wsUrl). */
+  websockets?: boolean;
 }
 
 export interface Mosquitto {
@@ -36,6 +37,8 @@ export interface Mosquitto {
   readonly dir: string;
   /** mqtt:// or mqtts:// URL of the broker. */
   readonly url: string;
+  /** ws:// URL of the WebSockets listener, when asked for. */
+  readonly wsUrl: string;
   log(): string;
   start(): Promise<void>;
   /** SIGTERM (a clean stop: persistence is saved). */
@@ -48,20 +51,9 @@ atExit(() => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 class Broker implements Mosquitto {
   port = 0;
+  wsPort = 0;
   readonly dir = mkdtempSync(join(tmpdir(), 'smbnotify-mosquitto-'));
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
@@ -72,6 +64,10 @@ class Broker implements Mosquitto {
 
   get url(): string {
     return `${this.opts.tls ? 'mqtts' : 'mqtt'}://${HOST}:${this.port}`;
+  }
+
+  get wsUrl(): string {
+    return `ws://${HOST}:${this.wsPort}/mqtt`;
   }
 
   log(): string {
@@ -105,6 +101,8 @@ class Broker implements Mosquitto {
       lines.push('allow_anonymous false', `password_file ${file}`);
     } else lines.push('allow_anonymous true');
     if (this.opts.tls) lines.push(`cafile ${this.opts.tls.ca}`, `certfile ${this.opts.tls.cert}`, `keyfile ${this.opts.tls.key}`);
+    // Listener options above apply to the first listener; this one is plain WebSockets.
+    if (this.opts.websockets) lines.push(`listener ${this.wsPort} ${HOST}`, 'protocol websockets');
     const conf = join(this.dir, 'mosquitto.conf');
     writeFileSync(conf, `${lines.join('\n')}\n`);
     return conf;
@@ -113,7 +111,10 @@ class Broker implements Mosquitto {
   async launch(samePort: boolean): Promise<void> {
     const bin = requireTool('mosquitto', 'mosquitto');
     for (let attempt = 0; attempt < 20; attempt++) {
-      if (!samePort || this.port === 0) this.port = await freePort();
+      if (!samePort || this.port === 0) {
+        this.port = await freePort();
+        if (this.opts.websockets) this.wsPort = await freePort();
+      }
       const conf = this.writeConfig();
       const [cmd, args] = withParentDeathSignal(bin, ['-c', conf]);
       const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -128,7 +129,7 @@ class Broker implements Mosquitto {
       running.add(child);
       const deadline = Date.now() + 10_000;
       while (!gone && Date.now() < deadline) {
-        if (await probe(this.port)) {
+        if ((await probe(this.port)) && (!this.opts.websockets || (await probe(this.wsPort)))) {
           this.child = child;
           return;
         }

@@ -596,7 +596,8 @@ function unixUserExists(name: string): boolean {
 }
 
 /** A port that was free a moment ago (smbd binds it itself; launch() retries on a race). */
-async function freePort(): Promise<number> {
+/** A port of 127.0.0.1 free right now (the listener is closed again). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -61,11 +61,13 @@ export interface DaemonOptions {
   bus: string;
   journal: string;
   nodeArgs?: string[];
+  /** More daemon options, e.g. ['--mqtt', URL]. */
+  extraArgs?: string[];
 }
 
 /** `smbnotify daemon --watch T... --bus ADDR --journal PATH -A cred` */
 export function smbnotifyDaemon(name: string, creds: Creds, o: DaemonOptions): Spawned {
-  const args = [...(o.nodeArgs ?? []), CLI, 'daemon', ...o.targets.flatMap((t) => ['--watch', t]), ...(o.recursive ? ['-r'] : []), '--bus', o.bus, '--journal', o.journal, '-A', creds.smbnotify];
+  const args = [...(o.nodeArgs ?? []), CLI, 'daemon', ...o.targets.flatMap((t) => ['--watch', t]), ...(o.recursive ? ['-r'] : []), '--bus', o.bus, '--journal', o.journal, ...(o.extraArgs ?? []), '-A', creds.smbnotify];
   return new Spawned(name, process.execPath, args, { env: cliEnv(creds), keepLines: false });
 }
 

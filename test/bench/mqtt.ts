@@ -1,0 +1,156 @@
+// 6. MQTT: the daemon publishing to a Mosquitto on loopback, with `mosquitto_sub` (a separate
+// process) as the subscriber, next to `smbclient notify` measured in the same run.
+//
+// Latency: a file created on the server's disk until its message is printed by mosquitto_sub;
+// the daemon and smbclient each watch their own folder, samples interleaved in a new random order
+// every round (as in section 1). Burst: N files created on the server's disk (and over SMB) in one
+// folder watched by the daemon and by smbclient; the messages' rate at the subscriber between its
+// first and last, and whether the stream has every name (OVERFLOW then listing, as the journal).
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context, Server } from './lib/context.js';
+import { Spawned } from './lib/lines.js';
+import { lineProbe, type Probe } from './latency.js';
+import { Counter, quiet, type ConsumerRate } from './throughput.js';
+import { createOverSmb } from './lib/smb-writer.js';
+import { ms, now, shuffle, sleep, summarize, type Summary } from './lib/stats.js';
+import { smbclientNotify, smbnotifyDaemon, url } from './lib/tools.js';
+import { createOnDisk, fileNames } from './lib/writers.js';
+import { startMosquitto, stopAllMosquitto } from '../support/mosquitto.js';
+import { requireTool } from '../support/tools.js';
+
+export interface MqttBenchResult {
+  samplesPerConsumer: number;
+  latency: Record<string, Summary & { misses: number; ratioP50: number; ratioP99: number }>;
+  bursts: Array<{
+    label: string;
+    files: number;
+    filesPerS: number;
+    consumers: ConsumerRate[];
+  }>;
+  notes: string[];
+}
+
+/** mosquitto_sub printing `TOPIC<TAB>PAYLOAD` per message, line-buffered through stdbuf. */
+function mosquittoSub(port: number, filter: string): Spawned {
+  const sub = requireTool('mosquitto_sub', 'mosquitto-clients');
+  const stdbuf = requireTool('stdbuf', 'coreutils');
+  return new Spawned('mosquitto_sub', stdbuf, ['-oL', sub, '-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', filter, '-F', '%t\t%p'], { keepLines: false });
+}
+
+async function latency(ctx: Context, server: Server, brokerPort: number, procs: Spawned[], samples: number, warmup: number): Promise<MqttBenchResult['latency']> {
+  const { samba, creds } = server;
+  for (const f of ['mqtt', 'smbclient']) mkdirSync(join(samba.sharePath, 'lat', f), { recursive: true });
+  const sub = mosquittoSub(brokerPort, 'smbnotify/+/+/lat/mqtt/+');
+  procs.push(sub);
+  const sc = smbclientNotify('smbclient', samba, creds, 'lat/smbclient');
+  procs.push(sc);
+  const tools: Array<{ consumer: string; folder: string; probe: Probe }> = [
+    { consumer: 'smbnotify daemon → Mosquitto → mosquitto_sub', folder: 'lat/mqtt', probe: lineProbe(sub.stdout, (l, n) => l.startsWith(`smbnotify/${samba.host}/${samba.share}/lat/mqtt/${n}\t`)) },
+    { consumer: 'smbclient notify (stdout)', folder: 'lat/smbclient', probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
+  ];
+  for (const t of tools) {
+    let ok = false;
+    for (let attempt = 0; attempt < 20 && !ok; attempt++) {
+      const arrival = t.probe(`ready-${attempt}.txt`, 1000);
+      closeSync(openSync(join(samba.sharePath, t.folder, `ready-${attempt}.txt`), 'w'));
+      ok = (await arrival) !== null;
+    }
+    if (!ok) throw new Error(`mqtt latency: ${t.consumer} never reported a probe file`);
+  }
+  const values: Record<string, number[]> = Object.fromEntries(tools.map((t) => [t.consumer, []]));
+  const misses: Record<string, number> = Object.fromEntries(tools.map((t) => [t.consumer, 0]));
+  ctx.log(`mqtt latency: ${samples} samples per consumer (+${warmup} warm-up)`);
+  for (let round = -warmup; round < samples; round++) {
+    for (const t of shuffle([...tools])) {
+      const name = `s-${round + warmup}.txt`;
+      const arrival = t.probe(name, 3000);
+      closeSync(openSync(join(samba.sharePath, t.folder, name), 'w'));
+      const t0 = now();
+      const at = await arrival;
+      if (round >= 0) {
+        if (at === null) misses[t.consumer]!++;
+        else values[t.consumer]!.push(ms(t0, at));
+      }
+      await sleep(5 + Math.random() * 10);
+    }
+  }
+  const base = summarize(values['smbclient notify (stdout)']!);
+  const out: MqttBenchResult['latency'] = {};
+  for (const [c, v] of Object.entries(values)) {
+    const s = summarize(v);
+    out[c] = { ...s, misses: misses[c]!, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99 };
+  }
+  return out;
+}
+
+async function burst(ctx: Context, server: Server, brokerPort: number, files: number, via: 'disk' | 'smb'): Promise<MqttBenchResult['bursts'][number]> {
+  const { samba, creds } = server;
+  const folder = `tp-mqtt-${via}`; // made before the daemon started, which watches it
+  const procs: Spawned[] = [];
+  try {
+    const sub = mosquittoSub(brokerPort, `smbnotify/+/+/${folder}/#`);
+    procs.push(sub);
+    const cm = new Counter();
+    sub.stdout.onLine((line, at) => {
+      const tab = line.indexOf('\t');
+      const e = JSON.parse(line.slice(tab + 1)) as { event: string; path: string };
+      if (e.event !== 'STATE') cm.hit(at, e.event, e.path);
+    });
+    const sc = smbclientNotify('smbclient', samba, creds, folder, false);
+    procs.push(sc);
+    const cs = new Counter();
+    sc.stdout.onLine((line, at) => {
+      if (line.includes('NOTIFY_ENUM_DIR')) return cs.hit(at, 'OVERFLOW', null);
+      const m = /^([0-9a-f]{4}) (.*)$/.exec(line);
+      if (m) cs.hit(at, m[1] === '0001' || m[1] === '0005' ? 'CREATE' : 'OTHER', m[2]!);
+    });
+    await sleep(1000); // neither says when it is subscribed
+    ctx.log(`mqtt burst: ${files} files ${via === 'smb' ? 'over SMB' : "on the server's disk"}`);
+    const names = fileNames(`m${via}`, files);
+    const write = via === 'smb' ? await createOverSmb(server, folder, names) : await createOnDisk(join(samba.sharePath, folder), names);
+    await quiet([cm, cs], write);
+    // The stream's names are share-relative paths, smbclient's are folder-relative.
+    const mqttNames = new Set([...cm.names].map((p) => p.slice(folder.length + 1)));
+    const right = names.filter((n) => mqttNames.has(n)).length;
+    const writeS = ms(write.start, write.end) / 1000;
+    const rm = cm.rate('smbnotify daemon → Mosquitto → mosquitto_sub', write);
+    return { label: `${via === 'smb' ? 'over SMB' : 'on disk'}`, files, filesPerS: files / writeS, consumers: [{ ...rm, names: right }, cs.rate('smbclient notify (stdout)', write)] };
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
+export async function mqttBench(ctx: Context): Promise<MqttBenchResult> {
+  const samples = ctx.opts.quick ? 60 : 300;
+  const warmup = 10;
+  const files = ctx.opts.quick ? 3000 : 10_000;
+  const notes: string[] = [];
+  const server = await ctx.server();
+  const broker = await startMosquitto();
+  const procs: Spawned[] = [];
+  try {
+    const { samba, creds } = server;
+    mkdirSync(join(samba.sharePath, 'lat'), { recursive: true });
+    for (const via of ['disk', 'smb']) mkdirSync(join(samba.sharePath, `tp-mqtt-${via}`));
+    // One daemon: the latency folder and the burst folders, each its own watch; no D-Bus, no journal.
+    const d = smbnotifyDaemon('daemon-mqtt', creds, {
+      targets: [url(samba, 'lat/mqtt'), url(samba, 'tp-mqtt-disk'), url(samba, 'tp-mqtt-smb')],
+      bus: 'none',
+      journal: 'off',
+      nodeArgs: ctx.nodeArgs('mqtt-daemon'),
+      extraArgs: ['--mqtt', broker.url],
+    });
+    procs.push(d);
+    await d.stderr.waitFor(/mqtt: connected/, 30_000);
+    const lat = await latency(ctx, server, broker.port, procs, samples, warmup);
+    const bursts = [];
+    for (const via of ['disk', 'smb'] as const) bursts.push(await burst(ctx, server, broker.port, files, via));
+    notes.push('QoS 1; mosquitto_sub runs as its own process and reads with QoS 1, as a subscriber on another machine would.');
+    return { samplesPerConsumer: samples, latency: lat, bursts, notes };
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    await stopAllMosquitto();
+    await server.samba.stop();
+  }
+}
