@@ -54,7 +54,8 @@ export class FuseServer {
   destroyed = false;
 
   constructor(readonly opts: ServerOptions) {
-    this.root = Buffer.from(opts.root);
+    // The trailing slash makes the root itself resolve through a /proc/self/fd/N magic link.
+    this.root = Buffer.from(opts.root.replace(/\/*$/, '/'));
     this.t = opts.timeouts ?? { entrySeconds: 1, attrSeconds: 1 };
     this.dirs = new DirHandles(this);
     this.answers = new ReplayAnswers(this);
@@ -62,7 +63,7 @@ export class FuseServer {
 
   /** The backing path of a relative path. */
   backing(rel: Buffer): Buffer {
-    return rel.length === 0 ? this.root : Buffer.concat([this.root, Buffer.from('/'), rel]);
+    return rel.length === 0 ? this.root : Buffer.concat([this.root, rel]);
   }
 
   node(id: bigint): Node {
@@ -135,7 +136,7 @@ export class FuseServer {
       case Op.GETATTR: {
         const node = this.node(h.nodeid);
         const fh = b.u32(0) & 1 ? this.files.get(b.u64(8)) : undefined;
-        const st = fh ? fs.fstatSync(fh.fd, { bigint: true }) : this.lstat(node.path);
+        const st = fh ? fs.fstatSync(fh.fd, { bigint: true }) : this.lstat(this.linked(node));
         return encodeAttr(u, attrOf(st, node.id), this.t);
       }
       case Op.SETATTR:
@@ -188,7 +189,7 @@ export class FuseServer {
       case Op.OPEN: {
         const node = this.node(h.nodeid);
         const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
-        const fd = fs.openSync(this.backing(node.path), flags);
+        const fd = fs.openSync(this.backing(this.linked(node)), flags);
         return encodeOpen(u, this.addFile(fd, node.path), 0);
       }
       case Op.CREATE: {
@@ -297,14 +298,17 @@ export class FuseServer {
     const node = this.node(h.nodeid);
     const path = this.backing(node.path);
     const f = s.valid & Fattr.FH ? this.files.get(s.fh) : undefined;
-    const st0 = this.lstat(node.path);
+    const st0 = f ? fs.fstatSync(f.fd, { bigint: true }) : this.lstat(this.linked(node));
     const isLink = (Number(st0.mode) & 0o170000) === 0o120000;
     if (s.valid & Fattr.MODE && !isLink) {
       if (f) fs.fchmodSync(f.fd, s.mode & 0o7777);
       else fs.chmodSync(path, s.mode & 0o7777);
     }
     if (s.valid & (Fattr.UID | Fattr.GID)) {
-      fs.lchownSync(path, s.valid & Fattr.UID ? s.uid : -1, s.valid & Fattr.GID ? s.gid : -1);
+      const uid = s.valid & Fattr.UID ? s.uid : -1;
+      const gid = s.valid & Fattr.GID ? s.gid : -1;
+      if (f) fs.fchownSync(f.fd, uid, gid);
+      else fs.lchownSync(path, uid, gid);
     }
     if (s.valid & Fattr.SIZE) {
       if (isLink) throw new Errno(E.EINVAL);
@@ -317,13 +321,20 @@ export class FuseServer {
         s.valid & nowBit ? now : s.valid & set ? Number(ns) / 1e9 : Number(old) / 1e9;
       const atime = pick(Fattr.ATIME, Fattr.ATIME_NOW, s.atimeNs, st0.atimeNs);
       const mtime = pick(Fattr.MTIME, Fattr.MTIME_NOW, s.mtimeNs, st0.mtimeNs);
-      fs.lutimesSync(path, atime, mtime);
+      if (f) fs.futimesSync(f.fd, atime, mtime);
+      else fs.lutimesSync(path, atime, mtime);
     }
     if (s.valid & (Fattr.MODE | Fattr.UID | Fattr.GID | Fattr.SIZE | Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) {
       this.local(node.path);
     }
     const st = f ? fs.fstatSync(f.fd, { bigint: true }) : this.lstat(node.path);
     return encodeAttr(h.unique, attrOf(st, node.id), this.t);
+  }
+
+  /** The path of a node that still has its name: a removed one must not reach a newer file there. */
+  linked(node: Node): Buffer {
+    if (!node.linked) throw new Errno(E.ENOENT);
+    return node.path;
   }
 
   private rename(h: InHeader, b: Body): Buffer {

@@ -1,0 +1,254 @@
+// Data through the live view is the backing folder's data, byte for byte: a randomized sequence
+// of file operations (random-offset writes, truncate, append, rename over, unlink of open files,
+// sparse files, many handles) applied to a view and to a reference folder gives identical bytes
+// and listings; so do `tar x` and `git clone` of a real repository. And when the process serving
+// a view is killed, the mount point works again at once (for an over-mount: the folder below).
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild } from '../support/cli.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+import { isViewMounted, startView, type RunningView } from '../support/view.js';
+
+let samba: SambaServer;
+let cred: string;
+let url: string;
+let view: RunningView;
+let backing: string;
+
+const REPO = join(import.meta.dirname, '..', '..');
+
+beforeAll(async () => {
+  requireBuild();
+  requireTool('fusermount3', 'fuse3');
+  requireTool('git', 'git');
+  requireTool('tar', 'tar');
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  url = `smb://${samba.host}:${samba.port}/data`;
+  backing = join(samba.sharePath, 'integrity');
+  fs.mkdirSync(backing);
+  view = await startView([`${url}/integrity`, '-A', cred, '--backing', backing]);
+}, 60_000);
+
+afterAll(async () => {
+  await view?.stop();
+  await stopAllSamba();
+});
+
+/** Every path below `root` with its type and, for files, its bytes (as hex digests would hide a diff). */
+function tree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string, rel: string) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const abs = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(abs);
+      if (st.isDirectory()) {
+        out.set(r, 'dir');
+        walk(abs, r);
+      } else if (st.isSymbolicLink()) out.set(r, `link:${fs.readlinkSync(abs)}`);
+      else out.set(r, `file:${st.size}:${st.mode & 0o777}:${fs.readFileSync(abs).toString('base64')}`);
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+function expectSameTree(a: string, b: string): void {
+  const ta = tree(a);
+  const tb = tree(b);
+  expect([...ta.keys()]).toEqual([...tb.keys()]);
+  for (const [k, v] of ta) if (v !== tb.get(k)) expect.fail(`${k} differs: ${v.slice(0, 80)} vs ${(tb.get(k) ?? 'missing').slice(0, 80)}`);
+}
+
+/** A seeded generator, so a failure can be replayed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('data through the view', () => {
+  it('a randomized file-operation sequence gives the same bytes and listing as on a reference folder', () => {
+    const seed = Number(process.env['VIEW_SEED'] ?? Date.now() % 100000);
+    const rnd = random(seed);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const int = (n: number) => Math.floor(rnd() * n);
+    const viewDir = join(view.mountPoint, 'random');
+    const refDir = mkdtempSync(join(tmpdir(), 'smbnotify-ref-'));
+    fs.mkdirSync(viewDir);
+    const roots = [viewDir, refDir];
+    const names = Array.from({ length: 12 }, (_, i) => `f${i}`);
+    const dirs = ['', 'd1', 'd2'];
+    // Open handles: the same handle on both sides, [viewFd, refFd].
+    const handles: { fds: number[]; path: string }[] = [];
+    const log: string[] = [];
+    const both = (what: string, fn: (root: string, i: number) => unknown): void => {
+      log.push(what);
+      const results = roots.map((r, i) => {
+        try {
+          return { ok: fn(r, i) };
+        } catch (err) {
+          return { err: (err as NodeJS.ErrnoException).code ?? String(err) };
+        }
+      });
+      expect(JSON.stringify(results[0]), `seed ${seed}, step ${log.length}: ${what}`).toBe(JSON.stringify(results[1]));
+    };
+    for (let step = 0; step < 1500; step++) {
+      const file = `${pick(dirs)}${pick(dirs) ? '/' : ''}${pick(names)}`.replace(/^\//, '');
+      const op = int(12);
+      if (op === 0) both(`mkdir ${file}`, (r) => fs.mkdirSync(join(r, file.split('/')[0]!), { recursive: true }) && undefined);
+      else if (op === 1 && handles.length < 40) {
+        const flags = pick(['r+', 'w+', 'a+', 'wx', 'r']);
+        const fds: number[] = [];
+        both(`open ${file} ${flags}`, (r) => void fds.push(fs.openSync(join(r, file), flags)));
+        if (fds.length === 2) handles.push({ fds, path: file });
+        else fds.forEach((fd) => fs.closeSync(fd));
+      } else if (op === 2 && handles.length) {
+        const h = pick(handles);
+        const data = Buffer.alloc(int(3) === 0 ? int(300_000) : int(5000), int(256));
+        for (let i = 0; i < data.length; i += 97) data[i] = int(256);
+        const at = int(4) === 0 ? int(2_000_000) : int(20_000); // sometimes far: a sparse file
+        both(`pwrite ${h.path} ${data.length}@${at}`, (_r, i) => fs.writeSync(h.fds[i]!, data, 0, data.length, at));
+      } else if (op === 3 && handles.length) {
+        const h = pick(handles);
+        const len = int(100_000);
+        const at = int(500_000);
+        both(`pread ${h.path} ${len}@${at}`, (_r, i) => {
+          const b = Buffer.alloc(len);
+          const n = fs.readSync(h.fds[i]!, b, 0, len, at);
+          return b.subarray(0, n).toString('base64');
+        });
+      } else if (op === 4 && handles.length) {
+        const h = pick(handles);
+        const size = int(400_000);
+        both(`ftruncate ${h.path} ${size}`, (_r, i) => fs.ftruncateSync(h.fds[i]!, size));
+      } else if (op === 5) {
+        const size = int(100_000);
+        both(`truncate ${file} ${size}`, (r) => fs.truncateSync(join(r, file), size));
+      } else if (op === 6) {
+        const data = Buffer.from(`append ${step}\n`.repeat(int(50)));
+        both(`append ${file}`, (r) => fs.appendFileSync(join(r, file), data));
+      } else if (op === 7) {
+        const to = `${pick(dirs)}/${pick(names)}`.replace(/^\//, '');
+        both(`rename ${file} ${to}`, (r) => fs.renameSync(join(r, file), join(r, to)));
+      } else if (op === 8) {
+        // Unlink, even while handles are open on it: they keep working.
+        both(`unlink ${file}`, (r) => fs.unlinkSync(join(r, file)));
+      } else if (op === 9 && handles.length) {
+        const h = handles.splice(int(handles.length), 1)[0]!;
+        both(`close ${h.path}`, (_r, i) => fs.closeSync(h.fds[i]!));
+      } else if (op === 10) {
+        both(`stat ${file}`, (r) => {
+          const st = fs.statSync(join(r, file));
+          return [st.size, st.isDirectory(), st.blocks > 0 || st.size === 0];
+        });
+      } else if (op === 11) {
+        both(`readdir ${file.split('/')[0]}`, (r) => fs.readdirSync(join(r, file.split('/')[0]!)).sort());
+      }
+    }
+    for (const h of handles) both(`close ${h.path}`, (_r, i) => fs.closeSync(h.fds[i]!));
+    expectSameTree(viewDir, refDir);
+    // And the bytes really are in the backing folder.
+    expectSameTree(join(backing, 'random'), refDir);
+  }, 240_000);
+
+  it('tar x into the view gives the same tree as into a reference folder', () => {
+    const archive = join(mkdtempSync(join(tmpdir(), 'smbnotify-tar-')), 'src.tar');
+    execFileSync('tar', ['-cf', archive, '-C', REPO, 'src', 'test', 'docs', 'package.json']);
+    const ref = mkdtempSync(join(tmpdir(), 'smbnotify-ref-'));
+    const into = join(view.mountPoint, 'tar');
+    fs.mkdirSync(into);
+    execFileSync('tar', ['-xf', archive, '-C', into]);
+    execFileSync('tar', ['-xf', archive, '-C', ref]);
+    expectSameTree(into, ref);
+    expectSameTree(join(backing, 'tar'), ref);
+  }, 120_000);
+
+  it('git clone of a real repository into the view: fsck clean, same files as a reference clone', () => {
+    const source = mkdtempSync(join(tmpdir(), 'smbnotify-gitsrc-'));
+    // A small real repository of our own making, so the test does not depend on where it runs.
+    execFileSync('cp', ['-r', join(REPO, 'src'), join(REPO, 'docs'), source]);
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd, stdio: 'pipe' }).toString();
+    git(source, 'init', '-q');
+    git(source, 'add', '.');
+    git(source, 'commit', '-qm', 'one');
+    fs.appendFileSync(join(source, 'docs', 'README.md'), 'more\n');
+    git(source, 'commit', '-qam', 'two');
+    const ref = join(mkdtempSync(join(tmpdir(), 'smbnotify-ref-')), 'clone');
+    const into = join(view.mountPoint, 'clone');
+    git(tmpdir(), 'clone', '-q', '--no-local', source, ref);
+    git(tmpdir(), 'clone', '-q', '--no-local', source, into);
+    git(into, 'fsck', '--full', '--strict');
+    expect(git(into, 'status', '--porcelain')).toBe('');
+    expect(git(into, 'log', '--format=%H')).toBe(git(ref, 'log', '--format=%H'));
+    fs.rmSync(join(ref, '.git'), { recursive: true });
+    const copy = mkdtempSync(join(tmpdir(), 'smbnotify-copy-'));
+    execFileSync('cp', ['-r', into, copy]);
+    fs.rmSync(join(copy, 'clone', '.git'), { recursive: true });
+    expectSameTree(join(copy, 'clone'), ref);
+  }, 120_000);
+});
+
+describe('crash safety', () => {
+  it('SIGKILL of the process serving a view: the mount point works again within a second', async () => {
+    const v = await startView([`${url}/integrity`, '-A', cred, '--backing', backing]);
+    try {
+      expect(isViewMounted(v.mountPoint)).toBe(true);
+      fs.writeFileSync(join(v.mountPoint, 'before-kill.txt'), 'x');
+      const t0 = Date.now();
+      v.child.kill('SIGKILL');
+      await v.exit;
+      while (isViewMounted(v.mountPoint) && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 20));
+      expect(isViewMounted(v.mountPoint)).toBe(false);
+      // The plain (empty) folder is back: no "Transport endpoint is not connected".
+      expect(fs.readdirSync(v.mountPoint)).toEqual([]);
+      fs.writeFileSync(join(v.mountPoint, 'after.txt'), 'y');
+      fs.unlinkSync(join(v.mountPoint, 'after.txt'));
+      expect(fs.readFileSync(join(backing, 'before-kill.txt'), 'utf8')).toBe('x');
+    } finally {
+      await v.stop();
+    }
+  });
+
+  it('a view over its own backing folder (as over a cifs mount point): after SIGKILL the folder below is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smbnotify-over-'));
+    fs.writeFileSync(join(dir, 'below.txt'), 'below');
+    const v = await startView([`${url}/integrity`, '-A', cred, '--backing', dir], dir);
+    try {
+      expect(isViewMounted(dir)).toBe(true);
+      // Through the view: the covered folder's files, read and written.
+      expect(fs.readFileSync(join(dir, 'below.txt'), 'utf8')).toBe('below');
+      fs.writeFileSync(join(dir, 'through-view.txt'), 'v');
+      expect(fs.readdirSync(dir).sort()).toEqual(['below.txt', 'through-view.txt']);
+      v.child.kill('SIGKILL');
+      await v.exit;
+      const t0 = Date.now();
+      while (isViewMounted(dir) && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 20));
+      expect(isViewMounted(dir)).toBe(false);
+      expect(fs.readdirSync(dir).sort()).toEqual(['below.txt', 'through-view.txt']);
+      expect(fs.readFileSync(join(dir, 'through-view.txt'), 'utf8')).toBe('v');
+    } finally {
+      await v.stop();
+    }
+  });
+
+  it('Ctrl-C (SIGINT) unmounts and exits 0', async () => {
+    const v = await startView([`${url}/integrity`, '-A', cred, '--backing', backing]);
+    v.child.kill('SIGINT');
+    const { code } = await v.exit;
+    expect(code).toBe(0);
+    expect(isViewMounted(v.mountPoint)).toBe(false);
+    await v.stop();
+  });
+});
