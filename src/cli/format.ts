@@ -1,44 +1,16 @@
 /**
  * Pure output formatting for `ls` and `info`. Everything that came from the server (names above
- * all) is escaped so that a hostile name cannot move the cursor, clear the screen or fake a line.
+ * all) is escaped so that a hostile name cannot move the cursor, clear the screen or fake a line
+ * (watch/safe-text.ts, the rule the event stream uses too).
  */
 import type { FileStat, NotifyProbe, SessionInfo, ShareInfo } from '../smb/types.js';
+import { escapeForTerminal, jsonLine } from '../watch/safe-text.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** GNU ls: "recent" means within the last half Gregorian year (31556952 s / 2). */
 const SIX_MONTHS_MS = 15_778_476_000;
 /** Tolerated clock skew before a future timestamp is shown with its year. */
 const FUTURE_SLACK_MS = 5 * 60_000;
-
-/**
- * Escape control characters as `\n`, `\t`, `\r`, `\xNN` (C0, DEL, C1), bidirectional overrides and
- * line separators as `\u{NNNN}`, lone surrogates likewise, and `\` itself as `\\`, so that escapes
- * stay unambiguous.
- */
-export function escapeName(name: string): string {
-  let out = '';
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length) {
-      const d = name.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        out += name[i]! + name[i + 1]!;
-        i++;
-        continue;
-      }
-    }
-    if (c === 0x5c) out += '\\\\';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x0d) out += '\\r';
-    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if ((c >= 0x200e && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
-      || (c >= 0xd800 && c <= 0xdfff)) {
-      out += `\\u{${c.toString(16)}}`;
-    } else out += name[i]!;
-  }
-  return out;
-}
 
 export interface LsLineOptions {
   /** "Now", for the six-months rule (default: the current time). */
@@ -75,7 +47,7 @@ export function formatLsLine(stat: FileStat, opts: LsLineOptions = {}): string {
   const type = stat.isDirectory ? 'd' : '-';
   const size = stat.size.toString().padStart(opts.sizeWidth ?? 1, ' ');
   const time = formatLsTime(stat.lastWriteTime, opts.now ?? new Date(), opts.utc ?? false);
-  return `${type} ${size} ${time} ${escapeName(stat.name)}`;
+  return `${type} ${size} ${time} ${escapeForTerminal(stat.name)}`;
 }
 
 /** A bigint as a JSON number when it is a safe integer, else as a decimal string (no rounding). */
@@ -117,18 +89,6 @@ export function lsJson(stat: FileStat): LsJson {
   };
 }
 
-/**
- * JSON.stringify, one line, safe on a terminal. JSON.stringify escapes C0 controls and lone
- * surrogates but leaves DEL, the C1 controls (U+0080-U+009F: U+009B is CSI to many terminals),
- * line separators and bidirectional overrides raw; they are escaped as \uXXXX here too. The
- * text still parses to exactly the same value. These characters only occur inside strings.
- */
-export function jsonLine(value: unknown): string {
-  // eslint-disable-next-line no-control-regex
-  return JSON.stringify(value).replace(/[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** lsJson serialised as one line, every control character escaped (see jsonLine). */
 export function lsJsonLine(stat: FileStat): string {
   return jsonLine(lsJson(stat));
@@ -143,7 +103,7 @@ export interface InfoTarget {
 }
 
 function list(items: readonly string[]): string {
-  return items.length ? items.map(escapeName).join(' ') : 'none';
+  return items.length ? items.map(escapeForTerminal).join(' ') : 'none';
 }
 
 function dialectLabel(d: string): string {
@@ -164,11 +124,11 @@ export function formatInfo(session: SessionInfo, share: ShareInfo, notify: Notif
   else if (session.encryption) encryption = `${session.encryption} (available; this share is not encrypted)`;
   else encryption = 'none';
   const notifyText = notify.supported ? 'supported'
-    : notify.refused ? `refused here (${escapeName(notify.statusName)}): the server knows CHANGE_NOTIFY but would not watch this folder`
-      : `not supported (${escapeName(notify.statusName)})`;
+    : notify.refused ? `refused here (${escapeForTerminal(notify.statusName)}): the server knows CHANGE_NOTIFY but would not watch this folder`
+      : `not supported (${escapeForTerminal(notify.statusName)})`;
   const rows: Array<[string, string]> = [
-    ['Server', `${escapeName(host)}:${target.port ?? 445}`],
-    ['Share', `\\\\${escapeName(target.host)}\\${escapeName(target.share)}`],
+    ['Server', `${escapeForTerminal(host)}:${target.port ?? 445}`],
+    ['Share', `\\\\${escapeForTerminal(target.host)}\\${escapeForTerminal(target.share)}`],
     ['Dialect', dialectLabel(session.dialect)],
     ['Signing', signing],
     ['Encryption', encryption],
@@ -176,14 +136,14 @@ export function formatInfo(session: SessionInfo, share: ShareInfo, notify: Notif
     ['Max transact', String(session.maxTransactSize)],
     ['Max read', String(session.maxReadSize)],
     ['Max write', String(session.maxWriteSize)],
-    ['Server GUID', escapeName(session.serverGuid)],
+    ['Server GUID', escapeForTerminal(session.serverGuid)],
     ['Server time', iso(session.systemTime) ?? 'unknown'],
     ['Session flags', list(session.sessionFlags)],
     ['Share type', share.type],
     ['Share flags', list(share.flags)],
     ['Share capabilities', list(share.capabilities)],
     ['Maximal access', `0x${(share.maximalAccess >>> 0).toString(16).padStart(8, '0')}`],
-    [target.path ? `Change notify (${escapeName(target.path)})` : 'Change notify', notifyText],
+    [target.path ? `Change notify (${escapeForTerminal(target.path)})` : 'Change notify', notifyText],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');

@@ -4,7 +4,7 @@
  * with the same credentials share one connection.
  */
 import path from 'node:path';
-import { localPathMapper, readMounts, shareTargetForLocalPath, type CifsMount } from '../daemon/mounts.js';
+import { localPathMapper, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../watch/share-connection.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, type DaemonConfig, type WatchConfig } from '..
 import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
 import { WatchEntry } from './watch-entry.js';
-import { localPathMapper, parseMountinfo, type CifsMount } from './mounts.js';
+import { localPathMapper, parseMountinfo, type CifsMount } from '../config/mounts.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from '../sinks/types.js';
 
 export interface DaemonOptions {

@@ -11,8 +11,8 @@
  * another sender can release such orphaned references (one-shot senders like dbus-send).
  */
 import dbus from 'dbus-next';
-import { parseFileUrl } from '../sinks/kdirnotify.js';
-import { mountForLocalPath } from './mounts.js';
+import { parseFileUrl } from '../sinks/file-url.js';
+import { mountForLocalPath } from '../config/mounts.js';
 import type { Daemon } from './daemon.js';
 
 type MessageBus = dbus.MessageBus;

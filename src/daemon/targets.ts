@@ -11,7 +11,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { UsageError } from '../config/errors.js';
 import { isShareTarget, parseTarget, type Target } from '../config/target.js';
 import type { Credentials } from '../smb/types.js';
-import { shareTargetForLocalPath, type CifsMount } from './mounts.js';
+import { shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
 import type { AddWatchOptions, WatchOrigin } from '../sinks/types.js';
 import { promises as fsp } from 'node:fs';
 

@@ -37,6 +37,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       path: spec.path,
       recursive: spec.recursive,
       localPathOf: spec.localPathOf,
+      watchId: spec.id,
       ...(spec.pollIntervalSeconds ? { pollIntervalMs: spec.pollIntervalSeconds * 1000 } : {}),
     });
     this.watcher.on('event', (e) => this.onEvent(e));
@@ -78,7 +79,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       if (this.spec.include && !this.spec.include.test(e.path)) return;
       if (this.spec.exclude && this.spec.exclude.test(e.path)) return;
     }
-    this.emit('event', { ...e, watchId: this.spec.id });
+    this.emit('event', e as DaemonEvent); // the watcher stamped our id on it
   }
 
   /** A state of the watch's own (before its watcher runs), announced through the watcher's stream. */

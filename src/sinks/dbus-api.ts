@@ -13,7 +13,7 @@
  * native BigInt (do not call setBigIntCompat(true): it turns them into JSBI objects).
  */
 import dbus from 'dbus-next';
-import { eventFields } from './terminal.js';
+import { EVENT_FIELDS } from '../watch/events.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from './types.js';
 
 type MessageBus = dbus.MessageBus;
@@ -97,10 +97,8 @@ export function parseAddWatchOptions(options: Record<string, Variant>): AddWatch
   return out;
 }
 
-// Types of the dictionary fields that are not plain strings or booleans.
+// Types of the status dictionaries' fields that are not plain strings or booleans.
 const NUMBER_TYPES: Record<string, string> = {
-  seq: 't',
-  action: 'u',
   eventsSeen: 't',
   pid: 'u',
   watches: 'u',
@@ -133,9 +131,15 @@ export function toDict(record: object): Record<string, Variant> {
   return out;
 }
 
-/** The Event signal's dictionary: the journal's fields, in the same order. */
+/** The Event signal's dictionary: the event's record (the journal's fields, in its order), typed. */
 export function eventDict(e: DaemonEvent): Record<string, Variant> {
-  return toDict(eventFields(e));
+  const out: Record<string, Variant> = {};
+  for (const [key, type] of EVENT_FIELDS) {
+    const v = e[key];
+    if (v === undefined) continue;
+    out[key] = new Variant(type, type === 's' ? busString(v as string) : v);
+  }
+  return out;
 }
 
 function watchDict(w: WatchStatus): Record<string, Variant> {

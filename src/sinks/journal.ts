@@ -1,5 +1,5 @@
 /**
- * The event journal: one JSON object per line (`eventJson` plus `watchId`), an API for scripts
+ * The event journal: one JSON object per line (the event's record, `watchId` last), an API for scripts
  * (`tail -F`, jq, systemd .path units), not for desktops.
  *
  * - Appends; never truncates an existing journal. The file is created with mode 0600 (an existing
@@ -15,7 +15,7 @@ import { constants as fsc, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DaemonEvent, EventSink } from './types.js';
-import { eventJson } from './terminal.js';
+import { eventJson } from '../watch/events.js';
 
 export interface JournalOptions {
   /** Rotate before the file would exceed this size (default 8 MiB). */
@@ -28,11 +28,6 @@ export interface JournalOptions {
   group?: number;
   /** Write or rotation failures (disk full, ...); the journal keeps going. */
   onError?: (err: Error) => void;
-}
-
-/** The journal line of a daemon event: `eventJson`'s fields in its order, then `watchId`. */
-export function daemonEventJson(e: DaemonEvent): string {
-  return eventJson(e);
 }
 
 /**
@@ -119,7 +114,7 @@ export class JournalSink implements EventSink {
 
   publish(e: DaemonEvent): void {
     if (this.closed) return;
-    this.queue.push(`${daemonEventJson(e)}\n`);
+    this.queue.push(`${eventJson(e)}\n`);
     // An idle journal writes at once (latency); while a write is in flight, events gather and
     // go out together when it completes (throughput).
     if (!this.writing) this.kick();

@@ -15,116 +15,13 @@
  * Only events with a `localPath` (the share is mounted here) produce signals.
  */
 import dbus from 'dbus-next';
+import { fileUrl } from './file-url.js';
 import type { DaemonEvent, EventSink } from './types.js';
 
 type MessageBus = dbus.MessageBus;
 
 const IFACE = 'org.kde.KDirNotify';
 const PATH = '/';
-
-// RFC 3986 path characters kept as they are: unreserved, '/', and the sub-delims plus ':' '@'
-// (pchar). '#', '?', '%', space, controls and every non-ASCII byte are percent-encoded.
-const KEEP = new Uint8Array(128);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/!$&'()*+,;=:@") {
-  KEEP[c.charCodeAt(0)] = 1;
-}
-const HEX = '0123456789ABCDEF';
-
-/**
- * The percent-encoded `file://` URL of an absolute local path, without a trailing slash (the
- * root is `file:///`). Non-ASCII is encoded as UTF-8 bytes; an unpaired UTF-16 surrogate (not
- * representable) becomes U+FFFD.
- */
-export function fileUrl(localPath: string): string {
-  if (!localPath.startsWith('/')) throw new Error(`not an absolute path: ${localPath}`);
-  const path = localPath.replace(/\/+$/, '');
-  if (path === '') return 'file:///';
-  let out = 'file://';
-  for (const b of Buffer.from(path, 'utf8')) {
-    if (b < 128 && KEEP[b]) out += String.fromCharCode(b);
-    else out += `%${HEX[b >> 4]}${HEX[b & 15]}`;
-  }
-  return out;
-}
-
-/** Decodes a run of bytes as UTF-8 where it is valid; invalid bytes stay as their `%XX` text. */
-function decodeBytes(bytes: number[]): string {
-  let out = '';
-  let i = 0;
-  const raw = (b: number) => `%${HEX[b >> 4]}${HEX[b & 15]}`;
-  while (i < bytes.length) {
-    const b0 = bytes[i]!;
-    let len = 0;
-    let min = 0;
-    let cp = 0;
-    if (b0 < 0x80) {
-      len = 1;
-      cp = b0;
-    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
-      len = 2;
-      cp = b0 & 0x1f;
-      min = 0x80;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-      len = 3;
-      cp = b0 & 0x0f;
-      min = 0x800;
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-      len = 4;
-      cp = b0 & 0x07;
-      min = 0x10000;
-    }
-    let ok = len > 0 && i + len <= bytes.length;
-    for (let k = 1; ok && k < len; k++) {
-      const b = bytes[i + k]!;
-      if ((b & 0xc0) !== 0x80) ok = false;
-      else cp = (cp << 6) | (b & 0x3f);
-    }
-    // No overlong forms, no surrogates, nothing past U+10FFFF.
-    if (ok && len > 1 && (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)) ok = false;
-    // A decoded NUL would end the path in every C API: keep it encoded.
-    if (ok && cp === 0) ok = false;
-    if (ok) {
-      out += String.fromCodePoint(cp);
-      i += len;
-    } else {
-      out += raw(b0);
-      i += 1;
-    }
-  }
-  return out;
-}
-
-/**
- * The local path of a `file:` URL, or null for any other URL (or a file URL naming another
- * host). KIO sends `enteredDirectory` URLs in QUrl's pretty form: spaces and non-ASCII raw
- * (`file:///mnt/share/My Dir ü`) but `%`, `#` and `?` still encoded (`%25`, `%23`, `%3F`); fully
- * encoded URLs arrive too. So `%XX` is always decoded, but only where the bytes form valid UTF-8
- * (anything else is kept literally); a raw `#` or `?` is taken as part of the name. A trailing
- * slash is dropped (except for `/`).
- */
-export function parseFileUrl(url: string): string | null {
-  const m = /^file:(\/\/([^/]*))?(\/.*)?$/is.exec(url);
-  if (!m) return null;
-  const host = m[2];
-  if (host !== undefined && host !== '' && host.toLowerCase() !== 'localhost') return null;
-  const rawPath = m[3] ?? '/';
-  let path = '';
-  for (let i = 0; i < rawPath.length; ) {
-    if (rawPath[i] === '%' && /^%[0-9A-Fa-f]{2}/.test(rawPath.slice(i, i + 3))) {
-      const bytes: number[] = [];
-      while (i < rawPath.length && rawPath[i] === '%' && /^%[0-9A-Fa-f]{2}/.test(rawPath.slice(i, i + 3))) {
-        bytes.push(parseInt(rawPath.slice(i + 1, i + 3), 16));
-        i += 3;
-      }
-      path += decodeBytes(bytes);
-    } else {
-      path += rawPath[i];
-      i += 1;
-    }
-  }
-  path = path.replace(/\/+$/, '');
-  return path === '' ? '/' : path;
-}
 
 function parentDir(localPath: string): string {
   const trimmed = localPath.replace(/\/+$/, '');
@@ -141,8 +38,6 @@ export interface KDirNotifyOptions {
   changedIntervalMs?: number;
   /** A second FilesAdded of the same folder this long after the first (default 1500 ms). */
   secondRefreshMs?: number;
-  /** How long a MOVED_FROM waits for its MOVED_TO before it counts as a DELETE (default 100 ms). */
-  renamePairMs?: number;
 }
 
 interface FolderState {
@@ -158,11 +53,6 @@ interface ChangedState {
   timer: NodeJS.Timeout | null;
 }
 
-interface PendingMove {
-  localPath: string;
-  timer: NodeJS.Timeout;
-}
-
 /** Key of an item across events: its watch and share-relative path. */
 const itemKey = (e: DaemonEvent, path: string) => `${e.watchId}\u0000${path}`;
 
@@ -171,14 +61,14 @@ export class KDirNotifySink implements EventSink {
   private readonly removeHoldMs: number;
   private readonly changedIntervalMs: number;
   private readonly secondRefreshMs: number;
-  private readonly renamePairMs: number;
 
   private readonly folders = new Map<string, FolderState>();
-  /** Removals waiting to go out, by item key: the local path. */
+  /**
+   * Removals (DELETE, MOVED_FROM) waiting to go out, by item key: the local path. A MOVED_TO takes
+   * its old path's entry back out and turns it into a rename.
+   */
   private readonly removals = new Map<string, string>();
   private removalTimer: NodeJS.Timeout | null = null;
-  /** MOVED_FROM waiting for its MOVED_TO, by item key. */
-  private readonly moves = new Map<string, PendingMove>();
   private readonly changed = new Map<string, ChangedState>();
   /** URLs due for FilesChanged, sent together on the next turn of the event loop. */
   private readonly changedDue = new Set<string>();
@@ -192,7 +82,6 @@ export class KDirNotifySink implements EventSink {
     this.removeHoldMs = opts.removeHoldMs ?? 1000;
     this.changedIntervalMs = opts.changedIntervalMs ?? 1000;
     this.secondRefreshMs = opts.secondRefreshMs ?? 1500;
-    this.renamePairMs = opts.renamePairMs ?? 100;
   }
 
   publish(e: DaemonEvent): void {
@@ -219,7 +108,10 @@ export class KDirNotifySink implements EventSink {
         this.addRemoval(itemKey(e, e.path), local);
         return;
       case 'MOVED_FROM':
-        this.movedFrom(e, local);
+        // Held like a removal: its MOVED_TO (which names it in oldPath) makes it a rename;
+        // otherwise the item left the watched tree. Windows may send REMOVED before a rename's
+        // OLD_NAME: same key, the rename wins.
+        this.addRemoval(itemKey(e, e.path), local);
         return;
       case 'MOVED_TO':
         this.movedTo(e, local);
@@ -234,11 +126,6 @@ export class KDirNotifySink implements EventSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const [key, move] of this.moves) {
-      clearTimeout(move.timer);
-      this.removals.set(key, move.localPath);
-    }
-    this.moves.clear();
     this.flushRemovals();
     for (const [url, st] of this.changed) {
       if (st.timer) clearTimeout(st.timer);
@@ -312,34 +199,10 @@ export class KDirNotifySink implements EventSink {
 
   // --- renames ------------------------------------------------------------------------------
 
-  private movedFrom(e: DaemonEvent, local: string): void {
-    const key = itemKey(e, e.path);
-    // Windows may send REMOVED before a rename's OLD_NAME: the rename wins.
-    this.dropRemoval(key);
-    const previous = this.moves.get(key);
-    if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(() => {
-      this.moves.delete(key);
-      this.addRemoval(key, local);
-    }, this.renamePairMs);
-    this.moves.set(key, { localPath: local, timer });
-  }
-
   private movedTo(e: DaemonEvent, local: string): void {
     this.dropRemoval(itemKey(e, e.path));
-    let oldLocal: string | undefined;
-    if (e.oldPath !== undefined) {
-      const key = itemKey(e, e.oldPath);
-      const move = this.moves.get(key);
-      if (move) {
-        clearTimeout(move.timer);
-        this.moves.delete(key);
-        oldLocal = move.localPath;
-      } else {
-        // The MOVED_FROM already counted as a DELETE but has not gone out yet: take it back.
-        oldLocal = this.dropRemoval(key);
-      }
-    }
+    // The MOVED_FROM this MOVED_TO pairs with (watch/ paired them: oldPath) is still held.
+    const oldLocal = e.oldPath !== undefined ? this.dropRemoval(itemKey(e, e.oldPath)) : undefined;
     if (oldLocal === undefined) {
       // No old name we can point at: let the folder's re-list show the new item (and, if the
       // old name is derivable and in another folder, the old folder's re-list drop the old one).

@@ -19,8 +19,7 @@
  *   across a restart or a broken connection; `seq` per watch tells repeats apart).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { WatchEvent } from '../watch/events.js';
-import { eventJson } from './terminal.js';
+import { eventJson, type WatchEvent } from '../watch/events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import type { DaemonEvent, EventSink } from './types.js';

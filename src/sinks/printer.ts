@@ -4,8 +4,8 @@
  * go to stderr in human form (stdout stays a clean event stream for `while read`), and into the
  * stream itself with --json.
  */
-import type { WatchEvent } from '../watch/events.js';
-import { eventJson, formatEvent, humanLine } from './terminal.js';
+import { eventJson, type WatchEvent } from '../watch/events.js';
+import { formatEvent, humanLine } from './terminal.js';
 
 export interface PrinterOptions {
   json?: boolean;

@@ -1,65 +1,14 @@
 /**
- * Events as text: the default human line, inotifywait's `--format` and `--timefmt`, and JSON
- * lines. Every name from the server is escaped for the terminal (a hostile name cannot move the
- * cursor or fake a second line); JSON escapes what JSON must.
+ * Events as text: the default human line and inotifywait's `--format` and `--timefmt` (the JSON
+ * line is the event's record, watch/events.ts). Every name from the server is escaped for the
+ * terminal by the rule `ls` uses too (watch/safe-text.ts).
  */
 import type { WatchEvent } from '../watch/events.js';
-
-/**
- * Control characters, DEL, C1 controls, bidi marks and overrides and lone surrogates become
- * visible escapes (the same set `ls` escapes, src/cli/format.ts escapeName).
- */
-export function escapeForTerminal(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\\]/gu, (c) => {
-    if (c === '\\') return '\\\\';
-    if (c === '\n') return '\\n';
-    if (c === '\t') return '\\t';
-    if (c === '\r') return '\\r';
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-  });
-}
+import { escapeForTerminal } from '../watch/safe-text.js';
 
 /** `CREATE`, `CREATE,ISDIR` (inotifywait's spelling), `MOVED_TO,ISDIR` ... */
 export function eventName(e: WatchEvent): string {
   return e.isDir ? `${e.event},ISDIR` : e.event;
-}
-
-/**
- * An event's fields in the one order every output uses (the JSON line, the journal, the D-Bus
- * Event dictionary), without the ones that are not set.
- */
-export function eventFields(e: WatchEvent & { watchId?: string }): Record<string, string | number | boolean> {
-  const ordered: Record<string, string | number | boolean | undefined> = {
-    seq: e.seq,
-    time: e.time,
-    event: e.event,
-    server: e.server,
-    share: e.share,
-    path: e.path,
-    oldPath: e.oldPath,
-    localPath: e.localPath,
-    source: e.source,
-    action: e.action,
-    isDir: e.isDir,
-    stream: e.stream,
-    state: e.state,
-    message: e.message,
-    watch: e.watch,
-    watchId: e.watchId,
-  };
-  const out: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(ordered)) if (v !== undefined) out[k] = v;
-  return out;
-}
-
-/** The JSON line of an event: the fields scripts use, in a stable order. */
-export function eventJson(e: WatchEvent & { watchId?: string }): string {
-  // JSON.stringify leaves DEL, the C1 controls (U+009B is CSI to some terminals), bidi marks and
-  // overrides and line separators raw: escape them too, as `ls --json` does. Same value parsed.
-  // eslint-disable-next-line no-control-regex
-  return JSON.stringify(eventFields(e)).replace(/[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** `path` relative to the watched folder, as inotifywait's %f. */

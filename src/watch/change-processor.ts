@@ -6,11 +6,26 @@
  * (which is how Samba reports a move between folders) becomes one MOVED_FROM / MOVED_TO pair.
  */
 import { FileAction, type FileNotifyInformation } from '../smb/wire/notify.js';
-import { baseName, joinPath, type EventSource } from './events.js';
-import { safeComponent } from './paths.js';
+import type { ChangeFields, ChangeKind, EventFactory, EventSource } from './events.js';
+import { baseName, joinPath, safeComponent } from './paths.js';
 import type { EventOutbox, OutItem } from './outbox.js';
-import { UNKNOWN_ENTRY, type Detached, type Difference, type EntryState } from './snapshot.js';
-import type { Watcher } from './watcher.js';
+import { UNKNOWN_ENTRY, type Detached, type Difference, type EntryState, type Snapshot } from './snapshot.js';
+
+/** What the change processor works on: the watch's snapshot, its folder handles, its queue. */
+export interface ChangeContext {
+  readonly snapshot: Snapshot;
+  readonly events: EventFactory;
+  /** Run a task on the watch's serial queue. */
+  enqueue(task: () => Promise<void> | void): void;
+  /** Forget (and close) the folder handles at or below `path`. */
+  closeFolders(path: string): void;
+  /** Re-key the folder handles below a renamed folder. */
+  moveFolders(from: string, to: string): void;
+  /** Whether a folder has a handle. */
+  isWatched(path: string): boolean;
+  /** A name appeared: in a recursive watch, find out whether it is a folder to watch too. */
+  probe(path: string): void;
+}
 
 interface Held {
   path: string;
@@ -30,7 +45,7 @@ export class ChangeProcessor {
   private readonly recentMoves = new Map<string, number>();
 
   constructor(
-    private readonly w: Watcher,
+    private readonly w: ChangeContext,
     private readonly outbox: EventOutbox,
     private readonly opts: ChangeProcessorOptions,
   ) {}
@@ -71,7 +86,7 @@ export class ChangeProcessor {
           break;
         default:
           // Unknown actions are kept and reported raw (action carries the code).
-          this.outbox.push({ kind: 'MODIFY', path, extra: { source: 'notify', action: e.action } });
+          this.push('MODIFY', path, { source: 'notify', action: e.action });
       }
     }
   }
@@ -88,13 +103,13 @@ export class ChangeProcessor {
     if (removal) {
       const detached = removal.detached!;
       this.placeMoved(detached, path);
-      this.outbox.replace(removal.item, this.movePair(removal.item.path, path, detached.entry, removal.item.extra.action, action));
+      this.outbox.replace(removal.item, this.movePair(removal.item.event.path, path, detached.entry, removal.item.event.action, action));
       return;
     }
     if (this.w.snapshot.get(path)) return; // already known from a listing: not news
     this.w.snapshot.add(path, { ...UNKNOWN_ENTRY });
-    this.outbox.push({ kind, path, extra: { source: 'notify', action }, half: kind === 'CREATE' ? 'create' : undefined });
-    this.probe(path);
+    this.outbox.push({ event: this.w.events.change(kind, path, { source: 'notify', action }), half: kind === 'CREATE' ? 'create' : undefined });
+    this.w.probe(path);
   }
 
   private removed(path: string, action: number): void {
@@ -103,15 +118,14 @@ export class ChangeProcessor {
     // An addition of the same name in another folder, still in the outbox: a move.
     const creation = this.outbox.findOtherHalf('create', path);
     if (creation) {
-      this.w.snapshot.remove(creation.item.path);
-      this.placeMoved(detached, creation.item.path);
-      this.outbox.replace(creation.item, this.movePair(path, creation.item.path, detached.entry, action, creation.item.extra.action));
+      const to = creation.item.event.path;
+      this.w.snapshot.remove(to);
+      this.placeMoved(detached, to);
+      this.outbox.replace(creation.item, this.movePair(path, to, detached.entry, action, creation.item.event.action));
       return;
     }
     this.outbox.push({
-      kind: 'DELETE',
-      path,
-      extra: { source: 'notify', action, ...isDir(detached.entry) },
+      event: this.w.events.change('DELETE', path, { source: 'notify', action, isDir: detached.entry.isDir }),
       half: 'delete',
       detached,
       onRelease: () => {
@@ -130,21 +144,20 @@ export class ChangeProcessor {
     }
     // A folder moved before it could be opened and listed has no watch: open and list it now,
     // or its contents and every later change in it are never reported.
-    if (detached.entry.isDir === undefined || (detached.entry.isDir && !this.w.folderWatches().has(to))) this.probe(to);
+    if (detached.entry.isDir === undefined || (detached.entry.isDir && !this.w.isWatched(to))) this.w.probe(to);
   }
 
   private movePair(from: string, to: string, entry: EntryState, fromAction: number | undefined, toAction: number | undefined): OutItem[] {
-    const kind = isDir(entry);
     this.justMoved(to);
     return [
-      { kind: 'MOVED_FROM', path: from, extra: { source: 'notify', ...(fromAction !== undefined ? { action: fromAction } : {}), ...kind } },
-      { kind: 'MOVED_TO', path: to, extra: { source: 'notify', ...(toAction !== undefined ? { action: toAction } : {}), oldPath: from, ...kind } },
+      { event: this.w.events.change('MOVED_FROM', from, { source: 'notify', action: fromAction, isDir: entry.isDir }) },
+      { event: this.w.events.change('MOVED_TO', to, { source: 'notify', action: toAction, oldPath: from, isDir: entry.isDir }) },
     ];
   }
 
   private emitDelete(path: string, entry: EntryState, action: number | undefined, source: EventSource): void {
     if (entry.isDir !== false) this.w.closeFolders(path);
-    this.outbox.push({ kind: 'DELETE', path, extra: { source, ...(action !== undefined ? { action } : {}), ...isDir(entry) } });
+    this.push('DELETE', path, { source, action, isDir: entry.isDir });
   }
 
   /**
@@ -166,7 +179,7 @@ export class ChangeProcessor {
       entry.size = undefined;
       entry.mtime = undefined;
     }
-    this.outbox.push({ kind: 'MODIFY', path, extra: { source: 'notify', action, ...(entry ? isDir(entry) : {}) } });
+    this.push('MODIFY', path, { source: 'notify', action, isDir: entry?.isDir });
   }
 
   private stream(path: string, action: number): void {
@@ -174,7 +187,7 @@ export class ChangeProcessor {
     const colon = baseName(path).indexOf(':');
     const file = colon < 0 ? path : path.slice(0, path.length - baseName(path).length + colon);
     const stream = colon < 0 ? undefined : baseName(path).slice(colon + 1);
-    this.outbox.push({ kind: 'MODIFY', path: file, extra: { source: 'notify', action, ...(stream ? { stream } : {}) } });
+    this.push('MODIFY', file, { source: 'notify', action, stream: stream || undefined });
   }
 
   private renamedTo(path: string, action: number): void {
@@ -212,18 +225,18 @@ export class ChangeProcessor {
     clearTimeout(held.timer);
     const entry = held.detached?.entry ?? UNKNOWN_ENTRY;
     if (entry.isDir !== false) this.w.closeFolders(held.path);
-    this.outbox.push({ kind: 'MOVED_FROM', path: held.path, extra: { source: 'notify', action: held.action, ...isDir(entry) } });
-  }
-
-  /** A name appeared: in a recursive watch, find out whether it is a folder to watch too. */
-  private probe(path: string): void {
-    if (this.w.recursive) this.w.probeFolder(path);
+    this.push('MOVED_FROM', held.path, { source: 'notify', action: held.action, isDir: entry.isDir });
   }
 
   /** A difference found by listing (overflow, reconnect, polling). */
   emitDifference(d: Difference, source: EventSource): void {
     if (d.kind === 'DELETE') this.emitDelete(d.path, d.entry, undefined, source);
-    else this.outbox.push({ kind: d.kind, path: d.path, extra: { source, ...isDir(d.entry) } });
+    else this.push(d.kind, d.path, { source, isDir: d.entry.isDir });
+  }
+
+  /** A change, in order behind those still in the outbox. */
+  push(kind: ChangeKind, path: string, fields: ChangeFields): void {
+    this.outbox.push({ event: this.w.events.change(kind, path, fields) });
   }
 
   /** Emit everything held back, now (shutdown). */
@@ -239,6 +252,3 @@ export class ChangeProcessor {
   }
 }
 
-function isDir(entry: EntryState): { isDir?: boolean } {
-  return entry.isDir === undefined ? {} : { isDir: entry.isDir };
-}

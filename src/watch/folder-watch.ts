@@ -14,7 +14,6 @@ import { decodeOutputBuffer } from '../smb/wire/query-directory.js';
 export interface FolderWatchOptions {
   bufferSize: number;
   completionFilter: number;
-  watchTree: boolean;
   /** Requests kept outstanding on the handle. */
   outstanding: number;
 }
@@ -77,7 +76,7 @@ export class FolderWatch {
   }
 
   private notifyOptions() {
-    return { outputBufferLength: this.opts.bufferSize, completionFilter: this.opts.completionFilter, watchTree: this.opts.watchTree };
+    return { outputBufferLength: this.opts.bufferSize, completionFilter: this.opts.completionFilter };
   }
 
   private arm(): void {

@@ -5,14 +5,13 @@
  * With a window of 0 (non-recursive watches, where the other folder is not watched) events go out
  * at once.
  */
-import type { ChangeKind, WatchEvent } from './events.js';
+import type { WatchEvent } from './events.js';
 import type { Detached } from './snapshot.js';
-import { baseName, isWithin, parentOf } from './events.js';
+import { baseName, isWithin, parentOf } from './paths.js';
 
 export interface OutItem {
-  kind: ChangeKind;
-  path: string;
-  extra: Partial<WatchEvent>;
+  /** The event, built once; numbered and timed when it goes out. */
+  event: WatchEvent;
   /** A notification that may still turn out to be half of a move. */
   half?: 'create' | 'delete';
   /** What a pending removal took out of the snapshot, for a move to put back. */
@@ -28,7 +27,7 @@ export class EventOutbox {
 
   constructor(
     private readonly windowMs: number,
-    private readonly emit: (kind: ChangeKind, path: string, extra: Partial<WatchEvent>) => void,
+    private readonly emit: (e: WatchEvent) => void,
   ) {}
 
   get pending(): number {
@@ -49,7 +48,7 @@ export class EventOutbox {
   findOtherHalf(half: 'create' | 'delete', path: string): { item: OutItem; detached: Detached | undefined } | undefined {
     const name = baseName(path);
     const parent = parentOf(path);
-    const item = this.items.find((i) => i.half === half && baseName(i.path) === name && parentOf(i.path) !== parent);
+    const item = this.items.find((i) => i.half === half && baseName(i.event.path) === name && parentOf(i.event.path) !== parent);
     return item ? { item, detached: item.detached } : undefined;
   }
 
@@ -58,7 +57,7 @@ export class EventOutbox {
    * same name under the old and the new path of one folder is not a move between two folders.
    */
   settleUnder(dir: string): void {
-    for (const i of this.items) if (i.half && i.path !== dir && isWithin(i.path, dir)) i.half = undefined;
+    for (const i of this.items) if (i.half && i.event.path !== dir && isWithin(i.event.path, dir)) i.half = undefined;
   }
 
   /** Put `replacement` where `item` stands, released with it. */
@@ -98,7 +97,7 @@ export class EventOutbox {
 
   private release(item: OutItem): void {
     item.onRelease?.();
-    this.emit(item.kind, item.path, item.extra);
+    this.emit(item.event);
   }
 
   /** Everything out now (shutdown). */

@@ -1,7 +1,8 @@
 /**
- * Names from the server become share-relative paths here, safely: whatever a server sends, a
- * path never leaves the share (no `..` or `.` components, no empty ones) and never gains a
- * separator that was part of a name.
+ * Share-relative paths: `/`-separated, no leading or trailing slash, '' for the share root. Names
+ * from the server become such paths here, safely: whatever a server sends, a path never leaves the
+ * share (no `..` or `.` components, no empty ones) and never gains a separator that was part of a
+ * name.
  */
 
 /**
@@ -15,15 +16,30 @@ export function safeComponent(name: string): string {
   return name.replace(/\//g, '\u2215');
 }
 
-/** A FILE_NOTIFY_INFORMATION name (relative, `\`-separated) below the share-relative `folder`. */
-export function notifyNameToPath(folder: string, name: string): string {
-  const parts = name.split('\\').filter((p) => p !== '').map(safeComponent);
-  const joined = parts.join('/');
-  if (!folder) return joined;
-  return joined ? `${folder}/${joined}` : folder;
-}
-
-/** Normalize a user-given share-relative path: `/` separators, no leading or trailing slash. */
+/**
+ * Normalize a user-given share-relative path (a watch target, a mount's prefix path): `/`
+ * separators, no leading or trailing slash, no empty or `.` components.
+ */
 export function normalizeSharePath(path: string): string {
   return path.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.').join('/');
+}
+
+export function joinPath(dir: string, name: string): string {
+  if (!dir) return name;
+  if (!name) return dir;
+  return `${dir}/${name}`;
+}
+
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** True when `path` is `dir` or lies below it. */
+export function isWithin(path: string, dir: string): boolean {
+  return dir === '' || path === dir || path.startsWith(`${dir}/`);
 }

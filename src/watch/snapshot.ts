@@ -11,7 +11,7 @@
  * longer diff.
  */
 import type { FileStat } from '../smb/types.js';
-import { baseName, isWithin, joinPath, parentOf } from './events.js';
+import { baseName, isWithin, joinPath, parentOf } from './paths.js';
 
 export interface EntryState {
   /** Undefined until known: a notification says a name appeared, not what it is. */

@@ -13,8 +13,8 @@ import { EventEmitter } from 'node:events';
 import type { ShareConnection } from './share-connection.js';
 import type { SmbTree } from '../smb/tree.js';
 import { CompletionFilter } from '../smb/wire/notify.js';
-import { ChangeProcessor } from './change-processor.js';
-import type { ChangeKind, EventSource, WatchEvent, WatchState } from './events.js';
+import { ChangeProcessor, type ChangeContext } from './change-processor.js';
+import { EventFactory, type ChangeFields, type ChangeKind, type EventSource, type WatchEvent, type WatchState } from './events.js';
 import { EventOutbox } from './outbox.js';
 import { FolderWatch, type FolderWatchHandler } from './folder-watch.js';
 import { normalizeSharePath, safeComponent } from './paths.js';
@@ -50,21 +50,23 @@ export interface WatcherOptions {
   rootCheckMs?: number;
   /** Maps a share-relative path to a local path when the share is mounted here. */
   localPathOf?: (path: string) => string | undefined;
+  /** The daemon's id of this watch, carried by every event. */
+  watchId?: string;
 }
 
 export interface WatcherEvents {
   event: [WatchEvent];
 }
 
-export class Watcher extends EventEmitter<WatcherEvents> {
+export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContext {
   readonly root: string;
   readonly snapshot: Snapshot;
+  readonly events: EventFactory;
   private readonly folders = new Map<string, FolderWatch>();
   private readonly queue = new SerialQueue((err) => this.onInternalError(err));
   private readonly changes: ChangeProcessor;
   private readonly outbox: EventOutbox;
   private poller: Poller | null = null;
-  private seq = 0;
   private stateNow: WatchState = 'connecting';
   private stopped = false;
   private rootGone = false;
@@ -84,7 +86,14 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     super();
     this.root = normalizeSharePath(opts.path);
     this.snapshot = new Snapshot(opts.snapshotLimit ?? DEFAULT_SNAPSHOT_LIMIT);
-    this.outbox = new EventOutbox(opts.recursive ? (opts.moveWindowMs ?? 50) : 0, (kind, path, extra) => this.emitNow(kind, path, extra));
+    this.events = new EventFactory({
+      server: share.opts.host,
+      share: share.opts.share,
+      watch: this.root,
+      ...(opts.watchId !== undefined ? { watchId: opts.watchId } : {}),
+      ...(opts.localPathOf ? { localPathOf: opts.localPathOf } : {}),
+    });
+    this.outbox = new EventOutbox(opts.recursive ? (opts.moveWindowMs ?? 50) : 0, (e) => this.emitChangeNow(e));
     this.changes = new ChangeProcessor(this, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 100 });
     share.on('lost', this.onLost);
     share.on('connected', this.onConnected);
@@ -139,7 +148,6 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     return {
       bufferSize: this.opts.bufferSize ?? Math.min(tree.client.session.maxTransactSize, 1024 * 1024),
       completionFilter: this.opts.completionFilter ?? DEFAULT_FILTER,
-      watchTree: false,
       outstanding: this.opts.outstanding ?? 2,
     };
   }
@@ -248,8 +256,12 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     }
   }
 
-  folderWatches(): ReadonlyMap<string, FolderWatch> {
-    return this.folders;
+  isWatched(path: string): boolean {
+    return this.folders.has(path);
+  }
+
+  probe(path: string): void {
+    if (this.recursive) this.probeFolder(path);
   }
 
   /** Forget (and close) the watches at or below `path`. */
@@ -480,24 +492,19 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   }
 
   private emitState(state: WatchState, message: string): void {
-    this.emitEvent({ event: 'STATE', path: this.root, state, message });
+    this.emit('event', this.events.stamp(this.events.state(state, message)));
   }
 
   /** Emit a change, in order behind those still in the outbox. */
-  emitChange(kind: ChangeKind, path: string, extra: Partial<WatchEvent> = {}): void {
-    this.outbox.push({ kind, path, extra });
+  emitChange(kind: ChangeKind, path: string, fields: ChangeFields = {}): void {
+    this.outbox.push({ event: this.events.change(kind, path, fields) });
   }
 
-  private emitNow(kind: ChangeKind, path: string, extra: Partial<WatchEvent>): void {
-    const localPath = this.opts.localPathOf?.(path);
+  private emitChangeNow(e: WatchEvent): void {
+    this.events.stamp(e);
     this.eventsSeen++;
-    this.emitEvent({ event: kind, path, ...(localPath !== undefined ? { localPath } : {}), ...extra });
-  }
-
-  private emitEvent(partial: Omit<WatchEvent, 'seq' | 'time' | 'server' | 'share'>): void {
-    const time = new Date().toISOString();
-    if (partial.event !== 'STATE') this.lastEventTime = time;
-    this.emit('event', { seq: ++this.seq, time, server: this.share.opts.host, share: this.share.opts.share, watch: this.root, ...partial });
+    this.lastEventTime = e.time;
+    this.emit('event', e);
   }
 
   /** Stop: cancel requests, close handles, stop timers. The share connection is the caller's. */

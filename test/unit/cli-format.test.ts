@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CommandFailed, describeError, redact, UsageError } from '../../src/cli/errors.js';
 import {
-  escapeName, formatInfo, formatLsLine, formatLsTime, infoJson, lsJson, lsJsonLine, sizeColumnWidth,
+  formatInfo, formatLsLine, formatLsTime, infoJson, lsJson, lsJsonLine, sizeColumnWidth,
 } from '../../src/cli/format.js';
+import { escapeForTerminal } from '../../src/watch/safe-text.js';
 import { byName } from '../../src/cli/commands/ls.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../../src/smb/errors.js';
 import type { FileStat, SessionInfo, ShareInfo } from '../../src/smb/types.js';
@@ -17,19 +18,19 @@ function stat(over: Partial<FileStat> = {}): FileStat {
   };
 }
 
-describe('escapeName', () => {
+describe('escapeForTerminal (ls and the event stream)', () => {
   it('escapes control characters so a name cannot move the cursor', () => {
-    expect(escapeName('a\nb\tc\rd')).toBe('a\\nb\\tc\\rd');
-    expect(escapeName('\u001b[2J\u001b]0;pwned\u0007')).toBe('\\x1b[2J\\x1b]0;pwned\\x07');
-    expect(escapeName('del\u007f c1\u009b')).toBe('del\\x7f c1\\x9b');
-    expect(escapeName('back\\slash')).toBe('back\\\\slash');
-    expect(escapeName('rtl\u202egnp.exe')).toBe('rtl\\u{202e}gnp.exe');
-    expect(escapeName('line\u2028sep')).toBe('line\\u{2028}sep');
-    expect(escapeName('lone\ud800x')).toBe('lone\\u{d800}x');
+    expect(escapeForTerminal('a\nb\tc\rd')).toBe('a\\nb\\tc\\rd');
+    expect(escapeForTerminal('\u001b[2J\u001b]0;pwned\u0007')).toBe('\\x1b[2J\\x1b]0;pwned\\x07');
+    expect(escapeForTerminal('del\u007f c1\u009b')).toBe('del\\x7f c1\\x9b');
+    expect(escapeForTerminal('back\\slash')).toBe('back\\\\slash');
+    expect(escapeForTerminal('rtl\u202egnp.exe')).toBe('rtl\\u{202e}gnp.exe');
+    expect(escapeForTerminal('line\u2028sep')).toBe('line\\u{2028}sep');
+    expect(escapeForTerminal('lone\ud800x')).toBe('lone\\u{d800}x');
   });
 
   it('leaves ordinary Unicode alone', () => {
-    expect(escapeName('Grüße 😀 日本')).toBe('Grüße 😀 日本');
+    expect(escapeForTerminal('Grüße 😀 日本')).toBe('Grüße 😀 日本');
   });
 });
 

@@ -1,6 +1,6 @@
 // fileUrl: what KDirNotify signals carry; parseFileUrl: what KIO's enteredDirectory sends us.
 import { describe, expect, it } from 'vitest';
-import { fileUrl, parseFileUrl } from '../../src/sinks/kdirnotify.js';
+import { fileUrl, parseFileUrl } from '../../src/sinks/file-url.js';
 
 describe('fileUrl', () => {
   it.each([

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DaemonEvent } from '../../src/sinks/types.js';
-import { daemonEventJson, defaultJournalPath, JournalSink } from '../../src/sinks/journal.js';
-import { eventJson } from '../../src/sinks/terminal.js';
+import { defaultJournalPath, JournalSink } from '../../src/sinks/journal.js';
+import { eventJson } from '../../src/watch/events.js';
 
 let dir: string;
 beforeEach(() => {
@@ -38,7 +38,7 @@ const mode = (file: string) => statSync(file).mode & 0o777;
 describe('daemonEventJson', () => {
   it("is eventJson's object with watchId appended", () => {
     const e = ev(7, { oldPath: 'a', localPath: '/mnt/x/docs/file-7.txt', isDir: false, message: 'm "q"\n' });
-    const line = daemonEventJson(e);
+    const line = eventJson(e);
     const parsed = JSON.parse(line) as Record<string, unknown>;
     // The `watch --json` line of the same event (which has no watchId), then watchId last.
     const { watchId: _id, ...plain } = e;
@@ -103,7 +103,7 @@ describe('JournalSink', () => {
     const maxBytes = 4096;
     const keep = 2;
     const j = await JournalSink.open(file, { maxBytes, keep });
-    const lineBytes = Buffer.byteLength(`${daemonEventJson(ev(100))}\n`);
+    const lineBytes = Buffer.byteLength(`${eventJson(ev(100))}\n`);
     const perFile = Math.floor(maxBytes / lineBytes);
     const total = perFile * 6 + 3; // enough for several rotations
     for (let i = 1; i <= total; i++) {

@@ -1,6 +1,6 @@
 // mountinfo parsing (proc(5)) and the mapping between share paths and local paths.
 import { describe, expect, it } from 'vitest';
-import { localPathMapper, mountForLocalPath, parseMountinfo } from '../../src/daemon/mounts.js';
+import { localPathMapper, mountForLocalPath, parseMountinfo } from '../../src/config/mounts.js';
 
 // Lines as the kernel prints them for cifs mounts (octal escapes in paths, options after " - ").
 const MOUNTINFO = [

@@ -1,6 +1,7 @@
 /** `smbnotify info TARGET`: what the server and share offer, and whether CHANGE_NOTIFY works. */
 import type { Command } from 'commander';
-import { formatInfo, infoJson, jsonLine } from '../format.js';
+import { formatInfo, infoJson } from '../format.js';
+import { jsonLine } from '../../watch/safe-text.js';
 import { addConnectionOptions, withConnection, type ConnectDeps, type ConnectionCliOptions } from '../options.js';
 
 export interface InfoOptions extends ConnectionCliOptions {

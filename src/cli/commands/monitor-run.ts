@@ -5,13 +5,10 @@
 import dbus from 'dbus-next';
 import type { DaemonEvent, WatchStatus } from '../../sinks/types.js';
 import { connectBus } from '../../sinks/bus.js';
+import { BUS_NAME as NAME, INTERFACE as IFACE, OBJECT_PATH as PATH } from '../../sinks/dbus-api.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
-
-const NAME = 'io.github.smbnotify';
-const PATH = '/io/github/smbnotify';
-const IFACE = 'io.github.smbnotify.Watcher1';
 
 /** A D-Bus a{sv} as dbus-next hands it over: values wrapped in Variants, 64-bit as BigInt. */
 export function unwrapDict(dict: Record<string, { value: unknown } | unknown>): Record<string, unknown> {

@@ -4,8 +4,8 @@
  * Line format: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
  */
 import { readFile } from 'node:fs/promises';
-import type { Target } from '../config/target.js';
-import { isWithin } from '../watch/events.js';
+import type { Target } from './target.js';
+import { isWithin, normalizeSharePath } from '../watch/paths.js';
 
 export interface CifsMount {
   mountPoint: string;
@@ -23,10 +23,6 @@ export interface CifsMount {
 /** mountinfo escapes space, tab, newline and backslash as octal (\040 ...). */
 function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-function normalizePrefix(p: string): string {
-  return p.replace(/\\/g, '/').split('/').filter((c) => c !== '' && c !== '.').join('/');
 }
 
 export function parseMountinfo(text: string): CifsMount[] {
@@ -49,7 +45,7 @@ export function parseMountinfo(text: string): CifsMount[] {
       options.set(eq < 0 ? kv : kv.slice(0, eq), eq < 0 ? '' : unescapeOctal(kv.slice(eq + 1)));
     }
     const prefix = options.get('prefixpath') ?? (m[3] ? m[3] : root !== '/' ? root : '');
-    const mount: CifsMount = { mountPoint, host: m[1]!, share: m[2]!, prefix: normalizePrefix(prefix) };
+    const mount: CifsMount = { mountPoint, host: m[1]!, share: m[2]!, prefix: normalizeSharePath(prefix) };
     const addr = options.get('addr') ?? options.get('ip');
     if (addr) mount.addr = addr;
     const port = Number(options.get('port'));
