@@ -6,7 +6,7 @@
  *   [daemon]              bus, journal, journal-max-size, journal-keep, journal-group, mountinfo,
  *                         follow-desktop, watch-mounts, credentials, guest, poll-interval
  *   [watch NAME]          target, recursive, credentials, guest, events, include, exclude,
- *                         poll-interval
+ *                         poll-interval, view, view-backing, view-allow-other
  *   [credentials //HOST[/SHARE]]   file: credentials for mounts and desktop folders there
  *   [mqtt]                url, client-id, username, password-file, qos, topic-prefix, ca, cert,
  *                         key, queue, queue-max-size (src/config/mqtt-config.ts)
@@ -33,6 +33,11 @@ export interface WatchConfig {
   include?: RegExp;
   exclude?: RegExp;
   pollIntervalSeconds?: number;
+  /** A live view of the watch: 'yes' (under $XDG_RUNTIME_DIR/smbnotify/), 'over' (over the cifs mount point) or a folder. */
+  view?: string;
+  /** The folder the view passes through to (default: the target's cifs mount). */
+  viewBacking?: string;
+  viewAllowOther?: boolean;
 }
 
 export interface DaemonConfig {
@@ -176,9 +181,23 @@ function applyWatchKey(w: WatchConfig, key: string, value: string, where: string
     case 'include': w.include = parseRegex(value, where); break;
     case 'exclude': w.exclude = parseRegex(value, where); break;
     case 'poll-interval': w.pollIntervalSeconds = parseSeconds(value, where); break;
+    case 'view': w.view = parseView(value, where); break;
+    case 'view-backing': w.viewBacking = expandHome(value); break;
+    case 'view-allow-other': w.viewAllowOther = parseBool(value, where); break;
     case 'password': throw new ConfigError(`${where}: passwords do not belong in the config; use credentials = FILE (mode 600)`);
     default: throw new ConfigError(`${where}: unknown key "${key}" in [watch ${w.name}]`);
   }
+}
+
+/** `yes`, `over`, `no` or an absolute folder (`~/` allowed). */
+function parseView(value: string, where: string): string | undefined {
+  const v = value.toLowerCase();
+  if (['no', 'off', 'false', '0'].includes(v)) return undefined;
+  if (['yes', 'on', 'true', '1'].includes(v)) return 'yes';
+  if (v === 'over') return 'over';
+  const p = expandHome(value);
+  if (!p.startsWith('/')) throw new ConfigError(`${where}: view = yes, over, no or an absolute folder, got "${value}"`);
+  return p;
 }
 
 export async function loadConfig(file: string): Promise<DaemonConfig> {

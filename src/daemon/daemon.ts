@@ -137,8 +137,11 @@ export class Daemon implements DaemonControl {
       target,
       origin,
       path: r.path,
-      recursive: options.recursive === true,
+      recursive: options.recursive === true || filters?.view !== undefined,
       localPathOf: mapper,
+      ...(filters?.view
+        ? { view: { where: filters.view, name: filters.name, ...(filters.viewBacking ? { backing: filters.viewBacking } : {}), ...(filters.viewAllowOther ? { allowOther: true } : {}) } }
+        : {}),
       ...(filters?.events ? { events: filters.events } : {}),
       ...(filters?.include ? { include: filters.include } : {}),
       ...(filters?.exclude ? { exclude: filters.exclude } : {}),

@@ -9,6 +9,7 @@ import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
 import { isPermanent, type ShareConnection } from '../watch/share-connection.js';
 import { Watcher } from '../watch/watcher.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
+import { WatchView, type WatchViewSpec } from './watch-view.js';
 
 export interface WatchEntrySpec {
   id: string;
@@ -21,6 +22,8 @@ export interface WatchEntrySpec {
   exclude?: RegExp;
   pollIntervalSeconds?: number;
   localPathOf: (sharePath: string) => string | undefined;
+  /** A live view of the watched folder (implies recursive). */
+  view?: WatchViewSpec;
 }
 
 export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
@@ -30,6 +33,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
   private attempt = 0;
+  private readonly view: WatchView | null;
 
   constructor(readonly spec: WatchEntrySpec, readonly share: ShareConnection, private readonly log: (line: string) => void) {
     super();
@@ -41,6 +45,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       ...(spec.pollIntervalSeconds ? { pollIntervalMs: spec.pollIntervalSeconds * 1000 } : {}),
     });
     this.watcher.on('event', (e) => this.onEvent(e));
+    this.view = spec.view ? new WatchView(spec.view, log) : null;
   }
 
   get id(): string {
@@ -55,6 +60,9 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       // The share's own reconnect may have started this watcher meanwhile.
       if (this.watcher.state === 'connecting') await this.watcher.start();
       this.attempt = 0;
+      if (this.view?.state === 'starting') {
+        await this.view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);
+      }
     } catch (err) {
       if (this.stopped) return;
       const message = (err as Error).message;
@@ -70,6 +78,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private onEvent(e: WatchEvent): void {
+    // The view replays everything: its filters are those of the file manager looking at it.
+    this.view?.handle(e);
     if (e.event === 'STATE') {
       this.stateNow = e.state ?? this.stateNow;
       this.messageNow = e.message ?? '';
@@ -105,12 +115,16 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       eventsSeen: this.watcher.eventsSeen,
       lastEventTime: this.watcher.lastEventTime,
       localPath: this.spec.localPathOf(this.spec.path) ?? null,
+      ...(this.view
+        ? { view: this.view.mountPoint, viewBacking: this.view.backing, viewState: this.view.state, viewMessage: this.view.message }
+        : {}),
     };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    await this.view?.stop();
     await this.watcher.stop();
   }
 }

@@ -27,6 +27,11 @@ export interface WatchStatus {
   lastEventTime: string | null;
   /** Local folder of the watched path when the share is mounted here. */
   localPath: string | null;
+  /** The watch's live view, when it has one: where it is mounted, what backs it, its state. */
+  view?: string | null;
+  viewBacking?: string | null;
+  viewState?: string | null;
+  viewMessage?: string | null;
 }
 
 export interface DaemonStatus {

@@ -25,6 +25,19 @@ describe('config file', () => {
     expect(c.watches[0]!.include!.test('a/b.pdf')).toBe(true);
   });
 
+  it('reads view keys: yes, over, no, a folder; view-backing and view-allow-other', () => {
+    const c = parseConfig([
+      '[watch a]', 'target = //h/s', 'view = yes', 'view-backing = /srv/s', 'view-allow-other = yes',
+      '[watch b]', 'target = //h/s', 'view = over',
+      '[watch c]', 'target = //h/s', 'view = no',
+      '[watch d]', 'target = //h/s', 'view = /media/live',
+    ].join('\n'));
+    expect(c.watches.map((w) => [w.view, w.viewBacking, w.viewAllowOther])).toEqual([
+      ['yes', '/srv/s', true], ['over', undefined, undefined], [undefined, undefined, undefined], ['/media/live', undefined, undefined],
+    ]);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\nview = relative/dir', 'cfg')).toThrow(/cfg:3: view = yes, over, no or an absolute folder/);
+  });
+
   it('refuses what it does not understand, with the file and line', () => {
     expect(() => parseConfig('[daemon]\nfollow-desktop = maybe', 'cfg')).toThrow(/cfg:2: expected yes or no/);
     expect(() => parseConfig('[watch x]\ntarget = //h/s\npassword = hunter2', 'cfg')).toThrow(/passwords do not belong/);

@@ -103,6 +103,9 @@ export async function runStatus(opts: { bus?: string; json?: boolean }, io: Comm
     io.out(line(head));
     for (const r of rows) io.out(line(r));
     for (const w of watches) if (w.state === 'stopped' || w.state === 'reconnecting') io.out(`${w.id}: ${w.message}`);
+    for (const w of watches) {
+      if (w.viewState) io.out(`${w.id}: view ${w.viewState}${w.view ? ` at ${w.view}` : ''}${w.viewBacking ? ` (backing ${w.viewBacking})` : ''}${w.viewMessage ? `: ${w.viewMessage}` : ''}`);
+    }
   } finally {
     bus.disconnect();
   }

@@ -1,0 +1,82 @@
+/**
+ * The live view of one daemon watch (`view =` in its config section): where it goes, what backs
+ * it, and its life. It starts once the watch is running and says in the watch's status why it
+ * could not, rather than stopping the watch.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { WatchEvent } from '../watch/events.js';
+import { LiveView } from '../view/live-view.js';
+
+export interface WatchViewSpec {
+  /** 'yes' (default place), 'over' (over the backing cifs mount point) or a folder. */
+  where: string;
+  /** Name of the watch, for the default folder. */
+  name: string;
+  backing?: string;
+  allowOther?: boolean;
+}
+
+/** $XDG_RUNTIME_DIR/smbnotify (or /run/user/UID/smbnotify; /run/smbnotify for root services). */
+export function defaultViewRoot(): string {
+  const uid = process.getuid?.() ?? 0;
+  const runtime = process.env['XDG_RUNTIME_DIR'] || (uid === 0 ? '/run' : `/run/user/${uid}`);
+  return join(runtime, 'smbnotify');
+}
+
+export class WatchView {
+  view: LiveView | null = null;
+  state: 'starting' | 'mounted' | 'stopped' | 'failed' = 'starting';
+  message = '';
+  mountPoint: string | null = null;
+  backing: string | null = null;
+  private stopped = false;
+
+  constructor(readonly spec: WatchViewSpec, private readonly log: (line: string) => void) {}
+
+  /** Mounts the view; `localPath` is the watched folder's cifs mount path, if any. */
+  async start(root: string, localPath: string | undefined, source: string): Promise<void> {
+    const backing = this.spec.backing ?? localPath;
+    if (!backing) return this.fail('no local folder shows this share: mount it (mount.cifs) or set view-backing');
+    const mountPoint = this.spec.where === 'over' ? backing : this.spec.where === 'yes' ? join(defaultViewRoot(), this.spec.name) : this.spec.where;
+    this.backing = backing;
+    this.mountPoint = mountPoint;
+    try {
+      if (this.spec.where === 'yes') fs.mkdirSync(mountPoint, { recursive: true, mode: 0o700 });
+      const view = await LiveView.open({ mountPoint, backing, root, source, ...(this.spec.allowOther ? { allowOther: true } : {}) });
+      if (this.stopped) {
+        await view.close();
+        return;
+      }
+      this.view = view;
+      this.state = 'mounted';
+      this.message = '';
+      this.log(`view of ${source} at ${mountPoint} (backing ${backing})`);
+      view.on('replayError', (m) => this.log(`view ${mountPoint}: replay failed: ${m}`));
+      view.on('ended', (why) => {
+        this.state = 'failed';
+        this.message = why ?? 'unmounted from outside';
+        this.log(`view ${mountPoint} ended: ${this.message}`);
+      });
+    } catch (err) {
+      this.fail((err as Error).message);
+    }
+  }
+
+  private fail(message: string): void {
+    this.state = 'failed';
+    this.message = message;
+    this.log(`view: ${message}`);
+  }
+
+  handle(e: WatchEvent): void {
+    this.view?.handle(e);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.view?.close();
+    this.view = null;
+    this.state = 'stopped';
+  }
+}

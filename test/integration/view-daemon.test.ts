@@ -1,0 +1,92 @@
+// A daemon watch with a live view (`view =` in its config section): the view is mounted at the
+// default place under $XDG_RUNTIME_DIR/smbnotify/ or at a folder of its own, inotifywait on it
+// sees server-side changes, `status` and ListWatches show the view, its backing and its state,
+// and SIGTERM unmounts it.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { credentialsFile, requireBuild, runCli } from '../support/cli.js';
+import { startDbus, type DbusBus } from '../support/dbus.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+import { isViewMounted, newMountPoint, unmountView } from '../support/view.js';
+
+let samba: SambaServer;
+let bus: DbusBus;
+let dir: string;
+
+beforeAll(async () => {
+  requireBuild();
+  requireTool('inotifywait', 'inotify-tools');
+  samba = await startSamba({});
+  bus = await startDbus();
+  dir = mkdtempSync(join(tmpdir(), 'smbnotify-view-daemon-'));
+});
+
+afterAll(async () => {
+  await bus?.stop();
+  await stopAllSamba();
+});
+
+it('mounts the views of its watches, replays into them, shows them in status, unmounts on SIGTERM', async () => {
+  const cred = credentialsFile(samba);
+  const url = `smb://${samba.host}:${samba.port}/data`;
+  mkdirSync(join(samba.sharePath, 'a'));
+  mkdirSync(join(samba.sharePath, 'b'));
+  const own = newMountPoint();
+  const runtime = join(dir, 'runtime');
+  mkdirSync(runtime, { mode: 0o700 });
+  const config = join(dir, 'config');
+  writeFileSync(config, [
+    '[watch alpha]', `target = ${url}/a`, `view = yes`, `view-backing = ${join(samba.sharePath, 'a')}`, '',
+    '[watch beta]', `target = ${url}/b`, `view = ${own}`, `view-backing = ${join(samba.sharePath, 'b')}`, '',
+    '[watch nobacking]', `target = ${url}/b`, 'view = yes', '',
+  ].join('\n'));
+  const alpha = join(runtime, 'smbnotify', 'alpha');
+  const d = runCli(['daemon', '--bus', bus.address, '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', '/dev/null'], { XDG_RUNTIME_DIR: runtime });
+  try {
+    await d.waitLine(/view of .* at .*alpha/, 20_000, 'stderr');
+    await d.waitLine(new RegExp(`view of .* at ${own}`), 20_000, 'stderr');
+    expect(isViewMounted(alpha)).toBe(true);
+    expect(isViewMounted(own)).toBe(true);
+
+    const iw = spawn('inotifywait', ['-m', '-r', '--format', '%e %w%f', alpha, own], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    iw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise<void>((resolve) => iw.stderr.on('data', (c: Buffer) => c.toString().includes('Watches established') && resolve()));
+    try {
+      writeFileSync(join(samba.sharePath, 'a', 'to-alpha.txt'), 'x');
+      mkdirSync(join(samba.sharePath, 'b', 'to-beta'));
+      const t0 = Date.now();
+      while (!(out.includes(`CREATE ${alpha}/to-alpha.txt`) && out.includes(`CREATE,ISDIR ${own}/to-beta`)) && Date.now() - t0 < 15_000) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(out).toContain(`CREATE ${alpha}/to-alpha.txt`);
+      expect(out).toContain(`CREATE,ISDIR ${own}/to-beta`);
+    } finally {
+      iw.kill();
+    }
+
+    const st = runCli(['status', '--bus', bus.address]);
+    expect((await st.exit).code).toBe(0);
+    const text = st.stdout.join('\n');
+    expect(text).toMatch(new RegExp(`view mounted at ${alpha} \\(backing ${join(samba.sharePath, 'a')}\\)`));
+    expect(text).toMatch(new RegExp(`view mounted at ${own} \\(backing ${join(samba.sharePath, 'b')}\\)`));
+    expect(text).toMatch(/view failed: no local folder shows this share/);
+    const json = runCli(['status', '--bus', bus.address, '--json']);
+    await json.exit;
+    const watches = (JSON.parse(json.stdout.join('')) as { watches: Record<string, unknown>[] }).watches;
+    expect(watches.map((w) => [w['view'] ?? null, w['viewState']])).toEqual([[alpha, 'mounted'], [own, 'mounted'], [null, 'failed']]);
+
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    expect(isViewMounted(alpha)).toBe(false);
+    expect(isViewMounted(own)).toBe(false);
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    unmountView(alpha);
+    unmountView(own);
+  }
+}, 90_000);
