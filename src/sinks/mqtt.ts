@@ -71,7 +71,13 @@ export function describeMqttError(err: Error & { code?: string | number }, url: 
   }
   if (err.code === 'ECONNREFUSED') return `cannot reach the broker ${where}: connection refused`;
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return `cannot reach the broker ${where}: unknown host`;
-  if (typeof err.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|ALTNAME/.test(err.code)) return `TLS with the broker ${where} failed: ${err.message}`;
+  if (typeof err.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|ALTNAME/.test(err.code)) {
+    // OpenSSL's own errors carry a short `reason`; their message is a whole error-stack line.
+    const reason = (err as { reason?: unknown }).reason;
+    const detail = typeof reason === 'string' && reason ? reason : err.message;
+    const hint = /certificate required/i.test(detail) ? ' (the broker wants a client certificate: set cert and key in [mqtt])' : '';
+    return `TLS with the broker ${where} failed: ${detail}${hint}`;
+  }
   return `broker ${where}: ${err.message}`;
 }
 

@@ -112,9 +112,27 @@ describe('MQTT over TLS with a password', () => {
     const { d } = daemon('untrusted', `username = smbnotify\nca = ${otherCerts.ca}\n`, { SMBNOTIFY_MQTT_PASSWORD: PASSWORD });
     try {
       const line = await d.waitLine(/mqtt: TLS with the broker/, 20_000, 'stderr');
-      expect(line).toMatch(/certificate/i);
+      expect(line).toMatch(/TLS with the broker mqtts:\/\/127\.0\.0\.1:\d+ failed: self[- ]signed certificate in certificate chain; retrying/);
     } finally {
       await stop(d);
+    }
+  });
+
+  it('a client certificate: accepted by a broker that requires one; without it, a clear TLS error', async () => {
+    const strict = await startMosquitto({ tls: certs, requireCertificate: true });
+    const sub = await subscribe(strict.url, ['smbnotify/#'], { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
+    const withCert = daemon('cert', `url = ${strict.url}\nca = ${certs.ca}\ncert = ${certs.clientCert}\nkey = ${certs.clientKey}\n`);
+    const without = daemon('nocert', `url = ${strict.url}\nca = ${certs.ca}\n`);
+    try {
+      await withCert.d.waitLine(/mqtt: connected to mqtts:/, 20_000, 'stderr');
+      await sub.waitFor((m) => m.topic === 'smbnotify/$status/cert' && m.payload === 'online');
+      const line = await without.d.waitLine(/mqtt: TLS with the broker/, 20_000, 'stderr');
+      expect(line).toMatch(/TLS with the broker mqtts:\/\/127\.0\.0\.1:\d+ failed: tlsv13 alert certificate required \(the broker wants a client certificate: set cert and key in \[mqtt\]\)/);
+      expect(without.d.stderr.some((l) => /mqtt: connected/.test(l))).toBe(false);
+    } finally {
+      await stop(withCert.d);
+      await stop(without.d);
+      await sub.end();
     }
   });
 

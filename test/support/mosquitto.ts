@@ -26,6 +26,8 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** Serve TLS with these PEM files (see makeCertificates). */
   tls?: { ca: string; cert: string; key: string };
+  /** With tls: clients must show a certificate signed by the CA. */
+  requireCertificate?: boolean;
   /** Keep sessions and queued messages across stop()/start(). */
   persistence?: boolean;
   /** A second listener speaking MQTT over WebSockets (wsUrl). */
@@ -101,6 +103,7 @@ class Broker implements Mosquitto {
       lines.push('allow_anonymous false', `password_file ${file}`);
     } else lines.push('allow_anonymous true');
     if (this.opts.tls) lines.push(`cafile ${this.opts.tls.ca}`, `certfile ${this.opts.tls.cert}`, `keyfile ${this.opts.tls.key}`);
+    if (this.opts.requireCertificate) lines.push('require_certificate true');
     // Listener options above apply to the first listener; this one is plain WebSockets.
     if (this.opts.websockets) lines.push(`listener ${this.wsPort} ${HOST}`, 'protocol websockets');
     const conf = join(this.dir, 'mosquitto.conf');
