@@ -3,7 +3,7 @@
 //
 // Options (after `npm run bench --`):
 //   --quick              fewer samples and smaller bursts, for trying the bench out
-//   --only=a,b           sections: latency, burst, scale, polling, throughput, mqtt
+//   --only=a,b           sections: latency, burst, scale, polling, throughput, mqtt, view
 //   --cpu-prof[=DIR]     write CPU profiles of the smbnotify processes (default test/bench/results/profiles)
 //   --disk               put the servers' shares in the default temp dir instead of /dev/shm
 // Environment: SMBNOTIFY_BENCH_CLI=/path/to/cli/main.js measures another build (to try a fix).
@@ -23,6 +23,7 @@ import { mqttBench, type MqttBenchResult } from './mqtt.js';
 import { polling, type PollingResult } from './polling.js';
 import { scale, type ScaleResult } from './scale.js';
 import { throughput, type ThroughputResult } from './throughput.js';
+import { viewBench, type ViewBenchResult } from './view.js';
 
 interface Machine {
   date: string;
@@ -55,11 +56,12 @@ interface Results {
   polling?: PollingResult;
   throughput?: ThroughputResult;
   mqtt?: MqttBenchResult;
+  view?: ViewBenchResult;
   errors: Record<string, string>;
   targets: Array<{ target: string; measured: string; met: boolean | null }>;
 }
 
-const SECTIONS = ['latency', 'burst', 'scale', 'polling', 'throughput', 'mqtt'] as const;
+const SECTIONS = ['latency', 'burst', 'scale', 'polling', 'throughput', 'mqtt', 'view'] as const;
 
 function parseArgs(argv: string[]): BenchOptions & { disk: boolean } {
   const opts: BenchOptions & { disk: boolean } = { quick: false, only: new Set(), cpuProfDir: null, disk: false };
@@ -289,6 +291,23 @@ function render(r: Results): string {
     for (const n of q.notes) out.push('', `Note: ${n}`);
   }
 
+  if (r.view) {
+    const v = r.view;
+    out.push('');
+    out.push('### 7. Live view (`smbnotify view`): inotify on the view, and what passing through costs');
+    out.push('');
+    out.push(`Latency, file created on the server's disk → line printed (ms; ${v.samplesPerConsumer} samples per consumer, interleaved in random order):`);
+    out.push('');
+    out.push(table(['consumer', 'p50', 'p95', 'p99', 'max', 'p50 ÷ smbclient', 'p99 ÷ smbclient', 'missed'], Object.entries(v.latency).map(([c, s]) => [c, fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(s.max), `${fmt(s.ratioP50)}×`, `${fmt(s.ratioP99)}×`, String(s.misses)])));
+    out.push('');
+    out.push(table(['through the view vs direct', 'view', 'direct', 'view ÷ direct'], [
+      [`sequential write, ${fmtInt(v.io.bytes / 2 ** 20)} MiB (dd bs=1M conv=fsync)`, `${fmtInt(v.io.writeView)} MB/s`, `${fmtInt(v.io.writeDirect)} MB/s`, `${fmt(v.io.writeView / v.io.writeDirect)}×`],
+      [`sequential read, ${fmtInt(v.io.bytes / 2 ** 20)} MiB (dd bs=1M)`, `${fmtInt(v.io.readView)} MB/s`, `${fmtInt(v.io.readDirect)} MB/s`, `${fmt(v.io.readView / v.io.readDirect)}×`],
+      [`ls -l of ${fmtInt(v.ls.entries)} entries (view: first after mounting / again)`, `${secs(v.ls.viewColdS)} / ${secs(v.ls.viewWarmS)}`, secs(v.ls.directS), `${fmt(v.ls.viewColdS / v.ls.directS)}× / ${fmt(v.ls.viewWarmS / v.ls.directS)}×`],
+    ]));
+    for (const n of v.notes) out.push('', `Note: ${n}`);
+  }
+
   if (Object.keys(r.errors).length) {
     out.push('');
     out.push('### Sections that failed');
@@ -317,6 +336,13 @@ function targets(r: Results): Results['targets'] {
   } else t.push({ target: '100 % of names right at every burst size', measured: 'not measured', met: null });
   const k = r.scale?.cases.find((c) => c.folders === 1000);
   t.push({ target: '1,000 watches under 150 MB resident', measured: k ? `${mib(k.rssKiB)} (peak ${mib(k.peakRssKiB)})` : 'not measured', met: k ? k.peakRssKiB * 1024 < 150e6 : null });
+  const v = r.view;
+  const inView = v?.latency['inotifywait on the view (IN_CREATE)'];
+  t.push({ target: 'view: p50 latency within 1.5× smbclient', measured: inView ? `${fmt(inView.p50)} ms = ${fmt(inView.ratioP50)}×` : 'not measured', met: inView ? inView.ratioP50 <= 1.5 : null });
+  t.push({ target: 'view: p99 latency within 1.5× smbclient', measured: inView ? `${fmt(inView.p99)} ms = ${fmt(inView.ratioP99)}×` : 'not measured', met: inView ? inView.ratioP99 <= 1.5 : null });
+  t.push({ target: 'view: sequential read at least half the direct rate', measured: v ? `${fmt(v.io.readView / v.io.readDirect)}×` : 'not measured', met: v ? v.io.readView >= v.io.readDirect / 2 : null });
+  t.push({ target: 'view: sequential write at least half the direct rate', measured: v ? `${fmt(v.io.writeView / v.io.writeDirect)}×` : 'not measured', met: v ? v.io.writeView >= v.io.writeDirect / 2 : null });
+  t.push({ target: 'view: ls -l of 10,000 entries within 2× direct', measured: v ? `${fmt(v.ls.viewColdS / v.ls.directS)}× (cold)` : 'not measured', met: v ? v.ls.viewColdS <= 2 * v.ls.directS : null });
   t.push({ target: '1,000 watches under 1 % idle CPU', measured: k ? `${fmt(k.idleCpuPercent, 2)} % over ${k.idleWindowS} s` : 'not measured', met: k ? k.idleCpuPercent < 1 : null });
   return t;
 }
@@ -370,6 +396,7 @@ async function main(): Promise<void> {
   await section('polling', () => polling(ctx));
   await section('throughput', () => throughput(ctx));
   await section('mqtt', () => mqttBench(ctx));
+  await section('view', () => viewBench(ctx));
   results.runtimeS = ms(started, now()) / 1000;
   results.machine.loadEnd = loadavg();
   results.targets = targets(results);

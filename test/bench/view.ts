@@ -1,0 +1,143 @@
+// 7. The live view (`smbnotify view`): what a desktop program waits for, and what the view costs.
+//
+// Latency: a file created on the server's disk until `inotifywait -m` on the view prints its
+// IN_CREATE, next to `smbclient notify` on another folder of the same share, samples interleaved
+// in a new random order every round (t0 right after close(), arrival = the line's 'data' event).
+// Throughput: 1 GiB written and read sequentially with dd (1 MiB blocks) through the view and
+// directly in the backing folder; metadata: `ls -l` of a 10,000-entry folder through a freshly
+// mounted view (nothing cached) and directly.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireTool } from '../support/tools.js';
+import type { Context } from './lib/context.js';
+import { Spawned } from './lib/lines.js';
+import { ms, now, shuffle, sleep, summarize, type Summary } from './lib/stats.js';
+import { CLI, scratchDir, smbclientNotify, url, type Creds } from './lib/tools.js';
+import { lineProbe, type Probe } from './latency.js';
+
+export interface ViewBenchResult {
+  samplesPerConsumer: number;
+  latency: Record<string, Summary & { misses: number; ratioP50: number; ratioP99: number }>;
+  io: { bytes: number; writeView: number; writeDirect: number; readView: number; readDirect: number };
+  ls: { entries: number; viewColdS: number; viewWarmS: number; directS: number };
+  notes: string[];
+}
+
+function startView(creds: Creds, target: string, mountPoint: string, backing: string): Spawned {
+  return new Spawned('view', process.execPath, [CLI, 'view', target, mountPoint, '--backing', backing, '-A', creds.smbnotify], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: creds.home },
+  });
+}
+
+/** Seconds dd took to copy `count` MiB (wall time around the process; conv=fsync on writes). */
+function dd(args: string[]): number {
+  const t0 = now();
+  const r = spawnSync('dd', [...args, 'bs=1M', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`dd ${args.join(' ')}: ${r.stderr.toString().trim()}`);
+  return ms(t0, now()) / 1000;
+}
+
+function lsSeconds(dir: string): number {
+  const t0 = now();
+  execFileSync('ls', ['-l', dir], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 64 * 2 ** 20 });
+  return ms(t0, now()) / 1000;
+}
+
+export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
+  requireTool('inotifywait', 'inotify-tools');
+  requireTool('fusermount3', 'fuse3');
+  const samples = ctx.opts.quick ? 60 : 300;
+  const warmup = 10;
+  const notes: string[] = [];
+  const { samba, creds } = await ctx.server();
+  const procs: Spawned[] = [];
+  const backing = join(samba.sharePath, 'v');
+  const mountPoint = mkdtempSync(join(scratchDir('view'), 'mnt-'));
+  try {
+    mkdirSync(join(backing, 'lat'), { recursive: true });
+    mkdirSync(join(samba.sharePath, 'sc'));
+    let view = startView(creds, url(samba, 'v'), mountPoint, backing);
+    procs.push(view);
+    await view.stderr.waitFor(/view of /, 30_000);
+    const iw = new Spawned('inotifywait', 'inotifywait', ['-m', '-e', 'create', '--format', '%e %f', join(mountPoint, 'lat')]);
+    procs.push(iw);
+    await iw.stderr.waitFor(/Watches established/, 10_000);
+    const sc = smbclientNotify('smbclient', samba, creds, 'sc');
+    procs.push(sc);
+    const consumers: Array<{ name: string; dir: string; probe: Probe }> = [
+      { name: 'inotifywait on the view (IN_CREATE)', dir: join(backing, 'lat'), probe: lineProbe(iw.stdout, (l, n) => l === `CREATE ${n}`) },
+      { name: 'smbclient notify (stdout)', dir: join(samba.sharePath, 'sc'), probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
+    ];
+    for (const c of consumers) {
+      let ok = false;
+      for (let attempt = 0; attempt < 20 && !ok; attempt++) {
+        const name = `ready-${attempt}.txt`;
+        const arrival = c.probe(name, 1000);
+        closeSync(openSync(join(c.dir, name), 'w'));
+        ok = (await arrival) !== null;
+      }
+      if (!ok) throw new Error(`view bench: ${c.name} never reported a probe file`);
+    }
+    const values: Record<string, number[]> = Object.fromEntries(consumers.map((c) => [c.name, []]));
+    const misses: Record<string, number> = Object.fromEntries(consumers.map((c) => [c.name, 0]));
+    ctx.log(`view: latency, ${samples} samples per consumer (+${warmup} warm-up)`);
+    for (let round = -warmup; round < samples; round++) {
+      for (const c of shuffle([...consumers])) {
+        const name = `f-${round + warmup}.txt`;
+        const arrival = c.probe(name, 3000);
+        closeSync(openSync(join(c.dir, name), 'w'));
+        const t0 = now();
+        const at = await arrival;
+        if (round >= 0) {
+          if (at === null) misses[c.name]!++;
+          else values[c.name]!.push(ms(t0, at));
+        }
+        await sleep(5 + Math.random() * 10);
+      }
+    }
+    const base = summarize(values['smbclient notify (stdout)']!);
+    const latency: ViewBenchResult['latency'] = {};
+    for (const [c, v] of Object.entries(values)) {
+      const s = summarize(v);
+      latency[c] = { ...s, misses: misses[c]!, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99 };
+    }
+    await iw.stop();
+    await sc.stop();
+
+    const mib = ctx.opts.quick ? 256 : 1024;
+    ctx.log(`view: ${mib} MiB sequential write and read, through the view and direct`);
+    const writeDirect = dd(['if=/dev/zero', `of=${join(backing, 'direct.bin')}`, `count=${mib}`, 'conv=fsync']);
+    const writeView = dd(['if=/dev/zero', `of=${join(mountPoint, 'view.bin')}`, `count=${mib}`, 'conv=fsync']);
+    const readDirect = dd([`if=${join(backing, 'direct.bin')}`, 'of=/dev/null']);
+    const readView = dd([`if=${join(mountPoint, 'view.bin')}`, 'of=/dev/null']);
+    rmSync(join(backing, 'direct.bin'));
+    rmSync(join(mountPoint, 'view.bin'));
+    const rate = (s: number) => (mib * 2 ** 20) / 1e6 / s;
+
+    const entries = ctx.opts.quick ? 2000 : 10_000;
+    ctx.log(`view: ls -l of ${entries} entries`);
+    mkdirSync(join(backing, 'many'));
+    for (let i = 0; i < entries; i++) closeSync(openSync(join(backing, 'many', `entry-${String(i).padStart(5, '0')}.txt`), 'w'));
+    // A fresh view, so that nothing of the folder is cached in the kernel or the node table.
+    await view.stop();
+    view = startView(creds, url(samba, 'v'), mountPoint, backing);
+    procs.push(view);
+    await view.stderr.waitFor(/view of /, 30_000);
+    const directS = Math.min(lsSeconds(join(backing, 'many')), lsSeconds(join(backing, 'many')));
+    const viewColdS = lsSeconds(join(mountPoint, 'many'));
+    const viewWarmS = lsSeconds(join(mountPoint, 'many'));
+    notes.push('shares (and so the backing folder) on the same file system as the other sections; direct ls -l: the better of two runs (warm); the view cold: the first ls -l after mounting');
+    return {
+      samplesPerConsumer: samples,
+      latency,
+      io: { bytes: mib * 2 ** 20, writeView: rate(writeView), writeDirect: rate(writeDirect), readView: rate(readView), readDirect: rate(readDirect) },
+      ls: { entries, viewColdS, viewWarmS, directS },
+      notes,
+    };
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+    await samba.stop();
+  }
+}
