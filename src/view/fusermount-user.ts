@@ -15,6 +15,7 @@ import { loadUsocket } from '../platform/usocket.js';
 interface USocketLike {
   on(event: 'fds', listener: (fds: number[]) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
+  resume(): void;
   end(): void;
 }
 
@@ -37,6 +38,8 @@ export async function mountAsUser(mountPoint: string, options: string): Promise<
           if (fds[0] === undefined) reject(new Error('fusermount3 sent no descriptor'));
           else resolve(fds[0]);
         });
+        // Descriptors arrive with data (one byte): the socket must be read for either to come.
+        s.resume();
       });
       server.listen(path, () => {
         const sock = createConnection(path, () => {
