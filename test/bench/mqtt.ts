@@ -13,8 +13,11 @@ import { Spawned } from './lib/lines.js';
 import { lineProbe, type Probe } from './latency.js';
 import { Counter, quiet, type ConsumerRate } from './throughput.js';
 import { createOverSmb } from './lib/smb-writer.js';
-import { ms, now, shuffle, sleep, summarize, type Summary } from './lib/stats.js';
-import { smbclientNotify, smbnotifyDaemon, url } from './lib/tools.js';
+import { ms, now, shuffle, sleep, summarize, until, type Summary } from './lib/stats.js';
+import { scratchDir, smbclientNotify, smbnotifyDaemon, url } from './lib/tools.js';
+import mqtt from 'mqtt';
+import { MqttSink } from '../../src/sinks/mqtt.js';
+import type { DaemonEvent } from '../../src/sinks/types.js';
 import { createOnDisk, fileNames } from './lib/writers.js';
 import { startMosquitto, stopAllMosquitto } from '../support/mosquitto.js';
 import { requireTool } from '../support/tools.js';
@@ -28,6 +31,8 @@ export interface MqttBenchResult {
     filesPerS: number;
     consumers: ConsumerRate[];
   }>;
+  /** The sink alone, in this process: MqttSink.publish() back to back until a subscriber has them all. */
+  stage: { events: number; eventsPerS: number; publishPerS: number };
   notes: string[];
 }
 
@@ -121,6 +126,33 @@ async function burst(ctx: Context, server: Server, brokerPort: number, files: nu
   }
 }
 
+async function sinkStage(brokerUrl: string, n: number): Promise<MqttBenchResult['stage']> {
+  const queueDir = scratchDir('mqtt-queue');
+  const sink = await MqttSink.start({ url: brokerUrl, clientId: 'bench-sink', qos: 1, prefix: 'stage', queueDir, queueMaxBytes: 256 * 1024 * 1024, log: () => undefined });
+  const sub = mqtt.connect(brokerUrl, { clientId: 'bench-stage-subscriber' });
+  try {
+    await new Promise<void>((resolve) => sub.once('connect', () => resolve()));
+    await sub.subscribeAsync('stage/#', { qos: 1 });
+    let got = 0;
+    let lastAt = 0n;
+    sub.on('message', (topic) => {
+      if (topic.includes('/$')) return; // the retained online status
+      got++;
+      lastAt = now();
+    });
+    if (!(await until(() => sink.connected, 10_000))) throw new Error('the MQTT sink did not connect');
+    const event = (i: number): DaemonEvent => ({ seq: i, time: new Date().toISOString(), event: 'CREATE', server: '127.0.0.1', share: 'data', path: `tp/file-${i}.dat`, source: 'notify', action: 1, watch: 'tp', watchId: 'w1' });
+    const t0 = now();
+    for (let i = 0; i < n; i++) sink.publish(event(i));
+    const published = now();
+    await until(() => got >= n, 120_000, 5);
+    return { events: got, eventsPerS: got / (ms(t0, lastAt) / 1000), publishPerS: n / (ms(t0, published) / 1000) };
+  } finally {
+    await sub.endAsync(true);
+    await sink.close();
+  }
+}
+
 export async function mqttBench(ctx: Context): Promise<MqttBenchResult> {
   const samples = ctx.opts.quick ? 60 : 300;
   const warmup = 10;
@@ -146,8 +178,9 @@ export async function mqttBench(ctx: Context): Promise<MqttBenchResult> {
     const lat = await latency(ctx, server, broker.port, procs, samples, warmup);
     const bursts = [];
     for (const via of ['disk', 'smb'] as const) bursts.push(await burst(ctx, server, broker.port, files, via));
+    const stage = await sinkStage(broker.url, files);
     notes.push('QoS 1; mosquitto_sub runs as its own process and reads with QoS 1, as a subscriber on another machine would.');
-    return { samplesPerConsumer: samples, latency: lat, bursts, notes };
+    return { samplesPerConsumer: samples, latency: lat, bursts, stage, notes };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await stopAllMosquitto();

@@ -288,6 +288,8 @@ function render(r: Results): string {
     const rows: string[][] = [];
     for (const b of q.bursts) for (const c of b.consumers) rows.push([`${fmtInt(b.files)} ${b.label} (${fmtInt(b.filesPerS)} files/s)`, c.consumer, `${fmtInt(c.names)} / ${fmtInt(b.files)}`, fmtInt(c.events), fmtInt(c.overflows), fmtInt(c.eventsPerS), secs(c.lagS)]);
     out.push(table(['burst (write rate)', 'consumer', 'new names', 'events', 'overflows', 'events/s', 'last event after last write'], rows));
+    out.push('');
+    out.push(`The sink alone, in one process (MqttSink.publish → Mosquitto → an MQTT.js subscriber, ${fmtInt(q.stage.events)} events back to back): ${fmtInt(q.stage.eventsPerS)} events/s delivered; publishing alone ${fmtInt(q.stage.publishPerS)}/s.`);
     for (const n of q.notes) out.push('', `Note: ${n}`);
   }
 
