@@ -49,6 +49,16 @@ export function secretsInArgv(argv: readonly string[]): string[] {
         /* redact() still masks the URL form */
       }
     }
+    // --mqtt URL: refused with a password in it, but no other message may show it either.
+    const mqttUrl = /^(?:--mqtt=)?((?:mqtts?|wss?):\/\/.*)$/i.exec(a)?.[1];
+    if (mqttUrl) {
+      try {
+        const pw = new URL(mqttUrl).password;
+        if (pw) out.push(pw, decodeURIComponent(pw));
+      } catch {
+        /* malformed: checkMqttUrl says so without repeating it */
+      }
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/daemon-config.js';
 import { checkMqttUrl, checkTopicPrefix, resolveMqtt } from '../../src/config/mqtt-config.js';
+import { secretsInArgv } from '../../src/cli/main.js';
 import { escapeTopicLevel, eventTopic, statusTopic, unescapeTopicLevel, watchStateTopic } from '../../src/sinks/mqtt-topic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smbnotify-mqtt-config-'));
@@ -97,6 +98,12 @@ describe('[mqtt] config', () => {
     expect(() => checkMqttUrl('http://h')).toThrow(/unsupported scheme/);
     expect(() => checkMqttUrl('not a url')).toThrow(/malformed/);
     expect(checkMqttUrl('ws://h:9001/mqtt').port).toBe('9001');
+  });
+
+  it('a password in an MQTT URL on the command line is known as a secret, so no message can show it', () => {
+    expect(secretsInArgv(['daemon', '--mqtt', 'mqtts://u:p%40ss@h'])).toEqual(expect.arrayContaining(['p@ss']));
+    expect(secretsInArgv(['monitor', '--mqtt=ws://u:w@h/mqtt'])).toContain('w');
+    expect(secretsInArgv(['daemon', '--mqtt', 'mqtt://h'])).toEqual([]);
   });
 
   it('reads the password from a 0600 file or the environment, never a readable file', async () => {
