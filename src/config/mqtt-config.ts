@@ -8,6 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { MqttSinkOptions } from '../sinks/mqtt.js';
 import { UsageError } from './errors.js';
 
 export const MQTT_PASSWORD_ENV = 'SMBNOTIFY_MQTT_PASSWORD';
@@ -26,20 +27,8 @@ export interface MqttConfig {
   queueMaxBytes?: number;
 }
 
-/** What the MQTT sink needs, files read and defaults filled in. */
-export interface ResolvedMqtt {
-  url: string;
-  clientId: string;
-  username?: string;
-  password?: string;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  qos: 0 | 1 | 2;
-  prefix: string;
-  queueDir: string;
-  queueMaxBytes: number;
-}
+/** What the MQTT sink needs, files read and defaults filled in (the sink's options but its log). */
+export type ResolvedMqtt = Omit<MqttSinkOptions, 'log' | 'reconnectMs'>;
 
 /**
  * A user's topic prefix: one or more levels, no wildcards, no NUL, no leading or trailing `/`

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Context, Server } from './lib/context.js';
 import { Spawned } from './lib/lines.js';
 import { lineProbe, type Probe } from './latency.js';
-import { Counter, quiet, type ConsumerRate } from './throughput.js';
+import { Counter, quiet, smbclientCounter, type ConsumerRate } from './throughput.js';
 import { createOverSmb } from './lib/smb-writer.js';
 import { ms, now, shuffle, sleep, summarize, until, type Summary } from './lib/stats.js';
 import { scratchDir, smbclientNotify, smbnotifyDaemon, url } from './lib/tools.js';
@@ -104,12 +104,7 @@ async function burst(ctx: Context, server: Server, brokerPort: number, files: nu
     });
     const sc = smbclientNotify('smbclient', samba, creds, folder, false);
     procs.push(sc);
-    const cs = new Counter();
-    sc.stdout.onLine((line, at) => {
-      if (line.includes('NOTIFY_ENUM_DIR')) return cs.hit(at, 'OVERFLOW', null);
-      const m = /^([0-9a-f]{4}) (.*)$/.exec(line);
-      if (m) cs.hit(at, m[1] === '0001' || m[1] === '0005' ? 'CREATE' : 'OTHER', m[2]!);
-    });
+    const cs = smbclientCounter(sc);
     await sleep(1000); // neither says when it is subscribed
     ctx.log(`mqtt burst: ${files} files ${via === 'smb' ? 'over SMB' : "on the server's disk"}`);
     const names = fileNames(`m${via}`, files);

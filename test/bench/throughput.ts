@@ -59,6 +59,17 @@ export class Counter {
   }
 }
 
+/** Counts `smbclient notify` lines: `0001`/`0005` (added, renamed to) are new names, NOTIFY_ENUM_DIR an overflow. */
+export function smbclientCounter(sc: Spawned): Counter {
+  const cs = new Counter();
+  sc.stdout.onLine((line, at) => {
+    if (line.includes('NOTIFY_ENUM_DIR')) return cs.hit(at, 'OVERFLOW', null);
+    const m = /^([0-9a-f]{4}) (.*)$/.exec(line);
+    if (m) cs.hit(at, m[1] === '0001' || m[1] === '0005' ? 'CREATE' : 'OTHER', m[2]!);
+  });
+  return cs;
+}
+
 /** Waits until no counter moved for `quietMs` after the write ended (bounded). */
 export async function quiet(counters: Counter[], write: WriteResult, quietMs = 3000, capMs = 120_000): Promise<void> {
   const began = Date.now();
@@ -89,12 +100,7 @@ async function watchRun(ctx: Context, server: Server, files: number, via: 'smb' 
     await w.stdout.waitFor(/"state":"watching"/, 20_000);
     const sc = smbclientNotify('smbclient', samba, creds, folder, false);
     procs.push(sc);
-    const cs = new Counter();
-    sc.stdout.onLine((line, at) => {
-      if (line.includes('NOTIFY_ENUM_DIR')) return cs.hit(at, 'OVERFLOW', null);
-      const m = /^([0-9a-f]{4}) (.*)$/.exec(line);
-      if (m) cs.hit(at, m[1] === '0001' || m[1] === '0005' ? 'CREATE' : 'OTHER', m[2]!);
-    });
+    const cs = smbclientCounter(sc);
     await sleep(1000); // smbclient has no ready signal; its session is up well within this
     ctx.log(`throughput: ${files} files ${via === 'smb' ? 'over SMB' : "on the server's disk"}, watched by smbnotify watch and smbclient notify`);
     const write = await burst(server, folder, fileNames('w', files), via);
