@@ -3,10 +3,12 @@
 // subscriptions; retained watch states and "online"/"offline" (the last will); the same stream
 // seen by the independent mosquitto_sub; `smbnotify monitor --mqtt`.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
+import { dbusMonitor, monitorReady, startDbus } from '../support/dbus.js';
 import { mosquittoSub, startMosquitto, stopAllMosquitto, subscribe, type Mosquitto, type Subscriber } from '../support/mosquitto.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { unescapeTopicLevel } from '../../src/sinks/mqtt-topic.js';
@@ -198,6 +200,38 @@ describe('over WebSockets', () => {
       d.child.kill('SIGTERM');
       expect((await d.exit).code).toBe(0);
       await s.end();
+    }
+  });
+});
+
+describe('a broker that accepts connections and never answers', () => {
+  it('holds up neither D-Bus nor the journal', async () => {
+    const sockets = new Set<Socket>();
+    const hole = createServer((sock) => {
+      sockets.add(sock);
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', () => resolve()));
+    const port = (hole.address() as { port: number }).port;
+    const bus = await startDbus();
+    const signals = dbusMonitor(bus.address, "type='signal',interface='io.github.smbnotify.Watcher1',member='Event'");
+    await monitorReady(signals);
+    const j = join(dir, 'hole.jsonl');
+    const d = runCli(['daemon', '--bus', bus.address, '--journal', j, '--watch', `smb://127.0.0.1:${samba.port}/data/hard`, '-A', cred, '--mqtt', `mqtt://127.0.0.1:${port}`], { XDG_STATE_HOME: join(dir, 'hole-state') });
+    try {
+      await d.waitLine(/daemon running/, 20_000, 'stderr');
+      await until(() => sockets.size > 0, 'the daemon connected to the silent broker');
+      await until(() => readFileSync(j, 'utf8').includes('"state":"watching"'), 'watching');
+      touch('hard/while the broker is silent.txt');
+      await signals.waitFor(/while the broker is silent\.txt/, 10_000);
+      await until(() => readFileSync(j, 'utf8').includes('while the broker is silent.txt'), 'journal');
+    } finally {
+      d.child.kill('SIGTERM');
+      expect((await d.exit).code).toBe(0);
+      await signals.stop();
+      await bus.stop();
+      for (const sock of sockets) sock.destroy();
+      hole.close();
     }
   });
 });
