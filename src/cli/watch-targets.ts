@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { localPathMapper, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
 import type { Credentials } from '../smb/types.js';
-import { ShareConnection } from '../watch/share-connection.js';
+import { ShareConnection } from '../smb/share-connection.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';

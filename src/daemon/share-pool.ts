@@ -3,7 +3,7 @@
  * session from the daemon however many folders it watches there.
  */
 import type { Credentials, Protection } from '../smb/types.js';
-import { ShareConnection } from '../watch/share-connection.js';
+import { ShareConnection } from '../smb/share-connection.js';
 
 export interface ShareKey {
   host: string;

@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
-import { isPermanent, type ShareConnection } from '../watch/share-connection.js';
+import type { ShareConnection } from '../smb/share-connection.js';
+import { isMissing, isPermanent } from '../smb/status.js';
 import { Watcher } from '../watch/watcher.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
 import { WatchView, type WatchViewSpec } from './watch-view.js';
@@ -66,7 +67,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     } catch (err) {
       if (this.stopped) return;
       const message = (err as Error).message;
-      if (isPermanent(err) || this.watcher.isMissing(err)) {
+      if (isPermanent(err) || isMissing(err)) {
         this.setState('stopped', `cannot watch: ${message}`);
         return;
       }

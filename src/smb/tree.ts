@@ -3,7 +3,7 @@
  * stat (CREATE + QUERY_INFO x2 + CLOSE in one compound), and CHANGE_NOTIFY.
  */
 import type { SmbClient } from './client.js';
-import { expectSuccess } from './status.js';
+import { expectSuccess, NOTIFY_UNSUPPORTED } from './status.js';
 import { SmbError } from './errors.js';
 import type { Inflight, RequestSpec } from './connection.js';
 import {
@@ -212,7 +212,7 @@ export class SmbTree {
       const res = await inflight.response;
       const status = res.header.status;
       const statusName = new SmbError(status, 'CHANGE_NOTIFY').statusName;
-      if (status === NtStatus.NOT_IMPLEMENTED || status === NtStatus.NOT_SUPPORTED || status === NtStatus.INVALID_DEVICE_REQUEST) {
+      if (NOTIFY_UNSUPPORTED.has(status)) {
         return { supported: false, status, statusName };
       }
       // Parked and then cancelled (or answered at once with changes): the server watches. Any

@@ -5,7 +5,7 @@
  * pair), and a removal from one folder followed by an addition of the same name in another
  * (which is how Samba reports a move between folders) becomes one MOVED_FROM / MOVED_TO pair.
  */
-import { FileAction, type FileNotifyInformation } from '../smb/wire/notify.js';
+import { FileAction, type FileNotifyInformation } from '../smb/change-notify.js';
 import type { ChangeFields, ChangeKind, EventFactory, EventSource } from './events.js';
 import { baseName, joinPath, safeComponent } from './paths.js';
 import type { EventOutbox, OutItem } from './outbox.js';

@@ -5,6 +5,7 @@
  * lists only the folders that changed; every `FULL_EVERY`-th cycle lists them all, because a
  * file's contents can change without its folder's times changing.
  */
+import { isMissing } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
 import type { Watcher } from './watcher.js';
 
@@ -61,7 +62,7 @@ export class Poller {
       const st = await this.tree.stat(this.w.root);
       if (!st.isDirectory) return;
     } catch (err) {
-      if (this.w.isMissing(err)) return;
+      if (isMissing(err)) return;
       throw err;
     }
     this.stop();
@@ -78,7 +79,7 @@ export class Poller {
       try {
         await this.w.rescanFolder(this.w.root, source, emit, true);
       } catch (err) {
-        if (!this.w.isMissing(err)) throw err;
+        if (!isMissing(err)) throw err;
         this.w.rootDeletedWhilePolling();
       }
       return;
@@ -90,7 +91,7 @@ export class Poller {
         const st = await this.tree.stat(folder);
         stamp = `${st.lastWriteTime.getTime()}/${st.changeTime.getTime()}`;
       } catch (err) {
-        if (!this.w.isMissing(err)) throw err;
+        if (!isMissing(err)) throw err;
         if (folder === this.w.root) {
           this.w.rootDeletedWhilePolling();
           return;
@@ -115,7 +116,7 @@ export class Poller {
         const st = await this.tree.stat(folder);
         this.stamps.set(folder, `${st.lastWriteTime.getTime()}/${st.changeTime.getTime()}`);
       } catch (err) {
-        if (!this.w.isMissing(err)) throw err;
+        if (!isMissing(err)) throw err;
         if (folder === this.w.root) {
           this.w.rootDeletedWhilePolling();
           return false;

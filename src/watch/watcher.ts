@@ -10,9 +10,10 @@
  * folder on the server (see README, "Limits").
  */
 import { EventEmitter } from 'node:events';
-import type { ShareConnection } from './share-connection.js';
+import type { ShareConnection } from '../smb/share-connection.js';
 import type { SmbTree } from '../smb/tree.js';
-import { CompletionFilter } from '../smb/wire/notify.js';
+import { CompletionFilter } from '../smb/change-notify.js';
+import { isMissing, isNotADirectory, isNotifyUnsupported, isRefused } from '../smb/status.js';
 import { ChangeProcessor, type ChangeContext } from './change-processor.js';
 import { EventFactory, type ChangeFields, type ChangeKind, type EventSource, type WatchEvent, type WatchState } from './events.js';
 import { EventOutbox } from './outbox.js';
@@ -21,7 +22,6 @@ import { normalizeSharePath, safeComponent } from './paths.js';
 import { Poller } from './poller.js';
 import { DEFAULT_SNAPSHOT_LIMIT, Snapshot } from './snapshot.js';
 import { SerialQueue } from './serial-queue.js';
-import { ntStatusName } from '../smb/wire/ntstatus.js';
 
 /**
  * Names, attributes, sizes, write times and streams. ATTRIBUTES cannot be left out: Samba maps a
@@ -131,7 +131,7 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
     try {
       await this.openFolder(tree, this.root);
     } catch (err) {
-      if (!this.isUnsupported(err)) throw err;
+      if (!isNotifyUnsupported(err)) throw err;
       await this.startPolling(tree, `server has no CHANGE_NOTIFY here (${(err as { statusName: string }).statusName})`, false, emit);
       return;
     }
@@ -181,8 +181,8 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
         ({ fileId } = await opening);
       } catch (err) {
         const entry = this.snapshot.get(path);
-        if ((err as { statusName?: string }).statusName === 'STATUS_NOT_A_DIRECTORY' && entry?.isDir === undefined) entry!.isDir = false;
-        if (this.isMissing(err) || this.isUnwatchable(err) || generation !== this.generation) return;
+        if (isNotADirectory(err) && entry?.isDir === undefined) entry!.isDir = false;
+        if (isMissing(err) || isRefused(err) || generation !== this.generation) return;
         throw err;
       }
       const entry = this.snapshot.get(path);
@@ -223,7 +223,7 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
       // or listing reports that. Drop its watch, whose contents were never listed, so that a
       // rename re-opens and lists it at its new path (ChangeProcessor.placeMoved). Not a reason
       // to drop the connection.
-      if (path === this.root || !(this.isMissing(err) || this.isUnwatchable(err))) throw err;
+      if (path === this.root || !(isMissing(err) || isRefused(err))) throw err;
       this.closeFolders(path);
       return;
     }
@@ -248,10 +248,10 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
       await this.rescanFolder(path, source, emit, deep);
     } catch (err) {
       // Gone already, or a file by now: the parent's next notification or listing tells.
-      if (this.isMissing(err)) return;
+      if (isMissing(err)) return;
       // A folder the server will not open for us: say so and go on without it (failing here
       // would fail the whole watch, and then every reconnect, for one folder).
-      if (!this.isUnwatchable(err)) throw err;
+      if (!isRefused(err)) throw err;
       this.emitState(this.stateNow, `cannot watch ${this.label(path)} (${(err as { statusName: string }).statusName}): its changes are not reported`);
     }
   }
@@ -316,14 +316,14 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
         if (!current() || this.folders.get(fw.path) !== fw) return;
         this.overflowed(fw);
       },
-      gone: (fw, status) => {
+      gone: (fw, statusName) => {
         if (!current() || this.folders.get(fw.path) !== fw) return;
-        this.queue.push(() => this.onFolderGone(fw, status));
+        this.queue.push(() => this.onFolderGone(fw, statusName));
       },
-      unsupported: (_fw, status) => {
+      unsupported: (_fw, statusName) => {
         if (!current()) return;
         const tree = this.tree;
-        if (tree) this.queue.push(() => this.startPolling(tree, `server has no CHANGE_NOTIFY here (${ntStatusName(status)})`, false, true));
+        if (tree) this.queue.push(() => this.startPolling(tree, `server has no CHANGE_NOTIFY here (${statusName})`, false, true));
       },
       failed: (fw, err) => {
         if (!current()) return;
@@ -363,11 +363,11 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
     }, wait);
   }
 
-  private async onFolderGone(fw: FolderWatch, status: number): Promise<void> {
+  private async onFolderGone(fw: FolderWatch, statusName: string): Promise<void> {
     this.folders.delete(fw.path);
     await fw.close();
     if (fw.path !== this.root) return; // its parent reports the removal
-    this.markRootGone(`watched folder deleted (${ntStatusName(status)})`, 'notify');
+    this.markRootGone(`watched folder deleted (${statusName})`, 'notify');
   }
 
   private async startPolling(tree: SmbTree, why: string, untilRootReturns: boolean, emitFirst: boolean): Promise<void> {
@@ -411,7 +411,7 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
         try {
           await tree.stat(this.root);
         } catch (err) {
-          if (this.isMissing(err) && !this.poller && !this.rootGone) this.markRootGone('watched folder deleted or moved away', 'poll');
+          if (isMissing(err) && !this.poller && !this.rootGone) this.markRootGone('watched folder deleted or moved away', 'poll');
         }
       });
     }, this.opts.rootCheckMs ?? 5000);
@@ -454,30 +454,11 @@ export class Watcher extends EventEmitter<WatcherEvents> implements ChangeContex
       try {
         await this.establish(tree, 'reconnect');
       } catch (err) {
-        if (!this.isMissing(err)) throw err;
+        if (!isMissing(err)) throw err;
         this.markRootGone('watched folder is gone after reconnect', 'rescan');
       }
     });
   };
-
-  private isUnsupported(err: unknown): boolean {
-    const name = (err as { statusName?: string }).statusName;
-    return name === 'STATUS_NOT_IMPLEMENTED' || name === 'STATUS_NOT_SUPPORTED' || name === 'STATUS_INVALID_DEVICE_REQUEST';
-  }
-
-  /**
-   * The server refuses to open this folder for us (no access, or a name it cannot take, such as
-   * one with control characters that Samba lists but will not open): no reconnect changes that.
-   */
-  isUnwatchable(err: unknown): boolean {
-    const name = (err as { statusName?: string }).statusName;
-    return ['STATUS_ACCESS_DENIED', 'STATUS_OBJECT_NAME_INVALID', 'STATUS_OBJECT_PATH_INVALID', 'STATUS_OBJECT_PATH_SYNTAX_BAD', 'STATUS_SHARING_VIOLATION'].includes(name ?? '');
-  }
-
-  isMissing(err: unknown): boolean {
-    const name = (err as { statusName?: string }).statusName;
-    return ['STATUS_OBJECT_NAME_NOT_FOUND', 'STATUS_OBJECT_PATH_NOT_FOUND', 'STATUS_NOT_A_DIRECTORY', 'STATUS_DELETE_PENDING', 'STATUS_NO_SUCH_FILE', 'STATUS_FILE_IS_A_DIRECTORY'].includes(name ?? '');
-  }
 
   private onInternalError(err: Error): void {
     if (this.stopped) return;

@@ -18,6 +18,8 @@ import { bodyOf, decodeHeader, splitCompound } from '../../src/smb/wire/header.j
 import { decodeIoctlResponse, decodeValidateNegotiateResponse } from '../../src/smb/wire/ioctl.js';
 import { decodeNegotiateResponse } from '../../src/smb/wire/negotiate.js';
 import { decodeFileNotifyInformation } from '../../src/smb/wire/notify.js';
+import { notifyOutcome } from '../../src/smb/change-notify.js';
+import { SAMBA_NOTIFY_RESPONSES } from '../unit/fixtures/samba-notify.js';
 import { decodeDirectoryEntries, decodeOutputBuffer } from '../../src/smb/wire/query-directory.js';
 import { decodeFileBasicInformation, decodeFileStandardInformation } from '../../src/smb/wire/query-info.js';
 import { decodeSessionSetupResponse } from '../../src/smb/wire/session-setup.js';
@@ -143,6 +145,13 @@ const targets: Target[] = [
   },
   { name: 'QUERY_DIRECTORY -> decodeDirectoryEntries', seeds: corpus.queryDirectory, run: (b) => decodeDirectoryEntries(decodeOutputBuffer(b, 'fuzzed')) },
   { name: 'CHANGE_NOTIFY -> decodeFileNotifyInformation', seeds: corpus.changeNotify, run: (b) => decodeFileNotifyInformation(decodeOutputBuffer(b, 'fuzzed')) },
+  {
+    // The typed outcome the watch engine acts on, from synthetic and smbd-captured responses.
+    name: 'CHANGE_NOTIFY -> notifyOutcome',
+    seeds: [...corpus.changeNotify, ...Object.entries(SAMBA_NOTIFY_RESPONSES).map(([name, bytes]) => ({ name: `smbd ${name}`, bytes, fields: [] }))],
+    extraSeeds: corpus.errors,
+    run: (b) => notifyOutcome(decodeHeader(b).status, b),
+  },
   {
     name: 'QUERY_INFO -> FileBasic/StandardInformation',
     seeds: corpus.queryInfo,

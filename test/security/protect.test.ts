@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { Cmd, ntlmMessageType, smb2Command, smb2Commands, smb2Flags, startFaultProxy, type FaultProxy, type Frame } from '../support/fault-proxy.js';
 import { startSamba, stopAllSamba, type SambaOptions, type SambaServer } from '../support/samba.js';
-import { ShareConnection } from '../../src/watch/share-connection.js';
+import { ShareConnection } from '../../src/smb/share-connection.js';
 import { SecurityError } from '../../src/smb/errors.js';
 
 const proxies: FaultProxy[] = [];

@@ -3,7 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WatchEvent } from '../../src/watch/events.js';
-import { ShareConnection, type ShareConnectionOptions } from '../../src/watch/share-connection.js';
+import { ShareConnection, type ShareConnectionOptions } from '../../src/smb/share-connection.js';
 import { Watcher, type WatcherOptions } from '../../src/watch/watcher.js';
 import type { SambaServer } from './samba.js';
 

@@ -4,7 +4,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { Server } from './context.js';
 import type { WriteResult } from './writers.js';
-import { ShareConnection } from '../../../src/watch/share-connection.js';
+import { ShareConnection } from '../../../src/smb/share-connection.js';
 import { expectSuccess } from '../../../src/smb/status.js';
 import { Command } from '../../../src/smb/wire/header.js';
 import { CreateDisposition, CreateOption, RELATED_FILE_ID, ShareAccess, encodeCloseRequest, encodeCreateRequest } from '../../../src/smb/wire/create.js';

@@ -5,10 +5,9 @@
  * closed. ECHO keepalives find a dead server long before TCP would.
  */
 import { EventEmitter } from 'node:events';
-import { SmbClient } from '../smb/client.js';
-import { SecurityError, SmbError } from '../smb/errors.js';
-import type { SmbTree } from '../smb/tree.js';
-import type { ConnectOptions } from '../smb/types.js';
+import { SmbClient } from './client.js';
+import type { SmbTree } from './tree.js';
+import type { ConnectOptions } from './types.js';
 
 export interface ShareConnectionOptions extends ConnectOptions {
   share: string;
@@ -26,15 +25,6 @@ export interface ShareConnectionEvents {
   lost: [err: Error];
   /** A reconnect attempt failed; the next one is in `delayMs`. */
   retrying: [err: Error, attempt: number, delayMs: number];
-}
-
-/** Errors no retry can fix: the user must change something. */
-export function isPermanent(err: unknown): boolean {
-  if (err instanceof SecurityError) return true;
-  if (err instanceof SmbError) {
-    return ['STATUS_LOGON_FAILURE', 'STATUS_ACCOUNT_DISABLED', 'STATUS_ACCOUNT_LOCKED_OUT', 'STATUS_BAD_NETWORK_NAME', 'STATUS_ACCESS_DENIED', 'STATUS_WRONG_PASSWORD', 'STATUS_PASSWORD_EXPIRED'].includes(err.statusName);
-  }
-  return false;
 }
 
 export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
