@@ -2,10 +2,9 @@
  * A connected share: open and close handles, list folders (QUERY_DIRECTORY with continuation),
  * stat (CREATE + QUERY_INFO x2 + CLOSE in one compound), and CHANGE_NOTIFY.
  */
-import type { SmbClient } from './client.js';
 import { expectSuccess, NOTIFY_UNSUPPORTED } from './status.js';
 import { SmbError } from './errors.js';
-import type { Inflight, RequestSpec } from './connection.js';
+import type { Connection, Inflight, RequestSpec } from './connection.js';
 import {
   Access, CreateDisposition, CreateOption, FILE_ATTRIBUTE_DIRECTORY, RELATED_FILE_ID, ShareAccess,
   decodeCloseResponse, decodeCreateResponse, encodeCloseRequest, encodeCreateRequest, type CreateResponse, type FileId,
@@ -19,7 +18,7 @@ import {
 } from './wire/query-directory.js';
 import { FileInfoClass, InfoType, decodeFileBasicInformation, decodeFileStandardInformation, encodeQueryInfoRequest } from './wire/query-info.js';
 import { decodeEmptyResponse, encodeEmptyRequest } from './wire/simple.js';
-import type { FileStat, NotifyProbe, ShareInfo } from './types.js';
+import type { FileStat, NotifyProbe, SessionInfo, ShareInfo } from './types.js';
 
 /** Everything a watch wants to hear about (MS-SMB2 2.2.35). */
 export const ALL_CHANGES =
@@ -43,8 +42,15 @@ export function toSmbPath(path: string): string {
   return path.split('/').filter((p) => p !== '' && p !== '.').join('\\');
 }
 
+/** What a tree needs of its client (SmbClient is one): no import of the client, no cycle. */
+export interface TreeClient {
+  readonly connection: Connection;
+  readonly session: SessionInfo;
+  readonly closed: boolean;
+}
+
 export class SmbTree {
-  constructor(readonly client: SmbClient, readonly treeId: number, readonly info: ShareInfo) {}
+  constructor(readonly client: TreeClient, readonly treeId: number, readonly info: ShareInfo) {}
 
   private get conn() {
     return this.client.connection;
@@ -56,7 +62,7 @@ export class SmbTree {
 
   /** The output buffer for listings: large where the server allows multi-credit requests. */
   get listBufferSize(): number {
-    const max = this.client.negotiated.response.maxTransactSize;
+    const max = this.client.session.maxTransactSize;
     return this.conn.credits.multiCredit ? Math.min(max, 1024 * 1024) : Math.min(max, 65536);
   }
 

@@ -7,7 +7,21 @@
  */
 import { isMissing } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
-import type { Watcher } from './watcher.js';
+import type { EventSource } from './events.js';
+import type { Snapshot } from './snapshot.js';
+
+/** What the poller needs of the watch. */
+export interface PollContext {
+  readonly root: string;
+  readonly snapshot: Snapshot;
+  enqueue(task: () => Promise<void> | void): void;
+  /** List a folder into the snapshot (FolderSync.rescan). */
+  rescan(path: string, source: EventSource, emit: boolean, deep: boolean): Promise<void>;
+  /** The poller found the root folder gone. */
+  rootDeleted(): void;
+  /** A deleted root folder exists again. */
+  rootReturned(tree: SmbTree): Promise<void>;
+}
 
 const FULL_EVERY = 10;
 
@@ -19,7 +33,7 @@ export class Poller {
   private readonly stamps = new Map<string, string>();
 
   constructor(
-    private readonly w: Watcher,
+    private readonly w: PollContext,
     private readonly tree: SmbTree,
     readonly intervalMs: number,
     /** Only wait for the deleted root folder to return. */
@@ -77,10 +91,10 @@ export class Poller {
       // Stamps first, listing second: a change between the two is seen again next cycle.
       if (!(await this.stampAll())) return;
       try {
-        await this.w.rescanFolder(this.w.root, source, emit, true);
+        await this.w.rescan(this.w.root, source, emit, true);
       } catch (err) {
         if (!isMissing(err)) throw err;
-        this.w.rootDeletedWhilePolling();
+        this.w.rootDeleted();
       }
       return;
     }
@@ -93,7 +107,7 @@ export class Poller {
       } catch (err) {
         if (!isMissing(err)) throw err;
         if (folder === this.w.root) {
-          this.w.rootDeletedWhilePolling();
+          this.w.rootDeleted();
           return;
         }
         continue; // its parent's listing reports it
@@ -102,7 +116,7 @@ export class Poller {
       this.stamps.set(folder, stamp);
       // A folder seen for the first time (new since the last listing) is listed too.
       if (before === stamp) continue;
-      await this.w.rescanFolder(folder, 'poll', true, false);
+      await this.w.rescan(folder, 'poll', true, false);
     }
   }
 
@@ -118,7 +132,7 @@ export class Poller {
       } catch (err) {
         if (!isMissing(err)) throw err;
         if (folder === this.w.root) {
-          this.w.rootDeletedWhilePolling();
+          this.w.rootDeleted();
           return false;
         }
       }
