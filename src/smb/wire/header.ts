@@ -7,8 +7,6 @@ import { ProtocolError } from '../errors.js';
 export const HEADER_SIZE = 64;
 /** 0xFE 'S' 'M' 'B' read as a little-endian u32. */
 export const SMB2_PROTOCOL_ID = 0x424d53fe;
-/** 0xFF 'S' 'M' 'B': an SMB1 message, never valid from an SMB2 server after negotiate. */
-export const SMB1_PROTOCOL_ID = 0x424d53ff;
 
 export const Command = {
   NEGOTIATE: 0x0000,
@@ -146,6 +144,3 @@ export function bodyOf(msg: Buffer, structureSize: number, what: string): Buffer
   if (body.length < fixed) throw new ProtocolError(`${what}: body of ${body.length} bytes, need ${fixed}`);
   return body;
 }
-
-/** MS-SMB2 2.2.2 ERROR response: StructureSize 9; its ErrorData is not needed by this client. */
-export const ERROR_RESPONSE_SIZE = 9;

@@ -20,9 +20,6 @@ export const ShareFlag = {
   ISOLATED_TRANSPORT: 0x00200000,
 } as const;
 
-/** Bits 4-5 of ShareFlags are the client-side caching policy, not flags (MS-SMB2 2.2.10). */
-export const SHARE_CACHING_MASK = 0x00000030;
-
 export const ShareCapability = {
   DFS: 0x00000008,
   CONTINUOUS_AVAILABILITY: 0x00000010,
