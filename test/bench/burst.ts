@@ -191,7 +191,9 @@ export async function bursts(ctx: Context): Promise<BurstCase[]> {
     : [['disk-1k', 'disk', 1000], ['disk-10k', 'disk', 10_000], ['disk-100k', 'disk', 100_000], ['smb-10k', 'smb', 10_000]];
   const out: BurstCase[] = [];
   try {
-    for (const [label, via, count] of cases) out.push(await runCase(ctx, server, label, via, count));
+    for (const [label, via, count] of cases) {
+      if (ctx.opts.cases.size === 0 || ctx.opts.cases.has(label)) out.push(await runCase(ctx, server, label, via, count));
+    }
   } finally {
     await server.samba.stop();
   }

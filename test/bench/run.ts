@@ -4,6 +4,7 @@
 // Options (after `npm run bench --`):
 //   --quick              fewer samples and smaller bursts, for trying the bench out
 //   --only=a,b           sections: latency, burst, scale, polling, throughput, mqtt, view
+//   --case=a,b           only these cases of a section (burst: disk-1k, disk-10k, disk-100k, smb-10k)
 //   --cpu-prof[=DIR]     write CPU profiles of the smbnotify processes (default test/bench/results/profiles)
 //   --disk               put the servers' shares in the default temp dir instead of /dev/shm
 // Environment: SMBNOTIFY_BENCH_CLI=/path/to/cli/main.js measures another build (to try a fix).
@@ -64,7 +65,7 @@ interface Results {
 const SECTIONS = ['latency', 'burst', 'scale', 'polling', 'throughput', 'mqtt', 'view'] as const;
 
 function parseArgs(argv: string[]): BenchOptions & { disk: boolean } {
-  const opts: BenchOptions & { disk: boolean } = { quick: false, only: new Set(), cpuProfDir: null, disk: false };
+  const opts: BenchOptions & { disk: boolean } = { quick: false, only: new Set(), cases: new Set(), cpuProfDir: null, disk: false };
   for (const a of argv) {
     if (a === '--quick') opts.quick = true;
     else if (a === '--disk') opts.disk = true;
@@ -73,6 +74,8 @@ function parseArgs(argv: string[]): BenchOptions & { disk: boolean } {
         if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`unknown section ${s}: use ${SECTIONS.join(', ')}`);
         opts.only.add(s);
       }
+    } else if (a.startsWith('--case=')) {
+      for (const c of a.slice(7).split(',').filter(Boolean)) opts.cases.add(c);
     } else if (a === '--cpu-prof') opts.cpuProfDir = join(ROOT, 'test', 'bench', 'results', 'profiles');
     else if (a.startsWith('--cpu-prof=')) opts.cpuProfDir = a.slice('--cpu-prof='.length);
     else throw new Error(`unknown option ${a} (see the top of test/bench/run.ts)`);

@@ -12,6 +12,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Sections to run (all when empty). */
   only: Set<string>;
+  /** Cases to run within a section, by label (all when empty): `--case=disk-100k`. */
+  cases: Set<string>;
   /** Write CPU profiles of the smbnotify processes to this folder. */
   cpuProfDir: string | null;
 }
