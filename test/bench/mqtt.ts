@@ -6,14 +6,15 @@
 // every round (as in section 1). Burst: N files created on the server's disk (and over SMB) in one
 // folder watched by the daemon and by smbclient; the messages' rate at the subscriber between its
 // first and last, and whether the stream has every name (OVERFLOW then listing, as the journal).
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, Server } from './lib/context.js';
 import { Spawned } from './lib/lines.js';
-import { lineProbe, type Probe } from './latency.js';
+import { lineProbe } from './latency.js';
+import { interleavedLatency, type LatencyConsumer, type LatencyFigures } from './lib/interleaved.js';
 import { Counter, quiet, smbclientCounter, type ConsumerRate } from './throughput.js';
 import { createOverSmb } from './lib/smb-writer.js';
-import { ms, now, shuffle, sleep, summarize, until, type Summary } from './lib/stats.js';
+import { ms, now, sleep, until } from './lib/stats.js';
 import { scratchDir, smbclientNotify, smbnotifyDaemon, url } from './lib/tools.js';
 import mqtt from 'mqtt';
 import { MqttSink } from '../../src/sinks/mqtt.js';
@@ -24,7 +25,7 @@ import { requireTool } from '../support/tools.js';
 
 export interface MqttBenchResult {
   samplesPerConsumer: number;
-  latency: Record<string, Summary & { misses: number; ratioP50: number; ratioP99: number }>;
+  latency: Record<string, LatencyFigures>;
   bursts: Array<{
     label: string;
     files: number;
@@ -50,43 +51,11 @@ async function latency(ctx: Context, server: Server, brokerPort: number, procs: 
   procs.push(sub);
   const sc = smbclientNotify('smbclient', samba, creds, 'lat/smbclient');
   procs.push(sc);
-  const tools: Array<{ consumer: string; folder: string; probe: Probe }> = [
-    { consumer: 'smbnotify daemon → Mosquitto → mosquitto_sub', folder: 'lat/mqtt', probe: lineProbe(sub.stdout, (l, n) => l.startsWith(`smbnotify/${samba.host}/${samba.share}/lat/mqtt/${n}\t`)) },
-    { consumer: 'smbclient notify (stdout)', folder: 'lat/smbclient', probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
+  const tools: LatencyConsumer[] = [
+    { consumer: 'smbnotify daemon → Mosquitto → mosquitto_sub', dir: join(samba.sharePath, 'lat/mqtt'), probe: lineProbe(sub.stdout, (l, n) => l.startsWith(`smbnotify/${samba.host}/${samba.share}/lat/mqtt/${n}\t`)) },
+    { consumer: 'smbclient notify (stdout)', dir: join(samba.sharePath, 'lat/smbclient'), probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
   ];
-  for (const t of tools) {
-    let ok = false;
-    for (let attempt = 0; attempt < 20 && !ok; attempt++) {
-      const arrival = t.probe(`ready-${attempt}.txt`, 1000);
-      closeSync(openSync(join(samba.sharePath, t.folder, `ready-${attempt}.txt`), 'w'));
-      ok = (await arrival) !== null;
-    }
-    if (!ok) throw new Error(`mqtt latency: ${t.consumer} never reported a probe file`);
-  }
-  const values: Record<string, number[]> = Object.fromEntries(tools.map((t) => [t.consumer, []]));
-  const misses: Record<string, number> = Object.fromEntries(tools.map((t) => [t.consumer, 0]));
-  ctx.log(`mqtt latency: ${samples} samples per consumer (+${warmup} warm-up)`);
-  for (let round = -warmup; round < samples; round++) {
-    for (const t of shuffle([...tools])) {
-      const name = `s-${round + warmup}.txt`;
-      const arrival = t.probe(name, 3000);
-      closeSync(openSync(join(samba.sharePath, t.folder, name), 'w'));
-      const t0 = now();
-      const at = await arrival;
-      if (round >= 0) {
-        if (at === null) misses[t.consumer]!++;
-        else values[t.consumer]!.push(ms(t0, at));
-      }
-      await sleep(5 + Math.random() * 10);
-    }
-  }
-  const base = summarize(values['smbclient notify (stdout)']!);
-  const out: MqttBenchResult['latency'] = {};
-  for (const [c, v] of Object.entries(values)) {
-    const s = summarize(v);
-    out[c] = { ...s, misses: misses[c]!, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99 };
-  }
-  return out;
+  return interleavedLatency(ctx, 'mqtt latency', tools, samples, warmup);
 }
 
 async function burst(ctx: Context, server: Server, brokerPort: number, files: number, via: 'disk' | 'smb'): Promise<MqttBenchResult['bursts'][number]> {

@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { requireTool } from '../support/tools.js';
 import type { Context } from './lib/context.js';
 import { Spawned } from './lib/lines.js';
-import { ms, now, shuffle, sleep, summarize, type Summary } from './lib/stats.js';
+import { ms, now } from './lib/stats.js';
 import { CLI, scratchDir, smbclientNotify, url, type Creds } from './lib/tools.js';
-import { lineProbe, type Probe } from './latency.js';
+import { lineProbe } from './latency.js';
+import { interleavedLatency, type LatencyFigures } from './lib/interleaved.js';
 
 export interface ViewBenchResult {
   samplesPerConsumer: number;
-  latency: Record<string, Summary & { misses: number; ratioP50: number; ratioP99: number }>;
+  latency: Record<string, LatencyFigures>;
   io: { bytes: number; writeView: number; writeDirect: number; readView: number; readDirect: number };
   ls: { entries: number; viewColdS: number; viewWarmS: number; directS: number };
   notes: string[];
@@ -65,43 +66,10 @@ export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
     await iw.stderr.waitFor(/Watches established/, 10_000);
     const sc = smbclientNotify('smbclient', samba, creds, 'sc');
     procs.push(sc);
-    const consumers: Array<{ name: string; dir: string; probe: Probe }> = [
-      { name: 'inotifywait on the view (IN_CREATE)', dir: join(backing, 'lat'), probe: lineProbe(iw.stdout, (l, n) => l === `CREATE ${n}`) },
-      { name: 'smbclient notify (stdout)', dir: join(samba.sharePath, 'sc'), probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
-    ];
-    for (const c of consumers) {
-      let ok = false;
-      for (let attempt = 0; attempt < 20 && !ok; attempt++) {
-        const name = `ready-${attempt}.txt`;
-        const arrival = c.probe(name, 1000);
-        closeSync(openSync(join(c.dir, name), 'w'));
-        ok = (await arrival) !== null;
-      }
-      if (!ok) throw new Error(`view bench: ${c.name} never reported a probe file`);
-    }
-    const values: Record<string, number[]> = Object.fromEntries(consumers.map((c) => [c.name, []]));
-    const misses: Record<string, number> = Object.fromEntries(consumers.map((c) => [c.name, 0]));
-    ctx.log(`view: latency, ${samples} samples per consumer (+${warmup} warm-up)`);
-    for (let round = -warmup; round < samples; round++) {
-      for (const c of shuffle([...consumers])) {
-        const name = `f-${round + warmup}.txt`;
-        const arrival = c.probe(name, 3000);
-        closeSync(openSync(join(c.dir, name), 'w'));
-        const t0 = now();
-        const at = await arrival;
-        if (round >= 0) {
-          if (at === null) misses[c.name]!++;
-          else values[c.name]!.push(ms(t0, at));
-        }
-        await sleep(5 + Math.random() * 10);
-      }
-    }
-    const base = summarize(values['smbclient notify (stdout)']!);
-    const latency: ViewBenchResult['latency'] = {};
-    for (const [c, v] of Object.entries(values)) {
-      const s = summarize(v);
-      latency[c] = { ...s, misses: misses[c]!, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99 };
-    }
+    const latency = await interleavedLatency(ctx, 'view latency', [
+      { consumer: 'inotifywait on the view (IN_CREATE)', dir: join(backing, 'lat'), probe: lineProbe(iw.stdout, (l, n) => l === `CREATE ${n}`) },
+      { consumer: 'smbclient notify (stdout)', dir: join(samba.sharePath, 'sc'), probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
+    ], samples, warmup);
     await iw.stop();
     await sc.stop();
 

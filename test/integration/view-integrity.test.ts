@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { mulberry32 } from '../support/random.js';
 import { requireTool } from '../support/tools.js';
 import { isViewMounted, startView, type RunningView } from '../support/view.js';
 
@@ -66,22 +67,10 @@ function expectSameTree(a: string, b: string): void {
   for (const [k, v] of ta) if (v !== tb.get(k)) expect.fail(`${k} differs: ${v.slice(0, 80)} vs ${(tb.get(k) ?? 'missing').slice(0, 80)}`);
 }
 
-/** A seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('data through the view', () => {
   it('a randomized file-operation sequence gives the same bytes and listing as on a reference folder', () => {
     const seed = Number(process.env['VIEW_SEED'] ?? Date.now() % 100000);
-    const rnd = random(seed);
+    const rnd = mulberry32(seed);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const int = (n: number) => Math.floor(rnd() * n);
     const viewDir = join(view.mountPoint, 'random');

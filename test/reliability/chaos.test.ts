@@ -15,6 +15,7 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { trackUnhandledRejections } from '../support/tools.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { applyStream, diskTree, setDiff, watch, type Harness } from '../support/stream.js';
+import { mulberry32 } from '../support/random.js';
 
 const unhandledRejections = trackUnhandledRejections();
 const unhandled = unhandledRejections.seen;
@@ -33,18 +34,6 @@ function gcFunction(): () => void {
 }
 const gc = gcFunction();
 
-/** mulberry32: the same writer schedule on every run of a given seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Writer {
   /** Stops the loop and resolves with the number of operations done. */
   stop(): Promise<number>;
@@ -60,7 +49,7 @@ const WRITER_MAX_MS = 30_000;
  * changes are always in flight when a fault hits.
  */
 function startWriter(root: string, seed: number, tag: string): Writer {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pick = <T>(xs: T[]): T | undefined => (xs.length ? xs[Math.floor(rnd() * xs.length)] : undefined);
   let running = true;
   let ops = 0;
