@@ -49,14 +49,38 @@ function pathLevels(path: string): string[] {
   return path === '' ? [] : path.split('/').map(escapeTopicLevel);
 }
 
+/** A topic is at most 65,535 bytes of UTF-8 (MQTT 3.1.1 section 1.5.3). */
+export const MAX_TOPIC_BYTES = 65_535;
+
+/** The level that ends a topic whose path was too long: escaping never makes `%` + `…`. */
+export const TRUNCATED_LEVEL = '%\u2026';
+
+/**
+ * Joins levels; when that would pass the limit (a deep path of long names can), keeps the leading
+ * levels that fit and ends with TRUNCATED_LEVEL: still below the folder, the payload has the path.
+ */
+function joinLevels(fixed: string[], path: string[]): string {
+  const topic = [...fixed, ...path].join('/');
+  if (Buffer.byteLength(topic) <= MAX_TOPIC_BYTES) return topic;
+  const out = [...fixed];
+  let bytes = Buffer.byteLength(out.join('/')) + 1 + Buffer.byteLength(TRUNCATED_LEVEL);
+  for (const level of path) {
+    const n = Buffer.byteLength(level) + 1;
+    if (bytes + n > MAX_TOPIC_BYTES) break;
+    out.push(level);
+    bytes += n;
+  }
+  return [...out, TRUNCATED_LEVEL].join('/');
+}
+
 /** `PREFIX/SERVER/SHARE/PATH...` of an event (STATE events: the watched folder). */
 export function eventTopic(prefix: string, e: Pick<WatchEvent, 'server' | 'share' | 'path'>): string {
-  return [prefix, escapeTopicLevel(e.server), escapeTopicLevel(e.share), ...pathLevels(e.path)].join('/');
+  return joinLevels([prefix, escapeTopicLevel(e.server), escapeTopicLevel(e.share)], pathLevels(e.path));
 }
 
 /** `PREFIX/$watch/SERVER/SHARE/PATH...`: where the retained state of the watch of a folder lives. */
 export function watchStateTopic(prefix: string, e: Pick<WatchEvent, 'server' | 'share' | 'path' | 'watch'>): string {
-  return [prefix, '$watch', escapeTopicLevel(e.server), escapeTopicLevel(e.share), ...pathLevels(e.watch ?? e.path)].join('/');
+  return joinLevels([prefix, '$watch', escapeTopicLevel(e.server), escapeTopicLevel(e.share)], pathLevels(e.watch ?? e.path));
 }
 
 /** `PREFIX/$status/CLIENT-ID`: "online" while connected, "offline" (the last will) otherwise. */

@@ -189,14 +189,23 @@ export class MqttSink implements EventSink {
     this.inflight++;
     const id = this.nextId++;
     if (direct) this.unacked.set(id, line);
-    this.client.publish(topic, line, { qos: this.opts.qos }, (err) => {
+    try {
+      this.client.publish(topic, line, { qos: this.opts.qos }, (err) => {
+        this.inflight--;
+        // An error means MQTT.js gave the message up (the client is ending): an unacknowledged
+        // direct event stays in `unacked` and is written to the queue by close().
+        if (!err && direct) this.unacked.delete(id);
+        done?.();
+        this.wake?.();
+      });
+    } catch (err) {
+      // MQTT.js throws on a packet it cannot encode. Never retried (it would fail again and
+      // hold the queue up); said in the log, counted as done.
       this.inflight--;
-      // An error means MQTT.js gave the message up (the client is ending): an unacknowledged
-      // direct event stays in `unacked` and is written to the queue by close().
-      if (!err && direct) this.unacked.delete(id);
+      this.unacked.delete(id);
+      this.opts.log(`mqtt: cannot publish an event on ${topic.slice(0, 200)}: ${(err as Error).message}`);
       done?.();
-      this.wake?.();
-    });
+    }
   }
 
   private onConnect(): void {

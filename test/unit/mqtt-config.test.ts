@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/daemon-config.js';
 import { checkMqttUrl, checkTopicPrefix, resolveMqtt } from '../../src/config/mqtt-config.js';
 import { secretsInArgv } from '../../src/cli/main.js';
-import { escapeTopicLevel, eventTopic, statusTopic, unescapeTopicLevel, watchStateTopic } from '../../src/sinks/mqtt-topic.js';
+import { escapeTopicLevel, eventTopic, MAX_TOPIC_BYTES, statusTopic, TRUNCATED_LEVEL, unescapeTopicLevel, watchStateTopic } from '../../src/sinks/mqtt-topic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smbnotify-mqtt-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,6 +46,16 @@ describe('topic levels', () => {
     expect(eventTopic('p', { ...e, path: '' })).toBe('p/nas/data');
     expect(watchStateTopic('p', e)).toBe('p/$watch/nas/data/a b');
     expect(statusTopic('p', 'smbnotify-host+1')).toBe('p/$status/smbnotify-host%2B1');
+  });
+
+  it('a path too long for a topic keeps its leading levels and ends with the truncation level', () => {
+    const path = Array.from({ length: 400 }, (_, i) => `folder ${i} ${'ж'.repeat(100)}`).join('/');
+    const topic = eventTopic('smbnotify', { server: 'nas', share: 'data', path });
+    expect(Buffer.byteLength(topic)).toBeLessThanOrEqual(MAX_TOPIC_BYTES);
+    expect(topic.startsWith('smbnotify/nas/data/folder 0 ')).toBe(true);
+    expect(topic.endsWith(`/${TRUNCATED_LEVEL}`)).toBe(true);
+    expect(fc.sample(fc.string({ unit: 'grapheme' }), 500).map(escapeTopicLevel)).not.toContain(TRUNCATED_LEVEL);
+    expect(eventTopic('p', { server: 's', share: 'd', path: 'short' })).toBe('p/s/d/short');
   });
 });
 
