@@ -102,6 +102,7 @@ export class MqttSink implements EventSink {
   private givenUp = false;
   private closing: Promise<void> | null = null;
   private lastProblem = '';
+  private retryTimer: NodeJS.Timeout | null = null;
   private wasConnected = false;
 
   private constructor(private readonly opts: MqttSinkOptions, private readonly queue: DiskQueue) {
@@ -169,6 +170,7 @@ export class MqttSink implements EventSink {
         await new Promise((r) => setTimeout(r, 20));
       }
       this.givenUp = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
       this.wake?.();
       await this.draining;
       this.queueOverflows();
@@ -266,11 +268,21 @@ export class MqttSink implements EventSink {
 
   private kickDrain(): void {
     if (this.draining || !this.client.connected) return;
+    let failed = false;
     this.draining = this.drain()
-      .catch((err: unknown) => this.opts.log(`mqtt: sending the queue failed: ${(err as Error).message}`))
+      .catch((err: unknown) => {
+        failed = true;
+        this.opts.log(`mqtt: sending the queue failed: ${(err as Error).message}; trying again in 1 s`);
+      })
       .finally(() => {
         this.draining = null;
-        if (this.queued && !this.givenUp && (!this.queue.empty || this.dropped.size > 0)) this.kickDrain();
+        if (!this.queued || this.givenUp || (this.queue.empty && this.dropped.size === 0)) return;
+        // After a failure, not at once: the same failure would spin.
+        if (failed) this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = null;
+          this.kickDrain();
+        }, 1000);
+        else this.kickDrain();
       });
   }
 
@@ -299,19 +311,24 @@ export class MqttSink implements EventSink {
       let next = 0;
       let acked = 0;
       const pump = () => {
-        if (acked === lines.length) {
-          this.wake = null;
-          resolve(true);
-          return;
-        }
-        if (this.givenUp) {
+        if (this.givenUp && acked < lines.length) {
           this.wake = null;
           resolve(false);
           return;
         }
         while (next < lines.length && this.client.connected && this.inflight < WINDOW) {
           const line = lines[next++]!;
-          this.send(topicOf(this.opts.prefix, line), line, false, () => void acked++);
+          const topic = topicOf(this.opts.prefix, line);
+          if (topic === null) {
+            this.opts.log('mqtt: skipped a line of the queue that is not an event');
+            acked++;
+            continue;
+          }
+          this.send(topic, line, false, () => void acked++);
+        }
+        if (acked === lines.length) {
+          this.wake = null;
+          resolve(true);
         }
       };
       this.wake = pump;
@@ -320,6 +337,13 @@ export class MqttSink implements EventSink {
   }
 }
 
-function topicOf(prefix: string, line: string): string {
-  return eventTopic(prefix, JSON.parse(line) as WatchEvent);
+/** The topic of a queued line; null when the line is not an event (a damaged queue file). */
+function topicOf(prefix: string, line: string): string | null {
+  try {
+    const e = JSON.parse(line) as Partial<WatchEvent> | null;
+    if (typeof e?.server !== 'string' || typeof e.share !== 'string' || typeof e.path !== 'string') return null;
+    return eventTopic(prefix, { server: e.server, share: e.share, path: e.path });
+  } catch {
+    return null;
+  }
 }
