@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerInfo, type CommandIO } from './commands/info.js';
 import { registerLs } from './commands/ls.js';
-import { ExitStatus, registerWatch } from './commands/watch.js';
+import { registerWatch } from './commands/watch.js';
+import { ExitStatus } from './stop.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerDemo } from './commands/demo.js';
@@ -93,12 +94,16 @@ export async function main(argv: readonly string[] = process.argv, mainIO?: Part
   if (env['PASSWD']) secrets.add(env['PASSWD']);
 
   let stdoutClosed = false;
+  const outputClosedListeners: Array<() => void> = [];
   stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // A closed pipe: the reader has what it wanted. Anything else: stop writing too.
+    // A closed pipe: the reader has what it wanted. Anything else: stop writing too. Either
+    // way a long-running command (watch, monitor) ends: nobody reads what it would print.
+    if (stdoutClosed) return;
     stdoutClosed = true;
     if (err.code !== 'EPIPE') {
       stderr.write(`smbnotify: cannot write output: ${oneLine(err.message)}\n`);
     }
+    for (const cb of outputClosedListeners.splice(0)) cb();
   });
   const writeOut = (s: string): void => {
     if (!stdoutClosed) stdout.write(s);
@@ -134,7 +139,14 @@ Every error is one line on stderr and exit status 1.`);
 
   registerInfo(program, io);
   registerLs(program, io);
-  const withErr = { ...io, err: (line: string) => void stderr.write(`${redact(line, secrets)}\n`) };
+  const withErr = {
+    ...io,
+    err: (line: string) => void stderr.write(`${redact(line, secrets)}\n`),
+    onOutputClosed: (cb: () => void) => {
+      if (stdoutClosed) queueMicrotask(cb);
+      else outputClosedListeners.push(cb);
+    },
+  };
   registerWatch(program, withErr);
   registerDaemon(program, withErr, readVersion());
   registerMonitor(program, withErr);

@@ -7,7 +7,7 @@ import { SmbClient } from '../smb/client.js';
 import type { Credentials, DialectName, Protection } from '../smb/types.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { CommandFailed, UsageError, type ErrorContext } from './errors.js';
-import { parsePortNumber, parseTarget, type Target } from '../config/target.js';
+import { parsePortNumber, parseTarget, targetPort, type Target } from '../config/target.js';
 
 /** What commander hands us for the shared options. */
 export interface ConnectionCliOptions {
@@ -82,7 +82,7 @@ export function addConnectionOptions(cmd: Command, variant: 'default' | 'watch' 
     .option('-U, --user <[DOMAIN\\]USER[%PASSWORD]>', 'user name, with optional domain and password (like smbclient)')
     .option('-A, --authentication-file <FILE>', 'credentials file with username=, password=, domain= lines (mode 600)')
     .option('-N, --no-pass', 'do not ask for a password: guest logon, or an empty password with a user name')
-    .option('-p, --port <PORT>', 'TCP port (default 445, or the port in TARGET)', parsePortOption)
+    .option('-p, --port <PORT>', 'TCP port of targets that name none (default 445); a target naming another port is refused', parsePortOption)
     .option(`${watch ? '' : '-m, '}--max-protocol <DIALECT>`, 'highest dialect to offer: SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11', parseDialect)
     .addOption(
       new Option('--protect <LEVEL>', 'least protection accepted: off, sign or encrypt (refused, never downgraded)')
@@ -127,7 +127,7 @@ export async function withConnection<T>(
   try {
     const target = parseTarget(targetText);
     if (target.password) deps.onSecret?.(target.password);
-    const port = opts.port ?? target.port ?? 445;
+    const port = targetPort(target, opts.port);
     Object.assign(context, { host: target.host, port, share: target.share, path: target.path });
     const credentials: Credentials = await resolveCredentials(
       { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },

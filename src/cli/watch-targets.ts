@@ -10,7 +10,7 @@ import { ShareConnection } from '../smb/share-connection.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
-import { isShareTarget, parseTarget, type Target } from '../config/target.js';
+import { isShareTarget, parseTarget, targetPort, type Target } from '../config/target.js';
 
 export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'> {
   connectTimeout?: number;
@@ -52,7 +52,7 @@ export async function resolveWatchTargets(
   for (const given of texts) {
     const target = isShareTarget(given) ? parseTarget(given) : targetFromLocalPath(given, mounts, mountinfoFile);
     if (target.password) onSecret(target.password);
-    const port = opts.port ?? target.port ?? 445;
+    const port = targetPort(target, opts.port);
     const credentials: Credentials = await resolveCredentials(
       { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
       target,

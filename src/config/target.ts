@@ -203,3 +203,15 @@ export function formatTarget(t: Pick<Target, 'host' | 'port' | 'share' | 'path'>
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   return `//${host}${t.port !== undefined ? `:${t.port}` : ''}/${t.share}${t.path ? `/${t.path}` : ''}`;
 }
+
+/**
+ * The port to use, by one rule for every command and the daemon: a port written in the target
+ * is used; `-p` gives the port of targets that name none (default 445). A target naming another
+ * port than `-p` on the same command line is ambiguous and refused.
+ */
+export function targetPort(target: Target, optionPort: number | undefined): number {
+  if (target.port !== undefined && optionPort !== undefined && target.port !== optionPort) {
+    throw new UsageError(`the target names port ${target.port} but -p says ${optionPort}: give the port once (a port in the target wins over -p, which is for targets without one)`);
+  }
+  return target.port ?? optionPort ?? 445;
+}

@@ -11,6 +11,7 @@ import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
 import { WatchEntry } from './watch-entry.js';
 import { localPathMapper, parseMountinfo, type CifsMount } from '../config/mounts.js';
+import { describeSmbFailure } from '../smb/describe.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from '../sinks/types.js';
 
 export interface DaemonOptions {
@@ -28,13 +29,15 @@ export interface DaemonOptions {
   mountinfo: string;
   version: string;
   log: (line: string) => void;
+  /** Connect and request timeout for the servers (--timeout; default 15 s). */
+  timeoutMs?: number;
   /** How often mountinfo is re-read (mounts come and go). */
   mountPollMs?: number;
 }
 
 export class Daemon implements DaemonControl {
   private readonly entries = new Map<string, WatchEntry>();
-  private readonly pool = new SharePool();
+  private readonly pool: SharePool;
   private readonly sinks: EventSink[] = [];
   private nextId = 1;
   private mounts: CifsMount[] = [];
@@ -51,6 +54,7 @@ export class Daemon implements DaemonControl {
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
+    this.pool = new SharePool(30_000, opts.timeoutMs ?? 15_000);
   }
 
   /** Sinks run in order: the cheap ones (the journal's queued write) before D-Bus marshalling. */
@@ -125,7 +129,11 @@ export class Daemon implements DaemonControl {
     }
   }
 
-  /** Resolve, connect (shared per share and identity) and start one watch; returns its id. */
+  /**
+   * Resolve and start one watch (its connection shared per share and identity); returns its id
+   * at once. Only a D-Bus caller waits for the first connect, so that what no retry can fix
+   * (no such share or folder, wrong password) fails the call instead of leaving a stopped watch.
+   */
   async addWatchEntry(target: string, origin: WatchOrigin, options: AddWatchOptions, filters?: WatchConfig): Promise<string> {
     if (this.stopping) throw new Error('the daemon is stopping');
     const r = await resolveTarget(target, options, origin, this.resolver);
@@ -149,7 +157,15 @@ export class Daemon implements DaemonControl {
     }, share, this.opts.log);
     entry.on('event', (e) => this.publish(e));
     this.entries.set(id, entry);
-    await entry.start();
+    if (origin !== 'dbus') {
+      void entry.start();
+      return id;
+    }
+    const failure = await entry.start();
+    if (failure !== undefined) {
+      await this.removeWatch(id).catch(() => undefined);
+      throw new WatchRefused(describeSmbFailure(failure, entry.context) ?? (failure as Error).message);
+    }
     return id;
   }
 
@@ -229,6 +245,14 @@ export class Daemon implements DaemonControl {
     await Promise.all(entries.map((e) => e.stop()));
     await this.pool.closeAll();
     for (const sink of this.sinks) await sink.close().catch(() => undefined);
+  }
+}
+
+/** A watch that cannot work as asked (no such share or folder, wrong password): fix and retry. */
+export class WatchRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WatchRefused';
   }
 }
 

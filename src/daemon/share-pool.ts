@@ -21,7 +21,7 @@ interface Pooled {
 export class SharePool {
   private readonly shares = new Map<string, Pooled>();
 
-  constructor(private readonly keepaliveMs = 30_000) {}
+  constructor(private readonly keepaliveMs = 30_000, private readonly timeoutMs = 15_000) {}
 
   private keyOf(k: ShareKey): string {
     return JSON.stringify([k.host.toLowerCase(), k.port, k.share.toLowerCase(), k.credentials, k.protect]);
@@ -39,6 +39,7 @@ export class SharePool {
           credentials: k.credentials,
           protect: k.protect,
           keepaliveMs: this.keepaliveMs,
+          timeoutMs: this.timeoutMs,
         }),
         users: 0,
       };

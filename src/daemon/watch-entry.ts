@@ -11,6 +11,7 @@ import { isMissing, isPermanent } from '../smb/status.js';
 import { Watcher } from '../watch/watcher.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
 import { WatchView, type WatchViewSpec } from './watch-view.js';
+import { describeSmbFailure, type ErrorContext } from '../smb/describe.js';
 
 export interface WatchEntrySpec {
   id: string;
@@ -53,9 +54,13 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     return this.spec.id;
   }
 
-  /** Connect (or join the share's connection) and start watching; never throws. */
-  async start(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Connect (or join the share's connection) and start watching; never throws. Resolves, after
+   * the first attempt, with the error when it failed for good (wrong password, no such share or
+   * folder: stopped), else undefined (watching, or retrying what may come back).
+   */
+  async start(): Promise<unknown> {
+    if (this.stopped) return undefined;
     try {
       await this.share.connect();
       // The share's own reconnect may have started this watcher meanwhile.
@@ -64,18 +69,25 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       if (this.view?.state === 'starting') {
         await this.view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);
       }
+      return undefined;
     } catch (err) {
-      if (this.stopped) return;
-      const message = (err as Error).message;
+      if (this.stopped) return undefined;
+      const message = describeSmbFailure(err, this.context) ?? (err as Error).message;
       if (isPermanent(err) || isMissing(err)) {
         this.setState('stopped', `cannot watch: ${message}`);
-        return;
+        return err;
       }
       this.attempt++;
       const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.attempt - 1, 6)) * (0.8 + Math.random() * 0.4);
       this.setState('reconnecting', `cannot connect (${message}); retrying in ${Math.round(delay / 1000)} s`);
       this.retry = setTimeout(() => void this.start(), delay);
+      return undefined;
     }
+  }
+
+  /** Host, share and path, for messages in the words the command line uses. */
+  get context(): ErrorContext {
+    return { host: this.share.opts.host, port: this.share.opts.port ?? 445, share: this.share.opts.share, path: this.spec.path };
   }
 
   private onEvent(e: WatchEvent): void {

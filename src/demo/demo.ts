@@ -66,7 +66,7 @@ export async function runDemo(io: DemoIO): Promise<number> {
       consumers.push(c);
       return c;
     };
-    const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', bus.address, '--journal', journal, '--mountinfo', mountinfo], /daemon running/);
+    const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', bus.address, '--journal', journal, '--mountinfo', mountinfo], /: watching: watching /);
     await withTimeout(daemon.ready, 20_000, 'the daemon did not start');
     const watch = start('watch', ['watch', '-m', '-r', target, '-p', String(samba.port), '-N'], /WATCHING/);
     const monitor = start('d-bus', ['monitor', '--bus', bus.address], null);

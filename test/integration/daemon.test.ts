@@ -140,7 +140,7 @@ describe('daemon signals, journal and control API', () => {
     const line = await mon.waitLine(/monitored\.txt/);
     expect(JSON.parse(line)).toMatchObject({ event: 'CREATE', path: 'monitored.txt', source: 'notify' });
     mon.child.kill('SIGINT');
-    expect((await mon.exit).code).toBe(0);
+    expect((await mon.exit).code).toBe(130);
   });
 });
 

@@ -59,7 +59,7 @@ describe('smbnotify watch', () => {
     expect(typeof to['seq']).toBe('number');
     expect(typeof to['time']).toBe('string');
     r.child.kill('SIGINT');
-    expect((await r.exit).code).toBe(0);
+    expect((await r.exit).code).toBe(130);
     for (const line of r.stdout.filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
   });
 
@@ -134,7 +134,7 @@ describe('smbnotify watch', () => {
     const during = await samba.smbstatus(['-L']);
     expect(during).toMatch(/docs/);
     r.child.kill('SIGINT');
-    expect((await r.exit).code).toBe(0);
+    expect((await r.exit).code).toBe(130);
     await new Promise((res) => setTimeout(res, 300));
     const after = await samba.smbstatus(['-L']);
     expect(after).not.toMatch(/docs/);

@@ -106,7 +106,7 @@ async function startDaemonOn(bus: DbusBus): Promise<Running> {
     ['daemon', '--bus', 'system', '--config', config, '--journal', 'off', '--mountinfo', '/dev/null', '--watch', `smb://127.0.0.1:${samba.port}/data`, '-A', cred],
     { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
   );
-  await d.waitLine(/daemon running: 1 watches/, 20_000, 'stderr');
+  await d.waitLine(/daemon running: 1 watch,/, 20_000, 'stderr');
   return d;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `smbnotify daemon`: the service. Watches from the config file and from --watch, events out on
  * D-Bus (its own API and KDirNotify), and in the journal. SIGHUP reloads the config; SIGTERM and
- * SIGINT shut down cleanly (requests cancelled, handles closed, journal flushed).
+ * SIGINT shut down cleanly at any time, connecting included (requests cancelled, handles
+ * closed, journal flushed): status 0 after SIGTERM, 130 after SIGINT.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import type dbus from 'dbus-next';
 import { defaultConfig, defaultConfigPath, loadConfig, type DaemonConfig } from '../../config/daemon-config.js';
 import { resolveCredentials } from '../../config/credentials.js';
 import { checkMqttUrl, resolveMqtt } from '../../config/mqtt-config.js';
-import { isShareTarget, parseTarget } from '../../config/target.js';
+import { isShareTarget, parseTarget, targetPort } from '../../config/target.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { DesktopFollower } from '../../daemon/desktop.js';
 import { connectBus } from '../../sinks/bus.js';
@@ -18,6 +19,7 @@ import { defaultJournalPath, JournalSink } from '../../sinks/journal.js';
 import { KDirNotifySink } from '../../sinks/kdirnotify.js';
 import type { Credentials, Protection } from '../../smb/types.js';
 import { UsageError } from '../errors.js';
+import { ExitStatus, SIGNAL_STATUS, stopSignals, type StopIO } from '../stop.js';
 import type { ConnectionCliOptions } from '../options.js';
 import type { CommandIO } from './info.js';
 
@@ -50,7 +52,7 @@ async function groupId(name: string): Promise<number> {
   throw new UsageError(`journal-group ${name}: no such group`);
 }
 
-export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (line: string) => void }, version: string): Promise<void> {
+export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (line: string) => void } & StopIO, version: string): Promise<void> {
   const log = (line: string) => io.err(line);
   const system = opts.bus === 'system';
   let configFile = opts.config;
@@ -73,7 +75,10 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   if (!configFile && !opts.watch?.length && !config.followDesktop) throw new UsageError('nothing to watch: give --watch TARGET or --config FILE');
   // A long-running process keeps its argv visible in ps for its whole life (/proc/PID/cmdline).
   for (const target of opts.watch ?? []) {
-    if (isShareTarget(target) && parseTarget(target).password !== undefined) throw new UsageError('a password in a --watch URL would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
+    if (!isShareTarget(target)) continue;
+    const t = parseTarget(target);
+    if (t.password !== undefined) throw new UsageError('a password in a --watch URL would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
+    targetPort(t, opts.port);
   }
   if (opts.user?.includes('%')) throw new UsageError('a password in -U would stay visible in the daemon\'s command line: use -A FILE or PASSWD instead');
 
@@ -85,59 +90,62 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     ...(await commandLineCredentials(opts, io).then((c) => (c ? { commandLineCredentials: c } : {}))),
     protect: (opts.protect ?? 'off') as Protection,
     ...(opts.port ? { port: opts.port } : {}),
+    ...(opts.timeout ? { timeoutMs: Math.round(opts.timeout * 1000) } : {}),
     mountinfo: config.mountinfo ?? '/proc/self/mountinfo',
     version,
     log,
   });
 
+  // Signals are honoured from here on, whatever the daemon is doing: connecting to the bus,
+  // or to a server that accepts TCP and never answers. SIGTERM is the service's normal stop
+  // (status 0, as systemd expects); Ctrl-C gives 130 like every other command.
+  const stops = stopSignals(io);
   let bus: dbus.MessageBus | null = null;
   let follower: DesktopFollower | null = null;
-  if (config.bus !== 'none') {
-    bus = await connectBus(config.bus);
-    daemon.addSink(await DbusApi.start(bus, daemon));
-    // KDirNotify is for the desktop session: no desktop listens on the system bus.
-    if (config.bus !== 'system') daemon.addSink(new KDirNotifySink(bus));
-  }
-  if (config.journal !== null) {
-    const journalPath = config.journal ?? defaultJournalPath(system);
-    daemon.addSink(await JournalSink.open(journalPath, {
-      ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
-      ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
-      ...(config.journalGroup ? { group: await groupId(config.journalGroup) } : {}),
-    }), true);
-    daemon.journalPath = journalPath;
-  }
-  if (mqtt) {
-    // Loaded only when used; last in line: it never waits, but the journal and D-Bus come first.
-    const { MqttSink } = await import('../../sinks/mqtt.js');
-    daemon.addSink(await MqttSink.start({ ...mqtt, log }));
-  }
-
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
   const onHup = () => void daemon.reload();
-  const onStop = () => finish();
   process.on('SIGHUP', onHup);
-  process.once('SIGTERM', onStop);
-  process.once('SIGINT', onStop);
+  let status = 0;
   try {
-    await daemon.start();
+    if (config.bus !== 'none') {
+      bus = await stops.race(connectBus(config.bus));
+      daemon.addSink(await stops.race(DbusApi.start(bus, daemon)));
+      // KDirNotify is for the desktop session: no desktop listens on the system bus.
+      if (config.bus !== 'system') daemon.addSink(new KDirNotifySink(bus));
+    }
+    if (config.journal !== null) {
+      const journalPath = config.journal ?? defaultJournalPath(system);
+      daemon.addSink(await JournalSink.open(journalPath, {
+        ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
+        ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
+        ...(config.journalGroup ? { group: await groupId(config.journalGroup) } : {}),
+      }), true);
+      daemon.journalPath = journalPath;
+    }
+    if (mqtt) {
+      // Loaded only when used; last in line: it never waits, but the journal and D-Bus come first.
+      const { MqttSink } = await import('../../sinks/mqtt.js');
+      daemon.addSink(await stops.race(MqttSink.start({ ...mqtt, log })));
+    }
+    // start() resolves targets and launches the watches; it does not wait for servers.
+    await stops.race(daemon.start());
     if (bus && config.followDesktop && config.bus !== 'system') {
       follower = new DesktopFollower(bus, daemon, log);
-      await follower.start();
+      await stops.race(follower.start());
     }
-    log(`smbnotify ${version} daemon running: ${daemon.listWatches().length} watches${bus ? `, D-Bus ${config.bus}` : ''}${daemon.journalPath ? `, journal ${daemon.journalPath}` : ''}${mqtt ? `, MQTT ${mqtt.url} under ${mqtt.prefix}/` : ''}`);
-    await finished;
+    const n = daemon.listWatches().length;
+    log(`smbnotify ${version} daemon running: ${n} ${n === 1 ? 'watch' : 'watches'}${bus ? `, D-Bus ${config.bus}` : ''}${daemon.journalPath ? `, journal ${daemon.journalPath}` : ''}${mqtt ? `, MQTT ${mqtt.url} under ${mqtt.prefix}/` : ''}`);
+    status = await stops.stopped;
     log('stopping: cancelling requests, closing handles');
+  } catch (err) {
+    if (!(err instanceof ExitStatus)) throw err;
+    status = err.status;
   } finally {
+    stops.dispose();
     process.off('SIGHUP', onHup);
-    process.off('SIGTERM', onStop);
-    process.off('SIGINT', onStop);
     await follower?.stop();
     await daemon.stop();
     bus?.disconnect();
   }
+  if (status === SIGNAL_STATUS.SIGTERM) status = 0;
+  if (status !== 0) throw new ExitStatus(status);
 }
-

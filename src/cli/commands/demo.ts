@@ -1,6 +1,6 @@
 /** `smbnotify demo`: see the main job on this machine, with nothing to set up. */
 import type { Command } from 'commander';
-import { ExitStatus } from './watch.js';
+import { ExitStatus } from '../stop.js';
 
 export function registerDemo(program: Command, io: { out: (line: string) => void; err: (line: string) => void }): void {
   program

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { formatInfo, infoJson } from '../format.js';
 import { jsonLine } from '../../watch/safe-text.js';
+import { targetPort } from '../../config/target.js';
 import { addConnectionOptions, withConnection, type ConnectDeps, type ConnectionCliOptions } from '../options.js';
 
 export interface InfoOptions extends ConnectionCliOptions {
@@ -16,7 +17,7 @@ export interface CommandIO extends ConnectDeps {
 export async function runInfo(targetText: string, opts: InfoOptions, io: CommandIO): Promise<void> {
   await withConnection('info', targetText, opts, async ({ target, client, tree }) => {
     const notify = await tree.probeChangeNotify(target.path);
-    const shown = { host: target.host, port: opts.port ?? target.port ?? 445, share: target.share, path: target.path };
+    const shown = { host: target.host, port: targetPort(target, opts.port), share: target.share, path: target.path };
     if (opts.json) io.out(jsonLine(infoJson(client.session, tree.info, notify, shown)));
     else io.out(formatInfo(client.session, tree.info, notify, shown));
   }, io);

@@ -1,6 +1,7 @@
 /**
- * `smbnotify monitor` prints the daemon's event signals as `watch` does; `smbnotify status` shows
- * each of its watches and exits 1 when no daemon runs on the bus.
+ * `smbnotify monitor` prints the daemon's event signals as `watch` does, and says when the daemon
+ * leaves the bus and comes back; `smbnotify status` shows each of its watches and exits 1 when no
+ * daemon runs on the bus.
  */
 import dbus from 'dbus-next';
 import type { DaemonEvent, WatchStatus } from '../../sinks/types.js';
@@ -9,6 +10,7 @@ import { BUS_NAME as NAME, INTERFACE as IFACE, OBJECT_PATH as PATH } from '../..
 import { eventPrinter } from '../../sinks/printer.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
+import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
 
 /** A D-Bus a{sv} as dbus-next hands it over: values wrapped in Variants, 64-bit as BigInt. */
 export function unwrapDict(dict: Record<string, { value: unknown } | unknown>): Record<string, unknown> {
@@ -45,31 +47,46 @@ export interface MonitorOptions {
   mqttCa?: string;
 }
 
-export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+/** Says when the daemon leaves the bus and when it comes back (NameOwnerChanged of its name). */
+function followDaemon(bus: dbus.MessageBus, say: (line: string) => void): void {
+  bus.on('message', (msg: dbus.Message) => {
+    if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== 'org.freedesktop.DBus' || msg.member !== 'NameOwnerChanged') return;
+    const [name, oldOwner, newOwner] = (msg.body ?? []) as string[];
+    if (name !== NAME) return;
+    if (oldOwner && !newOwner) say('smbnotify: the daemon stopped (it left the bus); waiting for it to come back');
+    else if (newOwner) say('smbnotify: the daemon is back; listening to its events');
+  });
+}
+
+export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (line: string) => void } & StopIO): Promise<void> {
   if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
-  const bus = await connectBus(opts.bus ?? 'session');
+  const stops = stopSignals(io);
+  let bus: dbus.MessageBus | null = null;
   try {
-    await bus.call(new dbus.Message({
+    bus = await stops.race(connectBus(opts.bus ?? 'session'));
+    const addMatch = (rule: string) => bus!.call(new dbus.Message({
       destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-      member: 'AddMatch', signature: 's', body: [`type='signal',interface='${IFACE}',member='Event'`],
+      member: 'AddMatch', signature: 's', body: [rule],
     }));
+    await stops.race(addMatch(`type='signal',interface='${IFACE}',member='Event'`));
+    await stops.race(addMatch(`type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${NAME}'`));
     const print = eventPrinter(opts, io, true);
     bus.on('message', (msg: dbus.Message) => {
       if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== IFACE || msg.member !== 'Event') return;
       const e = unwrapDict(msg.body?.[0] as Record<string, unknown>) as unknown as DaemonEvent;
       print(e, e.watchId);
     });
-    const running = await callDaemon(bus, 'GetStatus').then(() => true, (err: unknown) => {
+    followDaemon(bus, (line) => io.err(line));
+    const running = await stops.race(callDaemon(bus, 'GetStatus').then(() => true, (err: unknown) => {
       io.err(`smbnotify: ${notRunning(err, opts.bus ?? 'session').message}; waiting for its signals`);
       return false;
-    });
+    }));
     if (running && !opts.quiet) io.err('smbnotify: listening to the daemon\'s events (Ctrl-C to stop)');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const status = await stops.stopped;
+    if (status !== 0) throw new ExitStatus(status);
   } finally {
-    bus.disconnect();
+    stops.dispose();
+    bus?.disconnect();
   }
 }
 

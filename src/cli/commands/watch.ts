@@ -1,13 +1,16 @@
 /**
  * `smbnotify watch [options] TARGET...`: inotifywait for SMB shares, and the replacement for
  * `smbinfo notify`. Exit status 0 after events, 1 on error, 2 when `--timeout` passed with
- * nothing to report. Ctrl-C cancels outstanding requests and closes handles before leaving.
+ * nothing to report, 130 after Ctrl-C and 143 after SIGTERM (at once, also while connecting);
+ * a closed stdout (`| head`) ends it quietly with 0. Requests are cancelled and handles closed
+ * before leaving.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
 import { Watcher } from '../../watch/watcher.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { CommandFailed, UsageError } from '../errors.js';
+import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
 import { addConnectionOptions } from '../options.js';
 import { resolveWatchTargets, type ResolvedTarget, type WatchCliConnection } from '../watch-targets.js';
 import type { CommandIO } from './info.js';
@@ -25,13 +28,6 @@ export interface WatchOptions extends WatchCliConnection {
   json?: boolean;
   pollInterval?: number;
   bufferSize?: number;
-}
-
-/** The command's exit status, carried out of commander's action. */
-export class ExitStatus extends Error {
-  constructor(readonly status: number) {
-    super(`exit ${status}`);
-  }
 }
 
 const ALIASES: Record<string, ChangeKind[]> = { MOVE: ['MOVED_FROM', 'MOVED_TO'], MOVED: ['MOVED_FROM', 'MOVED_TO'] };
@@ -56,6 +52,13 @@ function parseRegex(text: string): RegExp {
   }
 }
 
+/** `-t 0` means no timeout, as in inotifywait. */
+function parseWatchTimeout(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('--timeout must be a number of seconds (0: no timeout).');
+  return n;
+}
+
 function parsePositive(what: string, integer: boolean) {
   return (text: string): number => {
     const n = Number(text);
@@ -64,7 +67,9 @@ function parsePositive(what: string, integer: boolean) {
   };
 }
 
-export async function runWatch(texts: string[], opts: WatchOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+export type WatchIO = CommandIO & { err: (line: string) => void } & StopIO;
+
+export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO): Promise<void> {
   let targets: ResolvedTarget[] = [];
   const watchers: Watcher[] = [];
   let finish!: (status: number) => void;
@@ -79,17 +84,18 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => finish(changesSeen > 0 ? 0 : 2), opts.timeout * 1000);
   };
-  const onSignal = () => finish(0);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Signals and a closed stdout end the watch at once, also while it is still connecting.
+  const stops = stopSignals(io);
+  void stops.stopped.then(finish);
   try {
-    targets = await resolveWatchTargets(texts, opts, (s) => io.onSecret?.(s));
+    targets = await stops.race(resolveWatchTargets(texts, opts, (s) => io.onSecret?.(s)));
     const printer = eventPrinter(opts, io, targets.length > 1);
     const shares = [...new Set(targets.map((t) => t.share))];
     for (const share of shares) {
       try {
-        await share.connect();
+        await stops.race(share.connect());
       } catch (err) {
+        if (err instanceof ExitStatus) throw err;
         const t = targets.find((x) => x.share === share)!.target;
         throw new CommandFailed(err, { command: 'watch', host: t.host, port: share.opts.port, share: t.share, path: t.path });
       }
@@ -116,8 +122,9 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
       });
       watchers.push(w);
       try {
-        await w.start();
+        await stops.race(w.start());
       } catch (err) {
+        if (err instanceof ExitStatus) throw err;
         throw new CommandFailed(err, { command: 'watch', host: t.target.host, port: t.share.opts.port, share: t.target.share, path: t.target.path });
       }
     }
@@ -125,15 +132,15 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: CommandI
     const status = await done;
     if (status !== 0) throw new ExitStatus(status);
   } finally {
+    finished = true;
     if (timer) clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stops.dispose();
     await Promise.all(watchers.map((w) => w.stop()));
     await Promise.all([...new Set(targets.map((t) => t.share))].map((s) => s.close()));
   }
 }
 
-export function registerWatch(program: Command, io: CommandIO & { err: (line: string) => void }): Command {
+export function registerWatch(program: Command, io: WatchIO): Command {
   const cmd = program
     .command('watch')
     .description('print changes on SMB shares as they happen, like inotifywait (replaces smbinfo notify)')
@@ -141,7 +148,7 @@ export function registerWatch(program: Command, io: CommandIO & { err: (line: st
     .option('-r, --recursive', 'watch every folder below the target too')
     .option('-m, --monitor', 'keep going (default: exit after the first event)')
     .option('-e, --event <LIST>', 'only these events: CREATE,DELETE,MODIFY,MOVED_FROM,MOVED_TO,MOVE,OVERFLOW,DELETE_SELF,STATE', parseEventList)
-    .option('-t, --timeout <SECONDS>', 'exit with status 2 when no event came within SECONDS', parsePositive('--timeout', false))
+    .option('-t, --timeout <SECONDS>', 'exit with status 2 when no event came within SECONDS (0: no timeout)', parseWatchTimeout)
     .option('-q, --quiet', 'do not print watch-state messages on stderr')
     .option('--include <REGEX>', 'only paths matching REGEX', parseRegex)
     .option('--exclude <REGEX>', 'no paths matching REGEX', parseRegex)
