@@ -59,14 +59,3 @@ export function describeError(err: unknown, context: ErrorContext = {}): string 
   }
   return oneLine(line);
 }
-
-/**
- * Replace every secret (passwords) in a line by `***`, and the password part of any
- * `smb://user:password@` URL. Belt and braces: messages are built not to contain passwords.
- */
-export function redact(line: string, secrets: Iterable<string> = []): string {
-  let out = line.replace(/(smb:\/\/[^\s/@:'"]*:)[^\s'"]*@/gi, '$1***@');
-  const list = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  for (const s of list) out = out.split(s).join('***');
-  return out;
-}

@@ -17,8 +17,8 @@ import { registerDaemon } from './commands/daemon.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerView } from './commands/view.js';
-import { describeError, oneLine, redact } from './errors.js';
-import { parseTarget } from '../config/target.js';
+import { describeError, oneLine } from './errors.js';
+import { withoutPassword } from '../config/target.js';
 
 function readVersion(): string {
   try {
@@ -29,39 +29,41 @@ function readVersion(): string {
   }
 }
 
-/** Passwords visible on the command line, found before parsing so that no message shows them. */
-export function secretsInArgv(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  const fromUser = (v: string | undefined): void => {
-    if (v === undefined) return;
+/**
+ * The command line with every password it carries blanked by its position (the part after `%`
+ * in `-U`/`--user`, the password of an smb:// URL), or null when it carries none. smbclient does
+ * the same: /proc/PID/cmdline (ps) must not show a password for as long as a command runs.
+ */
+export function argvWithoutPasswords(argv: readonly string[]): string[] | null {
+  let changed = false;
+  const blankUser = (v: string): string => {
     const pct = v.indexOf('%');
-    if (pct >= 0 && pct < v.length - 1) out.push(v.slice(pct + 1));
+    if (pct < 0 || pct === v.length - 1) return v;
+    changed = true;
+    return `${v.slice(0, pct + 1)}***`;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-U' || a === '--user') fromUser(argv[i + 1]);
-    else if (a.startsWith('--user=')) fromUser(a.slice('--user='.length));
-    else if (/^-[A-Za-z]*U./.test(a) && !a.startsWith('--')) fromUser(a.slice(a.indexOf('U') + 1));
+  const out = argv.map((a, i) => {
+    const prev = argv[i - 1];
+    if (prev === '-U' || prev === '--user') return blankUser(a);
+    if (a.startsWith('--user=')) return `--user=${blankUser(a.slice('--user='.length))}`;
+    if (/^-[A-Za-z]*U./.test(a) && !a.startsWith('--')) {
+      const at = a.indexOf('U') + 1;
+      return a.slice(0, at) + blankUser(a.slice(at));
+    }
     if (/^smb:\/\//i.test(a)) {
-      try {
-        const t = parseTarget(a);
-        if (t.password) out.push(t.password);
-      } catch {
-        /* redact() still masks the URL form */
-      }
+      const bare = withoutPassword(a);
+      if (bare !== a) changed = true;
+      return bare;
     }
-    // --mqtt URL: refused with a password in it, but no other message may show it either.
-    const mqttUrl = /^(?:--mqtt=)?((?:mqtts?|wss?):\/\/.*)$/i.exec(a)?.[1];
-    if (mqttUrl) {
-      try {
-        const pw = new URL(mqttUrl).password;
-        if (pw) out.push(pw, decodeURIComponent(pw));
-      } catch {
-        /* malformed: checkMqttUrl says so without repeating it */
-      }
+    // --mqtt URL: refused with a password in it, and blanked here like the others meanwhile.
+    const mqtt = /^((?:--mqtt=)?(?:mqtts?|wss?):\/\/[^/@:]*:)[^/@]*@/i.exec(a);
+    if (mqtt) {
+      changed = true;
+      return `${mqtt[1]}***@${a.slice(mqtt[0].length)}`;
     }
-  }
-  return out;
+    return a;
+  });
+  return changed ? out : null;
 }
 
 /** Commander's message, made one line and stripped of anything that may be a password. */
@@ -82,17 +84,12 @@ function commanderMessage(err: CommanderError): string {
 export interface MainIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  env: Record<string, string | undefined>;
 }
 
 /** Run the command line; resolves to the exit status. */
 export async function main(argv: readonly string[] = process.argv, mainIO?: Partial<MainIO>): Promise<number> {
   const stdout = mainIO?.stdout ?? process.stdout;
   const stderr = mainIO?.stderr ?? process.stderr;
-  const env = mainIO?.env ?? process.env;
-  const secrets = new Set<string>(secretsInArgv(argv.slice(2)));
-  if (env['PASSWD']) secrets.add(env['PASSWD']);
-
   let stdoutClosed = false;
   const outputClosedListeners: Array<() => void> = [];
   stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -109,13 +106,14 @@ export async function main(argv: readonly string[] = process.argv, mainIO?: Part
     if (!stdoutClosed) stdout.write(s);
   };
   const fail = (line: string): number => {
-    stderr.write(`smbnotify: ${redact(oneLine(line), secrets)}\n`);
+    // Messages are built without secrets (targets are shown without their password): nothing
+    // is masked afterwards, which would garble words that happen to contain the password.
+    stderr.write(`smbnotify: ${oneLine(line)}\n`);
     return 1;
   };
 
   const io: CommandIO = {
     out: (line) => writeOut(`${line}\n`),
-    onSecret: (s) => secrets.add(s),
   };
 
   const program = new Command();
@@ -141,7 +139,7 @@ Every error is one line on stderr and exit status 1.`);
   registerLs(program, io);
   const withErr = {
     ...io,
-    err: (line: string) => void stderr.write(`${redact(line, secrets)}\n`),
+    err: (line: string) => void stderr.write(`${line}\n`),
     onOutputClosed: (cb: () => void) => {
       if (stdoutClosed) queueMicrotask(cb);
       else outputClosedListeners.push(cb);
@@ -174,10 +172,8 @@ function installProcessHandlers(): void {
   const last = (err: unknown): void => {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'EPIPE') process.exit(0);
-    const secrets = secretsInArgv(process.argv.slice(2));
-    if (process.env['PASSWD']) secrets.push(process.env['PASSWD']);
     try {
-      process.stderr.write(`smbnotify: ${redact(describeError(err), secrets)}\n`);
+      process.stderr.write(`smbnotify: ${describeError(err)}\n`);
     } catch {
       /* nothing left to tell */
     }
@@ -198,6 +194,9 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // First thing: a password given on the command line leaves /proc/PID/cmdline (ps).
+  const blanked = argvWithoutPasswords(process.argv);
+  if (blanked) process.title = blanked.join(' ');
   installProcessHandlers();
   void main().then((code) => {
     // Let buffered output reach a pipe before leaving; a closed pipe does not hold us back.

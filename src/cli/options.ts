@@ -106,8 +106,6 @@ export interface Connected {
 export interface ConnectDeps {
   connect?: (opts: Parameters<typeof SmbClient.connect>[0]) => Promise<SmbClient>;
   credentialsIO?: Partial<CredentialsIO>;
-  /** Called with each secret as soon as it is known, so the error printer can redact it. */
-  onSecret?: (secret: string) => void;
 }
 
 /**
@@ -126,7 +124,6 @@ export async function withConnection<T>(
   let client: SmbClient | undefined;
   try {
     const target = parseTarget(targetText);
-    if (target.password) deps.onSecret?.(target.password);
     const port = targetPort(target, opts.port);
     Object.assign(context, { host: target.host, port, share: target.share, path: target.path });
     const credentials: Credentials = await resolveCredentials(
@@ -134,7 +131,6 @@ export async function withConnection<T>(
       target,
       deps.credentialsIO,
     );
-    if (credentials.kind === 'user' && credentials.password) deps.onSecret?.(credentials.password);
     const protect = opts.protect ?? 'off';
     if (!['off', 'sign', 'encrypt'].includes(protect)) throw new UsageError(`bad --protect ${protect}`);
     const connect = deps.connect ?? ((o) => SmbClient.connect(o));

@@ -10,7 +10,7 @@ import { ShareConnection } from '../smb/share-connection.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
-import { isShareTarget, parseTarget, targetPort, type Target } from '../config/target.js';
+import { isShareTarget, parseTarget, targetPort, withoutPassword, type Target } from '../config/target.js';
 
 export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'> {
   connectTimeout?: number;
@@ -18,7 +18,7 @@ export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'
 }
 
 export interface ResolvedTarget {
-  /** As the user wrote it (for %w). */
+  /** As the user wrote it, without a password (for %w and labels). */
   given: string;
   target: Target;
   share: ShareConnection;
@@ -36,7 +36,6 @@ export function targetFromLocalPath(text: string, mounts: CifsMount[], mountinfo
 export async function resolveWatchTargets(
   texts: string[],
   opts: WatchCliConnection,
-  onSecret: (s: string) => void,
   credentialsIO?: Partial<CredentialsIO>,
 ): Promise<ResolvedTarget[]> {
   const mountinfoFile = opts.mountinfo ?? '/proc/self/mountinfo';
@@ -51,14 +50,12 @@ export async function resolveWatchTargets(
   const resolved: ResolvedTarget[] = [];
   for (const given of texts) {
     const target = isShareTarget(given) ? parseTarget(given) : targetFromLocalPath(given, mounts, mountinfoFile);
-    if (target.password) onSecret(target.password);
     const port = targetPort(target, opts.port);
     const credentials: Credentials = await resolveCredentials(
       { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
       target,
       credentialsIO,
     );
-    if (credentials.kind === 'user' && credentials.password) onSecret(credentials.password);
     const key = JSON.stringify([target.host.toLowerCase(), port, target.share.toLowerCase(), credentials]);
     let share = shares.get(key);
     if (!share) {
@@ -73,7 +70,7 @@ export async function resolveWatchTargets(
       });
       shares.set(key, share);
     }
-    resolved.push({ given, target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port) });
+    resolved.push({ given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port) });
   }
   return resolved;
 }

@@ -198,6 +198,24 @@ function parseSmbUrl(rest: string): Target {
   return target;
 }
 
+/**
+ * An smb:// TARGET as the user wrote it, minus the password (`smb://alice:pw@h/s` ->
+ * `smb://alice@h/s`), found by the URL's structure as parseSmbUrl finds it; other text as is.
+ * For labels and command lines, which must never show a password.
+ */
+export function withoutPassword(text: string): string {
+  const m = /^(smb:\/\/)(.*)$/is.exec(text);
+  if (!m) return text;
+  const rest = m[2]!;
+  const firstSlash = rest.indexOf('/');
+  const authorityEnd = firstSlash < 0 ? rest.length : firstSlash;
+  const at = rest.lastIndexOf('@', authorityEnd - 1);
+  if (at < 0) return text;
+  const colon = rest.indexOf(':');
+  if (colon < 0 || colon > at) return text;
+  return `${m[1]}${rest.slice(0, colon)}${rest.slice(at)}`;
+}
+
 /** `//host[:port]/share[/path]` for display: never the user or password. */
 export function formatTarget(t: Pick<Target, 'host' | 'port' | 'share' | 'path'>): string {
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;

@@ -1,7 +1,7 @@
 /**
  * A daemon watch target to a share, a path and credentials. Targets are SMB URLs, UNC names, or
- * local folders inside cifs/smb3 mounts. Credentials come, in order, from the watch's own
- * credentials file, the target URL, a [credentials //HOST/SHARE] or [credentials //HOST] section,
+ * local folders inside cifs/smb3 mounts; a password in a target URL is refused. Credentials come,
+ * in order, from the watch's own credentials file, a [credentials //HOST/SHARE] or [credentials //HOST] section,
  * the [daemon] credentials file, the command line's -U/-A/PASSWD, and finally guest when allowed.
  * The daemon never prompts.
  */
@@ -14,6 +14,7 @@ import type { Credentials } from '../smb/types.js';
 import { shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
 import type { AddWatchOptions, WatchOrigin } from '../sinks/types.js';
 import { promises as fsp } from 'node:fs';
+import { readFileAsUser } from './read-as-user.js';
 
 export interface TargetResolver {
   mounts(): CifsMount[];
@@ -33,16 +34,39 @@ export interface ResolvedWatchTarget {
 
 const fileIO = { readFile: (f: string) => fsp.readFile(f, 'utf8'), stat: (f: string) => fsp.stat(f) };
 
-async function fromFile(file: string): Promise<Credentials> {
-  const spec = await readAuthFile(file, fileIO);
+/**
+ * A credentials file's credentials. For a D-Bus caller (callerUid), the file is read with the
+ * caller's rights: one the caller could not read is refused with the words the caller's own
+ * read would give ("permission denied"), whatever the daemon itself may read.
+ */
+async function fromFile(file: string, callerUid?: number): Promise<Credentials> {
+  let asCaller: string | undefined;
+  if (callerUid !== undefined) {
+    // Read first (as the caller), so that the daemon's own stat tells nothing about a file the
+    // caller may not see; then readAuthFile checks its mode and parses that text.
+    try {
+      asCaller = await readFileAsUser(callerUid, file, fileIO.readFile);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the caller cannot read it)' : code === 'EPERM' ? (err as Error).message : 'cannot read it';
+      throw new UsageError(`cannot read credentials file ${file}: ${why}`);
+    }
+  }
+  const text = asCaller;
+  const spec = await readAuthFile(file, text === undefined ? fileIO : { ...fileIO, readFile: async () => text });
   if (!spec.user) throw new UsageError(`credentials file ${file} has no username=`);
   return { kind: 'user', user: spec.user, domain: spec.domain ?? '', password: spec.password ?? '' };
 }
 
 export async function resolveTarget(target: string, opts: AddWatchOptions, origin: WatchOrigin, r: TargetResolver): Promise<ResolvedWatchTarget> {
   let t: Target;
-  if (isShareTarget(target)) t = parseTarget(target);
-  else {
+  if (isShareTarget(target)) {
+    t = parseTarget(target);
+    // A watch target is shown in status, logs and on D-Bus, and a config file is often readable.
+    if (t.password !== undefined) {
+      throw new UsageError('a password in the target URL is not accepted here (it would show in status, logs and D-Bus): use a credentials file (credentials = FILE, a [credentials //HOST/SHARE] section, or the credentialsFile option)');
+    }
+  } else {
     if (!path.isAbsolute(target)) throw new UsageError(`${target}: a local target must be an absolute path`);
     const found = shareTargetForLocalPath(r.mounts(), target);
     if (!found) throw new UsageError(`${target} is not inside a cifs or smb3 mount`);
@@ -54,8 +78,7 @@ export async function resolveTarget(target: string, opts: AddWatchOptions, origi
   const section = config.credentials.get(`//${host.toLowerCase()}/${share.toLowerCase()}`) ?? config.credentials.get(`//${host.toLowerCase()}`);
   let credentials: Credentials | undefined;
   if (opts.guest) credentials = { kind: 'guest' };
-  else if (opts.credentialsFile) credentials = await fromFile(opts.credentialsFile);
-  else if (t.user && t.password !== undefined) credentials = { kind: 'user', user: t.user, domain: t.domain ?? '', password: t.password };
+  else if (opts.credentialsFile) credentials = await fromFile(opts.credentialsFile, opts.callerUid);
   else if (section) credentials = await fromFile(section);
   else if (config.credentialsFile) credentials = await fromFile(config.credentialsFile);
   else if (r.commandLineCredentials) credentials = r.commandLineCredentials;

@@ -151,14 +151,27 @@ function statusDict(s: DaemonStatus): Record<string, Variant> {
 }
 
 class WatcherInterface extends dbus.interface.Interface {
-  constructor(private readonly control: DaemonControl) {
+  /** The sender of the AddWatch call being dispatched (dbus-next does not hand it to methods). */
+  currentSender: string | undefined;
+
+  constructor(
+    private readonly control: DaemonControl,
+    private readonly uidOf: (sender: string) => Promise<number>,
+  ) {
     super(INTERFACE);
   }
 
   async AddWatch(target: string, options: Record<string, Variant>): Promise<string> {
+    // Taken synchronously: the method handler set it just before dbus-next called us.
+    const sender = this.currentSender;
+    this.currentSender = undefined;
     if (target.trim() === '') throw invalid('the target is empty');
     try {
       const opts = parseAddWatchOptions(options);
+      if (opts.credentialsFile !== undefined) {
+        if (!sender) throw new DBusError(ERROR_FAILED, 'cannot tell who is calling: credentialsFile refused');
+        opts.callerUid = await this.uidOf(sender);
+      }
       return await this.control.addWatch(target, opts);
     } catch (err) {
       throw toDbusError(err);
@@ -244,6 +257,17 @@ WatcherInterface.configureMembers({
   },
 });
 
+/** The caller's uid, as the bus daemon knows it from the connection (SO_PEERCRED), not as told. */
+async function callerUid(bus: MessageBus, sender: string): Promise<number> {
+  const reply = await bus.call(new dbus.Message({
+    destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
+    member: 'GetConnectionUnixUser', signature: 's', body: [sender],
+  }));
+  const uid = reply?.body?.[0] as unknown;
+  if (typeof uid !== 'number') throw new DBusError(ERROR_FAILED, 'cannot tell who is calling: credentialsFile refused');
+  return uid;
+}
+
 /** Buses on which this process already exports the API (dbus-next allows one per path). */
 const exportedOn = new WeakSet<MessageBus>();
 
@@ -257,12 +281,20 @@ export class DbusApi implements EventSink {
   private constructor(
     private readonly bus: MessageBus,
     private readonly iface: WatcherInterface,
+    private readonly noteSender: (msg: dbus.Message) => boolean,
   ) {}
 
   /** Exports the object and takes the well-known name; fails if another daemon owns it. */
   static async start(bus: MessageBus, control: DaemonControl): Promise<DbusApi> {
     if (exportedOn.has(bus)) throw new Error(ALREADY_OWNED);
-    const iface = new WatcherInterface(control);
+    const iface = new WatcherInterface(control, (sender) => callerUid(bus, sender));
+    // dbus-next calls method handlers with the message before dispatching it to the interface;
+    // this one only notes who is calling AddWatch (returning false lets dispatch go on).
+    const noteSender = (msg: dbus.Message): boolean => {
+      if (msg.path === OBJECT_PATH && msg.interface === INTERFACE && msg.member === 'AddWatch') iface.currentSender = msg.sender;
+      return false;
+    };
+    bus.addMethodHandler(noteSender);
     // Export first, so that the object answers as soon as the name is visible.
     bus.export(OBJECT_PATH, iface);
     exportedOn.add(bus);
@@ -271,15 +303,17 @@ export class DbusApi implements EventSink {
       reply = await bus.requestName(BUS_NAME, DO_NOT_QUEUE);
     } catch (err) {
       bus.unexport(OBJECT_PATH, iface);
+      bus.removeMethodHandler(noteSender);
       exportedOn.delete(bus);
       throw new Error(`cannot take the name ${BUS_NAME}: ${err instanceof Error ? oneLine(err.message) : String(err)}`);
     }
     if (reply !== PRIMARY_OWNER) {
       bus.unexport(OBJECT_PATH, iface);
+      bus.removeMethodHandler(noteSender);
       exportedOn.delete(bus);
       throw new Error(ALREADY_OWNED);
     }
-    return new DbusApi(bus, iface);
+    return new DbusApi(bus, iface, noteSender);
   }
 
   publish(e: DaemonEvent): void {
@@ -304,6 +338,7 @@ export class DbusApi implements EventSink {
     } catch {
       // not exported any more
     }
+    this.bus.removeMethodHandler(this.noteSender);
     exportedOn.delete(this.bus);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

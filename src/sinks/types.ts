@@ -50,6 +50,11 @@ export interface AddWatchOptions {
   /** Log on as guest. */
   guest?: boolean;
   pollIntervalSeconds?: number;
+  /**
+   * The uid of the D-Bus caller (from the bus, never from the caller's options): a credentials
+   * file is used only if this user could read it.
+   */
+  callerUid?: number;
 }
 
 /** What the D-Bus API calls into. */

@@ -5,7 +5,7 @@
 // daemon runs as root, `smbnotify daemon --bus system`; the callers are gdbus and busctl run as
 // root and as nobody (setpriv).
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -173,6 +173,16 @@ describe('the shipped system-bus policy', () => {
   });
 });
 
+/** The test user's credentials in a file only nobody (and root) can read: mode 0600, owner nobody. */
+function nobodysCred(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smbnotify-nobody-'));
+  chmodSync(dir, 0o755);
+  const file = join(dir, 'cred');
+  writeFileSync(file, readFileSync(cred), { mode: 0o600 });
+  chownSync(file, 65534, 65534);
+  return file;
+}
+
 describe('the policy\'s group rule (group "smbnotify", played by an existing group)', () => {
   it('a member of the group may add and remove watches; the same user without it may not', async () => {
     const policy = join(scratch, 'policy-group.conf');
@@ -183,11 +193,45 @@ describe('the policy\'s group rule (group "smbnotify", played by an existing gro
     const daemon = await startDaemonOn(bus);
     try {
       expect(await gdbus(bus, 'nobody', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${cred}'>}`)).toMatch(ACCESS_DENIED);
-      const added = await gdbus(bus, 'nobody+group', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${cred}'>}`);
+      // Allowed by the policy, but the credentials must be the caller's own: see the next test.
+      const added = await gdbus(bus, 'nobody+group', 'AddWatch', `smb://127.0.0.1:${samba.port}/data`, `{'credentialsFile': <'${nobodysCred()}'>}`);
       const id = /'(w\d+)'/.exec(added)?.[1];
       expect(id, added).toBeDefined();
       expect(await gdbus(bus, 'nobody', 'RemoveWatch', id!)).toMatch(ACCESS_DENIED);
       expect(await gdbus(bus, 'nobody+group', 'RemoveWatch', id!)).not.toMatch(/ERROR/);
+    } finally {
+      await stopDaemon(daemon);
+      await bus.stop();
+    }
+  }, 40_000);
+});
+
+describe('AddWatch credentialsFile on the system bus: only what the caller could read', () => {
+  it('a caller the policy allows cannot make the root daemon use a root-only credentials file', async () => {
+    const policy = join(scratch, 'policy-creds.conf');
+    writeFileSync(policy, readFileSync(POLICY, 'utf8').replace('<policy group="smbnotify">', `<policy group="${STAND_IN_GROUP}">`));
+    const bus = await startDbus({ config: (dir) => systemBusConfig(dir, policy) });
+    const daemon = await startDaemonOn(bus);
+    try {
+      const target = `smb://127.0.0.1:${samba.port}/data`;
+      // cred: root's, mode 0600 in a 0700 folder. The daemon (root) could read it; nobody cannot.
+      const refused = await gdbus(bus, 'nobody+group', 'AddWatch', target, `{'credentialsFile': <'${cred}'>}`);
+      expect(refused.trim()).toBe(`ERROR: Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: cannot read credentials file ${cred}: permission denied (the caller cannot read it)`);
+      // Inside a folder the caller cannot enter, even a missing file is "permission denied": the
+      // answer is the caller's own view, never the daemon's.
+      const hidden = await gdbus(bus, 'nobody+group', 'AddWatch', target, `{'credentialsFile': <'${scratch}/none'>}`);
+      expect(hidden.trim()).toBe(`ERROR: Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: cannot read credentials file ${scratch}/none: permission denied (the caller cannot read it)`);
+      const missingFile = join(tmpdir(), `smbnotify-no-such-cred-${process.pid}`);
+      const missing = await gdbus(bus, 'nobody+group', 'AddWatch', target, `{'credentialsFile': <'${missingFile}'>}`);
+      expect(missing.trim()).toBe(`ERROR: Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: cannot read credentials file ${missingFile}: no such file`);
+      expect((await gdbus(bus, 'root', 'ListWatches')).match(/'id': </g)).toHaveLength(1);
+      // The caller's own file works, and so does root's file for root.
+      const own = await gdbus(bus, 'nobody+group', 'AddWatch', target, `{'credentialsFile': <'${nobodysCred()}'>}`);
+      expect(own).toMatch(/^\('w\d+',\)/);
+      const rootOwn = await gdbus(bus, 'root', 'AddWatch', target, `{'credentialsFile': <'${cred}'>}`);
+      expect(rootOwn).toMatch(/^\('w\d+',\)/);
+      const listed = await gdbus(bus, 'root', 'ListWatches');
+      expect(listed.match(/'state': <'watching'>/g)).toHaveLength(3);
     } finally {
       await stopDaemon(daemon);
       await bus.stop();

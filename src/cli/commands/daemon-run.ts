@@ -33,11 +33,10 @@ export interface DaemonCliOptions extends ConnectionCliOptions {
   mqtt?: string;
 }
 
-async function commandLineCredentials(opts: DaemonCliOptions, io: CommandIO): Promise<Credentials | undefined> {
+async function commandLineCredentials(opts: DaemonCliOptions): Promise<Credentials | undefined> {
   const given = opts.user !== undefined || opts.authenticationFile !== undefined || opts.pass === false || process.env['PASSWD'] !== undefined;
   if (!given) return undefined;
   const creds = await resolveCredentials({ user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false });
-  if (creds.kind === 'user' && creds.password) io.onSecret?.(creds.password);
   return creds;
 }
 
@@ -71,7 +70,6 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   }
   // Files read and checked before anything starts: a bad [mqtt] is the user's to fix now.
   const mqtt = config.mqtt ? await resolveMqtt(config.mqtt, system) : null;
-  if (mqtt?.password) io.onSecret?.(mqtt.password);
   if (!configFile && !opts.watch?.length && !config.followDesktop) throw new UsageError('nothing to watch: give --watch TARGET or --config FILE');
   // A long-running process keeps its argv visible in ps for its whole life (/proc/PID/cmdline).
   for (const target of opts.watch ?? []) {
@@ -87,7 +85,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     ...(configFile ? { configFile } : {}),
     watches: opts.watch ?? [],
     recursiveWatches: opts.recursive === true,
-    ...(await commandLineCredentials(opts, io).then((c) => (c ? { commandLineCredentials: c } : {}))),
+    ...(await commandLineCredentials(opts).then((c) => (c ? { commandLineCredentials: c } : {}))),
     protect: (opts.protect ?? 'off') as Protection,
     ...(opts.port ? { port: opts.port } : {}),
     ...(opts.timeout ? { timeoutMs: Math.round(opts.timeout * 1000) } : {}),

@@ -22,7 +22,6 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
     ...(opts.mqttPasswordFile !== undefined ? { passwordFile: opts.mqttPasswordFile } : {}),
     ...(opts.mqttCa !== undefined ? { ca: opts.mqttCa } : {}),
   }, false);
-  if (r.password) io.onSecret?.(r.password);
   const client = mqtt.connect(r.url, {
     clientId: `smbnotify-monitor-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
     reconnectPeriod: 2000,

@@ -23,7 +23,7 @@ export interface ViewOptions extends WatchCliConnection {
 }
 
 export async function runView(targetText: string, mountPoint: string, opts: ViewOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
-  const [t] = await resolveWatchTargets([targetText], opts, (s) => io.onSecret?.(s));
+  const [t] = await resolveWatchTargets([targetText], opts);
   const { target, share } = t!;
   const backing = opts.backing ?? t!.localPathOf(target.path);
   if (!backing) {

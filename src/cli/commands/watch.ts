@@ -88,7 +88,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
   const stops = stopSignals(io);
   void stops.stopped.then(finish);
   try {
-    targets = await stops.race(resolveWatchTargets(texts, opts, (s) => io.onSecret?.(s)));
+    targets = await stops.race(resolveWatchTargets(texts, opts));
     const printer = eventPrinter(opts, io, targets.length > 1);
     const shares = [...new Set(targets.map((t) => t.share))];
     for (const share of shares) {
