@@ -69,11 +69,12 @@ export async function runDemo(io: DemoIO): Promise<number> {
     const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', bus.address, '--journal', journal, '--mountinfo', mountinfo], /: watching: watching /);
     await withTimeout(daemon.ready, 20_000, 'the daemon did not start');
     const watch = start('watch', ['watch', '-m', '-r', target, '-p', String(samba.port), '-N'], /WATCHING/);
-    const monitor = start('d-bus', ['monitor', '--bus', bus.address], null);
+    const monitor = start('d-bus', ['monitor', '--bus', bus.address], /listening to the daemon's events/);
     const kde = findTool('dbus-monitor')
       ? spawnKdeMonitor(bus.address, say, consumers)
       : null;
     await withTimeout(watch.ready, 20_000, 'watch did not start');
+    await withTimeout(monitor.ready, 20_000, 'monitor did not start');
     await sleep(500);
 
     let journalSeen = 0;

@@ -396,12 +396,13 @@ describe('FILE_NOTIFY_INFORMATION bytes through the decoder, the change processo
     for (const l of [humanLine(to), formatEvent('%o -> %f', to, 'w', '%F'), eventJson(to)]) expectSafeLine(l, 'rename');
   });
 
-  it('paths.ts on its own: every name maps into exactly one safe component', () => {
+  it('safeComponent, which the change processor and the listing call: one safe component per name', () => {
     for (const [what, bytes] of HOSTILE) {
       const name = bytes.toString('utf16le');
       const c = safeComponent(name);
       expect(c.includes('/'), what).toBe(false);
       expect(['.', '..'].includes(c), what).toBe(false);
+      expectSafePath(`dir/${c}`, what);
     }
   });
 });
