@@ -4,10 +4,12 @@
  * with the same credentials share one connection.
  */
 import path from 'node:path';
-import { localPathMapper, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
+import { readFile } from 'node:fs/promises';
+import { localPathMapper, mountForLocalPath, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
+import { credentialsFileOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
-import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
+import { readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
 import { isShareTarget, parseTarget, targetPort, withoutPassword, type Target } from '../config/target.js';
@@ -15,6 +17,8 @@ import { isShareTarget, parseTarget, targetPort, withoutPassword, type Target } 
 export interface WatchCliConnection extends Omit<ConnectionCliOptions, 'timeout'> {
   connectTimeout?: number;
   mountinfo?: string;
+  /** Where mounts' credentials= options are looked up (default /etc/fstab). */
+  fstab?: string;
 }
 
 export interface ResolvedTarget {
@@ -23,6 +27,8 @@ export interface ResolvedTarget {
   target: Target;
   share: ShareConnection;
   localPathOf: (sharePath: string) => string | undefined;
+  /** Where the credentials came from, when not from the command line (to say so). */
+  credentialsFrom?: string;
 }
 
 /** A local path inside a mount becomes the share target that mount shows. */
@@ -48,14 +54,21 @@ export async function resolveWatchTargets(
   }
   const shares = new Map<string, ShareConnection>();
   const resolved: ResolvedTarget[] = [];
+  const givenCredentials = opts.user !== undefined || opts.authenticationFile !== undefined || opts.pass === false || process.env['PASSWD'] !== undefined;
   for (const given of texts) {
-    const target = isShareTarget(given) ? parseTarget(given) : targetFromLocalPath(given, mounts, mountinfoFile);
+    const local = !isShareTarget(given);
+    const target = local ? targetFromLocalPath(given, mounts, mountinfoFile) : parseTarget(given);
     const port = targetPort(target, opts.port);
-    const credentials: Credentials = await resolveCredentials(
+    const fromMount = local && !givenCredentials ? await mountCredentials(path.resolve(given), mounts, opts.fstab, credentialsIO) : undefined;
+    const credentials: Credentials = fromMount?.credentials ?? await resolveCredentials(
       { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
       target,
       credentialsIO,
-    );
+    ).catch((err: unknown) => {
+      // No terminal to ask on: say in one line how to give credentials for a mounted share.
+      if (local && fromMount?.hint && err instanceof UsageError) throw new UsageError(fromMount.hint);
+      throw err;
+    });
     const key = JSON.stringify([target.host.toLowerCase(), port, target.share.toLowerCase(), credentials]);
     let share = shares.get(key);
     if (!share) {
@@ -70,7 +83,53 @@ export async function resolveWatchTargets(
       });
       shares.set(key, share);
     }
-    resolved.push({ given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port) });
+    resolved.push({ ...(fromMount?.credentials ? { credentialsFrom: fromMount.from } : {}), given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port) });
   }
   return resolved;
+}
+
+/**
+ * The credentials of the mount that shows `abs`, from the credentials= file of its fstab entry,
+ * when the caller may read that file (mode 600 rules as for -A). Otherwise a one-line hint for
+ * when no other credentials can be had.
+ */
+async function mountCredentials(
+  abs: string,
+  mounts: CifsMount[],
+  fstabOption: string | undefined,
+  credentialsIO?: Partial<CredentialsIO>,
+): Promise<{ credentials?: Credentials; from: string; hint: string } | undefined> {
+  const found = mountForLocalPath(mounts, abs);
+  if (!found) return undefined;
+  const { mount } = found;
+  const fstabFile = fstabOption ?? '/etc/fstab';
+  const how = 'give -A FILE (username=, password=, mode 600), -U USER, PASSWD=..., or -N for guest';
+  let text: string;
+  try {
+    text = await readFile(fstabFile, 'utf8');
+  } catch (err) {
+    if (fstabOption) throw new UsageError(`cannot read ${fstabFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    text = '';
+  }
+  const file = credentialsFileOfMount(parseFstab(text), mount);
+  const share = `//${mount.host}/${mount.share}`;
+  if (!file) {
+    return { from: fstabFile, hint: `no credentials for ${share} (mounted at ${mount.mountPoint}; its ${fstabFile} entry names no credentials= file, and the kernel's session cannot be borrowed): ${how}` };
+  }
+  const io = {
+    readFile: credentialsIO?.readFile ?? ((f: string) => readFile(f, 'utf8')),
+    stat: credentialsIO?.stat ?? ((f: string) => import('node:fs/promises').then((m) => m.stat(f))),
+  };
+  try {
+    const spec = await readAuthFile(file, io);
+    if (spec.user === undefined || spec.password === undefined) throw new UsageError(`credentials file ${file} has no username= or password=`);
+    return {
+      credentials: { kind: 'user', user: spec.user, domain: spec.domain ?? mount.domain ?? '', password: spec.password },
+      from: `the credentials of the mount ${mount.mountPoint} (credentials=${file} in ${fstabFile})`,
+      hint: '',
+    };
+  } catch (err) {
+    const why = (err as Error).message.replace(/^cannot read credentials file [^:]*: /, '');
+    return { from: fstabFile, hint: `no credentials for ${share}: the mount ${mount.mountPoint} logs on with credentials=${file} (${fstabFile}), which you cannot use (${why}): ${how}` };
+  }
 }

@@ -94,8 +94,12 @@ describe('a reader that closes the pipe ends the watch quietly (like inotifywait
 describe('signals are honoured at once, also while connecting to a server that never answers', () => {
   for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`watch: ${signal} while connecting exits ${status} at once, silently`, { timeout: 20_000 }, async () => {
+      const before = held.length;
       const r = runCli(['watch', `smb://127.0.0.1:${silentPort}/share`, '-N', '--connect-timeout', '60']);
-      await sleep(1_500);
+      // Connecting: the hung server has its TCP connection (and the watch waits for NEGOTIATE).
+      for (let i = 0; i < 200 && held.length === before; i++) await sleep(50);
+      expect(held.length).toBe(before + 1);
+      await sleep(300);
       expect(r.child.exitCode).toBe(null);
       const t0 = Date.now();
       r.child.kill(signal);
@@ -115,9 +119,12 @@ describe('signals are honoured at once, also while connecting to a server that n
 
   it('daemon: says it runs at once, honours SIGTERM (0) and SIGINT (130) while a server hangs', { timeout: 30_000 }, async () => {
     for (const [signal, status] of [['SIGTERM', 0], ['SIGINT', 130]] as const) {
+      const before = held.length;
       const d = runCli(['daemon', '--bus', 'none', '--journal', 'off', '--watch', `//127.0.0.1:${silentPort}/share`, '-N', '--timeout', '60']);
       // Before the first connection attempt ends (60 s): the line comes at once.
-      await d.waitLine(/^smbnotify .* daemon running: 1 watch$/, 5_000, 'stderr');
+      await d.waitLine(/^smbnotify .* daemon running: 1 watch$/, 15_000, 'stderr');
+      for (let i = 0; i < 200 && held.length === before; i++) await sleep(50);
+      expect(held.length).toBe(before + 1);
       const t0 = Date.now();
       d.child.kill(signal);
       const { code } = await d.exit;

@@ -89,6 +89,9 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
   void stops.stopped.then(finish);
   try {
     targets = await stops.race(resolveWatchTargets(texts, opts));
+    // Say which credentials were borrowed from a mount (smbinfo notify needed none: it rode on
+    // the kernel's session, which we cannot).
+    if (!opts.quiet) for (const from of new Set(targets.map((t) => t.credentialsFrom).filter((f) => f !== undefined))) io.err(`smbnotify: using ${from}`);
     const printer = eventPrinter(opts, io, targets.length > 1);
     const shares = [...new Set(targets.map((t) => t.share))];
     for (const share of shares) {
@@ -157,7 +160,8 @@ export function registerWatch(program: Command, io: WatchIO): Command {
     .option('--json', 'one JSON object per event per line')
     .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
     .option('--buffer-size <BYTES>', 'CHANGE_NOTIFY output buffer (default: the server maximum, at most 1 MiB)', parsePositive('--buffer-size', true))
-    .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo');
+    .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo')
+    .option('--fstab <FILE>', "where a mount's credentials= file is looked up (default /etc/fstab)");
   addConnectionOptions(cmd, 'watch');
   cmd.action(async (targets: string[], opts: WatchOptions) => {
     if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
