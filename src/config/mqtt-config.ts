@@ -55,7 +55,7 @@ export function checkMqttUrl(url: string): URL {
   }
   if (u.password) throw new UsageError(`a password in the MQTT URL would be readable by others (command line, logs): put it in a file named by password-file in [mqtt] (mode 600), or in ${MQTT_PASSWORD_ENV}`);
   if (!SCHEMES.includes(u.protocol)) throw new UsageError(`MQTT URL ${u.protocol}//${u.host}: unsupported scheme, use mqtt://, mqtts://, ws:// or wss://`);
-  if (!u.hostname) throw new UsageError(`MQTT URL "${url}" names no host`);
+  if (!u.hostname) throw new UsageError(`MQTT URL "${url.replace(/:[^:@/]*@/, ':***@')}" names no host`);
   return u;
 }
 

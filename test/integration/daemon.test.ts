@@ -31,6 +31,8 @@ function url(localPath: string): string {
 async function startDaemon(bus: DbusBus, args: string[]): Promise<Running> {
   const d = runCli(['daemon', '--bus', bus.address, '--mountinfo', mountinfo, '-A', cred, ...args]);
   await d.waitLine(/daemon running/, 20_000, 'stderr');
+  // "running" comes before the watches connect: wait for a --watch to be watching too.
+  if (args.includes('--watch')) await d.waitLine(/: watching: watching /, 20_000, 'stderr');
   return d;
 }
 
