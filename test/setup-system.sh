@@ -48,6 +48,17 @@ for pair in "${tools[@]}"; do
   fi
 done
 
+# Libraries without a command to look for: a file they install, and its package. Samba's VFS
+# modules give the NAS set-ups (vfs_fruit + streams_xattr) the server tests use.
+for pair in '/usr/lib/*/samba/vfs/fruit.so:samba-vfs-modules' '/usr/lib/*/samba/vfs/streams_xattr.so:samba-vfs-modules'; do
+  pattern=${pair%%:*} pkg=${pair#*:}
+  # shellcheck disable=SC2086 # the pattern is meant to glob
+  if ! compgen -G $pattern >/dev/null; then
+    missing_tools+=("$(basename "$pattern")")
+    case " ${missing_pkgs[*]} " in *" $pkg "*) ;; *) missing_pkgs+=("$pkg") ;; esac
+  fi
+done
+
 # systemd-analyze only verifies the shipped unit files offline; the systemd package is normally
 # present even where systemd is not PID 1. Install it only as root, else just say so.
 need_systemd=0

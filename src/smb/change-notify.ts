@@ -65,6 +65,8 @@ export class NotifyHandle {
     private readonly tree: SmbTree,
     readonly fileId: FileId,
     private readonly opts: NotifyOptions,
+    /** The folder's times from the CREATE that opened it (open() only). */
+    readonly opened?: { lastWriteTime: bigint; changeTime: bigint },
   ) {}
 
   /**
@@ -74,7 +76,7 @@ export class NotifyHandle {
    */
   static async open(tree: SmbTree, path: string, opts: NotifyOptions): Promise<{ handle: NotifyHandle; first: Promise<NotifyOutcome> }> {
     const { handle: opened, notify } = await tree.openAndWatch(path, { outputBufferLength: opts.bufferSize, completionFilter: opts.completionFilter });
-    const handle = new NotifyHandle(tree, opened.fileId, opts);
+    const handle = new NotifyHandle(tree, opened.fileId, opts, { lastWriteTime: opened.info.lastWriteTime, changeTime: opened.info.changeTime });
     const answered = await Promise.race([notify.interim.then(() => null), notify.response]).catch(() => null);
     if (answered && NOTIFY_UNSUPPORTED.has(answered.header.status)) {
       await handle.close();

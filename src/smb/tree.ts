@@ -16,7 +16,10 @@ import { NtStatus } from './wire/ntstatus.js';
 import {
   QueryDirectoryFlag, decodeDirectoryEntries, decodeOutputBuffer, encodeQueryDirectoryRequest, type DirectoryEntry,
 } from './wire/query-directory.js';
-import { FileInfoClass, InfoType, decodeFileBasicInformation, decodeFileStandardInformation, encodeQueryInfoRequest } from './wire/query-info.js';
+import {
+  FileInfoClass, InfoType, decodeFileBasicInformation, decodeFileInternalInformation, decodeFileStandardInformation, encodeQueryInfoRequest,
+  type FileBasicInformation,
+} from './wire/query-info.js';
 import { decodeEmptyResponse, encodeEmptyRequest } from './wire/simple.js';
 import type { FileStat, NotifyProbe, SessionInfo, ShareInfo } from './types.js';
 
@@ -156,6 +159,33 @@ export class SmbTree {
     };
   }
 
+  /**
+   * Times and attributes of a file or folder through a handle already open (one QUERY_INFO, no
+   * CREATE): the cheap way to see whether a watched folder changed. Null where the server does not
+   * offer FileBasicInformation.
+   */
+  async basicInfo(fileId: FileId): Promise<FileBasicInformation | null> {
+    if (!this.queryInfoOffered) return null;
+    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, FileInfoClass.FileBasicInformation, 40))).response;
+    if (INFO_CLASS_MISSING.has(res.header.status)) {
+      this.queryInfoOffered = false;
+      return null;
+    }
+    expectSuccess(res, 'QUERY_INFO');
+    return this.conn.decode(() => decodeFileBasicInformation(decodeOutputBuffer(res.message, 'QUERY_INFO response')));
+  }
+
+  /**
+   * The server's file id of an open file or folder (FileInternalInformation), the id listings
+   * carry: two paths with one id are one folder. Null where the server does not offer it.
+   */
+  async internalId(fileId: FileId): Promise<bigint | null> {
+    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, FileInfoClass.FileInternalInformation, 8))).response;
+    if (INFO_CLASS_MISSING.has(res.header.status)) return null;
+    expectSuccess(res, 'QUERY_INFO');
+    return this.conn.decode(() => decodeFileInternalInformation(decodeOutputBuffer(res.message, 'QUERY_INFO response')));
+  }
+
   /** False once the server answered QUERY_INFO FileBasic/FileStandardInformation with "no such class". */
   queryInfoOffered = true;
 
@@ -267,5 +297,6 @@ function entryToStat(e: DirectoryEntry): FileStat {
     lastWriteTime: filetimeToDate(e.lastWriteTime),
     changeTime: filetimeToDate(e.changeTime),
     attributes: e.fileAttributes,
+    fileId: e.fileId,
   };
 }

@@ -71,6 +71,11 @@ export interface FileStat {
   changeTime: Date;
   /** FILE_ATTRIBUTE_* bits (MS-FSCC 2.6). */
   attributes: number;
+  /**
+   * The server's 64-bit file id (MS-FSCC 2.4.18), from listings; one folder reached by two paths
+   * (a symlink to an ancestor) has one id. 0 or absent where the server does not give one.
+   */
+  fileId?: bigint;
 }
 
 /** Result of probing CHANGE_NOTIFY on a folder (sent, then cancelled). */

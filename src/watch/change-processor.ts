@@ -7,9 +7,9 @@
  */
 import { FileAction, type FileNotifyInformation } from '../smb/change-notify.js';
 import type { ChangeFields, ChangeKind, EventFactory, EventSource } from './events.js';
-import { baseName, joinPath, safeComponent } from './paths.js';
+import { baseName, joinPath, parentOf, safeComponent } from './paths.js';
 import type { EventOutbox, OutItem } from './outbox.js';
-import { UNKNOWN_ENTRY, type Detached, type Difference, type EntryState, type Snapshot } from './snapshot.js';
+import { UNKNOWN_ENTRY, deletionOrder, type Detached, type Difference, type EntryState, type Removed, type Snapshot } from './snapshot.js';
 
 /** What the change processor works on: the watch's snapshot, its folder handles, its queue. */
 export interface ChangeContext {
@@ -23,8 +23,16 @@ export interface ChangeContext {
   moveFolders(from: string, to: string): void;
   /** Whether a folder has a handle. */
   isWatched(path: string): boolean;
-  /** A name appeared: in a recursive watch, find out whether it is a folder to watch too. */
-  probe(path: string): void;
+  /**
+   * Open a notified name: `item` waits in the outbox until the server says what it is (or that it
+   * does not serve that name); `watch`: a new folder in a recursive watch is watched too.
+   * `companion` (a rename's MOVED_FROM) goes out with `item`.
+   */
+  confirmName(path: string, item: OutItem | null, watch: boolean, companion?: OutItem): void;
+  /** List a folder soon (debounced): a notified name it holds could not be placed. */
+  verifyFolder(path: string, name?: string): void;
+  /** A notified name the listing may show under another name (listed-names.ts). */
+  listedOtherwise(name: string): boolean;
 }
 
 interface Held {
@@ -32,6 +40,8 @@ interface Held {
   detached: Detached | undefined;
   action: number;
   timer: NodeJS.Timeout;
+  /** Its place in the outbox: what other folders report meanwhile goes out after the rename. */
+  placeholder: OutItem;
 }
 
 export interface ChangeProcessorOptions {
@@ -56,7 +66,8 @@ export class ChangeProcessor {
       // Every handle watches its own folder only (no WATCH_TREE): a name is one component, and a
       // `\` in it is part of the name (Samba serves Linux names holding one as they are), just as
       // in a listing of the folder.
-      const path = joinPath(folder, safeComponent(e.fileName));
+      const raw = e.fileName;
+      const path = joinPath(folder, safeComponent(raw));
       // Writes arrive as runs of MODIFIED for the same name; one event per run is enough.
       const key = `${e.action}:${path}`;
       if (e.action === FileAction.MODIFIED && key === previous) continue;
@@ -64,7 +75,7 @@ export class ChangeProcessor {
       if (e.action !== FileAction.RENAMED_NEW_NAME) this.flushOld();
       switch (e.action) {
         case FileAction.ADDED:
-          this.added(path, e.action, 'CREATE');
+          this.added(path, e.action, 'CREATE', raw);
           break;
         case FileAction.REMOVED:
         case FileAction.REMOVED_BY_DELETE:
@@ -77,7 +88,7 @@ export class ChangeProcessor {
           this.heldOld = this.hold(path, e.action, this.opts.renameWindowMs, () => this.flushOld());
           break;
         case FileAction.RENAMED_NEW_NAME:
-          this.renamedTo(path, e.action);
+          this.renamedTo(path, e.action, raw);
           break;
         case FileAction.ADDED_STREAM:
         case FileAction.REMOVED_STREAM:
@@ -94,10 +105,17 @@ export class ChangeProcessor {
   private hold(path: string, action: number, windowMs: number, expire: () => void): Held {
     const detached = this.w.snapshot.detach(path);
     const timer = setTimeout(() => this.w.enqueue(expire), windowMs);
-    return { path, detached, action, timer };
+    const placeholder: OutItem = { event: this.w.events.change('MOVED_FROM', path, { source: 'notify', action, isDir: detached?.entry.isDir }), awaiting: true };
+    this.outbox.push(placeholder);
+    return { path, detached, action, timer, placeholder };
   }
 
-  private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO'): void {
+  private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO', raw: string): void {
+    // Listed under another name (an 8.3 one): only a listing can say what the stream should.
+    if (this.w.listedOtherwise(raw)) {
+      this.w.verifyFolder(parentOf(path), raw);
+      return;
+    }
     // A removal of the same name from another folder, still in the outbox: a move.
     const removal = this.outbox.findOtherHalf('delete', path);
     if (removal) {
@@ -108,13 +126,20 @@ export class ChangeProcessor {
     }
     if (this.w.snapshot.get(path)) return; // already known from a listing: not news
     this.w.snapshot.add(path, { ...UNKNOWN_ENTRY });
-    this.outbox.push({ event: this.w.events.change(kind, path, { source: 'notify', action }), half: kind === 'CREATE' ? 'create' : undefined });
-    this.w.probe(path);
+    // Out once the server confirmed the name (a listing may hide it) and said what it is.
+    const item: OutItem = { event: this.w.events.change(kind, path, { source: 'notify', action }), half: kind === 'CREATE' ? 'create' : undefined, awaiting: true };
+    this.outbox.push(item);
+    this.w.confirmName(path, item, true);
   }
 
   private removed(path: string, action: number): void {
     const detached = this.w.snapshot.detach(path);
-    if (!detached) return;
+    if (!detached) {
+      // A name the snapshot cannot place: listed under another name, or old news. Never dropped
+      // unchecked: the folder's listing settles it.
+      this.w.verifyFolder(parentOf(path));
+      return;
+    }
     // An addition of the same name in another folder, still in the outbox: a move.
     const creation = this.outbox.findOtherHalf('create', path);
     if (creation) {
@@ -128,6 +153,7 @@ export class ChangeProcessor {
       event: this.w.events.change('DELETE', path, { source: 'notify', action, isDir: detached.entry.isDir }),
       half: 'delete',
       detached,
+      preceding: this.deletions(deletionOrder(detached.folders), 'notify'),
       onRelease: () => {
         if (detached.entry.isDir !== false) this.w.closeFolders(path);
       },
@@ -144,20 +170,26 @@ export class ChangeProcessor {
     }
     // A folder moved before it could be opened and listed has no watch: open and list it now,
     // or its contents and every later change in it are never reported.
-    if (detached.entry.isDir === undefined || (detached.entry.isDir && !this.w.isWatched(to))) this.w.probe(to);
+    if (detached.entry.isDir === undefined || (detached.entry.isDir && !this.w.isWatched(to))) this.w.confirmName(to, null, true);
   }
 
   private movePair(from: string, to: string, entry: EntryState, fromAction: number | undefined, toAction: number | undefined): OutItem[] {
     this.justMoved(to);
     return [
       { event: this.w.events.change('MOVED_FROM', from, { source: 'notify', action: fromAction, isDir: entry.isDir }) },
-      { event: this.w.events.change('MOVED_TO', to, { source: 'notify', action: toAction, oldPath: from, isDir: entry.isDir }) },
+      // The echo window runs again from when the pair goes out (it may wait for a confirmation).
+      { event: this.w.events.change('MOVED_TO', to, { source: 'notify', action: toAction, oldPath: from, isDir: entry.isDir }), onRelease: () => this.justMoved(to) },
     ];
   }
 
-  private emitDelete(path: string, entry: EntryState, action: number | undefined, source: EventSource): void {
+  private emitDelete(path: string, entry: EntryState, action: number | undefined, source: EventSource, below: Removed[] = []): void {
     if (entry.isDir !== false) this.w.closeFolders(path);
-    this.push('DELETE', path, { source, action, isDir: entry.isDir });
+    this.outbox.push({ event: this.w.events.change('DELETE', path, { source, action, isDir: entry.isDir }), preceding: this.deletions(below, source) });
+  }
+
+  /** DELETE events for what a removed folder held (deepest first). */
+  private deletions(below: Removed[], source: EventSource) {
+    return below.map((r) => this.w.events.change('DELETE', r.path, { source, isDir: r.entry.isDir }));
   }
 
   /**
@@ -171,15 +203,23 @@ export class ChangeProcessor {
   }
 
   private modified(path: string, action: number): void {
-    if ((this.recentMoves.get(path) ?? 0) > Date.now()) return;
+    if ((this.recentMoves.get(path) ?? 0) > Date.now() || this.outbox.holdsMoveTo(path)) return;
     const entry = this.w.snapshot.get(path);
+    if (!entry) {
+      // A name the snapshot does not hold (listed otherwise, hidden, or not known yet): its
+      // folder's listing tells what there is to report.
+      this.w.verifyFolder(parentOf(path));
+      return;
+    }
     // A folder's own time changes whenever its entries do; those entries are reported themselves.
     if (entry?.isDir) return;
     if (entry) {
       entry.size = undefined;
       entry.mtime = undefined;
     }
-    this.push('MODIFY', path, { source: 'notify', action, isDir: entry?.isDir });
+    // A name whose type is still being found out (just created): a folder's MODIFY is dropped then.
+    const dropIf = entry.isDir === undefined ? () => entry.isDir === true : undefined;
+    this.outbox.push({ event: this.w.events.change('MODIFY', path, { source: 'notify', action, isDir: entry.isDir }), ...(dropIf ? { dropIf } : {}) });
   }
 
   private stream(path: string, action: number): void {
@@ -190,31 +230,48 @@ export class ChangeProcessor {
     this.push('MODIFY', file, { source: 'notify', action, stream: stream || undefined });
   }
 
-  private renamedTo(path: string, action: number): void {
+  private renamedTo(path: string, action: number, raw: string): void {
     const held = this.heldOld;
     if (!held) {
-      this.added(path, action, 'MOVED_TO'); // moved in from outside the watch
+      this.added(path, action, 'MOVED_TO', raw); // moved in from outside the watch
       return;
     }
     this.heldOld = null;
     clearTimeout(held.timer);
-    this.completeMove(held, path, action);
+    this.completeMove(held, path, action, raw);
   }
 
-  private completeMove(held: Held, to: string, action: number): void {
+  private completeMove(held: Held, to: string, action: number, raw: string): void {
     // A new name that was already known (a rename over an existing file) replaces it.
     const replaced = this.w.snapshot.get(to);
-    // But an unknown old name with a known new one is old news: a listing reported this rename
-    // already (the resync after a reconnect arms a folder before it lists it, so a rename in
-    // between comes both ways). Replacing would forget what is known below a renamed folder.
-    if (replaced && !held.detached) return;
+    if (!held.detached) {
+      // An unknown old name: a name listed otherwise (mangled, hidden), or old news (the resync
+      // after a reconnect arms a folder before it lists it, so a rename in between comes both
+      // ways; replacing would forget what is known below a renamed folder). The listings tell.
+      this.outbox.cancel(held.placeholder);
+      this.w.verifyFolder(parentOf(held.path));
+      if (!replaced) this.w.verifyFolder(parentOf(to));
+      return;
+    }
+    if (this.w.listedOtherwise(raw)) {
+      // Renamed to a name listed otherwise: out of view under this name; the listing says which.
+      this.releaseOld(held);
+      this.w.verifyFolder(parentOf(to), raw);
+      return;
+    }
     if (replaced) {
       this.w.snapshot.remove(to);
       if (replaced.isDir !== false) this.w.closeFolders(to);
     }
-    const detached = held.detached ?? { from: held.path, entry: { ...UNKNOWN_ENTRY }, folders: [] };
+    const detached = held.detached;
     this.placeMoved(detached, to);
-    for (const item of this.movePair(held.path, to, detached.entry, held.action, action)) this.outbox.push(item);
+    const pair = this.movePair(held.path, to, detached.entry, held.action, action);
+    // The new name may be one the listing hides (veto files): confirmed like a new name; the
+    // pair goes out together.
+    pair[0]!.awaiting = true;
+    pair[1]!.awaiting = true;
+    this.outbox.replace(held.placeholder, pair);
+    this.w.confirmName(to, pair[1]!, false, pair[0]);
   }
 
   /** An unpaired old name: the item left the watched tree. */
@@ -223,14 +280,25 @@ export class ChangeProcessor {
     if (!held) return;
     this.heldOld = null;
     clearTimeout(held.timer);
+    if (!held.detached) {
+      // Never known here under this name: the folder's listing tells what left.
+      this.outbox.cancel(held.placeholder);
+      this.w.verifyFolder(parentOf(held.path));
+      return;
+    }
+    this.releaseOld(held);
+  }
+
+  /** The old name goes out as a MOVED_FROM on its own, in its place. */
+  private releaseOld(held: Held): void {
     const entry = held.detached?.entry ?? UNKNOWN_ENTRY;
     if (entry.isDir !== false) this.w.closeFolders(held.path);
-    this.push('MOVED_FROM', held.path, { source: 'notify', action: held.action, isDir: entry.isDir });
+    this.outbox.settle(held.placeholder);
   }
 
   /** A difference found by listing (overflow, reconnect, polling). */
   emitDifference(d: Difference, source: EventSource): void {
-    if (d.kind === 'DELETE') this.emitDelete(d.path, d.entry, undefined, source);
+    if (d.kind === 'DELETE') this.emitDelete(d.path, d.entry, undefined, source, d.below);
     else this.push(d.kind, d.path, { source, isDir: d.entry.isDir });
   }
 

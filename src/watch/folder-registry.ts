@@ -29,6 +29,8 @@ export class FolderRegistry {
   private readonly missedBy = new Set<FolderWatch>();
   /** Bumped on every (re)establishment and connection loss. */
   private generationNow = 0;
+  /** Watched folders by the server's file id (see loopsBack). */
+  private readonly ids = new Map<bigint, FolderWatch>();
 
   constructor(
     private readonly optionsFor: (tree: SmbTree) => FolderWatchOptions,
@@ -52,15 +54,42 @@ export class FolderRegistry {
     return this.folders.get(fw.path) === fw;
   }
 
+  get(path: string): FolderWatch | undefined {
+    return this.folders.get(path);
+  }
+
+  /** The current handles (the safety net reads their folders' times through them). */
+  all(): FolderWatch[] {
+    return [...this.folders.values()];
+  }
+
+  /** Record a watched folder's file id. */
+  identify(fw: FolderWatch, id: bigint | null | undefined): void {
+    if (!id) return;
+    fw.id = id;
+    this.ids.set(id, fw);
+  }
+
+  /**
+   * The folder at `path` is one of its own ancestors reached again through a link (wide links):
+   * an ancestor's watch has the same file id. Only ancestors count: servers reuse the ids of
+   * deleted folders (inode numbers), so an id seen elsewhere in the tree proves nothing.
+   */
+  loopsBack(path: string, id: bigint | null | undefined): boolean {
+    const other = id ? this.ids.get(id) : undefined;
+    return other !== undefined && this.isCurrent(other) && other.path !== path && isWithin(path, other.path);
+  }
+
   get size(): number {
     return this.folders.size;
   }
 
   /** Open a folder's handle and arm it. */
-  async open(tree: SmbTree, path: string): Promise<void> {
+  async open(tree: SmbTree, path: string, id?: bigint): Promise<void> {
     if (this.folders.has(path)) return;
     const fw = new FolderWatch(tree, path, this.optionsFor(tree), this.handlerFor(this.generationNow));
     this.folders.set(path, fw);
+    this.identify(fw, id);
     try {
       await fw.start();
     } catch (err) {
@@ -70,10 +99,11 @@ export class FolderRegistry {
   }
 
   /** Watch a folder through a handle opened by `generation`'s connection. */
-  adopt(tree: SmbTree, path: string, fileId: FileId, generation: number): void {
+  adopt(tree: SmbTree, path: string, fileId: FileId, generation: number, times?: { lastWriteTime: bigint; changeTime: bigint }, id?: bigint | null): void {
     const fw = new FolderWatch(tree, path, this.optionsFor(tree), this.handlerFor(generation));
     this.folders.set(path, fw);
-    fw.adopt(fileId);
+    this.identify(fw, id);
+    fw.adopt(fileId, times);
   }
 
   /** Notifications of this handle were dropped: list its folder should it reappear (a move). */
@@ -120,6 +150,7 @@ export class FolderRegistry {
   dropAll(): void {
     this.generationNow++;
     this.folders.clear();
+    this.ids.clear();
     this.missedBy.clear();
   }
 
@@ -127,6 +158,7 @@ export class FolderRegistry {
   async closeAll(): Promise<void> {
     const all = [...this.folders.values()];
     this.folders.clear();
+    this.ids.clear();
     this.missedBy.clear();
     await Promise.all(all.map((fw) => fw.close()));
   }

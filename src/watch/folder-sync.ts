@@ -2,10 +2,10 @@
  * Listing folders into the snapshot: a listing's difference against what is known becomes events
  * (after an overflow, a reconnect, while polling), and in a recursive watch every subfolder found
  * is opened (armed first, then listed, so nothing slips between the two). A name that appears is
- * probed: opened as a folder, and watched and listed if it is one.
+ * opened by NameCheck, which watches and lists it if it is a folder.
  */
 import type { SmbTree } from '../smb/tree.js';
-import { isMissing, isNotADirectory, isRefused } from '../smb/status.js';
+import { isMissing, isRefused } from '../smb/status.js';
 import type { ChangeKind, ChangeFields, EventSource } from './events.js';
 import type { FolderRegistry } from './folder-registry.js';
 import { joinPath, safeComponent } from './paths.js';
@@ -38,13 +38,13 @@ export class FolderSync {
    * List a folder and turn the difference against the snapshot into events (when `emit`). When
    * recursive, descend into new subfolders (all of them when `deep`), opening their handles.
    */
-  async rescan(path: string, source: EventSource, emit: boolean, deep: boolean): Promise<void> {
+  async rescan(path: string, source: EventSource, emit: boolean, deep: boolean): Promise<number> {
     const w = this.w;
     const tree = w.tree;
-    if (!tree || w.stopped) return;
+    if (!tree || w.stopped) return 0;
     if (w.snapshot.full && !w.snapshot.hasFolder(path)) {
       w.emitChange('OVERFLOW', path, { source, message: 'snapshot limit reached: no precise difference' });
-      return;
+      return 0;
     }
     let listing;
     try {
@@ -61,26 +61,30 @@ export class FolderSync {
       // to drop the connection.
       if (path === w.root || !(isMissing(err) || isRefused(err))) throw err;
       w.folders.closeUnder(path);
-      return;
+      return 0;
     }
     const diff = w.snapshot.replaceFolder(path, listing);
     for (const d of diff) {
       if (emit) w.emitDifference(d, source);
       else if (d.kind === 'DELETE' && d.entry.isDir !== false) w.folders.closeUnder(d.path);
     }
-    if (!w.recursive) return;
+    if (!w.recursive) return diff.length;
     const created = new Set(diff.filter((d) => d.kind === 'CREATE').map((d) => d.path));
     for (const stat of listing) {
       if (!stat.isDirectory) continue;
       const sub = joinPath(path, stat.name);
-      if (deep || created.has(sub) || (!w.polling && !w.folders.has(sub))) await this.openSubfolder(tree, sub, source, emit, deep);
+      // One of its own ancestors, through a link (wide links): the entry is reported, its
+      // contents are not walked or watched a second time.
+      if (w.folders.loopsBack(sub, stat.fileId)) continue;
+      if (deep || created.has(sub) || (!w.polling && !w.folders.has(sub))) await this.openSubfolder(tree, sub, source, emit, deep, stat.fileId);
     }
+    return diff.length;
   }
 
   /** A folder below the root: arm it first, then list it, so nothing slips between the two. */
-  private async openSubfolder(tree: SmbTree, path: string, source: EventSource, emit: boolean, deep: boolean): Promise<void> {
+  private async openSubfolder(tree: SmbTree, path: string, source: EventSource, emit: boolean, deep: boolean, id?: bigint): Promise<void> {
     try {
-      if (!this.w.polling) await this.w.folders.open(tree, path);
+      if (!this.w.polling) await this.w.folders.open(tree, path, id);
       await this.rescan(path, source, emit, deep);
     } catch (err) {
       // Gone already, or a file by now: the parent's next notification or listing tells.
@@ -90,38 +94,5 @@ export class FolderSync {
       if (!isRefused(err)) throw err;
       this.w.say(`cannot watch ${this.w.label(path)} (${(err as { statusName: string }).statusName}): its changes are not reported`);
     }
-  }
-
-  /**
-   * A name appeared in a recursive watch: try to open it as a folder (one CREATE, sent now, so
-   * probes of a burst travel together). If it is one, watch it and report what it already holds.
-   */
-  probe(path: string): void {
-    const w = this.w;
-    const tree = w.tree;
-    if (!tree || w.polling || w.folders.has(path)) return;
-    const opening = tree.open(path, true);
-    opening.catch(() => undefined);
-    const generation = w.folders.generation;
-    w.enqueue(async () => {
-      let fileId;
-      try {
-        ({ fileId } = await opening);
-      } catch (err) {
-        const entry = w.snapshot.get(path);
-        if (isNotADirectory(err) && entry?.isDir === undefined) entry!.isDir = false;
-        if (isMissing(err) || isRefused(err) || generation !== w.folders.generation) return;
-        throw err;
-      }
-      const entry = w.snapshot.get(path);
-      if (!entry || w.folders.has(path) || generation !== w.folders.generation || w.stopped || w.polling) {
-        if (!tree.client.closed) await tree.close(fileId).catch(() => undefined);
-        return;
-      }
-      entry.isDir = true;
-      w.snapshot.ensureFolder(path);
-      w.folders.adopt(tree, path, fileId, generation);
-      await this.rescan(path, 'rescan', true, false);
-    });
   }
 }

@@ -28,6 +28,12 @@ export interface FolderWatchHandler {
 export class FolderWatch {
   private handle: NotifyHandle | null = null;
   private closing = false;
+  /** Responses with changes or overflows so far (the safety net compares it between rounds). */
+  notifications = 0;
+  /** The server's file id of the folder, when known: one folder reached by two paths is watched once. */
+  id: bigint | null = null;
+  /** The folder's write and change times when its handle was opened (before it was listed). */
+  baseline: string | null = null;
 
   constructor(
     private readonly tree: SmbTree,
@@ -49,6 +55,7 @@ export class FolderWatch {
   async start(): Promise<void> {
     const { handle, first } = await NotifyHandle.open(this.tree, this.path, this.opts);
     this.handle = handle;
+    if (handle.opened) this.baseline = folderStamp(handle.opened.lastWriteTime, handle.opened.changeTime);
     if (this.closing) {
       await handle.close();
       return;
@@ -58,8 +65,9 @@ export class FolderWatch {
   }
 
   /** Watch through a handle the caller already opened on the folder. */
-  adopt(fileId: FileId): void {
+  adopt(fileId: FileId, times?: { lastWriteTime: bigint; changeTime: bigint }): void {
     this.handle = NotifyHandle.adopt(this.tree, fileId, this.opts);
+    if (times) this.baseline = folderStamp(times.lastWriteTime, times.changeTime);
     for (let i = 0; i < this.opts.outstanding; i++) this.arm();
   }
 
@@ -76,6 +84,7 @@ export class FolderWatch {
     switch (outcome.kind) {
       case 'entries':
       case 'overflow':
+        this.notifications++;
         if (outcome.kind === 'entries') this.handler.entries(this, outcome.entries);
         else this.handler.overflow(this);
         // Deliver first, re-arm right after: the other outstanding request is still parked on the
@@ -107,4 +116,9 @@ export class FolderWatch {
     this.closing = true;
     await this.handle?.close();
   }
+}
+
+/** A folder's write and change times as one comparable value. */
+export function folderStamp(lastWriteTime: bigint, changeTime: bigint): string {
+  return `${lastWriteTime}/${changeTime}`;
 }

@@ -5,7 +5,7 @@
  * With a window of 0 (non-recursive watches, where the other folder is not watched) events go out
  * at once.
  */
-import type { WatchEvent } from './events.js';
+import type { ChangeKind, WatchEvent } from './events.js';
 import type { Detached } from './snapshot.js';
 import { baseName, isWithin, parentOf } from './paths.js';
 
@@ -19,6 +19,15 @@ export interface OutItem {
   /** Run when the item goes out (closing the handles of a deleted folder, say). */
   onRelease?: () => void;
   releaseAt?: number;
+  /**
+   * Held until `settle` (its type being found out, or a rename's other half): everything after it
+   * waits too, so events leave in the server's order.
+   */
+  awaiting?: boolean;
+  /** Checked when the item's time comes: true drops it (a MODIFY of what turned out a folder). */
+  dropIf?: () => boolean;
+  /** Events that go out just before this one (what a deleted folder held, deepest first). */
+  preceding?: WatchEvent[];
 }
 
 export class EventOutbox {
@@ -35,7 +44,7 @@ export class EventOutbox {
   }
 
   push(item: OutItem): void {
-    if (this.windowMs <= 0 && this.items.length === 0) {
+    if (this.windowMs <= 0 && this.items.length === 0 && !item.awaiting) {
       this.release(item);
       return;
     }
@@ -69,8 +78,40 @@ export class EventOutbox {
     this.drain(false);
   }
 
+  /** An awaited item may go (with what was learnt meanwhile in its fields). */
+  settle(item: OutItem): void {
+    if (!item.awaiting) return;
+    item.awaiting = false;
+    if (this.items.includes(item)) this.drain(false);
+  }
+
+  /** Take an item back before it went out (a name that turned out not to be listed). */
+  cancel(item: OutItem): boolean {
+    const i = this.items.indexOf(item);
+    if (i < 0) return false;
+    this.items.splice(i, 1);
+    this.drain(false);
+    return true;
+  }
+
+  /** Whether a MOVED_TO of `path` is still waiting here (what follows it may be its echo). */
+  holdsMoveTo(path: string): boolean {
+    return this.items.some((i) => i.event.event === 'MOVED_TO' && i.event.path === path);
+  }
+
+  /** Whether an item is still waiting here. */
+  holds(item: OutItem): boolean {
+    return this.items.includes(item);
+  }
+
+  /** A later pending item for `path` of one of `kinds` (a DELETE following a CREATE, say). */
+  findAfter(item: OutItem, path: string, kinds: ChangeKind[]): OutItem | undefined {
+    const i = this.items.indexOf(item);
+    return i < 0 ? undefined : this.items.slice(i + 1).find((x) => x.event.path === path && kinds.includes(x.event.event as ChangeKind));
+  }
+
   private schedule(): void {
-    if (this.timer || this.items.length === 0) return;
+    if (this.timer || this.items.length === 0 || this.items[0]!.awaiting) return;
     const wait = Math.max(0, (this.items[0]!.releaseAt ?? 0) - Date.now());
     if (wait === 0) {
       this.drain(false);
@@ -85,7 +126,7 @@ export class EventOutbox {
   /** Release, in order, every item whose time has come (all of them when `all`). */
   drain(all: boolean): void {
     const now = Date.now();
-    while (this.items.length && (all || this.items[0]!.half === undefined || (this.items[0]!.releaseAt ?? 0) <= now)) {
+    while (this.items.length && (all || (!this.items[0]!.awaiting && (this.items[0]!.half === undefined || (this.items[0]!.releaseAt ?? 0) <= now)))) {
       this.release(this.items.shift()!);
     }
     if (this.timer) {
@@ -96,6 +137,8 @@ export class EventOutbox {
   }
 
   private release(item: OutItem): void {
+    if (item.dropIf?.()) return;
+    for (const e of item.preceding ?? []) this.emit(e);
     item.onRelease?.();
     this.emit(item.event);
   }

@@ -33,8 +33,25 @@ export const UNKNOWN_ENTRY: Readonly<EntryState> = { isDir: undefined, size: und
 
 export type Difference =
   | { kind: 'CREATE'; path: string; entry: EntryState }
-  | { kind: 'DELETE'; path: string; entry: EntryState }
+  /** `below`: what was known under a deleted folder, deepest first (see deletionOrder). */
+  | { kind: 'DELETE'; path: string; entry: EntryState; below?: Removed[] }
   | { kind: 'MODIFY'; path: string; entry: EntryState };
+
+export interface Removed {
+  path: string;
+  entry: EntryState;
+}
+
+/**
+ * Everything known below a removed folder, in the order `rm -rf` removes it and inotifywait
+ * reports it: deepest first, so each entry comes before the folder that held it.
+ */
+export function deletionOrder(folders: ReadonlyArray<readonly [string, ReadonlyMap<string, EntryState>]>): Removed[] {
+  const out: Removed[] = [];
+  for (const [folder, entries] of folders) for (const [name, entry] of entries) out.push({ path: joinPath(folder, name), entry });
+  const depth = (p: string) => p.split('/').length;
+  return out.sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
 
 export const DEFAULT_SNAPSHOT_LIMIT = 1_000_000;
 
@@ -88,7 +105,7 @@ export class Snapshot {
       const path = joinPath(folder, stat.name);
       if (!old) diff.push({ kind: 'CREATE', path, entry });
       else if (old.isDir !== undefined && old.isDir !== entry.isDir) {
-        diff.push({ kind: 'DELETE', path, entry: old }, { kind: 'CREATE', path, entry });
+        diff.push({ kind: 'DELETE', path, entry: old, below: old.isDir ? this.below(path) : [] }, { kind: 'CREATE', path, entry });
         if (old.isDir) this.dropSubtree(path);
       } else if (!entry.isDir && old.size !== undefined && (old.size !== entry.size || old.mtime !== entry.mtime)) {
         diff.push({ kind: 'MODIFY', path, entry });
@@ -97,8 +114,8 @@ export class Snapshot {
     for (const [name, old] of before) {
       if (after.has(name)) continue;
       const path = joinPath(folder, name);
-      diff.push({ kind: 'DELETE', path, entry: old });
-      if (old.isDir) this.dropSubtree(path);
+      diff.push({ kind: 'DELETE', path, entry: old, below: old.isDir !== false ? this.below(path) : [] });
+      if (old.isDir !== false) this.dropSubtree(path);
     }
     this.count += after.size - before.size;
     this.folders.set(folder, after);
@@ -156,6 +173,11 @@ export class Snapshot {
     const detached = this.detach(from);
     if (detached) this.attach(to, detached);
     return detached?.entry;
+  }
+
+  /** What is known below a folder, deepest first. */
+  below(dir: string): Removed[] {
+    return deletionOrder([...this.folders.entries()].filter(([f]) => isWithin(f, dir)));
   }
 
   private dropSubtree(dir: string): void {

@@ -28,7 +28,9 @@ import { EventOutbox } from './outbox.js';
 import { OverflowDebounce } from './overflow-debounce.js';
 import { normalizeSharePath } from './paths.js';
 import { Poller } from './poller.js';
+import { NameCheck } from './name-check.js';
 import { RootGuard } from './root-guard.js';
+import { SafetyNet } from './safety-net.js';
 import { SerialQueue } from './serial-queue.js';
 import { DEFAULT_SNAPSHOT_LIMIT, Snapshot } from './snapshot.js';
 
@@ -61,6 +63,11 @@ export interface WatcherOptions {
   localPathOf?: (path: string) => string | undefined;
   /** The daemon's id of this watch, carried by every event. */
   watchId?: string;
+  /**
+   * Base interval of the safety net that finds changes the server does not report (folder times
+   * read through the open handles; safety-net.ts); default 2 s, 0 turns it off.
+   */
+  safetyNetMs?: number;
 }
 
 export interface WatcherEvents {
@@ -78,6 +85,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private readonly outbox: EventOutbox;
   private readonly overflows: OverflowDebounce;
   private readonly rootGuard: RootGuard;
+  private readonly names: NameCheck;
+  private readonly safetyNet: SafetyNet | null;
   private poller: Poller | null = null;
   private stateNow: WatchState = 'connecting';
   private stopped = false;
@@ -109,7 +118,9 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         this.emitState(this.stateNow, `watch on ${this.label(fw.path)} failed: ${err.message}; reconnecting`);
         this.share.reset(err);
       },
-      relist: (path) => enqueue(() => this.sync.rescan(path, 'rescan', true, false)),
+      relist: (path) => enqueue(async () => {
+        await this.sync.rescan(path, 'rescan', true, false);
+      }),
       active: () => !this.stopped,
     });
     this.sync = new FolderSync({
@@ -140,10 +151,37 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       closeFolders: (path) => this.folders.closeUnder(path),
       moveFolders: (from, to) => this.folders.move(from, to),
       isWatched: (path) => this.folders.has(path),
-      probe: (path) => {
-        if (opts.recursive) this.sync.probe(path);
-      },
+      confirmName: (path, item, watch, companion) => this.names.confirm(path, item, watch, companion),
+      verifyFolder: (path, name) => this.names.verify(path, name),
+      listedOtherwise: (name) => this.names.listedOtherwise(name),
     }, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 100 });
+    this.names = new NameCheck({
+      root: this.root,
+      recursive: opts.recursive === true,
+      snapshot: this.snapshot,
+      folders: this.folders,
+      outbox: this.outbox,
+      get tree() {
+        return watcher.share.tree;
+      },
+      get stopped() {
+        return watcher.stopped;
+      },
+      get polling() {
+        return watcher.poller !== null;
+      },
+      enqueue,
+      rescan: (path) => this.sync.rescan(path, 'rescan', true, false),
+    });
+    const netMs = opts.safetyNetMs ?? 2000;
+    this.safetyNet = netMs > 0 ? new SafetyNet({
+      get tree() {
+        return watcher.share.tree;
+      },
+      netFolders: () => this.folders.all().map((fw) => ({ path: fw.path, handle: fw.fileId, notifications: fw.notifications, baseline: fw.baseline })),
+      rescan: (path) => this.queue.run(() => this.sync.rescan(path, 'rescan', true, false)),
+      warn: (message) => this.emitState(this.stateNow, message),
+    }, netMs) : null;
     this.overflows = new OverflowDebounce({
       enqueue,
       announce: (path) => this.emitChange('OVERFLOW', path, { source: 'notify', message: 'the server lost changes; listing' }),
@@ -183,7 +221,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   /** Nothing queued and nothing held back: every change seen so far has been reported. */
   get idle(): boolean {
-    return this.queue.length === 0 && this.outbox.pending === 0 && this.overflows.waiting === 0;
+    return this.queue.length === 0 && this.outbox.pending === 0 && this.overflows.waiting === 0 && this.names.pending === 0;
   }
 
   /** Take the first snapshot and arm every folder. Errors (missing folder, ...) are the caller's. */
@@ -204,9 +242,14 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       await this.startPolling(tree, `server has no CHANGE_NOTIFY here (${(err as { statusName: string }).statusName})`, false, emit);
       return;
     }
+    // The root's own id, so that a link back to it (wide links) is not watched a second time.
+    const rootWatch = this.folders.get(this.root);
+    if (rootWatch?.fileId) this.folders.identify(rootWatch, await tree.internalId(rootWatch.fileId).catch(() => null));
     await this.sync.rescan(this.root, 'rescan', emit, true);
     this.setState('watching', why === 'initial' ? `watching ${this.label(this.root)}` : why === 'reconnect' ? 'reconnected and resynchronised' : 'watched folder is back');
     this.rootGuard.startChecking();
+    this.safetyNet?.reset();
+    this.safetyNet?.start();
   }
 
   private label(path: string): string {
@@ -240,13 +283,16 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   private async startPolling(tree: SmbTree, why: string, untilRootReturns: boolean, emitFirst: boolean): Promise<void> {
     if (this.poller || this.stopped) return;
+    this.safetyNet?.stop();
     void this.folders.closeAll();
     const interval = this.opts.pollIntervalMs ?? 2000;
     const poller = new Poller({
       root: this.root,
       snapshot: this.snapshot,
       enqueue: (task) => this.queue.push(task),
-      rescan: (path, source, emit, deep) => this.sync.rescan(path, source, emit, deep),
+      rescan: async (path, source, emit, deep) => {
+        await this.sync.rescan(path, source, emit, deep);
+      },
       rootDeleted: () => {
         this.stopPolling();
         this.rootGuard.markGone('watched folder deleted', 'poll');
@@ -271,6 +317,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private readonly onLost = (err: Error): void => {
     if (this.stopped) return;
     this.folders.dropAll(); // their handles died with the connection
+    this.safetyNet?.stop();
     this.stopPolling();
     this.setState('reconnecting', `connection lost (${err.message}); reconnecting`);
   };
@@ -325,6 +372,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.stopped) return;
     this.rootGuard.stop();
     this.overflows.dispose();
+    this.safetyNet?.stop();
+    this.names.dispose();
     this.changes.flush();
     this.stopped = true;
     this.share.off('lost', this.onLost);

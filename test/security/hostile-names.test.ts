@@ -126,6 +126,10 @@ describe('names a Linux disk can hold, served by Samba as they are', () => {
     const fmt = runCli(['watch', '-m', '-r', '--format', '%e|%w|%f|%o|%T', '--timefmt', '%s', target, '-A', cred]);
     try {
       for (const r of [json, human, fmt]) await r.waitLine(/WATCHING|"state":"watching"/, 15_000, r === json ? 'stdout' : 'stderr');
+      // A name Windows forbids may be listed under an 8.3 name: the first one is checked by
+      // listing, which shows this server serves such names as they are (mangled names = no).
+      writeFileSync(join(samba.sharePath, 'w', 'learn:names'), 'x');
+      for (const r of [json, human, fmt]) await until(r, (ls) => ls.some((l) => l.includes('learn:names') && l.includes('CREATE')), 'learn:names');
       for (const n of NAMES) writeFileSync(join(samba.sharePath, 'w', n), 'x');
       // A folder Samba lists but will not open (control characters): reported, not watched
       // inside, and no reason to drop the connection.
@@ -260,9 +264,18 @@ describe('names no Linux disk can hold, from a hostile server', () => {
     // Listing and notification spell a name the same way: the resync found nothing to change,
     // but for the file named `..`, which a listing does not show (tree.list drops `.` and `..`,
     // a folder's own entries), so the resync reports it gone.
-    expect(events.filter((e) => e.source === 'rescan').map((e) => `${e.event} ${e.path}`), 'rescan differences').toEqual(['DELETE \uff0e\uff0e']);
+    // Names that cannot be opened as notified (`/` or `..` inside) are checked by listing their
+    // folder: those CREATEs come with source rescan, spelled as the listing spells them. The file
+    // named `..` is never listed (tree.list drops a folder's own `.` and `..`), so it is not
+    // reported at all: no CREATE, and no DELETE when the resync lists the folder.
+    const expectedPaths = ['..\u2215..\u2215etc\u2215passwd', 'a\u2215b', '\ud800surr-x', '\udc00\ud83dlo', 'd/new..', 'd/new..\u2215..\u2215etc\u2215passwd', 'd/newa\u2215b', 'd/new\ud800surr-x'];
+    expect(events.filter((e) => e.source === 'rescan' && !(e.event === 'CREATE' && expectedPaths.includes(e.path))).filter((e) => e.path !== '\uff0e\uff0e' && !(e.event === 'CREATE' && /^zz-/.test(e.path))).map((e) => `${e.event} ${e.path}`), 'rescan differences').toEqual([]);
+    // (A listing made to check such a name may also find a later file, zz-2, before its
+    // notification does.) Unless the connection was cut before that listing: then it is a CREATE the resync undoes.
+    const dots = events.filter((e) => e.path === '\uff0e\uff0e').map((e) => e.event);
+    expect(dots.length === 0 || (dots.length === 2 && dots[0] === 'CREATE' && dots[1] === 'DELETE'), dots.join()).toBe(true);
     const paths = new Set(events.filter((e) => e.event === 'CREATE').map((e) => e.path));
-    for (const p of ['\uff0e\uff0e', '..\u2215..\u2215etc\u2215passwd', 'a\u2215b', '\ud800surr-x', '\udc00\ud83dlo', 'd/new..', 'd/new..\u2215..\u2215etc\u2215passwd', 'd/newa\u2215b', 'd/new\ud800surr-x']) {
+    for (const p of expectedPaths) {
       expect(paths.has(p), JSON.stringify(p)).toBe(true);
     }
     for (const l of [...lines(human), ...human.stderr]) expectSafeLine(l, 'watch');
@@ -323,6 +336,7 @@ describe('FILE_NOTIFY_INFORMATION bytes through the decoder, the change processo
     snapshot.replaceFolder('', folder ? [{ name: folder, isDirectory: true, size: 0n, allocationSize: 0n, creationTime: new Date(0), lastAccessTime: new Date(0), lastWriteTime: new Date(0), changeTime: new Date(0), attributes: 16 }] : []);
     snapshot.ensureFolder(folder);
     const events = new EventFactory({ server: 's', share: 'data', watch: folder });
+    // A server that serves these names as they are (no mangling) and confirms every one.
     const context: ChangeContext = {
       snapshot,
       events,
@@ -330,7 +344,11 @@ describe('FILE_NOTIFY_INFORMATION bytes through the decoder, the change processo
       closeFolders: () => undefined,
       moveFolders: () => undefined,
       isWatched: () => false,
-      probe: () => undefined,
+      confirmName: (_path, item) => {
+        if (item) outbox.settle(item);
+      },
+      verifyFolder: () => undefined,
+      listedOtherwise: () => false,
     };
     const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
     return new ChangeProcessor(context, outbox, { renameWindowMs: 0 });

@@ -67,6 +67,26 @@ export interface SambaOptions {
    * (smbnotify-test, or nobody for guests). Ignored when not root (smbd cannot switch users).
    */
   forceUser?: boolean;
+  /**
+   * The NAS set-up for Mac clients on both shares: `vfs objects = catia fruit streams_xattr`
+   * (package samba-vfs-modules). vfs_fruit vetoes AppleDouble `._*` files: they exist on the disk
+   * and are notified, but never listed.
+   */
+  fruit?: boolean;
+  /** `veto files` on both shares, e.g. '/*.tmp/': such names are never listed. */
+  vetoFiles?: string;
+  /** `hide dot files` on both shares (dot names are listed with FILE_ATTRIBUTE_HIDDEN). */
+  hideDotFiles?: boolean;
+  /**
+   * `mangled names` on both shares (Samba's default is yes: a name holding a character Windows
+   * forbids, or ending in a dot or space, is listed under an 8.3 name such as MJXW7P~I.TXT).
+   */
+  mangledNames?: boolean;
+  /**
+   * Symlinks that leave the share or loop: `wide links = yes` on both shares, with the global
+   * `allow insecure wide links = yes` and `unix extensions = no` that Samba requires for it.
+   */
+  wideLinks?: boolean;
   /** raw smb.conf lines for [global] */
   extraGlobal?: string[];
   /** raw smb.conf lines for the [data] share */
@@ -290,7 +310,16 @@ class SambaServerImpl implements SambaServer {
     if (o.kernelChangeNotify !== undefined) {
       global.push(`kernel change notify = ${o.kernelChangeNotify ? 'yes' : 'no'}`);
     }
+    if (o.wideLinks) global.push('allow insecure wide links = yes', 'unix extensions = no');
     global.push(...(o.extraGlobal ?? []));
+
+    // Server set-ups that change what a listing shows, for both shares.
+    const setup: string[] = [];
+    if (o.fruit) setup.push('vfs objects = catia fruit streams_xattr', 'fruit:metadata = stream', 'fruit:veto_appledouble = yes');
+    if (o.vetoFiles) setup.push(`veto files = ${o.vetoFiles}`);
+    if (o.hideDotFiles !== undefined) setup.push(`hide dot files = ${o.hideDotFiles ? 'yes' : 'no'}`);
+    if (o.mangledNames !== undefined) setup.push(`mangled names = ${o.mangledNames ? 'yes' : 'no'}`);
+    if (o.wideLinks) setup.push('wide links = yes', 'follow symlinks = yes');
 
     const data = [
       `path = ${this.sharePath}`,
@@ -300,6 +329,7 @@ class SambaServerImpl implements SambaServer {
       'create mask = 0666',
       'directory mask = 0777',
       ...forceUser,
+      ...setup,
     ];
     if (o.encryptShare) data.push('server smb encrypt = required');
     data.push(...(o.extraShare ?? []));
@@ -311,6 +341,7 @@ class SambaServerImpl implements SambaServer {
       'create mask = 0666',
       'directory mask = 0777',
       ...forceUser,
+      ...setup,
     ];
 
     const section = (name: string, lines: string[]): string =>

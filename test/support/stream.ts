@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { WatchEvent } from '../../src/watch/events.js';
 import { ShareConnection, type ShareConnectionOptions } from '../../src/smb/share-connection.js';
 import { Watcher, type WatcherOptions } from '../../src/watch/watcher.js';
+import type { SmbTree } from '../../src/smb/tree.js';
 import type { SambaServer } from './samba.js';
 
 export interface Harness {
@@ -127,4 +128,51 @@ export function applyStream(start: Set<string>, events: WatchEvent[]): Set<strin
 
 export function setDiff(a: Set<string>, b: Set<string>): { missing: string[]; extra: string[] } {
   return { missing: [...b].filter((x) => !a.has(x)).slice(0, 20), extra: [...a].filter((x) => !b.has(x)).slice(0, 20) };
+}
+
+/**
+ * Every path below `root` as `smbnotify ls` shows it, listed over SMB (folders included),
+ * share-relative. A folder reached again by another path (a symlink to an ancestor, through
+ * `wide links`) is listed once: it appears as an entry, its contents are not walked again.
+ */
+export async function listingTree(tree: SmbTree, root = ''): Promise<Set<string>> {
+  const out = new Set<string>();
+  const seen = new Set<bigint>();
+  const top = await tree.open(root, true);
+  const rootId = await tree.internalId(top.fileId).finally(() => tree.close(top.fileId));
+  if (rootId) seen.add(rootId);
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (depth > 64) throw new Error(`listing deeper than 64 levels at ${dir}`);
+    for (const st of await tree.list(dir)) {
+      const rel = dir ? `${dir}/${st.name}` : st.name;
+      out.add(rel);
+      if (!st.isDirectory) continue;
+      if (st.fileId) {
+        if (seen.has(st.fileId)) continue;
+        seen.add(st.fileId);
+      }
+      await walk(rel, depth + 1);
+    }
+  };
+  await walk(root, 0);
+  return out;
+}
+
+/** The folders among `paths` according to a listing (for isDir checks). */
+export async function listedFolders(tree: SmbTree, root = ''): Promise<Set<string>> {
+  const out = new Set<string>();
+  const walk = async (dir: string, seen: Set<bigint>): Promise<void> => {
+    for (const st of await tree.list(dir)) {
+      if (!st.isDirectory) continue;
+      const rel = dir ? `${dir}/${st.name}` : st.name;
+      out.add(rel);
+      if (st.fileId && seen.has(st.fileId)) continue;
+      if (st.fileId) seen.add(st.fileId);
+      await walk(rel, seen);
+    }
+  };
+  const top = await tree.open(root, true);
+  const rootId = await tree.internalId(top.fileId).finally(() => tree.close(top.fileId));
+  await walk(root, new Set(rootId ? [rootId] : []));
+  return out;
 }

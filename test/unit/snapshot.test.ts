@@ -40,3 +40,32 @@ describe('snapshot', () => {
     expect(s.size).toBe(4);
   });
 });
+
+describe('deleted trees', () => {
+  it('a listing that loses a folder lists what was below it, deepest first', () => {
+    const s = new Snapshot();
+    s.replaceFolder('', [stat('t', true), stat('keep')]);
+    s.replaceFolder('t', [stat('a', true), stat('f')]);
+    s.replaceFolder('t/a', [stat('deep', true), stat('g')]);
+    s.replaceFolder('t/a/deep', [stat('h')]);
+    const diff = s.replaceFolder('', [stat('keep')]);
+    expect(diff).toHaveLength(1);
+    const d = diff[0]!;
+    expect(d.kind).toBe('DELETE');
+    expect(d.kind === 'DELETE' ? d.below?.map((r) => `${r.path}${r.entry.isDir ? '/' : ''}`) : null)
+      .toEqual(['t/a/deep/h', 't/a/deep/', 't/a/g', 't/a/', 't/f']);
+    expect(s.size).toBe(1);
+  });
+
+  it('deletionOrder puts every entry before the folder that holds it', () => {
+    const s = new Snapshot();
+    s.replaceFolder('', [stat('x', true)]);
+    s.replaceFolder('x', [stat('y', true), stat('z', true)]);
+    s.replaceFolder('x/y', [stat('1'), stat('2', true)]);
+    s.replaceFolder('x/y/2', [stat('3')]);
+    s.replaceFolder('x/z', []);
+    const order = s.below('x').map((r) => r.path);
+    expect(order).toEqual(['x/y/2/3', 'x/y/1', 'x/y/2', 'x/y', 'x/z']);
+    for (const p of order) for (const q of order) if (q.startsWith(`${p}/`)) expect(order.indexOf(q)).toBeLessThan(order.indexOf(p));
+  });
+});
