@@ -1,12 +1,20 @@
 /**
  * The watched folder itself: deleted (DELETE_SELF, then wait for it by polling) and back again. A
  * watched folder deleted or moved away on the server's own disk sends nothing to the handle open
- * on it (Samba maps no inotify event of the folder itself), so it is looked for by name now and
- * then. Over SMB a deletion arrives at once as STATUS_DELETE_PENDING.
+ * on it (Samba maps no inotify event of the folder itself), but its PARENT's handle hears the
+ * removal at once (REMOVED or RENAMED_OLD_NAME of its name): so a small CHANGE_NOTIFY is kept on
+ * the parent, names only, and the folder is also looked for by name now and then, for a parent
+ * we may not open or watch. Over SMB a deletion also arrives as STATUS_DELETE_PENDING.
  */
+import { CompletionFilter, FileAction, type FileNotifyInformation } from '../smb/change-notify.js';
 import { isMissing } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
 import type { ChangeFields, ChangeKind, EventSource } from './events.js';
+import { FolderWatch } from './folder-watch.js';
+import { baseName, parentOf } from './paths.js';
+
+/** The parent's watch only needs names; a small buffer (an overflow there costs nothing). */
+const PARENT_WATCH = { bufferSize: 4096, completionFilter: CompletionFilter.FILE_NAME | CompletionFilter.DIR_NAME, outstanding: 1 };
 
 export interface RootContext {
   readonly root: string;
@@ -24,6 +32,7 @@ export interface RootContext {
 export class RootGuard {
   private goneNow = false;
   private check: NodeJS.Timeout | null = null;
+  private parent: FolderWatch | null = null;
 
   constructor(
     private readonly w: RootContext,
@@ -37,6 +46,7 @@ export class RootGuard {
   /** Say DELETE_SELF, forget the tree and wait for the folder to come back. */
   markGone(message: string, source: EventSource): void {
     this.goneNow = true;
+    void this.closeParent();
     this.w.emitChange('DELETE_SELF', this.w.root, { source, message });
     this.w.forgetTree();
     this.w.waitForReturn(this.w.tree!);
@@ -47,9 +57,19 @@ export class RootGuard {
     this.goneNow = false;
   }
 
-  /** Look for a watched folder below the share root by name every `checkEveryMs`. */
-  startChecking(): void {
-    if (this.check || this.w.root === '' || this.w.stopped) return;
+  /**
+   * Watch the parent for the folder's name going away (re-opened on every call: a reconnect
+   * gives a new tree), and look for it by name every `checkEveryMs`.
+   */
+  async startChecking(): Promise<void> {
+    if (this.w.root === '' || this.w.stopped) return;
+    const armed = this.watchParent();
+    this.startCheckByName();
+    await armed;
+  }
+
+  private startCheckByName(): void {
+    if (this.check) return;
     this.check = setInterval(() => {
       this.w.enqueue(async () => {
         const tree = this.w.tree;
@@ -64,8 +84,43 @@ export class RootGuard {
     this.check.unref();
   }
 
-  stop(): void {
+  /** Resolves once the parent's first request is with the server (or the parent cannot be watched). */
+  private async watchParent(): Promise<void> {
+    const tree = this.w.tree;
+    void this.closeParent();
+    if (!tree) return;
+    const name = baseName(this.w.root).toLowerCase();
+    const leaves = (e: FileNotifyInformation) =>
+      (e.action === FileAction.REMOVED || e.action === FileAction.RENAMED_OLD_NAME) && e.fileName.toLowerCase() === name;
+    const parent = new FolderWatch(tree, parentOf(this.w.root), PARENT_WATCH, {
+      entries: (_fw, entries) => {
+        if (!entries.some(leaves)) return;
+        this.w.enqueue(() => {
+          if (this.parent !== parent || this.w.polling || this.w.stopped || this.goneNow) return;
+          this.markGone('watched folder deleted or moved away', 'notify');
+        });
+      },
+      overflow: () => undefined, // names lost: the check by name still finds it
+      // Without the parent's notification the check by name is left: nothing to report.
+      gone: () => void this.closeParent(parent),
+      unsupported: () => void this.closeParent(parent),
+      failed: () => void this.closeParent(parent),
+    });
+    this.parent = parent;
+    // A parent we may not open (or watch) leaves the check by name: not an error of the watch.
+    await parent.start().catch(() => this.closeParent(parent));
+  }
+
+  private closeParent(which: FolderWatch | null = this.parent): Promise<void> {
+    if (!which) return Promise.resolve();
+    if (this.parent === which) this.parent = null;
+    return which.close();
+  }
+
+  /** Stop checking; resolves once the parent's handle is closed. */
+  stop(): Promise<void> {
     if (this.check) clearInterval(this.check);
     this.check = null;
+    return this.closeParent();
   }
 }

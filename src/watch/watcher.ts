@@ -246,8 +246,9 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     const rootWatch = this.folders.get(this.root);
     if (rootWatch?.fileId) this.folders.identify(rootWatch, await tree.internalId(rootWatch.fileId).catch(() => null));
     await this.sync.rescan(this.root, 'rescan', emit, true);
+    // The parent's watch is armed before we say "watching": a removal right after is heard.
+    await this.rootGuard.startChecking();
     this.setState('watching', why === 'initial' ? `watching ${this.label(this.root)}` : why === 'reconnect' ? 'reconnected and resynchronised' : 'watched folder is back');
-    this.rootGuard.startChecking();
     this.safetyNet?.reset();
     this.safetyNet?.start();
   }
@@ -370,7 +371,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   /** Stop: cancel requests, close handles, stop timers. The share connection is the caller's. */
   async stop(): Promise<void> {
     if (this.stopped) return;
-    this.rootGuard.stop();
+    const parentClosed = this.rootGuard.stop();
     this.overflows.dispose();
     this.safetyNet?.stop();
     this.names.dispose();
@@ -381,7 +382,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.share.off('retrying', this.onRetrying);
     this.changes.dispose();
     this.stopPolling();
-    await this.folders.closeAll();
+    await Promise.all([this.folders.closeAll(), parentClosed]);
     await this.queue.idle();
     this.stateNow = 'stopped';
   }

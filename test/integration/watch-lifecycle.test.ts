@@ -1,7 +1,7 @@
 // The watch engine's less common paths against a real smbd: an overflow (STATUS_NOTIFY_ENUM_DIR)
 // answered by OVERFLOW and a precise rescan, the watched folder deleted (DELETE_SELF) and coming
 // back, and a watch on a missing folder failing with the server's status.
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SmbError } from '../../src/smb/errors.js';
@@ -54,6 +54,29 @@ describe('watch life cycle', () => {
       await samba.stop();
     }
   });
+
+  for (const [name, remove] of [
+    ['deleted on the disk', (dir: string) => rmSync(dir, { recursive: true })],
+    ['moved away on the disk', (dir: string) => renameSync(dir, `${dir}-moved`)],
+  ] as const) {
+    it(`DELETE_SELF comes from the parent's notification at once when the folder is ${name}`, async () => {
+      const samba = await startSamba({});
+      for (const path of ['top', 'outer/inner']) {
+        mkdirSync(join(samba.sharePath, path), { recursive: true });
+        // The check by name is an hour away: only the parent's notification can say it in time.
+        const h = await watch(samba, { path, rootCheckMs: 3_600_000, pollIntervalMs: 200 });
+        try {
+          remove(join(samba.sharePath, path));
+          const gone = await h.waitFor((e) => e.event === 'DELETE_SELF', 5_000);
+          expect(gone).toMatchObject({ event: 'DELETE_SELF', path, source: 'notify', message: 'watched folder deleted or moved away' });
+          expect(h.changes().filter((e) => e.event === 'DELETE_SELF')).toHaveLength(1);
+        } finally {
+          await h.stop();
+        }
+      }
+      await samba.stop();
+    });
+  }
 
   it('a watch on a missing folder fails with the server status', async () => {
     const samba = await startSamba({});
