@@ -35,6 +35,14 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
   private attempt = 0;
+  /**
+   * The watch's own numbering and counters, of the events that pass its filters (events=,
+   * include=, exclude=): a script reading seq sees no gap for what it asked not to see, and
+   * status counts what it was sent.
+   */
+  private seq = 0;
+  private passed = 0;
+  private lastPassedTime: string | null = null;
   private readonly view: WatchView | null;
 
   constructor(readonly spec: WatchEntrySpec, readonly share: ShareConnection, private readonly log: (line: string) => void) {
@@ -101,8 +109,11 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       if (this.spec.events && !this.spec.events.includes(e.event as ChangeKind)) return;
       if (this.spec.include && !this.spec.include.test(e.path)) return;
       if (this.spec.exclude && this.spec.exclude.test(e.path)) return;
+      this.passed++;
+      this.lastPassedTime = e.time;
     }
-    this.emit('event', e as DaemonEvent); // the watcher stamped our id on it
+    // The watcher stamped our id on it; the number is ours (see seq above).
+    this.emit('event', { ...e, seq: ++this.seq } as DaemonEvent);
   }
 
   /** A state of the watch's own (before its watcher runs), announced through the watcher's stream. */
@@ -125,8 +136,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       dialect: session?.dialect ?? null,
       encryption: session?.encryption ?? null,
       signing: session?.signing ?? null,
-      eventsSeen: this.watcher.eventsSeen,
-      lastEventTime: this.watcher.lastEventTime,
+      eventsSeen: this.passed,
+      lastEventTime: this.lastPassedTime,
       localPath: this.spec.localPathOf(this.spec.path) ?? null,
       ...(this.view
         ? { view: this.view.mountPoint, viewBacking: this.view.backing, viewState: this.view.state, viewMessage: this.view.message }

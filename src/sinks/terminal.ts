@@ -11,21 +11,30 @@ export function eventName(e: WatchEvent): string {
   return e.isDir ? `${e.event},ISDIR` : e.event;
 }
 
-/** `path` relative to the watched folder, as inotifywait's %f. */
-export function pathBelow(e: WatchEvent): string {
+/** A share-relative path of the event, relative to its watched folder (inotifywait's %f). */
+function below(e: WatchEvent, p: string): string {
   const root = e.watch ?? '';
-  if (!root) return e.path;
-  if (e.path === root) return '';
-  return e.path.startsWith(`${root}/`) ? e.path.slice(root.length + 1) : e.path;
+  if (!root) return p;
+  if (p === root) return '';
+  return p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
 }
 
-/** One human line: `CREATE        docs/report.txt`, renames as `MOVED_TO      old -> new`. */
+/** `path` relative to the watched folder, as inotifywait's %f. */
+export function pathBelow(e: WatchEvent): string {
+  return below(e, e.path);
+}
+
+/**
+ * One human line, the file named as %f names it (relative to the watched TARGET, `.` for the
+ * target itself): `CREATE          report.txt`; MOVED_FROM and MOVED_TO each get their line, as
+ * in inotifywait, MOVED_TO as `old -> new`.
+ */
 export function humanLine(e: WatchEvent, label?: string): string {
   const name = eventName(e).padEnd(16);
   const where = label ? `${label} ` : '';
   if (e.event === 'STATE') return `${where}${e.state?.toUpperCase() ?? 'STATE'}: ${escapeForTerminal(e.message ?? '')}`;
-  const path = escapeForTerminal(e.path || '.');
-  const shown = e.oldPath !== undefined ? `${escapeForTerminal(e.oldPath || '.')} -> ${path}` : path;
+  const path = escapeForTerminal(pathBelow(e) || '.');
+  const shown = e.oldPath !== undefined ? `${escapeForTerminal(below(e, e.oldPath) || '.')} -> ${path}` : path;
   const note = e.event === 'OVERFLOW' && e.message ? ` (${escapeForTerminal(e.message)})` : e.source && e.source !== 'notify' ? ` [${e.source}]` : '';
   return `${where}${name}${shown}${note}`;
 }
@@ -33,6 +42,14 @@ export function humanLine(e: WatchEvent, label?: string): string {
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const FULL_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const FULL_MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** %Z: the local time zone's abbreviation (`UTC`, `CET`), or its offset where ICU has no name. */
+function zoneName(d: Date): string {
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName');
+  return part?.value ?? 'UTC';
+}
 
 /** strftime(3), the conversions inotifywait users write in `--timefmt`; local time. */
 export function strftime(fmt: string, d: Date): string {
@@ -50,7 +67,15 @@ export function strftime(fmt: string, d: Date): string {
       case 'S': return pad(d.getSeconds());
       case 'j': return pad(Math.floor((d.getTime() - new Date(d.getFullYear(), 0, 1).getTime()) / 86_400_000) + 1, 3);
       case 'a': return DAYS[d.getDay()]!;
+      case 'A': return FULL_DAYS[d.getDay()]!;
       case 'b': case 'h': return MONTHS[d.getMonth()]!;
+      case 'B': return FULL_MONTHS[d.getMonth()]!;
+      case 'k': return String(d.getHours()).padStart(2, ' ');
+      case 'l': return String(((d.getHours() + 11) % 12) + 1).padStart(2, ' ');
+      case 'u': return String(d.getDay() || 7);
+      case 'w': return String(d.getDay());
+      case 'c': return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${d.getFullYear()}`;
+      case 'Z': return zoneName(d);
       case 'F': return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
       case 'T': return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
       case 'D': return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${pad(d.getFullYear() % 100)}`;
@@ -87,4 +112,9 @@ export function formatEvent(fmt: string, e: WatchEvent, watched: string, timefmt
       default: return '%';
     }
   });
+}
+
+/** The folder an event's watch watches, as a UNC-style target: `//server/share/folder` (%w of monitor). */
+export function watchedTarget(e: WatchEvent): string {
+  return `//${e.server}/${e.share}${e.watch ? `/${e.watch}` : ''}`;
 }

@@ -7,6 +7,7 @@ import mqtt from 'mqtt';
 import { resolveMqtt } from '../../config/mqtt-config.js';
 import { describeMqttError } from '../../sinks/mqtt.js';
 import { eventPrinter } from '../../sinks/printer.js';
+import { watchedTarget } from '../../sinks/terminal.js';
 import type { DaemonEvent } from '../../sinks/types.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
@@ -53,7 +54,7 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
         io.err(`smbnotify: not an event on ${topic}`);
         return;
       }
-      print(e, e.watchId);
+      print(e, e.watchId, watchedTarget(e));
     });
     await client.subscribeAsync(`${prefix}/#`, { qos: 1 });
     if (!opts.quiet) io.err(`smbnotify: listening to ${prefix}/# on ${r.url} (Ctrl-C to stop)`);

@@ -8,6 +8,7 @@ import type { DaemonEvent, WatchStatus } from '../../sinks/types.js';
 import { connectBus } from '../../sinks/bus.js';
 import { BUS_NAME as NAME, INTERFACE as IFACE, OBJECT_PATH as PATH } from '../../sinks/dbus-api.js';
 import { eventPrinter } from '../../sinks/printer.js';
+import { watchedTarget } from '../../sinks/terminal.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
@@ -74,7 +75,7 @@ export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (l
     bus.on('message', (msg: dbus.Message) => {
       if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== IFACE || msg.member !== 'Event') return;
       const e = unwrapDict(msg.body?.[0] as Record<string, unknown>) as unknown as DaemonEvent;
-      print(e, e.watchId);
+      print(e, e.watchId, watchedTarget(e));
     });
     followDaemon(bus, (line) => io.err(line));
     const running = await stops.race(callDaemon(bus, 'GetStatus').then(() => true, (err: unknown) => {

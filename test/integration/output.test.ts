@@ -1,0 +1,114 @@
+// What `watch` and `monitor` print, as a user reads it: MOVED_FROM and MOVED_TO each on their
+// line (inotifywait prints both); the default line and --format agree on what is the watch (%w,
+// the TARGET) and what is the file (%f, below it); monitor's %w is the watched folder, not the
+// watch id; %Z in --timefmt; and with events=/include= in the config, seq has no gaps and the
+// counters count what passed.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
+import { startDbus, type DbusBus } from '../support/dbus.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+
+const run = promisify(execFile);
+let samba: SambaServer;
+let cred: string;
+let url: string;
+let bus: DbusBus;
+let dir: string;
+
+beforeAll(async () => {
+  requireBuild();
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  url = `smb://${samba.host}:${samba.port}/data`;
+  bus = await startDbus();
+  dir = mkdtempSync(join(tmpdir(), 'smbnotify-output-'));
+});
+
+afterAll(async () => {
+  await bus?.stop();
+  await stopAllSamba();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function stop(r: Running): Promise<void> {
+  r.child.kill('SIGINT');
+  await r.exit;
+}
+
+describe('watch output', () => {
+  it('a rename prints MOVED_FROM and MOVED_TO, named below the TARGET as %f names them', { timeout: 30_000 }, async () => {
+    mkdirSync(join(samba.sharePath, 'out', 'ren'), { recursive: true });
+    const target = `${url}/out/ren`;
+    const human = runCli(['watch', '-m', '-e', 'CREATE,MOVE', target, '-A', cred]);
+    const fmt = runCli(['watch', '-m', '-e', 'CREATE,MOVE', '--format', '%w|%f|%e|%o', target, '-A', cred]);
+    try {
+      for (const r of [human, fmt]) await r.waitLine(/WATCHING/, 15_000, 'stderr');
+      writeFileSync(join(samba.sharePath, 'out', 'ren', 'a.txt'), 'x');
+      for (const r of [human, fmt]) await r.waitLine(/a\.txt/);
+      renameSync(join(samba.sharePath, 'out', 'ren', 'a.txt'), join(samba.sharePath, 'out', 'ren', 'b.txt'));
+      for (const r of [human, fmt]) await r.waitLine(/MOVED_TO/);
+    } finally {
+      await stop(human);
+      await stop(fmt);
+    }
+    expect(human.stdout.filter(Boolean)).toEqual(['CREATE          a.txt', 'MOVED_FROM      a.txt', 'MOVED_TO        a.txt -> b.txt']);
+    expect(fmt.stdout.filter(Boolean)).toEqual([
+      `${target}|a.txt|CREATE|`,
+      `${target}|a.txt|MOVED_FROM|`,
+      `${target}|b.txt|MOVED_TO|out/ren/a.txt`,
+    ]);
+  });
+
+  it('%Z in --timefmt is the time zone, not a literal', { timeout: 30_000 }, async () => {
+    mkdirSync(join(samba.sharePath, 'out', 'tz'), { recursive: true });
+    const r = runCli(['watch', '--format', '%T|%f', '--timefmt', '%Z %A %B', `${url}/out/tz`, '-A', cred], { TZ: 'UTC' });
+    await r.waitLine(/WATCHING/, 15_000, 'stderr');
+    writeFileSync(join(samba.sharePath, 'out', 'tz', 'z.txt'), 'x');
+    expect((await r.exit).code).toBe(0);
+    const now = new Date();
+    const day = now.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+    const month = now.toLocaleDateString('en-US', { month: 'long', timeZone: 'UTC' });
+    expect(r.stdout.filter(Boolean)).toEqual([`UTC ${day} ${month}|z.txt`]);
+  });
+});
+
+describe('daemon: monitor --format and config filters', () => {
+  it("monitor's %w is the watched folder; with events= and include=, seq has no gaps and eventsSeen counts what passed", { timeout: 60_000 }, async () => {
+    mkdirSync(join(samba.sharePath, 'out', 'filtered'), { recursive: true });
+    const journal = join(dir, 'journal.jsonl');
+    const config = join(dir, 'config');
+    writeFileSync(config, `[daemon]\nfollow-desktop = no\njournal = ${journal}\n\n[watch only-txt]\ntarget = ${url}/out/filtered\ncredentials = ${cred}\nevents = CREATE\ninclude = \\.txt$\n`);
+    const d = runCli(['daemon', '--bus', bus.address, '--config', config]);
+    let mon: Running | undefined;
+    try {
+      await d.waitLine(/: watching: watching /, 20_000, 'stderr');
+      mon = runCli(['monitor', '--bus', bus.address, '--format', '%w|%f|%e']);
+      await mon.waitLine(/listening to the daemon's events/, 10_000, 'stderr');
+      for (const name of ['skip.log', 'one.txt', 'skip2.log', 'two.txt']) {
+        writeFileSync(join(samba.sharePath, 'out', 'filtered', name), 'x');
+        await sleep(150);
+      }
+      await mon.waitLine(/two\.txt/, 10_000);
+      expect(mon.stdout.filter(Boolean)).toEqual([
+        `//${samba.host}/data/out/filtered|one.txt|CREATE`,
+        `//${samba.host}/data/out/filtered|two.txt|CREATE`,
+      ]);
+      const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { seq: number; event: string; path: string });
+      expect(lines.map((e) => e.seq)).toEqual(lines.map((_e, i) => i + 1));
+      expect(lines.filter((e) => e.event !== 'STATE').map((e) => `${e.event} ${e.path}`)).toEqual(['CREATE out/filtered/one.txt', 'CREATE out/filtered/two.txt']);
+      const listed = (await run(requireTool('gdbus', 'libglib2.0-bin'), ['call', '--address', bus.address, '--dest', 'io.github.smbnotify', '--object-path', '/io/github/smbnotify', '--method', 'io.github.smbnotify.Watcher1.ListWatches'])).stdout;
+      expect(listed).toContain("'eventsSeen': <uint64 2>");
+    } finally {
+      if (mon) await stop(mon);
+      d.child.kill('SIGTERM');
+      await d.exit;
+    }
+  });
+});
