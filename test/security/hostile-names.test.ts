@@ -157,7 +157,7 @@ describe('names a Linux disk can hold, served by Samba as they are', () => {
     for (const l of [...lines(human), ...human.stderr, ...lines(fmt), ...fmt.stderr]) expectSafeLine(l, 'watch');
     for (const n of NAMES) {
       const shown = escapeForTerminal(n);
-      expect(lines(human).some((l) => l.startsWith('CREATE ') && l.endsWith(` ${shown}`)), shown).toBe(true);
+      expect(lines(human).some((l) => l.startsWith('CREATE ') && l.endsWith(` ${shown}`)), `${shown} in ${JSON.stringify(lines(human))}`).toBe(true);
       expect(lines(fmt).some((l) => l.startsWith(`CREATE|${target}|${escapeForTerminal(n)}|`)), shown).toBe(true);
     }
     expect(lines(human)).toContain('MOVED_FROM      new\\nline');
