@@ -37,6 +37,9 @@ const REFUSED: ReadonlySet<number> = new Set([
   NtStatus.SHARING_VIOLATION,
 ]);
 
+/** The server will not open more files for this connection (Samba: `max open files`, RLIMIT_NOFILE). */
+const SERVER_LIMIT: ReadonlySet<number> = new Set([NtStatus.TOO_MANY_OPENED_FILES, NtStatus.INSUFFICIENT_RESOURCES]);
+
 /** Failures of logon or tree connect that the user must fix. */
 const PERMANENT: ReadonlySet<number> = new Set([
   NtStatus.LOGON_FAILURE, NtStatus.ACCOUNT_DISABLED, NtStatus.ACCOUNT_LOCKED_OUT, NtStatus.BAD_NETWORK_NAME,
@@ -53,6 +56,10 @@ export function isMissing(err: unknown): boolean {
 
 export function isRefused(err: unknown): boolean {
   return statusIn(err, REFUSED);
+}
+
+export function isServerLimit(err: unknown): boolean {
+  return statusIn(err, SERVER_LIMIT);
 }
 
 export function isNotifyUnsupported(err: unknown): boolean {

@@ -4,7 +4,7 @@
  */
 import { expectSuccess, NOTIFY_UNSUPPORTED } from './status.js';
 import { SmbError } from './errors.js';
-import type { Connection, Inflight, RequestSpec } from './connection.js';
+import type { Connection, Inflight, RequestSpec, Response } from './connection.js';
 import {
   Access, CreateDisposition, CreateOption, FILE_ATTRIBUTE_DIRECTORY, RELATED_FILE_ID, ShareAccess,
   decodeCloseResponse, decodeCreateResponse, encodeCloseRequest, encodeCreateRequest, type CreateResponse, type FileId,
@@ -14,7 +14,8 @@ import { Command } from './wire/header.js';
 import { CompletionFilter, encodeChangeNotifyRequest } from './wire/notify.js';
 import { NtStatus } from './wire/ntstatus.js';
 import {
-  QueryDirectoryFlag, decodeDirectoryEntries, decodeOutputBuffer, encodeQueryDirectoryRequest, type DirectoryEntry,
+  QueryDirectoryFlag, decodeDirectoryEntries, decodeListedEntries, decodeOutputBuffer, encodeQueryDirectoryRequest, type DirectoryEntry,
+  type ListedEntry,
 } from './wire/query-directory.js';
 import {
   FileInfoClass, InfoType, decodeFileBasicInformation, decodeFileInternalInformation, decodeFileStandardInformation, encodeQueryInfoRequest,
@@ -22,6 +23,8 @@ import {
 } from './wire/query-info.js';
 import { decodeEmptyResponse, encodeEmptyRequest } from './wire/simple.js';
 import type { FileStat, NotifyProbe, SessionInfo, ShareInfo } from './types.js';
+
+export type { ListedEntry } from './wire/query-directory.js';
 
 /** Everything a watch wants to hear about (MS-SMB2 2.2.35). */
 export const ALL_CHANGES =
@@ -95,30 +98,54 @@ export class SmbTree {
 
   /** All entries of a folder except `.` and `..`. */
   async list(path: string): Promise<FileStat[]> {
+    const entries: DirectoryEntry[] = [];
+    await this.queryDirectory(path, (buf) => {
+      for (const e of decodeDirectoryEntries(buf)) entries.push(e);
+    });
+    return entries.filter((e) => e.name !== '.' && e.name !== '..').map(entryToStat);
+  }
+
+  /**
+   * A folder's entries in compact form (ListedEntry: name, folder or not, size, write time), except
+   * `.` and `..`, each response decoded as it arrives: a big folder never exists as full
+   * DirectoryEntry or FileStat objects.
+   */
+  async listEntries(folder: string): Promise<ListedEntry[]> {
+    const out: ListedEntry[] = [];
+    await this.queryDirectory(folder, (buf) => decodeListedEntries(buf, out));
+    return out.filter((e) => e.name !== '.' && e.name !== '..');
+  }
+
+  /**
+   * QUERY_DIRECTORY until STATUS_NO_MORE_FILES, each output buffer handed to `take`. CREATE and the
+   * first QUERY_DIRECTORY travel together (MS-SMB2 3.2.4.1.4); the handle is closed after.
+   */
+  private async queryDirectory(folder: string, take: (buf: Buffer) => void): Promise<void> {
     const size = this.listBufferSize;
     const query = (fileId: FileId, flags: number) =>
       this.spec(Command.QUERY_DIRECTORY, encodeQueryDirectoryRequest({ fileId, pattern: '*', flags, outputBufferLength: size }), size);
-    // CREATE and the first QUERY_DIRECTORY travel together (MS-SMB2 3.2.4.1.4).
-    const [create, first] = this.conn.submit([
-      this.spec(Command.CREATE, this.openRequest(path, true)),
-      query(RELATED_FILE_ID, QueryDirectoryFlag.RESTART_SCANS),
-    ]);
-    const createRes = await create!.response;
-    let res = await first!.response;
-    expectSuccess(createRes, 'CREATE');
-    const { fileId } = this.conn.decode(() => decodeCreateResponse(createRes.message));
-    const entries: DirectoryEntry[] = [];
-    try {
+    const drain = async (fileId: FileId, first: Response): Promise<void> => {
+      let res = first;
       while (res.header.status !== NtStatus.NO_MORE_FILES) {
         expectSuccess(res, 'QUERY_DIRECTORY');
         const message = res.message;
-        entries.push(...this.conn.decode(() => decodeDirectoryEntries(decodeOutputBuffer(message, 'QUERY_DIRECTORY response'))));
+        this.conn.decode(() => take(decodeOutputBuffer(message, 'QUERY_DIRECTORY response')));
         res = await this.conn.send(query(fileId, 0)).response;
       }
+    };
+    const [create, first] = this.conn.submit([
+      this.spec(Command.CREATE, this.openRequest(folder, true)),
+      query(RELATED_FILE_ID, QueryDirectoryFlag.RESTART_SCANS),
+    ]);
+    const createRes = await create!.response;
+    const res = await first!.response;
+    expectSuccess(createRes, 'CREATE');
+    const { fileId } = this.conn.decode(() => decodeCreateResponse(createRes.message));
+    try {
+      await drain(fileId, res);
     } finally {
       await this.close(fileId).catch(() => undefined);
     }
-    return entries.filter((e) => e.name !== '.' && e.name !== '..').map(entryToStat);
   }
 
   /**

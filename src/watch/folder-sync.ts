@@ -5,7 +5,7 @@
  * opened by NameCheck, which watches and lists it if it is a folder.
  */
 import type { SmbTree } from '../smb/tree.js';
-import { isMissing, isRefused } from '../smb/status.js';
+import { isMissing, isRefused, isServerLimit } from '../smb/status.js';
 import type { ChangeKind, ChangeFields, EventSource } from './events.js';
 import type { FolderRegistry } from './folder-registry.js';
 import { joinPath, safeComponent } from './paths.js';
@@ -31,28 +31,50 @@ export interface SyncContext {
   label(path: string): string;
 }
 
+/** Folders opened and listed at once while descending a tree. */
+const DESCEND_WIDTH = 16;
+
+/** A subfolder to open and list, with the server's id of it (wide-link loops). */
+interface Subfolder {
+  path: string;
+  id: bigint | undefined;
+}
+
 export class FolderSync {
+  /** The generation for which the server's open-file limit was reported already. */
+  private limitSaidFor = -1;
+
   constructor(private readonly w: SyncContext) {}
 
   /**
    * List a folder and turn the difference against the snapshot into events (when `emit`). When
-   * recursive, descend into new subfolders (all of them when `deep`), opening their handles.
+   * recursive, descend into new subfolders (all of them when `deep`), opening their handles;
+   * up to DESCEND_WIDTH folders are opened and listed at once. Returns the number of differences
+   * the folder's own listing found.
    */
   async rescan(path: string, source: EventSource, emit: boolean, deep: boolean): Promise<number> {
+    const tree = this.w.tree;
+    if (!tree || this.w.stopped) return 0;
+    const { changes, subfolders } = await this.listOne(tree, path, source, emit, deep);
+    if (subfolders.length > 0) await this.descend(tree, subfolders, source, emit, deep);
+    return changes;
+  }
+
+  /** List one folder into the snapshot; returns its differences and the subfolders to list next. */
+  private async listOne(tree: SmbTree, path: string, source: EventSource, emit: boolean, deep: boolean): Promise<{ changes: number; subfolders: Subfolder[] }> {
     const w = this.w;
-    const tree = w.tree;
-    if (!tree || w.stopped) return 0;
+    const none = { changes: 0, subfolders: [] };
     if (w.snapshot.full && !w.snapshot.hasFolder(path)) {
       w.emitChange('OVERFLOW', path, { source, message: 'snapshot limit reached: no precise difference' });
-      return 0;
+      return none;
     }
     let listing;
     try {
       // Names made safe exactly as notified names are (paths.ts): a listing from a hostile
       // server must not put `..` components or extra separators into paths either.
-      listing = (await tree.list(path)).map((stat) => {
-        const name = safeComponent(stat.name);
-        return name === stat.name ? stat : { ...stat, name };
+      listing = (await tree.listEntries(path)).map((entry) => {
+        const name = safeComponent(entry.name);
+        return name === entry.name ? entry : { ...entry, name };
       });
     } catch (err) {
       // A folder below the root deleted or renamed since it was seen: its parent's notification
@@ -61,38 +83,89 @@ export class FolderSync {
       // to drop the connection.
       if (path === w.root || !(isMissing(err) || isRefused(err))) throw err;
       w.folders.closeUnder(path);
-      return 0;
+      return none;
     }
     const diff = w.snapshot.replaceFolder(path, listing);
     for (const d of diff) {
       if (emit) w.emitDifference(d, source);
       else if (d.kind === 'DELETE' && d.entry.isDir !== false) w.folders.closeUnder(d.path);
     }
-    if (!w.recursive) return diff.length;
+    if (!w.recursive || w.stopped) return { changes: diff.length, subfolders: [] };
     const created = new Set(diff.filter((d) => d.kind === 'CREATE').map((d) => d.path));
-    for (const stat of listing) {
-      if (!stat.isDirectory) continue;
-      const sub = joinPath(path, stat.name);
+    const subfolders: Subfolder[] = [];
+    for (const entry of listing) {
+      if (!entry.isDirectory) continue;
+      const sub = joinPath(path, entry.name);
       // One of its own ancestors, through a link (wide links): the entry is reported, its
       // contents are not walked or watched a second time.
-      if (w.folders.loopsBack(sub, stat.fileId)) continue;
-      if (deep || created.has(sub) || (!w.polling && !w.folders.has(sub))) await this.openSubfolder(tree, sub, source, emit, deep, stat.fileId);
+      if (w.folders.loopsBack(sub, entry.fileId)) continue;
+      if (deep || created.has(sub) || (!w.polling && !w.folders.has(sub))) subfolders.push({ path: sub, id: entry.fileId });
     }
-    return diff.length;
+    return { changes: diff.length, subfolders };
+  }
+
+  /**
+   * Open and list `first` and, as they are found, their subfolders, DESCEND_WIDTH at a time: one
+   * folder after another would wait a round trip per folder (thousands of them in a big tree).
+   * The first failure fails the descent; folders still in flight finish on their own.
+   */
+  private descend(tree: SmbTree, first: Subfolder[], source: EventSource, emit: boolean, deep: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const todo = first;
+      let next = 0;
+      let active = 0;
+      let failed = false;
+      const pump = (): void => {
+        while (!failed && !this.w.stopped && active < DESCEND_WIDTH && next < todo.length) {
+          const sub = todo[next++]!;
+          active++;
+          this.openSubfolder(tree, sub, source, emit, deep).then(
+            (more) => {
+              active--;
+              for (const m of more) todo.push(m);
+              pump();
+            },
+            (err: unknown) => {
+              active--;
+              if (!failed) reject(err);
+              failed = true;
+            },
+          );
+        }
+        if (!failed && active === 0 && (next === todo.length || this.w.stopped)) resolve();
+      };
+      pump();
+    });
   }
 
   /** A folder below the root: arm it first, then list it, so nothing slips between the two. */
-  private async openSubfolder(tree: SmbTree, path: string, source: EventSource, emit: boolean, deep: boolean, id?: bigint): Promise<void> {
+  private async openSubfolder(tree: SmbTree, sub: Subfolder, source: EventSource, emit: boolean, deep: boolean): Promise<Subfolder[]> {
+    const path = sub.path;
     try {
-      if (!this.w.polling) await this.w.folders.open(tree, path, id);
-      await this.rescan(path, source, emit, deep);
+      if (!this.w.polling) await this.w.folders.open(tree, path, sub.id);
+      return (await this.listOne(tree, path, source, emit, deep)).subfolders;
     } catch (err) {
       // Gone already, or a file by now: the parent's next notification or listing tells.
-      if (isMissing(err)) return;
+      if (isMissing(err)) return [];
+      // The server's limit of open files for one connection (Samba: two descriptors per watched
+      // folder, `max open files` 16,424 by default, so about 8,200 folders): say so once, with
+      // the limit's name, and go on watching the folders already open.
+      if (isServerLimit(err)) {
+        this.limitReached(err, path);
+        return [];
+      }
       // A folder the server will not open for us: say so and go on without it (failing here
       // would fail the whole watch, and then every reconnect, for one folder).
       if (!isRefused(err)) throw err;
       this.w.say(`cannot watch ${this.w.label(path)} (${(err as { statusName: string }).statusName}): its changes are not reported`);
+      return [];
     }
+  }
+
+  /** Say once per connection that the server opens no more folders, and which limit that is. */
+  limitReached(err: unknown, path: string): void {
+    if (this.limitSaidFor === this.w.folders.generation) return;
+    this.limitSaidFor = this.w.folders.generation;
+    this.w.say(`the server refuses to open more folders on this connection (${(err as { statusName: string }).statusName}) after ${this.w.folders.size} open folders: changes in ${this.w.label(path)} and any further folders are not reported; raise the server's open-file limit (Samba: \`max open files\`) or watch a smaller tree`);
   }
 }

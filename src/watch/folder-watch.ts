@@ -43,7 +43,7 @@ export class FolderWatch {
     private readonly handler: FolderWatchHandler,
   ) {}
 
-  /** The open handle, for listing the folder through it. */
+  /** The open handle (its id is asked for, to find wide-link loops). */
   get fileId(): FileId | null {
     return this.handle && !this.closing ? this.handle.fileId : null;
   }

@@ -4,21 +4,20 @@
  * DELETE of an unknown name too) and, after an overflow or a reconnect, turns a fresh listing
  * into the precise difference.
  *
- * Memory: the live objects are about 200 bytes per entry (the name, a small object, the map
- * slot), but the resident size measured for a watched 100,000-entry folder is about 1.2 KB per
- * entry, because listings (FileStat objects with four Dates each) leave heap behind. Past `limit`
- * entries the snapshot stops growing and the watcher reports only OVERFLOW for folders it can no
- * longer diff.
+ * Memory: an entry is its name, the map slot and three plain fields (no BigInt, no Date);
+ * listings arrive in the same compact form (smb/tree.ts listEntries), so a big folder's listing
+ * never exists as full FileStat objects. Past `limit` entries the snapshot stops growing and the
+ * watcher reports only OVERFLOW for folders it can no longer diff.
  */
-import type { FileStat } from '../smb/types.js';
+import type { ListedEntry } from '../smb/tree.js';
 import { baseName, isWithin, joinPath, parentOf } from './paths.js';
 
 export interface EntryState {
   /** Undefined until known: a notification says a name appeared, not what it is. */
   isDir: boolean | undefined;
   /** Undefined until a listing tells. */
-  size: bigint | undefined;
-  /** Last write time, ms since the epoch; undefined until a listing tells. */
+  size: number | undefined;
+  /** Last write time (a FILETIME in a double); undefined until a listing tells. */
   mtime: number | undefined;
 }
 
@@ -55,8 +54,8 @@ export function deletionOrder(folders: ReadonlyArray<readonly [string, ReadonlyM
 
 export const DEFAULT_SNAPSHOT_LIMIT = 1_000_000;
 
-export function entryOf(stat: FileStat): EntryState {
-  return { isDir: stat.isDirectory, size: stat.size, mtime: stat.lastWriteTime.getTime() };
+export function entryOf(listed: ListedEntry): EntryState {
+  return { isDir: listed.isDirectory, size: listed.size, mtime: listed.lastWrite };
 }
 
 export class Snapshot {
@@ -94,7 +93,7 @@ export class Snapshot {
    * Replace a folder's entries with a fresh listing and return what changed. Folders that
    * vanished lose their subtree. A folder seen for the first time yields CREATE for every entry.
    */
-  replaceFolder(folder: string, listing: FileStat[]): Difference[] {
+  replaceFolder(folder: string, listing: readonly ListedEntry[]): Difference[] {
     const before = this.folders.get(folder) ?? new Map<string, EntryState>();
     const after = new Map<string, EntryState>();
     const diff: Difference[] = [];

@@ -135,9 +135,10 @@ async function runCase(ctx: Context, server: Server, label: string, via: 'disk' 
     });
 
     // Both are armed once both have reported a probe file (it stays, and counts as a name).
+    // Generous: on a loaded machine smbclient can take a while to arm.
     const probeSeen = Promise.all([
-      sn.stdout.waitFor(new RegExp(`"path":"${folder}/probe\\.txt"`), 15_000),
-      sc.stdout.waitFor(/ probe\.txt$/, 15_000),
+      sn.stdout.waitFor(new RegExp(`"path":"${folder}/probe\\.txt"`), 60_000),
+      sc.stdout.waitFor(/ probe\.txt$/, 60_000),
     ]);
     await sleep(300);
     await createOnDisk(dir, ['probe.txt']);

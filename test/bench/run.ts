@@ -219,6 +219,7 @@ function render(r: Results): string {
         ]),
       ),
     );
+    for (const k of s.cases) if (k.limit) out.push('', `${fmtInt(k.folders)} folders: the daemon said: ${k.limit}`);
     out.push('');
     out.push(`The same number of \`smbclient notify\` processes (one per folder): ${c.processes} measured, scaled linearly to N. RSS counts shared libraries once per process, PSS shares them out.`);
     out.push('');
@@ -339,6 +340,10 @@ function targets(r: Results): Results['targets'] {
   if (r.burst) {
     for (const b of r.burst) t.push({ target: `100 % of names right: ${fmtInt(b.files)} ${b.via === 'disk' ? 'on disk' : 'over SMB'}`, measured: `${pct(b.smbnotify.rightShare, 2)} (${b.smbnotify.missing} missing, ${b.smbnotify.extra} extra; smbclient ${pct(b.smbclient.rightShare, 1)})`, met: b.smbnotify.rightShare === 1 });
   } else t.push({ target: '100 % of names right at every burst size', measured: 'not measured', met: null });
+  const big = r.burst?.find((b) => b.files === 100_000 && b.via === 'disk');
+  t.push({ target: 'peak RSS during the 100,000-file burst under 150 MiB', measured: big?.smbnotify.peakRssKiB ? mib(big.smbnotify.peakRssKiB) : 'not measured', met: big?.smbnotify.peakRssKiB ? big.smbnotify.peakRssKiB < 150 * 1024 : null });
+  const five = r.scale?.cases.find((c) => c.folders === 5000);
+  t.push({ target: '5,000 folders: set-up of one recursive watch under 5 s', measured: five ? secs(five.setupS) : 'not measured', met: five ? five.setupS < 5 : null });
   const k = r.scale?.cases.find((c) => c.folders === 1000);
   t.push({ target: '1,000 watches under 150 MB resident', measured: k ? `${mib(k.rssKiB)} (peak ${mib(k.peakRssKiB)})` : 'not measured', met: k ? k.peakRssKiB * 1024 < 150e6 : null });
   const v = r.view;

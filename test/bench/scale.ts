@@ -1,6 +1,8 @@
-// 3. Scale: one recursive watch over a tree of 1,000 and 5,000 folders (one handle per folder) in
-// one smbnotify daemon: set-up time, resident memory, CPU over 30 idle seconds, handles open on
-// the server; next to 50 `smbclient notify` processes (one per folder), scaled linearly.
+// 3. Scale: one recursive watch over a tree of 1,000, 5,000 and 20,000 folders (one handle per
+// folder) in one smbnotify daemon: set-up time, resident memory, CPU over 30 idle seconds, handles
+// open on the server, and what the daemon said when the server's open-file limit stopped it; next
+// to 50 `smbclient notify` processes (one per folder), scaled linearly. `--case=1000,5000,20000`
+// picks sizes.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, Server } from './lib/context.js';
@@ -27,6 +29,8 @@ export interface ScaleCase {
   smbdRssKiB: number;
   smbdPssKiB: number;
   smbdIdleCpuPercent: number;
+  /** What the daemon said when the server would not open more folders, if it did. */
+  limit?: string;
 }
 
 export interface SmbclientScale {
@@ -105,7 +109,8 @@ async function oneCase(ctx: Context, server: Server, folders: number, idleS: num
     const smbdSetupCpuS = smbd.reduce((a, p) => a + cpuSeconds(p), 0);
     // Every folder open on the server (the daemon says it is running once all are armed).
     let handles = 0;
-    await until(async () => (handles = await lockedUnder(server, root)) >= tree.length, 30_000, 500);
+    const limitLine = () => /refuses to open more folders[^\n]*/.exec(proc.stderrText)?.[0];
+    await until(async () => (handles = await lockedUnder(server, root)) >= tree.length || limitLine() !== undefined, 30_000, 500);
     await sleep(2000);
     const c0 = cpuSeconds(proc.pid);
     const s0 = smbd.reduce((a, p) => a + cpuSeconds(p), 0);
@@ -128,6 +133,8 @@ async function oneCase(ctx: Context, server: Server, folders: number, idleS: num
       smbdPssKiB: smbd.reduce((a, p) => a + pssKiB(p), 0),
       smbdIdleCpuPercent: ((s1 - s0) / idleS) * 100,
     };
+    const limit = limitLine();
+    if (limit) result.limit = limit;
     ctx.log(`scale ${folders}: set-up ${setupS.toFixed(1)} s, ${(result.rssKiB / 1024).toFixed(1)} MiB, idle CPU ${result.idleCpuPercent.toFixed(2)} %, ${handles} handles`);
     return result;
   } finally {
@@ -176,7 +183,9 @@ export async function scale(ctx: Context): Promise<ScaleResult> {
   const notes: string[] = [];
   try {
     const cases: ScaleCase[] = [];
-    for (const n of ctx.opts.quick ? [1000] : [1000, 5000]) cases.push(await oneCase(ctx, server, n, idleS));
+    for (const n of ctx.opts.quick ? [1000] : [1000, 5000, 20_000]) {
+      if (ctx.opts.cases.size === 0 || ctx.opts.cases.has(String(n))) cases.push(await oneCase(ctx, server, n, idleS));
+    }
     const smbclient = await smbclientCase(ctx, server, 50, idleS);
     const log = server.samba.logTail(200_000);
     const limits = log.split('\n').filter((l) => /open files|EMFILE|Too many open|rlimit/i.test(l));

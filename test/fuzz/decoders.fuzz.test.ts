@@ -20,7 +20,7 @@ import { decodeNegotiateResponse } from '../../src/smb/wire/negotiate.js';
 import { decodeFileNotifyInformation } from '../../src/smb/wire/notify.js';
 import { notifyOutcome } from '../../src/smb/change-notify.js';
 import { SAMBA_NOTIFY_RESPONSES } from '../unit/fixtures/samba-notify.js';
-import { decodeDirectoryEntries, decodeOutputBuffer } from '../../src/smb/wire/query-directory.js';
+import { decodeDirectoryEntries, decodeListedEntries, decodeOutputBuffer } from '../../src/smb/wire/query-directory.js';
 import { decodeFileBasicInformation, decodeFileStandardInformation } from '../../src/smb/wire/query-info.js';
 import { decodeSessionSetupResponse } from '../../src/smb/wire/session-setup.js';
 import { decodeEmptyResponse } from '../../src/smb/wire/simple.js';
@@ -102,6 +102,7 @@ const targets: Target[] = [
     run: (b) => decodeOutputBuffer(b, 'fuzzed'),
   },
   { name: 'decodeDirectoryEntries', seeds: corpus.directoryBuffers, run: (b) => decodeDirectoryEntries(b) },
+  { name: 'decodeListedEntries', seeds: corpus.directoryBuffers, run: (b) => decodeListedEntries(b, []) },
   { name: 'decodeFileBasicInformation', seeds: corpus.basicInfo, extraSeeds: corpus.standardInfo, run: (b) => decodeFileBasicInformation(b) },
   { name: 'decodeFileStandardInformation', seeds: corpus.standardInfo, extraSeeds: corpus.basicInfo, run: (b) => decodeFileStandardInformation(b) },
   { name: 'decodeFileNotifyInformation', seeds: corpus.notifyBuffers, run: (b) => decodeFileNotifyInformation(b) },

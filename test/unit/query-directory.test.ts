@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/smb/errors.js';
-import { decodeDirectoryEntries } from '../../src/smb/wire/query-directory.js';
+import { decodeDirectoryEntries, decodeListedEntries, type ListedEntry } from '../../src/smb/wire/query-directory.js';
+import { directoryBuffer } from '../fuzz/seeds.js';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 2000);
 
@@ -104,5 +105,54 @@ describe('decodeDirectoryEntries', () => {
       const next = lastSize + 8 * (k % 16 === 0 ? 0 : k); // the aligned size itself or beyond
       expect(decodeDirectoryEntries(chain(names, next, padLast))).toEqual(strict);
     }), { numRuns: ITERATIONS });
+  });
+});
+
+describe('decodeListedEntries (the compact form a watch keeps)', () => {
+  const compact = (buf: Buffer) => {
+    const out: ListedEntry[] = [];
+    decodeListedEntries(buf, out);
+    return out;
+  };
+  const projected = (buf: Buffer) => decodeDirectoryEntries(buf).map((e) => ({
+    name: e.name,
+    isDirectory: (e.fileAttributes & 0x10) !== 0,
+    size: Number(e.endOfFile),
+    lastWrite: Number(e.lastWriteTime),
+    ...((e.fileAttributes & 0x10) !== 0 ? { fileId: e.fileId } : {}),
+  }));
+
+  it('agrees with decodeDirectoryEntries on the fuzz corpus listing and on strict and lenient chains', () => {
+    for (const buf of [directoryBuffer().bytes, chain(['a', 'b', LONG], 0), chain(['a', LONG], 168), chain(['a', 'b'], 88, true)]) {
+      expect(compact(buf)).toEqual(projected(buf));
+    }
+  });
+
+  it('appends to what the earlier responses of the same listing gave', () => {
+    const out: ListedEntry[] = [{ name: 'first', isDirectory: false, size: 0, lastWrite: 0 }];
+    decodeListedEntries(chain(['a', 'b'], 0), out);
+    expect(out.map((e) => e.name)).toEqual(['first', 'a', 'b']);
+  });
+
+  it('any bytes: the same entries as decodeDirectoryEntries, or the same ProtocolError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        const buf = Buffer.from(bytes);
+        let full: unknown;
+        let small: unknown;
+        try {
+          full = projected(buf);
+        } catch (err) {
+          full = err instanceof ProtocolError ? 'ProtocolError' : err;
+        }
+        try {
+          small = compact(buf);
+        } catch (err) {
+          small = err instanceof ProtocolError ? 'ProtocolError' : err;
+        }
+        expect(small).toEqual(full);
+      }),
+      { numRuns: ITERATIONS },
+    );
   });
 });

@@ -56,24 +56,47 @@ export interface DirectoryEntry extends FileTimes {
 }
 
 const ENTRY_FIXED = 80;
+/** Byte offsets in a FileIdFullDirectoryInformation entry (MS-FSCC 2.4.18). */
+const AT_LAST_WRITE = 24;
+const AT_END_OF_FILE = 40;
+const AT_ATTRIBUTES = 56;
+const AT_NAME_LENGTH = 60;
+const AT_FILE_ID = 72;
+const FILE_ATTRIBUTE_DIRECTORY = 0x10;
 
 /**
- * Parse a FileIdFullDirectoryInformation chain (MS-FSCC 2.4.18); every offset is checked.
+ * Walk a FileIdFullDirectoryInformation chain (MS-FSCC 2.4.18); every offset is checked, and
+ * `visit` gets each entry's offset and name.
  *
  * Strict about bounds, lenient about the end of the chain: MS-FSCC 2.4 says the last entry has
  * NextEntryOffset 0, but some independent servers leave the aligned size of the entry there. A
  * NextEntryOffset that leads to the end of the buffer, or to fewer bytes than an entry's fixed part,
- * ends the chain after the entry just decoded (as Windows and smbclient accept). Anything that
- * would read outside the buffer or move backwards is still a ProtocolError, and the walk only
- * moves forward, so it ends.
+ * therefore ends the chain; one that is not 8-byte aligned or does not move past the entry's name
+ * is still a ProtocolError.
  */
-export function decodeDirectoryEntries(buf: Buffer): DirectoryEntry[] {
-  const entries: DirectoryEntry[] = [];
-  if (buf.length === 0) return entries;
+function walkDirectoryEntries(buf: Buffer, visit: (at: number, name: string) => void): void {
+  if (buf.length === 0) return;
   let at = 0;
   for (;;) {
-    const r = new Reader(buf, at);
-    const next = r.u32('NextEntryOffset');
+    if (at + ENTRY_FIXED > buf.length) throw new ProtocolError(`truncated directory entry: need ${ENTRY_FIXED} bytes at offset ${at}, have ${buf.length - at}`);
+    const next = buf.readUInt32LE(at);
+    const nameLength = buf.readUInt32LE(at + AT_NAME_LENGTH);
+    const name = fromUtf16(slice(buf, at + ENTRY_FIXED, nameLength, 'directory entry FileName'), 'directory entry name');
+    visit(at, name);
+    if (next === 0) break;
+    // Entries are 8-byte aligned and must move forward past this one's name (MS-FSCC 2.4).
+    if (next % 8 !== 0 || next < ENTRY_FIXED + nameLength) throw new ProtocolError(`bad NextEntryOffset ${next}`);
+    // Room for no further entry: this was the last one, whatever its NextEntryOffset said.
+    if (at + next + ENTRY_FIXED > buf.length) break;
+    at += next;
+  }
+}
+
+/** Every field of each entry of a FileIdFullDirectoryInformation chain. */
+export function decodeDirectoryEntries(buf: Buffer): DirectoryEntry[] {
+  const entries: DirectoryEntry[] = [];
+  walkDirectoryEntries(buf, (at, name) => {
+    const r = new Reader(buf, at + 4);
     const fileIndex = r.u32();
     const creationTime = r.u64();
     const lastAccessTime = r.u64();
@@ -82,18 +105,39 @@ export function decodeDirectoryEntries(buf: Buffer): DirectoryEntry[] {
     const endOfFile = r.u64();
     const allocationSize = r.u64();
     const fileAttributes = r.u32();
-    const nameLength = r.u32('FileNameLength');
-    r.skip(4 + 4); // EaSize, Reserved
+    r.skip(4 + 4 + 4); // FileNameLength, EaSize, Reserved
     const fileId = r.u64();
-    if (r.offset - at !== ENTRY_FIXED) throw new ProtocolError('directory entry layout');
-    const name = fromUtf16(r.bytes(nameLength, 'directory entry FileName'), 'directory entry name');
     entries.push({ name, fileIndex, creationTime, lastAccessTime, lastWriteTime, changeTime, endOfFile, allocationSize, fileAttributes, fileId });
-    if (next === 0) break;
-    // Entries are 8-byte aligned and must move forward past this one's name (MS-FSCC 2.4).
-    if (next % 8 !== 0 || next < ENTRY_FIXED + nameLength) throw new ProtocolError(`bad NextEntryOffset ${next}`);
-    // Room for no further entry: this was the last one, whatever its NextEntryOffset said.
-    if (at + next + ENTRY_FIXED > buf.length) break;
-    at += next;
-  }
+  });
   return entries;
+}
+
+/** What a watch keeps of an entry: its name, whether it is a folder, its size and write time. */
+export interface ListedEntry {
+  name: string;
+  isDirectory: boolean;
+  /** EndOfFile as a number (exact below 2^53 bytes). */
+  size: number;
+  /** LastWriteTime as a FILETIME in a double (100 ns units, exact to a few microseconds). */
+  lastWrite: number;
+  /** The server's FileId of a folder (for finding links back to an ancestor); files have none. */
+  fileId?: bigint;
+}
+
+/**
+ * The entries of a FileIdFullDirectoryInformation chain in compact form, appended to `out`:
+ * no BigInt, no Date, nothing else kept (a listing of 100,000 entries stays small).
+ */
+export function decodeListedEntries(buf: Buffer, out: ListedEntry[]): void {
+  walkDirectoryEntries(buf, (at, name) => {
+    const isDirectory = (buf.readUInt32LE(at + AT_ATTRIBUTES) & FILE_ATTRIBUTE_DIRECTORY) !== 0;
+    const entry: ListedEntry = {
+      name,
+      isDirectory,
+      size: buf.readUInt32LE(at + AT_END_OF_FILE + 4) * 2 ** 32 + buf.readUInt32LE(at + AT_END_OF_FILE),
+      lastWrite: buf.readUInt32LE(at + AT_LAST_WRITE + 4) * 2 ** 32 + buf.readUInt32LE(at + AT_LAST_WRITE),
+    };
+    if (isDirectory) entry.fileId = buf.readBigUInt64LE(at + AT_FILE_ID);
+    out.push(entry);
+  });
 }
