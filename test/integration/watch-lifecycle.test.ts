@@ -1,6 +1,7 @@
 // The watch engine's less common paths against a real smbd: an overflow (STATUS_NOTIFY_ENUM_DIR)
 // answered by OVERFLOW and a precise rescan, the watched folder deleted (DELETE_SELF) and coming
-// back, and a watch on a missing folder failing with the server's status.
+// back, a watch on a missing folder failing with the server's status, and a tree larger than the
+// server's open-file limit (said once, the folders already open still watched).
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,26 @@ describe('watch life cycle', () => {
       await samba.stop();
     });
   }
+
+  it('past the server\'s open-file limit: said once with the status, the open folders still watched', async () => {
+    // smbd takes at least 100 (it panics below); 200 open files stop it well before the 250
+    // folders of this tree (two descriptors per watched folder).
+    const samba = await startSamba({ extraGlobal: ['max open files = 200'] });
+    for (let i = 0; i < 250; i++) mkdirSync(join(samba.sharePath, 'big', `d${String(i).padStart(3, '0')}`), { recursive: true });
+    const h = await watch(samba, { path: 'big', recursive: true });
+    try {
+      const said = h.events.filter((e) => e.event === 'STATE' && /refuses to open more folders/.test(e.message ?? ''));
+      expect(said).toHaveLength(1);
+      expect(said[0]!.message).toMatch(/\(STATUS_(TOO_MANY_OPENED_FILES|INSUFFICIENT_RESOURCES)\) after \d+ open folders: .*max open files/);
+      expect(h.watcher.state).toBe('watching');
+      // The root (opened first) is still watched: a change in it is reported.
+      writeFileSync(join(samba.sharePath, 'big', 'after.txt'), 'x');
+      await h.waitFor((e) => e.path === 'big/after.txt' && e.event === 'CREATE');
+    } finally {
+      await h.stop();
+      await samba.stop();
+    }
+  });
 
   it('a watch on a missing folder fails with the server status', async () => {
     const samba = await startSamba({});
