@@ -37,6 +37,15 @@ tools=(
   mosquitto_sub:mosquitto-clients
   mosquitto_pub:mosquitto-clients
   openssl:openssl
+  # Kerberos: the test domain controller, the client tools, and the optional GSSAPI addon's build.
+  samba-tool:samba-common-bin
+  winbindd:winbind
+  kinit:krb5-user
+  ktutil:krb5-user
+  krb5-config:libkrb5-dev
+  cc:build-essential
+  make:build-essential
+  python3:python3
 )
 missing_pkgs=()
 missing_tools=()
@@ -55,6 +64,15 @@ for pair in '/usr/lib/*/samba/vfs/fruit.so:samba-vfs-modules' '/usr/lib/*/samba/
   # shellcheck disable=SC2086 # the pattern is meant to glob
   if ! compgen -G $pattern >/dev/null; then
     missing_tools+=("$(basename "$pattern")")
+    case " ${missing_pkgs[*]} " in *" $pkg "*) ;; *) missing_pkgs+=("$pkg") ;; esac
+  fi
+done
+
+# Packages with no command of their own to look for: the AD DC parts of Samba, and nss_wrapper,
+# which keeps the test DC's winbindd off the machine-wide socket.
+for pkg in samba-ad-dc samba-ad-provision libnss-wrapper; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing_tools+=("$pkg")
     case " ${missing_pkgs[*]} " in *" $pkg "*) ;; *) missing_pkgs+=("$pkg") ;; esac
   fi
 done

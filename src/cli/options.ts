@@ -6,12 +6,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SmbClient } from '../smb/client.js';
 import type { Credentials, DialectName, Protection } from '../smb/types.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
+import { resolveLogon, type KerberosOptions } from '../config/kerberos.js';
 import { CommandFailed, UsageError, type ErrorContext } from './errors.js';
 import { parsePortNumber, parseTarget, targetPort, type Target } from '../config/target.js';
 
 /** What commander hands us for the shared options. */
-export interface ConnectionCliOptions {
+export interface ConnectionCliOptions extends KerberosOptions {
   user?: string;
+  /** -I: connect to this address; TARGET's host still names the server (UNC, cifs/HOST). */
+  ipAddress?: string;
   authenticationFile?: string;
   /** false with -N / --no-pass. */
   pass?: boolean;
@@ -82,6 +85,10 @@ export function addConnectionOptions(cmd: Command, variant: 'default' | 'watch' 
     .option('-U, --user <[DOMAIN\\]USER[%PASSWORD]>', 'user name, with optional domain and password (like smbclient)')
     .option('-A, --authentication-file <FILE>', 'credentials file with username=, password=, domain= lines (mode 600)')
     .option('-N, --no-pass', 'do not ask for a password: guest logon, or an empty password with a user name')
+    .option('-k, --kerberos', 'log on with the Kerberos ticket (same as --use-kerberos=required)')
+    .addOption(new Option('--use-kerberos <MODE>', 'Kerberos: required, desired (fall back to the password) or off').choices(['required', 'desired', 'off']))
+    .option('--use-krb5-ccache <CCACHE>', 'Kerberos credential cache to use, e.g. FILE:/tmp/krb5cc_1000 or KCM: (default: KRB5CCNAME)')
+    .option('-I, --ip-address <IP>', "connect to IP; TARGET's host still names the server (and the Kerberos principal cifs/HOST)")
     .option('-p, --port <PORT>', 'TCP port of targets that name none (default 445); a target naming another port is refused', parsePortOption)
     .option(`${watch ? '' : '-m, '}--max-protocol <DIALECT>`, 'highest dialect to offer: SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11', parseDialect)
     .addOption(
@@ -126,16 +133,15 @@ export async function withConnection<T>(
     const target = parseTarget(targetText);
     const port = targetPort(target, opts.port);
     Object.assign(context, { host: target.host, port, share: target.share, path: target.path });
-    const credentials: Credentials = await resolveCredentials(
-      { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
-      target,
-      deps.credentialsIO,
+    const credentials: Credentials = await resolveLogon(opts, () =>
+      resolveCredentials({ user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false }, target, deps.credentialsIO),
     );
     const protect = opts.protect ?? 'off';
     if (!['off', 'sign', 'encrypt'].includes(protect)) throw new UsageError(`bad --protect ${protect}`);
     const connect = deps.connect ?? ((o) => SmbClient.connect(o));
     const connectOptions: Parameters<typeof SmbClient.connect>[0] = {
       host: target.host,
+      ...(opts.ipAddress ? { address: opts.ipAddress } : {}),
       port,
       credentials,
       protect,

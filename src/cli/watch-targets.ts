@@ -10,6 +10,7 @@ import { credentialsFileOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
 import { readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
+import { resolveLogon, targetKerberos } from '../config/kerberos.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
 import { isShareTarget, parseTarget, targetPort, withoutPassword, type Target } from '../config/target.js';
@@ -60,7 +61,7 @@ export async function resolveWatchTargets(
     const target = local ? targetFromLocalPath(given, mounts, mountinfoFile) : parseTarget(given);
     const port = targetPort(target, opts.port);
     const fromMount = local && !givenCredentials ? await mountCredentials(path.resolve(given), mounts, opts.fstab, credentialsIO) : undefined;
-    const credentials: Credentials = fromMount?.credentials ?? await resolveCredentials(
+    const passwordCredentials = async (): Promise<Credentials> => fromMount?.credentials ?? await resolveCredentials(
       { user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false },
       target,
       credentialsIO,
@@ -69,11 +70,15 @@ export async function resolveWatchTargets(
       if (local && fromMount?.hint && err instanceof UsageError) throw new UsageError(fromMount.hint);
       throw err;
     });
+    // A sec=krb5 mount means its user's ticket, unless the command line says how to log on.
+    const mountKerberos = opts.kerberos === undefined && opts.useKerberos === undefined ? targetKerberos(target) : undefined;
+    const credentials: Credentials = mountKerberos ?? await resolveLogon(opts, passwordCredentials);
     const key = JSON.stringify([target.host.toLowerCase(), port, target.share.toLowerCase(), credentials]);
     let share = shares.get(key);
     if (!share) {
       share = new ShareConnection({
         host: target.host,
+        ...(opts.ipAddress ? { address: opts.ipAddress } : {}),
         port,
         share: target.share,
         credentials,

@@ -7,19 +7,31 @@ import { SecurityError } from './errors.js';
 import { expectSuccess } from './status.js';
 import { Connection } from './connection.js';
 import { negotiate, type Negotiated } from './negotiate.js';
-import { setupSession, type EstablishedSession } from './session.js';
+import { reauthenticate, setupSession, type EstablishedSession } from './session.js';
+import { KerberosError } from './auth/gssapi.js';
 import { SmbTree } from './tree.js';
 import { Command } from './wire/header.js';
 import { GlobalCapability } from './wire/negotiate.js';
 import { decodeEmptyResponse, encodeEmptyRequest } from './wire/simple.js';
 import { ShareCapability, ShareFlag, ShareType, decodeTreeConnectResponse, encodeTreeConnectRequest, flagNames } from './wire/tree.js';
 import { filetimeToDate } from './wire/filetime.js';
-import type { ConnectOptions, SessionInfo } from './types.js';
+import type { ConnectOptions, KerberosCredentials, SessionInfo } from './types.js';
 import { validateNegotiate } from './validate-negotiate.js';
 
+/** Delays between re-authentication attempts while no fresh Kerberos ticket is available. */
+const REAUTH_RETRY_MIN_MS = 1_000;
+const REAUTH_RETRY_MAX_MS = 30_000;
+
+/**
+ * Events: 'closed' (err) when the connection is gone; 'reauthenticated' (lifetime seconds) after
+ * a Kerberos session was renewed; 'reauthFailed' (err, delayMs) when no fresh ticket could be had
+ * yet (the requests wait, and the next attempt is in delayMs).
+ */
 export class SmbClient extends EventEmitter {
   readonly session: SessionInfo;
   private validated = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryWake: (() => void) | null = null;
 
   private constructor(
     readonly connection: Connection,
@@ -42,13 +54,44 @@ export class SmbClient extends EventEmitter {
       maxWriteSize: res.maxWriteSize,
       systemTime: res.systemTime ? filetimeToDate(res.systemTime) : null,
       sessionFlags: established.sessionFlagNames,
+      authentication: established.mechanism,
     };
-    connection.on('closed', (err: Error) => this.emit('closed', err));
+    connection.on('closed', (err: Error) => {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryWake?.();
+      this.emit('closed', err);
+    });
+  }
+
+  /**
+   * Kerberos sessions end when the ticket does (STATUS_NETWORK_SESSION_EXPIRED); the connection
+   * then holds the expired requests while this gets a fresh ticket and re-authenticates the same
+   * session, retrying with backoff until a ticket is there (kinit) or the connection closes.
+   */
+  private enableReauthentication(credentials: KerberosCredentials): void {
+    this.connection.reauthenticator = async () => {
+      for (let attempt = 1; ; attempt++) {
+        if (this.connection.closed) throw new KerberosError('expired', 'connection closed while waiting for a fresh Kerberos ticket');
+        try {
+          const lifetime = await reauthenticate(this.connection, this.negotiated, credentials, this.host);
+          this.emit('reauthenticated', lifetime);
+          return;
+        } catch (err) {
+          if (!(err instanceof KerberosError) || this.connection.closed) throw err;
+          const delay = Math.min(REAUTH_RETRY_MAX_MS, REAUTH_RETRY_MIN_MS * 2 ** (attempt - 1));
+          this.emit('reauthFailed', err, delay);
+          await new Promise<void>((resolve) => {
+            this.retryWake = resolve;
+            this.retryTimer = setTimeout(resolve, delay);
+          });
+        }
+      }
+    };
   }
 
   static async connect(opts: ConnectOptions): Promise<SmbClient> {
     const port = opts.port ?? 445;
-    const conn = await Connection.open(opts.host, port, opts.timeoutMs);
+    const conn = await Connection.open(opts.address ?? opts.host, port, opts.timeoutMs);
     try {
       const neg = await negotiate(conn, {
         minDialect: opts.minDialect ?? '2.0.2',
@@ -56,8 +99,15 @@ export class SmbClient extends EventEmitter {
         ...(opts.ciphers ? { ciphers: opts.ciphers } : {}),
         ...(opts.signingAlgorithms ? { signingAlgorithms: opts.signingAlgorithms } : {}),
       });
-      const established = await setupSession(conn, neg, opts.credentials, opts.protect ?? 'off', opts.workstation);
-      return new SmbClient(conn, neg, established, opts.host, port);
+      const established = await setupSession(
+        conn,
+        neg,
+        { credentials: opts.credentials, host: opts.host, ...(opts.workstation ? { workstation: opts.workstation } : {}) },
+        opts.protect ?? 'off',
+      );
+      const client = new SmbClient(conn, neg, established, opts.host, port);
+      if (opts.credentials.kind === 'kerberos' && established.mechanism === 'Kerberos') client.enableReauthentication(opts.credentials);
+      return client;
     } catch (err) {
       conn.close();
       throw err;

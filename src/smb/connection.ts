@@ -56,6 +56,13 @@ interface Pending extends Inflight {
   cancelRequested: boolean;
   requestBytes: Buffer;
   timer: NodeJS.Timeout | null;
+  /** The chain this request was sent in (itself alone when not compounded). */
+  chain: Pending[];
+  /** Answered (resolved or rejected), or held: answered NETWORK_SESSION_EXPIRED, to be sent again. */
+  done: boolean;
+  expired: Response | null;
+  /** The request sent again after re-authentication; cancel() follows it. */
+  replacedBy: Pending | null;
   resolve(r: Response): void;
   reject(e: Error): void;
   interimResolve(): void;
@@ -78,6 +85,13 @@ export class Connection extends EventEmitter {
   private closedWith: Error | null = null;
   /** Largest single message we send or accept (negotiated MaxTransactSize plus headers). */
   maxMessageSize = 0xffffff;
+  /**
+   * Re-authenticates the session (a Kerberos session whose ticket ended). When set, requests
+   * answered STATUS_NETWORK_SESSION_EXPIRED are held, and sent again once it resolves, so that
+   * callers never see the expiry (MS-SMB2 3.2.5.1.6; open handles survive re-authentication).
+   */
+  reauthenticator: (() => Promise<void>) | null = null;
+  private reauthenticating: Promise<void> | null = null;
 
   constructor(private readonly socket: Duplex, readonly defaultTimeoutMs = DEFAULT_TIMEOUT_MS) {
     super();
@@ -135,6 +149,7 @@ export class Connection extends EventEmitter {
    */
   submit(specs: RequestSpec[]): Inflight[] {
     const members = specs.map((spec) => this.makePending(spec));
+    for (const m of members) m.chain = members;
     if (this.closedWith) {
       for (const m of members) m.reject(this.closedWith);
       return members;
@@ -151,7 +166,8 @@ export class Connection extends EventEmitter {
    * (or with its result if it finished first).
    */
   cancel(inflight: Inflight): void {
-    const p = inflight as Pending;
+    let p = inflight as Pending;
+    while (p.replacedBy) p = p.replacedBy;
     if (p.cancelRequested || this.closedWith) return;
     p.cancelRequested = true;
     // A request still waiting for credits is cancelled as soon as it has been sent.
@@ -209,10 +225,21 @@ export class Connection extends EventEmitter {
     // The caller owns the response; this keeps a request nobody waits on (a fire-and-forget
     // CLOSE on shutdown, say) from becoming an unhandled rejection.
     response.catch(() => undefined);
-    return {
+    const p: Pending = {
       command: spec.command, messageId: -1n, asyncId: null, response, interim, spec,
-      sent: false, cancelRequested: false, requestBytes: Buffer.alloc(0), timer: null, resolve, reject, interimResolve,
+      sent: false, cancelRequested: false, requestBytes: Buffer.alloc(0), timer: null,
+      chain: [], done: false, expired: null, replacedBy: null,
+      resolve: (r) => {
+        p.done = true;
+        resolve(r);
+      },
+      reject: (e) => {
+        p.done = true;
+        reject(e);
+      },
+      interimResolve,
     };
+    return p;
   }
 
   private wantsEncryption(spec: RequestSpec): boolean {
@@ -331,7 +358,50 @@ export class Connection extends EventEmitter {
     }
     if (p.timer) clearTimeout(p.timer);
     this.pending.delete(header.messageId);
-    p.resolve({ header, message, request: p.requestBytes, encrypted });
+    const response = { header, message, request: p.requestBytes, encrypted };
+    if (header.status === NtStatus.NETWORK_SESSION_EXPIRED && this.reauthenticator && p.command !== Command.SESSION_SETUP) {
+      p.expired = response;
+    } else {
+      p.resolve(response);
+    }
+    this.settleChain(p.chain);
+  }
+
+  /**
+   * Once every member of a chain is answered: when all of them were NETWORK_SESSION_EXPIRED, send
+   * the chain again after re-authenticating (one re-authentication for all requests that expired
+   * together); when only some were, hand them their EXPIRED answer (a half-done compound cannot be
+   * replayed).
+   */
+  private settleChain(chain: Pending[]): void {
+    if (!chain.every((m) => m.done || m.expired)) return;
+    const held = chain.filter((m) => m.expired && !m.done);
+    if (held.length === 0) return;
+    if (held.length !== chain.length) {
+      for (const m of held) m.resolve(m.expired!);
+      return;
+    }
+    this.reauthenticating ??= this.reauthenticator!().finally(() => {
+      this.reauthenticating = null;
+    });
+    this.reauthenticating.then(
+      () => {
+        const again = this.submit(chain.map((m) => m.spec)) as Pending[];
+        again.forEach((a, i) => {
+          const m = chain[i]!;
+          m.replacedBy = a;
+          if (m.cancelRequested) this.cancel(a);
+          void a.interim.then(() => {
+            m.asyncId = a.asyncId;
+            m.interimResolve();
+          });
+          a.response.then(m.resolve, m.reject);
+        });
+      },
+      (err: Error) => {
+        for (const m of chain) m.reject(err);
+      },
+    );
   }
 
   /** MS-SMB2 3.2.5.1.3: verify signatures; refuse unprotected messages where protection is due. */
@@ -362,6 +432,7 @@ export class Connection extends EventEmitter {
     }
     this.pending.clear();
     for (const chain of this.queue.splice(0)) for (const m of chain.members) m.reject(err);
+    // Requests held for a re-authentication are rejected by it: the reauthenticator fails too.
     this.socket.destroy();
     this.emit('closed', err);
   }

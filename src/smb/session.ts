@@ -1,40 +1,96 @@
 /**
- * SESSION_SETUP with NTLMv2 inside SPNEGO (MS-SMB2 3.2.4.2.3, 3.2.5.3; MS-SPNG; MS-NLMP), the
- * session keys (MS-SMB2 3.2.5.3.1) and the protection the user asked for.
+ * SESSION_SETUP with NTLMv2 or Kerberos inside SPNEGO (MS-SMB2 3.2.4.2.3, 3.2.5.3; MS-SPNG;
+ * MS-NLMP; MS-KILE), the session keys (MS-SMB2 3.2.5.3.1), the protection the user asked for, and
+ * re-authentication of a live session with a fresh Kerberos ticket.
  */
 import os from 'node:os';
 import { ProtocolError, SecurityError, SmbError } from './errors.js';
 import type { Connection, Response } from './connection.js';
 import { deriveSessionKeys } from './crypto/kdf.js';
 import { verifyMessage } from './crypto/signing.js';
-import { NtlmFlag, buildAuthenticateMessage, decodeChallengeMessage, encodeNegotiateMessage, ntlmClientSigner } from './auth/ntlm.js';
-import { NTLMSSP_OID, decodeNegToken, encodeMechTypeList, encodeNegTokenInit, encodeNegTokenResp } from './auth/spnego.js';
+import { KerberosError } from './auth/gssapi.js';
+import { KerberosMechanism } from './auth/kerberos-mechanism.js';
+import type { AuthMechanism } from './auth/mechanism.js';
+import { NtlmMechanism } from './auth/ntlm-mechanism.js';
+import { NtlmFlag } from './auth/ntlm.js';
 import { preauthUpdate, type Negotiated } from './negotiate.js';
 import type { SessionSecurity } from './security.js';
 import { Command, HeaderFlag } from './wire/header.js';
 import { NtStatus } from './wire/ntstatus.js';
 import { SessionFlag, decodeSessionSetupResponse, encodeSessionSetupRequest } from './wire/session-setup.js';
 import { flagNames } from './wire/tree.js';
-import type { Credentials, Protection } from './types.js';
+import type { Credentials, KerberosCredentials, Protection } from './types.js';
 
 export interface EstablishedSession {
   security: SessionSecurity;
   sessionFlags: number;
   sessionFlagNames: string[];
   isGuest: boolean;
+  /** 'NTLMv2', 'Kerberos', or 'none' for guest and anonymous sessions. */
+  mechanism: string;
+  /** Kerberos only: seconds the service ticket was still valid when the session was set up. */
+  ticketLifetime?: number;
 }
 
-const MECH_TYPES = [NTLMSSP_OID];
+/** Who the session is for and how: the credentials and the server's name (for cifs/HOST). */
+export interface SessionTarget {
+  credentials: Credentials;
+  host: string;
+  workstation?: string;
+}
+
+/** Legs of one SESSION_SETUP exchange before we give up (NTLM needs 2, Kerberos 1 or 2). */
+const MAX_LEGS = 4;
+
+/** Kerberos failures after which 'desired' may still try NTLM: no usable ticket, no KDC, no addon. */
+const FALLBACK_REASONS = new Set(['unavailable', 'no-ticket', 'expired', 'kdc-unreachable', 'server-not-in-realm', 'unknown-principal', 'clock-skew']);
+
+function mechanismFor(credentials: Credentials, host: string, workstation: string, checkChallenge: (flags: number) => void): AuthMechanism {
+  if (credentials.kind === 'kerberos') return new KerberosMechanism({ host, ...(credentials.ccache ? { ccache: credentials.ccache } : {}) });
+  return new NtlmMechanism(credentials.kind === 'user' ? credentials : null, workstation, checkChallenge);
+}
+
+/**
+ * Run SESSION_SETUP legs until SUCCESS (MS-SMB2 3.2.4.2.3). `sessionId` is 0 for a new session,
+ * or the existing one for a re-authentication; `hash` is the 3.1.1 pre-auth hash to extend.
+ */
+async function runLegs(
+  conn: Connection,
+  neg: Negotiated,
+  mechanism: AuthMechanism,
+  sessionId: bigint,
+  hash: Buffer | undefined,
+): Promise<{ sessionId: bigint; hash: Buffer | undefined; final: Response }> {
+  let token = mechanism.initialToken();
+  for (let leg = 0; leg < MAX_LEGS; leg++) {
+    // Capabilities here carry only the DFS bit (MS-SMB2 2.2.5), which this client does not use.
+    const body = encodeSessionSetupRequest({ securityMode: neg.clientSecurityMode, capabilities: 0, securityBuffer: token });
+    const res = await conn.send({ command: Command.SESSION_SETUP, body, sessionId }).response;
+    if (hash) hash = preauthUpdate(hash, res.request);
+    if (res.header.status === NtStatus.SUCCESS) {
+      const buffer = conn.decode(() => decodeSessionSetupResponse(res.message).securityBuffer);
+      conn.decode(() => mechanism.complete(buffer));
+      return { sessionId: res.header.sessionId, hash, final: res };
+    }
+    if (res.header.status !== NtStatus.MORE_PROCESSING_REQUIRED) throw new SmbError(res.header.status, 'SESSION_SETUP', `${mechanism.name} authentication`);
+    if (hash) hash = preauthUpdate(hash, res.message);
+    sessionId = res.header.sessionId;
+    const buffer = conn.decode(() => decodeSessionSetupResponse(res.message).securityBuffer);
+    token = conn.decode(() => mechanism.continue(buffer));
+  }
+  throw conn.abort(new ProtocolError(`SESSION_SETUP did not complete in ${MAX_LEGS} legs`));
+}
 
 export async function setupSession(
   conn: Connection,
   neg: Negotiated,
-  credentials: Credentials,
+  target: SessionTarget,
   protect: Protection,
-  workstation = os.hostname().split('.')[0]!.toUpperCase(),
 ): Promise<EstablishedSession> {
-  const anonymous = credentials.kind !== 'user';
-  // Refuse before authenticating: a server that cannot encrypt gets no NTLM response to keep.
+  const { credentials } = target;
+  const workstation = target.workstation ?? os.hostname().split('.')[0]!.toUpperCase();
+  const anonymous = credentials.kind === 'guest' || credentials.kind === 'anonymous';
+  // Refuse before authenticating: a server that cannot encrypt gets no authentication to keep.
   if (protect === 'encrypt' && !neg.cipher) {
     throw conn.abort(new SecurityError(`server does not offer encryption with dialect ${neg.dialectName}: refusing the session (--protect encrypt)`));
   }
@@ -42,61 +98,33 @@ export async function setupSession(
     const why = neg.signingRequired ? 'the server requires signing' : `--protect ${protect} was asked for`;
     throw conn.abort(new SecurityError(`refusing a guest session: ${why}, and a guest session cannot be signed or encrypted`));
   }
-  let hash = neg.preauthHash;
-  let sessionId = 0n;
-
-  const exchange = async (securityBuffer: Buffer): Promise<Response> => {
-    // Capabilities here carry only the DFS bit (MS-SMB2 2.2.5), which this client does not use.
-    const body = encodeSessionSetupRequest({ securityMode: neg.clientSecurityMode, capabilities: 0, securityBuffer });
-    const res = await conn.send({ command: Command.SESSION_SETUP, body, sessionId }).response;
-    if (hash) hash = preauthUpdate(hash, res.request);
-    return res;
-  };
-
-  // Leg 1: SPNEGO NegTokenInit carrying the NTLM NEGOTIATE_MESSAGE.
-  const negotiateMessage = encodeNegotiateMessage();
-  const first = await exchange(encodeNegTokenInit(MECH_TYPES, negotiateMessage));
-  if (first.header.status !== NtStatus.MORE_PROCESSING_REQUIRED) throw new SmbError(first.header.status, 'SESSION_SETUP');
-  if (hash) hash = preauthUpdate(hash, first.message);
-  sessionId = first.header.sessionId;
-  const challengeToken = conn.decode(() => {
-    const token = decodeNegToken(decodeSessionSetupResponse(first.message).securityBuffer);
-    if (token.kind !== 'resp' || !token.responseToken) throw new ProtocolError('SPNEGO reply without an NTLM challenge');
-    return token.responseToken;
-  });
-  const challenge = conn.decode(() => decodeChallengeMessage(challengeToken));
-  if (!anonymous) refuseUnsignedChallenge(conn, neg, protect, challenge.flags);
-
-  // Leg 2: NTLMv2 AUTHENTICATE_MESSAGE, with a mechListMIC over our mechanism list (MS-SPNG 3.1.5.1).
-  const auth = conn.decode(() => authenticateOrFail({
-    negotiateMessage,
-    challengeMessage: challengeToken,
-    challenge,
-    user: credentials.kind === 'user' ? credentials.user : '',
-    domain: credentials.kind === 'user' ? credentials.domain : '',
-    password: credentials.kind === 'user' ? credentials.password : '',
-    workstation,
-    anonymous,
-  }));
-  const mechListMIC = anonymous ? undefined : ntlmClientSigner(auth.exportedSessionKey, auth.negotiatedFlags).sign(0, encodeMechTypeList(MECH_TYPES));
-  const finalRes = await exchange(encodeNegTokenResp({ responseToken: auth.message, ...(mechListMIC ? { mechListMIC } : {}) }));
-  if (finalRes.header.status !== NtStatus.SUCCESS) throw new SmbError(finalRes.header.status, 'SESSION_SETUP');
-  const { sessionFlags } = conn.decode(() => decodeSessionSetupResponse(finalRes.message));
+  let mechanism: AuthMechanism;
+  try {
+    mechanism = mechanismFor(credentials, target.host, workstation, (flags) => {
+      if (!anonymous) refuseUnsignedChallenge(conn, neg, protect, flags);
+    });
+  } catch (err) {
+    const fallback = kerberosFallback(credentials, err);
+    if (!fallback) throw err;
+    return setupSession(conn, neg, { ...target, credentials: fallback }, protect);
+  }
+  const { sessionId, hash, final } = await runLegs(conn, neg, mechanism, 0n, neg.preauthHash ?? undefined);
+  const { sessionFlags } = conn.decode(() => decodeSessionSetupResponse(final.message));
 
   const isGuest = anonymous || (sessionFlags & (SessionFlag.IS_GUEST | SessionFlag.IS_NULL)) !== 0;
   const security: SessionSecurity = { sessionId, signing: null, cipher: null, encryptAll: false };
   if (!isGuest) {
     const keys = deriveSessionKeys({
       dialect: neg.dialect,
-      sessionKey: auth.exportedSessionKey,
+      sessionKey: smbSessionKey(mechanism.sessionKey()),
       ...(hash ? { preauthHash: hash } : {}),
       cipherBits: neg.cipher === 'AES-256-CCM' || neg.cipher === 'AES-256-GCM' ? 256 : 128,
     });
     security.signing = { algorithm: neg.signingAlgorithm, key: keys.signingKey };
     if (neg.cipher) security.cipher = { name: neg.cipher, encryptionKey: keys.encryptionKey, decryptionKey: keys.decryptionKey };
     // MS-SMB2 3.2.5.3.1: the final response is signed with the new key; verify before trusting it.
-    const signed = (finalRes.header.flags & HeaderFlag.SIGNED) !== 0;
-    if (signed && !verifyMessage(neg.signingAlgorithm, keys.signingKey, finalRes.message)) {
+    const signed = (final.header.flags & HeaderFlag.SIGNED) !== 0;
+    if (signed && !verifyMessage(neg.signingAlgorithm, keys.signingKey, final.message)) {
       throw conn.abort(new ProtocolError('bad signature on the final SESSION_SETUP response (wrong key derivation or tampering)'));
     }
     if (!signed && (neg.signingRequired || neg.dialect === 0x0311)) {
@@ -105,7 +133,28 @@ export async function setupSession(
   }
   enforceProtection(conn, neg, security, sessionFlags, isGuest, protect);
   conn.setSecurity(security);
-  return { security, sessionFlags, sessionFlagNames: flagNames(sessionFlags, SessionFlag), isGuest };
+  return {
+    security,
+    sessionFlags,
+    sessionFlagNames: flagNames(sessionFlags, SessionFlag),
+    isGuest,
+    mechanism: isGuest ? 'none' : mechanism.name,
+    ...(mechanism instanceof KerberosMechanism ? { ticketLifetime: mechanism.lifetime } : {}),
+  };
+}
+
+/**
+ * Re-authenticate the live session with fresh Kerberos credentials: SESSION_SETUP on the same
+ * SessionId (MS-SMB2 3.2.4.2.3 "re-authenticate", 3.3.5.5.3). Open files, trees and pending
+ * requests stay; the session keys do not change (they come from the first authentication).
+ * Returns the new ticket's remaining lifetime in seconds.
+ */
+export async function reauthenticate(conn: Connection, neg: Negotiated, credentials: KerberosCredentials, host: string): Promise<number> {
+  const security = conn.security;
+  if (!security) throw new SecurityError('cannot re-authenticate a session that was never set up');
+  const mechanism = new KerberosMechanism({ host, ...(credentials.ccache ? { ccache: credentials.ccache } : {}) });
+  await runLegs(conn, neg, mechanism, security.sessionId, undefined);
+  return mechanism.lifetime;
 }
 
 /**
@@ -126,14 +175,19 @@ function refuseUnsignedChallenge(conn: Connection, neg: Negotiated, protect: Pro
     `the server's NTLM challenge does not offer signing although ${why}: possible downgrade attack, refusing the session`));
 }
 
-/** The AUTHENTICATE echoes the server's target info; one too large to echo is the server's fault. */
-function authenticateOrFail(opts: Parameters<typeof buildAuthenticateMessage>[0]): ReturnType<typeof buildAuthenticateMessage> {
-  try {
-    return buildAuthenticateMessage(opts);
-  } catch (err) {
-    if (err instanceof RangeError) throw new ProtocolError(`NTLM challenge cannot be answered: ${err.message}`);
-    throw err;
-  }
+function kerberosFallback(credentials: Credentials, err: unknown): Credentials | undefined {
+  if (credentials.kind !== 'kerberos' || credentials.use !== 'desired' || !credentials.fallback) return undefined;
+  return err instanceof KerberosError && FALLBACK_REASONS.has(err.reason) ? credentials.fallback : undefined;
+}
+
+/**
+ * MS-SMB2 3.2.5.3.1: Session.SessionKey is the first 16 bytes of the key the security context
+ * gives (Kerberos AES256 subkeys are 32 bytes), right-padded with zeros when shorter.
+ */
+function smbSessionKey(key: Buffer): Buffer {
+  const out = Buffer.alloc(16);
+  key.copy(out, 0, 0, Math.min(16, key.length));
+  return out;
 }
 
 /** Refuse, never downgrade: the session must meet `protect` and what the server requires. */

@@ -10,10 +10,26 @@ export type Protection = 'off' | 'sign' | 'encrypt';
 export type Credentials =
   | { kind: 'user'; user: string; domain: string; password: string }
   | { kind: 'guest' }
-  | { kind: 'anonymous' };
+  | { kind: 'anonymous' }
+  | KerberosCredentials;
+
+/**
+ * Kerberos with the ticket in a credential cache (or a client keytab), as smbclient's
+ * --use-kerberos: 'required' fails without Kerberos, 'desired' falls back to `fallback` (NTLM).
+ */
+export interface KerberosCredentials {
+  kind: 'kerberos';
+  use: 'required' | 'desired';
+  /** KRB5CCNAME-style cache name (--use-krb5-ccache); default: the library's default cache. */
+  ccache?: string;
+  fallback?: Credentials;
+}
 
 export interface ConnectOptions {
+  /** The server's name: the UNC paths and the Kerberos service principal (cifs/HOST) use it. */
   host: string;
+  /** Where to connect when not `host` (smbclient -I): an IP address or another name. */
+  address?: string;
   port?: number;
   credentials: Credentials;
   /** Highest dialect to offer (default 3.1.1). */
@@ -46,6 +62,8 @@ export interface SessionInfo {
   systemTime: Date | null;
   /** SESSION_FLAG_* names, e.g. ['IS_GUEST'] or ['ENCRYPT_DATA']. */
   sessionFlags: string[];
+  /** How the session was authenticated: 'NTLMv2', 'Kerberos', or 'none' (guest, anonymous). */
+  authentication: string;
 }
 
 export interface ShareInfo {

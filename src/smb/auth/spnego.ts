@@ -1,12 +1,15 @@
 /**
- * SPNEGO (RFC 4178, with Microsoft's NegTokenInit2 of MS-SPNG 2.2.1) carrying NTLMSSP in SMB2
- * NEGOTIATE and SESSION_SETUP security buffers.
+ * SPNEGO (RFC 4178, with Microsoft's NegTokenInit2 of MS-SPNG 2.2.1) carrying NTLMSSP or Kerberos
+ * in SMB2 NEGOTIATE and SESSION_SETUP security buffers.
  */
 import { ProtocolError } from '../errors.js';
 import { contextTag, decodeOid, encodeOid, encodeTlv, expectTlv, readChildren, readTlv, Tag, type Tlv, unwrapExplicit } from './der.js';
 
 export const SPNEGO_OID = '1.3.6.1.5.5.2';
 export const NTLMSSP_OID = '1.3.6.1.4.1.311.2.2.10';
+/** Kerberos V5 for GSS-API (RFC 4121), and Microsoft's legacy OID for it (MS-SPNG 3.3.5.1). */
+export const KRB5_OID = '1.2.840.113554.1.2.2';
+export const MS_KRB5_OID = '1.2.840.48018.1.2.2';
 
 export type NegState = 'accept-completed' | 'accept-incomplete' | 'reject' | 'request-mic';
 /** RFC 4178 4.2.2: negState ENUMERATED values in order. */

@@ -1,0 +1,137 @@
+/**
+ * The system's MIT Kerberos through smbnotify's own optional native addon (src/native/gssapi):
+ * loading it, and turning its GSSAPI and krb5 errors into one line that names the cause.
+ * docs/kerberos.md describes the addon and how to build it.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { SecurityError } from '../errors.js';
+
+/** An opaque gss_ctx_id_t (with its credential and target name), freed by the garbage collector. */
+export type GssContext = { readonly __gssContext: unique symbol };
+
+export interface GssapiBinding {
+  newContext(opts: { target: string; ccache?: string }): GssContext;
+  step(ctx: GssContext, input: Buffer | null): { token: Buffer | null; complete: boolean; lifetime: number };
+  sessionKey(ctx: GssContext): Buffer;
+  getMic(ctx: GssContext, data: Buffer): Buffer;
+  verifyMic(ctx: GssContext, data: Buffer, mic: Buffer): void;
+  cacheInfo(name?: string): { name: string; principal: string; tgtEnd: number };
+  codes: Record<'TKT_EXPIRED' | 'SKEW' | 'C_PRINCIPAL_UNKNOWN' | 'S_PRINCIPAL_UNKNOWN' | 'PREAUTH_FAILED' | 'KDC_UNREACH'
+    | 'REALM_UNKNOWN' | 'REALM_CANT_RESOLVE' | 'FCC_NOFILE' | 'CC_NOTFOUND' | 'CC_END', number>;
+  majors: Record<'NO_CRED' | 'CREDENTIALS_EXPIRED', number>;
+}
+
+export type KerberosFailure =
+  | 'unavailable'
+  | 'no-ticket'
+  | 'expired'
+  | 'clock-skew'
+  | 'unknown-principal'
+  | 'server-not-in-realm'
+  | 'kdc-unreachable'
+  | 'rejected'
+  | 'other';
+
+/** Kerberos could not give us a security context; the message is one line naming the cause. */
+export class KerberosError extends SecurityError {
+  constructor(
+    readonly reason: KerberosFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KerberosError';
+  }
+}
+
+const ADDON_RELATIVE = '../../../src/native/gssapi/build/Release/gssapi.node';
+const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+let loaded: GssapiBinding | Error | undefined;
+
+/** The addon, or a KerberosError saying what is missing and how to get it. */
+export function loadGssapi(): GssapiBinding {
+  if (loaded === undefined) {
+    try {
+      loaded = createRequire(import.meta.url)(ADDON_RELATIVE) as GssapiBinding;
+    } catch (err) {
+      loaded = err as Error;
+    }
+  }
+  if (loaded instanceof Error) {
+    const cause = (loaded as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'is not built' : `cannot be loaded (${loaded.message.split('\n')[0]})`;
+    throw new KerberosError(
+      'unavailable',
+      `Kerberos needs smbnotify's GSSAPI addon, which ${cause}: apt-get install libkrb5-dev build-essential python3, then run "npm run build:kerberos" in ${projectRoot}`,
+    );
+  }
+  return loaded;
+}
+
+/** Whether the addon is there (for `info`-style reports); never throws. */
+export function gssapiAvailable(): boolean {
+  try {
+    loadGssapi();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface GssFailure extends Error {
+  major?: number;
+  minor?: number;
+}
+
+/** The principal of the cache in use, for messages; undefined when there is no usable cache. */
+export function cachePrincipal(gss: GssapiBinding, ccache: string | undefined): string | undefined {
+  try {
+    return gss.cacheInfo(ccache).principal || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One line for a failed gss_init_sec_context: the cause in words first (the five a user can act
+ * on), then the library's own text.
+ */
+export function describeGssFailure(gss: GssapiBinding, err: unknown, ccache: string | undefined, service: string): KerberosError {
+  const e = err as GssFailure;
+  const text = (e.message ?? String(err))
+    .replace(/\s+/g, ' ')
+    .replace(/^: /, '')
+    .replace(/^Unspecified GSS failure\. Minor code may provide more information: /, '')
+    .trim();
+  const { codes, majors } = gss;
+  const routine = ((e.major ?? 0) >>> 16) << 16; // GSS routine error bits (RFC 2744 3.9.1)
+  const principal = cachePrincipal(gss, ccache);
+  switch (e.minor) {
+    case codes.TKT_EXPIRED:
+      return new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}: run kinit`);
+    case codes.SKEW:
+      return new KerberosError('clock-skew', `Kerberos clock skew too great between this machine and the KDC (more than the 5 minutes allowed): set the clock right (NTP) (${text})`);
+    case codes.C_PRINCIPAL_UNKNOWN:
+      return new KerberosError('unknown-principal', `Kerberos unknown principal: the KDC does not know this user (check the keytab or the name given to kinit) (${text})`);
+    case codes.S_PRINCIPAL_UNKNOWN:
+      return new KerberosError('server-not-in-realm', `Kerberos server not in the realm: the KDC has no principal for ${service} (use the name the domain knows the server by, with -I ADDRESS if it does not resolve) (${text})`);
+    case codes.REALM_UNKNOWN:
+    case codes.REALM_CANT_RESOLVE:
+      return new KerberosError('server-not-in-realm', `Kerberos server not in a known realm: ${service} maps to a realm krb5.conf has no KDC for (${text})`);
+    case codes.KDC_UNREACH:
+      return new KerberosError('kdc-unreachable', `Kerberos KDC unreachable: ${text} (check the kdc lines of krb5.conf and the network)`);
+    case codes.FCC_NOFILE:
+    case codes.CC_NOTFOUND:
+    case codes.CC_END:
+      return new KerberosError('no-ticket', `no Kerberos ticket: ${text} (run kinit, or set KRB5_CLIENT_KTNAME to a keytab)`);
+    default:
+      break;
+  }
+  if (routine === majors.CREDENTIALS_EXPIRED) {
+    return new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}: run kinit`);
+  }
+  if (routine === majors.NO_CRED) {
+    return new KerberosError('no-ticket', `no Kerberos ticket: ${text} (run kinit, or set KRB5_CLIENT_KTNAME to a keytab)`);
+  }
+  return new KerberosError('other', `Kerberos failed: ${text}`);
+}

@@ -1,0 +1,107 @@
+/**
+ * Kerberos inside SPNEGO as a SESSION_SETUP mechanism (MS-SMB2 3.2.4.2.3; MS-SPNG 3.1.5; MS-KILE
+ * 3.2.5.1): the system's GSSAPI makes the AP-REQ with mutual authentication, the server's AP-REP
+ * completes the context and proves the server knows the service key, and the context's session
+ * key becomes Session.SessionKey.
+ */
+import { ProtocolError } from '../errors.js';
+import { describeGssFailure, KerberosError, loadGssapi, type GssapiBinding, type GssContext } from './gssapi.js';
+import { KRB5_OID, MS_KRB5_OID, decodeNegToken, encodeMechTypeList, encodeNegTokenInit, encodeNegTokenResp, type NegToken } from './spnego.js';
+import type { AuthMechanism } from './mechanism.js';
+
+/** RFC 4178 and MS-SPNG 3.3.5.1: the standard OID first, Microsoft's legacy one as an alternative. */
+const MECH_TYPES = [KRB5_OID, MS_KRB5_OID];
+
+export interface KerberosTarget {
+  /** Host part of the service principal: cifs/HOST (RFC 4120 6.2.1 host-based service). */
+  host: string;
+  /** Credential cache to use (a KRB5CCNAME-style name); default: the library's default. */
+  ccache?: string;
+}
+
+export class KerberosMechanism implements AuthMechanism {
+  readonly name = 'Kerberos';
+  private readonly gss: GssapiBinding;
+  private readonly ctx: GssContext;
+  private readonly service: string;
+  private established = false;
+  private readonly apReq: Buffer;
+  /** Seconds the service ticket is still valid, from the context. */
+  lifetime = 0;
+
+  /**
+   * Gets the service ticket and makes the AP-REQ at once, so that a missing ticket or addon is
+   * known before anything is sent (and 'desired' can fall back to NTLM without a wasted leg).
+   */
+  constructor(private readonly target: KerberosTarget) {
+    this.gss = loadGssapi();
+    this.service = `cifs/${target.host}`;
+    this.ctx = this.call(() => this.gss.newContext({ target: `cifs@${target.host}`, ...(target.ccache ? { ccache: target.ccache } : {}) }));
+    const first = this.call(() => this.gss.step(this.ctx, null));
+    if (!first.token) throw new KerberosError('other', 'Kerberos produced no AP-REQ');
+    this.lifetime = first.lifetime;
+    this.established = first.complete;
+    this.apReq = first.token;
+  }
+
+  initialToken(): Buffer {
+    return encodeNegTokenInit(MECH_TYPES, this.apReq);
+  }
+
+  /**
+   * The server wants another leg: either the AP-REP came with accept-incomplete (it wants our
+   * mechListMIC, RFC 4178 5 d) or, exceptionally, a further mechanism token.
+   */
+  continue(serverToken: Buffer): Buffer {
+    const token = this.take(serverToken);
+    if (token.negState === 'reject') throw new KerberosError('rejected', `the server rejected Kerberos for ${this.service}`);
+    if (!this.established) {
+      throw new ProtocolError('server asked for another Kerberos leg without completing the context');
+    }
+    return encodeNegTokenResp({ mechListMIC: this.call(() => this.gss.getMic(this.ctx, encodeMechTypeList(MECH_TYPES))) });
+  }
+
+  complete(serverToken: Buffer): void {
+    if (serverToken.length) {
+      const token = this.take(serverToken);
+      if (token.negState === 'reject') throw new KerberosError('rejected', `the server rejected Kerberos for ${this.service}`);
+    }
+    // Mutual authentication: without the server's AP-REP the context cannot complete, and a
+    // server that did not prove its identity gets no session.
+    if (!this.established) throw new KerberosError('rejected', `the server accepted the session without proving its identity (no AP-REP from ${this.service})`);
+  }
+
+  sessionKey(): Buffer {
+    return this.call(() => this.gss.sessionKey(this.ctx));
+  }
+
+  /** A NegTokenResp from the server: feed its AP-REP to the context, check its mechListMIC. */
+  private take(serverToken: Buffer): NegToken & { kind: 'resp' } {
+    const token = decodeNegToken(serverToken);
+    if (token.kind !== 'resp') throw new ProtocolError('server sent a NegTokenInit during SESSION_SETUP');
+    if (token.supportedMech && !MECH_TYPES.includes(token.supportedMech)) {
+      throw new ProtocolError(`server chose mechanism ${token.supportedMech}, which was not offered`);
+    }
+    if (token.responseToken && !this.established) {
+      const step = this.call(() => this.gss.step(this.ctx, token.responseToken!));
+      this.established = step.complete;
+      if (step.lifetime) this.lifetime = step.lifetime;
+    }
+    // RFC 4178 5: a mechListMIC from the server protects our list against downgrade; check it.
+    if (token.mechListMIC) {
+      if (!this.established) throw new ProtocolError('server sent a mechListMIC before the Kerberos context was complete');
+      const mic = token.mechListMIC;
+      this.call(() => this.gss.verifyMic(this.ctx, encodeMechTypeList(MECH_TYPES), mic));
+    }
+    return token;
+  }
+
+  private call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof KerberosError) throw err;
+      throw describeGssFailure(this.gss, err, this.target.ccache, this.service);
+    }
+  }
+}
