@@ -130,6 +130,7 @@ export function formatInfo(session: SessionInfo, share: ShareInfo, notify: Notif
     ['Server', `${escapeForTerminal(host)}:${target.port ?? 445}`],
     ['Share', `\\\\${escapeForTerminal(target.host)}\\${escapeForTerminal(target.share)}`],
     ['Dialect', dialectLabel(session.dialect)],
+    ['Authentication', session.authentication],
     ['Signing', signing],
     ['Encryption', encryption],
     ['Capabilities', list(session.capabilities)],
@@ -152,6 +153,8 @@ export function formatInfo(session: SessionInfo, share: ShareInfo, notify: Notif
 export interface InfoJson {
   server: { host: string; port: number };
   dialect: string;
+  /** 'NTLMv2', 'Kerberos' or 'none'. */
+  authentication: string;
   signing: string | null;
   signingRequired: boolean;
   encryption: string | null;
@@ -179,6 +182,7 @@ export function infoJson(session: SessionInfo, share: ShareInfo, notify: NotifyP
   return {
     server: { host: target.host, port: target.port ?? 445 },
     dialect: session.dialect,
+    authentication: session.authentication,
     signing: session.signing,
     signingRequired: session.signingRequired,
     encryption: session.encryption,

@@ -25,6 +25,13 @@ export interface ShareConnectionEvents {
   lost: [err: Error];
   /** A reconnect attempt failed; the next one is in `delayMs`. */
   retrying: [err: Error, attempt: number, delayMs: number];
+  /**
+   * The Kerberos session ended and no fresh ticket is there yet: requests wait (handles stay
+   * open) and the next re-authentication is in `delayMs`.
+   */
+  reauthFailed: [err: Error, delayMs: number];
+  /** The Kerberos session was re-authenticated with a fresh ticket valid `lifetime` seconds. */
+  reauthenticated: [lifetime: number];
 }
 
 export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
@@ -79,6 +86,8 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
       this.client = client;
       this.current = tree;
       client.once('closed', (err: Error) => this.onLost(client, err));
+      client.on('reauthFailed', (err: Error, delayMs: number) => this.emit('reauthFailed', err, delayMs));
+      client.on('reauthenticated', (lifetime: number) => this.emit('reauthenticated', lifetime));
       this.startKeepalive(client);
       return tree;
     } catch (err) {

@@ -5,6 +5,7 @@
  */
 import type { Response } from './connection.js';
 import { SecurityError, SmbError } from './errors.js';
+import { KerberosError, type KerberosFailure } from './auth/gssapi.js';
 import { NtStatus } from './wire/ntstatus.js';
 
 /** Throw `SmbError` unless the status is SUCCESS or one of `also`. */
@@ -66,8 +67,12 @@ export function isNotifyUnsupported(err: unknown): boolean {
   return statusIn(err, NOTIFY_UNSUPPORTED);
 }
 
+/** Kerberos failures that go away without changing the configuration: kinit, the network, NTP. */
+const TRANSIENT_KERBEROS: ReadonlySet<KerberosFailure> = new Set(['no-ticket', 'expired', 'kdc-unreachable', 'clock-skew']);
+
 /** Errors no retry can fix: the user must change something. */
 export function isPermanent(err: unknown): boolean {
+  if (err instanceof KerberosError) return !TRANSIENT_KERBEROS.has(err.reason);
   return err instanceof SecurityError || statusIn(err, PERMANENT);
 }
 

@@ -90,6 +90,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private poller: Poller | null = null;
   private stateNow: WatchState = 'connecting';
   private stopped = false;
+  private reauthFailing = false;
   eventsSeen = 0;
   lastEventTime: string | null = null;
 
@@ -213,6 +214,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     share.on('lost', this.onLost);
     share.on('connected', this.onConnected);
     share.on('retrying', this.onRetrying);
+    share.on('reauthFailed', this.onReauthFailed);
+    share.on('reauthenticated', this.onReauthenticated);
   }
 
   get state(): WatchState {
@@ -327,6 +330,19 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (!this.stopped) this.emitState('reconnecting', `reconnect attempt ${attempt} failed (${err.message}); next in ${Math.round(delayMs / 1000)} s`);
   };
 
+  /** The session's ticket ended with no fresh one to take: the handles wait, nothing is lost. */
+  private readonly onReauthFailed = (err: Error, delayMs: number): void => {
+    if (this.stopped) return;
+    this.reauthFailing = true;
+    this.emitState(this.stateNow, `${err.message}; changes are kept, next try in ${Math.max(1, Math.round(delayMs / 1000))} s`);
+  };
+
+  private readonly onReauthenticated = (): void => {
+    if (this.stopped || !this.reauthFailing) return;
+    this.reauthFailing = false;
+    this.emitState(this.stateNow, 'Kerberos session renewed with a fresh ticket');
+  };
+
   private readonly onConnected = (tree: SmbTree, reconnect: boolean): void => {
     if (!reconnect || this.stopped) return;
     this.queue.push(async () => {
@@ -380,6 +396,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.share.off('lost', this.onLost);
     this.share.off('connected', this.onConnected);
     this.share.off('retrying', this.onRetrying);
+    this.share.off('reauthFailed', this.onReauthFailed);
+    this.share.off('reauthenticated', this.onReauthenticated);
     this.changes.dispose();
     this.stopPolling();
     await Promise.all([this.folders.closeAll(), parentClosed]);

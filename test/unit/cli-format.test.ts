@@ -111,7 +111,7 @@ describe('lsJson', () => {
 const session: SessionInfo = {
   dialect: '3.1.1', signing: 'AES-128-GMAC', encryption: 'AES-128-GCM', serverGuid: '0a1b2c3d-0000-1111-2222-333344445555',
   capabilities: ['DFS', 'LEASING', 'LARGE_MTU'], signingRequired: true, maxTransactSize: 8388608, maxReadSize: 8388608,
-  maxWriteSize: 8388608, systemTime: new Date('2025-11-24T12:00:00Z'), sessionFlags: [],
+  maxWriteSize: 8388608, systemTime: new Date('2025-11-24T12:00:00Z'), sessionFlags: [], authentication: 'NTLMv2',
 };
 const share: ShareInfo = {
   name: 'data', type: 'disk', flags: ['ACCESS_BASED_DIRECTORY_ENUM'], capabilities: [], maximalAccess: 0x1f01ff, encrypted: false,
@@ -130,6 +130,7 @@ describe('formatInfo', () => {
     expect(text).toMatch(/Server: +nas:445/);
     expect(text).toMatch(/Share: +\\\\nas\\data$/m);
     expect(text).toMatch(/Dialect: +SMB 3\.1\.1/);
+    expect(text).toMatch(/Authentication: +NTLMv2/);
     expect(text).toMatch(/Signing: +AES-128-GMAC \(required by the server\)/);
     expect(text).toMatch(/Encryption: +AES-128-GCM \(available; this share is not encrypted\)/);
     expect(text).toMatch(/Capabilities: +DFS LEASING LARGE_MTU/);

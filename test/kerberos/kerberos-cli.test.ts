@@ -1,0 +1,188 @@
+// info, ls and watch with -k against a real Samba AD DC on loopback, where NTLM is disabled:
+// every success here is a Kerberos logon. Dialects 2.1 (signed), 3.0.2 and 3.1.1 (encrypted),
+// the client keytab, --use-krb5-ccache, and each Kerberos error in words.
+import { copyFileSync, mkdirSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { krb5ConfText, startRealm, timings, type Realm } from '../support/kerberos.js';
+
+let realm: Realm;
+let aliceCache: string;
+let suiteStart = 0;
+
+beforeAll(async () => {
+  suiteStart = Date.now();
+  realm = await startRealm();
+  aliceCache = `FILE:${join(realm.dir, 'alice.cc')}`;
+  realm.kinit(aliceCache);
+  mkdirSync(join(realm.sharePath, 'docs'));
+  writeFileSync(join(realm.encSharePath, 'report.txt'), 'hello');
+}, 120_000);
+
+afterAll(async () => {
+  await realm?.stop();
+  const t = timings.at(-1);
+  if (t) console.log(`kerberos-cli: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, suite ${Date.now() - suiteStart} ms`);
+});
+
+/** Connection arguments for the DC: its name in TARGET, its address through -I. */
+function at(share: string, ...more: string[]): string[] {
+  return ['-I', '127.0.0.1', '-p', String(realm.smbPort), ...more, `//${realm.host}/${share}`];
+}
+
+async function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = runCli(args, env);
+  const { code } = await r.exit;
+  return { code, stdout: r.stdout.join('\n'), stderr: r.stderr.join('\n') };
+}
+
+const DIALECTS = [
+  { name: 'SMB2_10', label: '2.1', share: 'share', protect: 'sign', signing: /Signing: +HMAC-SHA256/, encryption: /Encryption: +none/ },
+  { name: 'SMB3_02', label: '3.0.2', share: 'enc', protect: 'encrypt', signing: /Signing: +off/, encryption: /Encryption: +AES-128-CCM \(this share is encrypted\)/ },
+  { name: 'SMB3_11', label: '3.1.1', share: 'enc', protect: 'encrypt', signing: /Signing: +off/, encryption: /Encryption: +AES-128-GCM \(this share is encrypted\)/ },
+] as const;
+
+describe.each(DIALECTS)('with only a ticket, SMB $label', ({ name, label, share, protect, signing, encryption }) => {
+  it('info logs on with Kerberos, signed or encrypted as the share requires', async () => {
+    const r = await run(['info', ...at(share, '--max-protocol', name, '--protect', protect, '-k')], realm.clientEnv(aliceCache));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`Dialect: +SMB ${label.replace(/\./g, '\\.')}$`, 'm'));
+    expect(r.stdout).toMatch(/Authentication: +Kerberos/);
+    expect(r.stdout).toMatch(signing);
+    expect(r.stdout).toMatch(encryption);
+    expect(r.stdout).toMatch(/Change notify: +supported/);
+  });
+
+  it('ls lists the share', async () => {
+    const r = await run(['ls', ...at(share, '--max-protocol', name, '--protect', protect, '-k')], realm.clientEnv(aliceCache));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(share === 'enc' ? /report\.txt/ : /docs/);
+  });
+
+  it('watch reports a change made on the server', async () => {
+    const w = runCli(['watch', '-m', '--json', '-k', ...at(share, '--max-protocol', name, '--protect', protect)], realm.clientEnv(aliceCache));
+    try {
+      await w.waitLine(/"event":"STATE".*"watching"/, 20_000);
+      const file = `new-${label}.txt`;
+      writeFileSync(join(share === 'enc' ? realm.encSharePath : realm.sharePath, file), 'x');
+      const line = JSON.parse(await w.waitLine(new RegExp(`"CREATE".*${file.replace(/\./g, '\\.')}`), 20_000)) as Record<string, unknown>;
+      expect(line).toMatchObject({ event: 'CREATE', path: file, share });
+    } finally {
+      w.child.kill('SIGTERM');
+      await w.exit;
+    }
+  });
+});
+
+describe('credential sources', () => {
+  it('a client keytab (KRB5_CLIENT_KTNAME) gets a ticket with no kinit and no cache on disk', async () => {
+    const r = await run(['info', '--json', ...at('share', '-k')], realm.clientEnv('MEMORY:smbnotify', { KRB5_CLIENT_KTNAME: realm.bob.keytab }));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ authentication: 'Kerberos', signingRequired: true });
+  });
+
+  it('--use-krb5-ccache takes the named cache over KRB5CCNAME', async () => {
+    const r = await run(['info', ...at('share', '--use-krb5-ccache', aliceCache, '--use-kerberos=required')], realm.clientEnv('FILE:/nonexistent/cache'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Authentication: +Kerberos/);
+  });
+
+  it('--use-kerberos=desired with a ticket uses Kerberos', async () => {
+    const r = await run(['info', ...at('share', '--use-kerberos=desired', '-N')], realm.clientEnv(aliceCache));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Authentication: +Kerberos/);
+  });
+
+  it('without -k the DC refuses NTLM, in words', async () => {
+    const r = await run(['info', ...at('share', '-U', `alice%${realm.alice.password}`)], realm.clientEnv(aliceCache));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/STATUS_NTLM_BLOCKED/);
+  });
+});
+
+describe('errors in words, one line each', () => {
+  async function failure(args: string[], env: Record<string, string>): Promise<string> {
+    const r = await run(args, env);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n').filter((l) => l.trim());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/\n|^\s+at /);
+    return lines[0]!;
+  }
+
+  /** A cache with only a TGT (no service ticket yet), so the next logon asks the KDC. */
+  function freshCache(name: string): string {
+    const cache = `FILE:${join(realm.dir, name)}`;
+    realm.kinit(cache);
+    return cache;
+  }
+
+  it('no ticket', async () => {
+    const line = await failure(['info', ...at('share', '-k')], realm.clientEnv(`FILE:${join(realm.dir, 'none.cc')}`));
+    expect(line).toMatch(/no Kerberos ticket: .*No Kerberos credentials available.*run kinit/);
+  });
+
+  it('clock skew (the cache says the KDC clock is an hour ahead)', async () => {
+    const cache = freshCache('skew.cc');
+    // MIT ccache format version 4: header tag 1 holds the KDC time offset (seconds, then µs),
+    // which libkrb5 adds to the local clock when kdc_timesync is on (the default).
+    const path = cache.slice('FILE:'.length);
+    const fd = openSync(path, 'r+');
+    const head = Buffer.alloc(12);
+    readSync(fd, head, 0, 12, 0);
+    expect(head.readUInt16BE(0)).toBe(0x0504);
+    expect(head.readUInt16BE(4)).toBe(1); // tag 1: DeltaTime
+    const offset = Buffer.alloc(4);
+    offset.writeInt32BE(3600);
+    writeSync(fd, offset, 0, 4, 8);
+    closeSync(fd);
+    const line = await failure(['info', ...at('share', '-k')], realm.clientEnv(cache));
+    expect(line).toMatch(/Kerberos clock skew too great/);
+  });
+
+  it('unknown principal (a keytab for a user the domain does not have)', async () => {
+    const keytab = join(realm.dir, 'nobody.keytab');
+    const kt = spawnSync('ktutil', [], {
+      input: `addent -password -p nobody@${realm.realm} -k 1 -e aes256-cts-hmac-sha1-96\nsecret\nwkt ${keytab}\nquit\n`,
+      encoding: 'utf8',
+    });
+    expect(kt.status).toBe(0);
+    const line = await failure(['info', ...at('share', '-k')], realm.clientEnv('MEMORY:nobody', { KRB5_CLIENT_KTNAME: keytab }));
+    expect(line).toMatch(/Kerberos unknown principal: .*nobody@TEST\.LAN/);
+  });
+
+  it('server not in the realm', async () => {
+    const args = ['info', '-I', '127.0.0.1', '-p', String(realm.smbPort), '-k', `//files.test.lan/share`];
+    const line = await failure(args, realm.clientEnv(aliceCache));
+    expect(line).toMatch(/Kerberos server not in the realm: the KDC has no principal for cifs\/files\.test\.lan/);
+  });
+
+  it('KDC unreachable', async () => {
+    const cache = freshCache('nokdc.cc');
+    const conf = join(realm.dir, 'krb5-nokdc.conf');
+    writeFileSync(conf, krb5ConfText(realm.kdcPort, { kdc: '127.0.0.1:9' }));
+    const line = await failure(['info', ...at('share', '-k')], { ...realm.clientEnv(cache), KRB5_CONFIG: conf });
+    expect(line).toMatch(/Kerberos KDC unreachable: Cannot contact any KDC for realm 'TEST\.LAN'/);
+  });
+
+  it('an expired ticket names the user and says to run kinit', async () => {
+    // A cache whose TGT ended: copy alice's and move the clock past its end through the KDC
+    // time offset (as above), which is how libkrb5 sees an expired ticket.
+    const path = join(realm.dir, 'old.cc');
+    copyFileSync(aliceCache.slice('FILE:'.length), path);
+    const fd = openSync(path, 'r+');
+    const offset = Buffer.alloc(4);
+    offset.writeInt32BE(2 * 86400);
+    writeSync(fd, offset, 0, 4, 8);
+    closeSync(fd);
+    const line = await failure(['info', ...at('share', '-k')], realm.clientEnv(`FILE:${path}`));
+    expect(line).toBe('smbnotify: Kerberos ticket expired for alice@TEST.LAN: run kinit');
+  });
+});
