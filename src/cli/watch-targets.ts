@@ -78,7 +78,7 @@ export async function resolveWatchTargets(
     if (!share) {
       share = new ShareConnection({
         host: target.host,
-        ...(opts.ipAddress ? { address: opts.ipAddress } : {}),
+        ...(opts.ipAddress ?? target.address ? { address: opts.ipAddress ?? target.address! } : {}),
         port,
         share: target.share,
         credentials,

@@ -11,6 +11,7 @@
  *   [mqtt]                url, client-id, username, password-file, qos, topic-prefix, ca, cert,
  *                         key, queue, queue-max-size (src/config/mqtt-config.ts)
  */
+import { KERBEROS_USES, type KerberosUse } from './kerberos.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
@@ -38,6 +39,9 @@ export interface WatchConfig {
   /** The folder the view passes through to (default: the target's cifs mount). */
   viewBacking?: string;
   viewAllowOther?: boolean;
+  kerberos?: KerberosUse;
+  krb5Ccache?: string;
+  ipAddress?: string;
 }
 
 export interface DaemonConfig {
@@ -54,6 +58,9 @@ export interface DaemonConfig {
   credentialsFile?: string;
   guest: boolean;
   pollIntervalSeconds?: number;
+  /** Default for every watch: Kerberos use and credential cache. */
+  kerberos?: KerberosUse;
+  krb5Ccache?: string;
   watches: WatchConfig[];
   /** `//host` or `//host/share` (lower case) -> credentials file. */
   credentials: Map<string, string>;
@@ -167,8 +174,16 @@ function applyDaemonKey(c: DaemonConfig, key: string, value: string, where: stri
     case 'credentials': c.credentialsFile = expandHome(value); break;
     case 'guest': c.guest = parseBool(value, where); break;
     case 'poll-interval': c.pollIntervalSeconds = parseSeconds(value, where); break;
+    case 'kerberos': c.kerberos = parseKerberosUse(value, where); break;
+    case 'krb5-ccache': c.krb5Ccache = value; break;
     default: throw new ConfigError(`${where}: unknown key "${key}" in [daemon]`);
   }
+}
+
+function parseKerberosUse(value: string, where: string): KerberosUse {
+  const use = value.trim().toLowerCase();
+  if (!(KERBEROS_USES as readonly string[]).includes(use)) throw new ConfigError(`${where}: kerberos must be required, desired or off`);
+  return use as KerberosUse;
 }
 
 function applyWatchKey(w: WatchConfig, key: string, value: string, where: string): void {
@@ -184,6 +199,9 @@ function applyWatchKey(w: WatchConfig, key: string, value: string, where: string
     case 'view': w.view = parseView(value, where); break;
     case 'view-backing': w.viewBacking = expandHome(value); break;
     case 'view-allow-other': w.viewAllowOther = parseBool(value, where); break;
+    case 'kerberos': w.kerberos = parseKerberosUse(value, where); break;
+    case 'krb5-ccache': w.krb5Ccache = value; break;
+    case 'ip-address': w.ipAddress = value; break;
     case 'password': throw new ConfigError(`${where}: passwords do not belong in the config; use credentials = FILE (mode 600)`);
     default: throw new ConfigError(`${where}: unknown key "${key}" in [watch ${w.name}]`);
   }

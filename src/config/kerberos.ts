@@ -46,3 +46,19 @@ export async function resolveLogon(opts: KerberosOptions, passwordCredentials: (
   const fallback = await passwordCredentials().catch(() => undefined);
   return fallback && fallback.kind === 'user' ? { ...base, fallback } : base;
 }
+
+/**
+ * The credential cache of a sec=krb5 mount's user: the library default when it is us; else the
+ * MIT default file cache of that uid (what cifs.upcall finds for a FILE-cache set-up).
+ */
+export function mountCcache(krb5: { cruid?: number }, uid = process.getuid?.()): string | undefined {
+  if (krb5.cruid === undefined || krb5.cruid === uid) return undefined;
+  return `FILE:/tmp/krb5cc_${krb5.cruid}`;
+}
+
+/** Kerberos credentials for a target that names them (a sec=krb5 mount), or undefined. */
+export function targetKerberos(target: { krb5?: { cruid?: number } }): Credentials | undefined {
+  if (!target.krb5) return undefined;
+  const ccache = mountCcache(target.krb5);
+  return { kind: 'kerberos', use: 'required', ...(ccache ? { ccache } : {}) };
+}

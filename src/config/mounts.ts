@@ -18,6 +18,9 @@ export interface CifsMount {
   port?: number;
   user?: string;
   domain?: string;
+  /** `sec=` (krb5, krb5i, ntlmssp, ...), and the uid whose Kerberos ticket the mount uses. */
+  sec?: string;
+  cruid?: number;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal (\040 ...). */
@@ -54,6 +57,11 @@ export function parseMountinfo(text: string): CifsMount[] {
     if (user) mount.user = user;
     const domain = options.get('domain');
     if (domain) mount.domain = domain;
+    const sec = options.get('sec');
+    if (sec) mount.sec = sec;
+    // The kernel takes the ticket of cruid=, which defaults to the uid= of the mount.
+    const cruidText = options.get('cruid') ?? options.get('uid');
+    if (cruidText !== undefined && /^\d+$/.test(cruidText)) mount.cruid = Number(cruidText);
     mounts.push(mount);
   }
   return mounts;
@@ -84,7 +92,13 @@ export function shareTargetForLocalPath(mounts: CifsMount[], path: string): Targ
   const found = mountForLocalPath(mounts, path);
   if (!found) return undefined;
   const { mount, sharePath } = found;
-  const target: Target = { host: mount.addr ?? mount.host, share: mount.share, path: sharePath };
+  const kerberos = mount.sec?.startsWith('krb5') === true;
+  // Kerberos needs the server's name for cifs/HOST: connect to addr=, name the host.
+  const target: Target = { host: kerberos ? mount.host : mount.addr ?? mount.host, share: mount.share, path: sharePath };
+  if (kerberos) {
+    if (mount.addr) target.address = mount.addr;
+    target.krb5 = mount.cruid !== undefined ? { cruid: mount.cruid } : {};
+  }
   if (mount.port) target.port = mount.port;
   if (mount.user) target.user = mount.user;
   if (mount.domain) target.domain = mount.domain;

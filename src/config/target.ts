@@ -19,6 +19,10 @@ export interface Target {
   user?: string;
   domain?: string;
   password?: string;
+  /** Where to connect when not `host` (a mount's addr=); `host` still names the server. */
+  address?: string;
+  /** A cifs mount with sec=krb5: log on with the ticket of the mount's user (cruid). */
+  krb5?: { cruid?: number };
 }
 
 const FORMS = 'smb://[USER@]HOST/SHARE[/PATH], //HOST/SHARE[/PATH] or \\\\HOST\\SHARE[\\PATH]';

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Credentials, Protection } from '../smb/types.js';
+import type { Credentials, DialectName, Protection } from '../smb/types.js';
 import { UsageError } from '../config/errors.js';
 import { ConfigError, loadConfig, type DaemonConfig, type WatchConfig } from '../config/daemon-config.js';
 import { resolveTarget, type TargetResolver } from './targets.js';
@@ -26,6 +26,10 @@ export interface DaemonOptions {
   protect?: Protection;
   /** -p: the port of targets that name none. */
   port?: number;
+  /** -m / --max-protocol: the highest dialect to offer. */
+  maxDialect?: DialectName;
+  /** -I: where to connect for the command line's --watch targets. */
+  address?: string;
   mountinfo: string;
   version: string;
   log: (line: string) => void;
@@ -69,6 +73,7 @@ export class Daemon implements DaemonControl {
       config: () => this.config,
       commandLineCredentials: this.opts.commandLineCredentials,
       defaultPort: this.opts.port,
+      defaultAddress: this.opts.address,
     };
   }
 
@@ -122,6 +127,9 @@ export class Daemon implements DaemonControl {
         ...(w.credentialsFile ? { credentialsFile: w.credentialsFile } : {}),
         guest: w.guest,
         ...(w.pollIntervalSeconds ? { pollIntervalSeconds: w.pollIntervalSeconds } : {}),
+        ...(w.kerberos ? { kerberos: w.kerberos } : {}),
+        ...(w.krb5Ccache ? { krb5Ccache: w.krb5Ccache } : {}),
+        ...(w.ipAddress ? { ipAddress: w.ipAddress } : {}),
       }, w);
       this.configWatches.set(w.name, { spec: w, id });
     } catch (err) {
@@ -138,7 +146,15 @@ export class Daemon implements DaemonControl {
     if (this.stopping) throw new Error('the daemon is stopping');
     const r = await resolveTarget(target, options, origin, this.resolver);
     const id = `w${this.nextId++}`;
-    const share = this.pool.acquire({ host: r.host, port: r.port, share: r.share, credentials: r.credentials, protect: this.opts.protect ?? 'off' });
+    const share = this.pool.acquire({
+      host: r.host,
+      ...(r.address ? { address: r.address } : {}),
+      port: r.port,
+      share: r.share,
+      credentials: r.credentials,
+      protect: this.opts.protect ?? 'off',
+      ...(this.opts.maxDialect ? { maxDialect: this.opts.maxDialect } : {}),
+    });
     const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port)(p);
     const entry = new WatchEntry({
       id,

@@ -2,15 +2,17 @@
  * One connection per share and identity, shared by every watch on that share: a server sees one
  * session from the daemon however many folders it watches there.
  */
-import type { Credentials, Protection } from '../smb/types.js';
+import type { Credentials, DialectName, Protection } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
 
 export interface ShareKey {
   host: string;
+  address?: string;
   port: number;
   share: string;
   credentials: Credentials;
   protect: Protection;
+  maxDialect?: DialectName;
 }
 
 interface Pooled {
@@ -24,7 +26,7 @@ export class SharePool {
   constructor(private readonly keepaliveMs = 30_000, private readonly timeoutMs = 15_000) {}
 
   private keyOf(k: ShareKey): string {
-    return JSON.stringify([k.host.toLowerCase(), k.port, k.share.toLowerCase(), k.credentials, k.protect]);
+    return JSON.stringify([k.host.toLowerCase(), k.address ?? null, k.port, k.share.toLowerCase(), k.credentials, k.protect, k.maxDialect ?? null]);
   }
 
   acquire(k: ShareKey): ShareConnection {
@@ -34,10 +36,12 @@ export class SharePool {
       pooled = {
         share: new ShareConnection({
           host: k.host,
+          ...(k.address ? { address: k.address } : {}),
           port: k.port,
           share: k.share,
           credentials: k.credentials,
           protect: k.protect,
+          ...(k.maxDialect ? { maxDialect: k.maxDialect } : {}),
           keepaliveMs: this.keepaliveMs,
           timeoutMs: this.timeoutMs,
         }),

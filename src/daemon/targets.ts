@@ -12,6 +12,7 @@ import { UsageError } from '../config/errors.js';
 import { isShareTarget, parseTarget, type Target } from '../config/target.js';
 import type { Credentials } from '../smb/types.js';
 import { shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
+import { mountCcache } from '../config/kerberos.js';
 import type { AddWatchOptions, WatchOrigin } from '../sinks/types.js';
 import { promises as fsp } from 'node:fs';
 import { readFileAsUser } from './read-as-user.js';
@@ -22,11 +23,15 @@ export interface TargetResolver {
   commandLineCredentials: Credentials | undefined;
   /** The command line's -p, for targets that name no port. */
   defaultPort: number | undefined;
+  /** The command line's -I, for the command line's --watch targets. */
+  defaultAddress?: string | undefined;
 }
 
 export interface ResolvedWatchTarget {
   host: string;
   port: number;
+  /** Where to connect when not `host`. */
+  address?: string;
   share: string;
   path: string;
   credentials: Credentials;
@@ -83,8 +88,17 @@ export async function resolveTarget(target: string, opts: AddWatchOptions, origi
   else if (config.credentialsFile) credentials = await fromFile(config.credentialsFile);
   else if (r.commandLineCredentials) credentials = r.commandLineCredentials;
   else if (config.guest) credentials = { kind: 'guest' };
+  // Kerberos: the watch's own setting, a sec=krb5 mount, then [daemon] (the command line's -k
+  // arrives as commandLineCredentials above). 'desired' keeps the password chain as fallback.
+  const use = opts.kerberos ?? (t.krb5 ? 'required' : undefined) ?? config.kerberos;
+  if (use === 'required' || use === 'desired') {
+    const ccache = opts.krb5Ccache ?? (t.krb5 ? mountCcache(t.krb5) : undefined) ?? config.krb5Ccache;
+    const fallback = use === 'desired' && credentials?.kind === 'user' ? credentials : undefined;
+    credentials = { kind: 'kerberos', use, ...(ccache ? { ccache } : {}), ...(fallback ? { fallback } : {}) };
+  }
   if (!credentials) {
     throw new UsageError(`no credentials for //${host}/${share} (${origin} watch): add "credentials = FILE" to the config, or a [credentials //${host}/${share}] section`);
   }
-  return { host, port, share, path: sharePath, credentials };
+  const address = opts.ipAddress ?? t.address ?? (origin === 'command-line' ? r.defaultAddress : undefined);
+  return { host, port, ...(address ? { address } : {}), share, path: sharePath, credentials };
 }

@@ -55,6 +55,12 @@ export interface AddWatchOptions {
    * file is used only if this user could read it.
    */
   callerUid?: number;
+  /** Kerberos, as --use-kerberos; a sec=krb5 mount implies 'required'. */
+  kerberos?: 'required' | 'desired' | 'off';
+  /** Kerberos credential cache, as --use-krb5-ccache. */
+  krb5Ccache?: string;
+  /** Connect to this address; the target's host still names the server (cifs/HOST). */
+  ipAddress?: string;
 }
 
 /** What the D-Bus API calls into. */

@@ -10,6 +10,7 @@ import type dbus from 'dbus-next';
 import { defaultConfig, defaultConfigPath, loadConfig, type DaemonConfig } from '../../config/daemon-config.js';
 import { resolveCredentials } from '../../config/credentials.js';
 import { checkMqttUrl, resolveMqtt } from '../../config/mqtt-config.js';
+import { kerberosUse, resolveLogon } from '../../config/kerberos.js';
 import { isShareTarget, parseTarget, targetPort } from '../../config/target.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { DesktopFollower } from '../../daemon/desktop.js';
@@ -35,9 +36,10 @@ export interface DaemonCliOptions extends ConnectionCliOptions {
 
 async function commandLineCredentials(opts: DaemonCliOptions): Promise<Credentials | undefined> {
   const given = opts.user !== undefined || opts.authenticationFile !== undefined || opts.pass === false || process.env['PASSWD'] !== undefined;
-  if (!given) return undefined;
-  const creds = await resolveCredentials({ user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false });
-  return creds;
+  const password = (): Promise<Credentials> =>
+    resolveCredentials({ user: opts.user, authenticationFile: opts.authenticationFile, noPass: opts.pass === false });
+  if (kerberosUse(opts) !== 'off') return resolveLogon(opts, password);
+  return given ? password() : undefined;
 }
 
 /** A group's id from /etc/group (Node has no getgrnam); numbers are taken as they are. */
@@ -89,6 +91,8 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     protect: (opts.protect ?? 'off') as Protection,
     ...(opts.port ? { port: opts.port } : {}),
     ...(opts.timeout ? { timeoutMs: Math.round(opts.timeout * 1000) } : {}),
+    ...(opts.ipAddress ? { address: opts.ipAddress } : {}),
+    ...(opts.maxProtocol ? { maxDialect: opts.maxProtocol } : {}),
     mountinfo: config.mountinfo ?? '/proc/self/mountinfo',
     version,
     log,

@@ -1,0 +1,139 @@
+// The daemon with Kerberos against the test DC (NTLM disabled there): -k on the command line on
+// 2.1, 3.0.2 and 3.1.1, a [watch] section with its own credential cache and address, and a
+// cifs mount with sec=krb5 in mountinfo (the mount user's ticket).
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type Running } from '../support/cli.js';
+import { startRealm, timings, type Realm } from '../support/kerberos.js';
+
+let realm: Realm;
+let aliceCache: string;
+let emptyMountinfo: string;
+let suiteStart = 0;
+
+beforeAll(async () => {
+  suiteStart = Date.now();
+  realm = await startRealm();
+  aliceCache = `FILE:${join(realm.dir, 'alice.cc')}`;
+  realm.kinit(aliceCache);
+  emptyMountinfo = join(realm.dir, 'mountinfo-empty');
+  writeFileSync(emptyMountinfo, '');
+}, 120_000);
+
+afterAll(async () => {
+  await realm?.stop();
+  const t = timings.at(-1);
+  if (t) console.log(`kerberos daemon: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, suite ${Date.now() - suiteStart} ms`);
+});
+
+async function journalEvent(journal: string, match: (e: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(journal)) {
+      const found = readFileSync(journal, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find(match);
+      if (found) return found;
+    }
+    if (Date.now() > deadline) throw new Error(`no matching event in ${journal} within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** A folder on the share the domain user may open (mkdir gives root's 0755). */
+function shareFolder(root: string, name: string): void {
+  mkdirSync(join(root, name));
+  chmodSync(join(root, name), 0o777);
+}
+
+async function stop(d: Running): Promise<void> {
+  d.child.kill('SIGTERM');
+  await d.exit;
+}
+
+describe.each([
+  { name: 'SMB2_10', share: 'share', protect: 'sign' },
+  { name: 'SMB3_02', share: 'enc', protect: 'encrypt' },
+  { name: 'SMB3_11', share: 'enc', protect: 'encrypt' },
+] as const)('daemon -k, $name', ({ name, share, protect }) => {
+  it('watches with only a ticket and journals the changes', async () => {
+    const journal = join(realm.dir, `journal-${name}.jsonl`);
+    const folder = `daemon-${name}`;
+    const root = share === 'enc' ? realm.encSharePath : realm.sharePath;
+    shareFolder(root, folder);
+    const d = runCli(
+      ['daemon', '--bus', 'none', '--journal', journal, '--mountinfo', emptyMountinfo, '-k', '-I', '127.0.0.1', '-p', String(realm.smbPort),
+        '--max-protocol', name, '--protect', protect, '--watch', `//${realm.host}/${share}/${folder}`],
+      realm.clientEnv(aliceCache),
+    );
+    try {
+      await d.waitLine(/: watching/, 20_000, 'stderr');
+      writeFileSync(join(root, folder, 'hello.txt'), 'x');
+      const e = await journalEvent(journal, (x) => x['event'] === 'CREATE');
+      expect(e).toMatchObject({ event: 'CREATE', path: `${folder}/hello.txt`, share, server: realm.host });
+    } finally {
+      await stop(d);
+    }
+  });
+});
+
+describe('daemon configuration', () => {
+  it('a [watch] section with kerberos, krb5-ccache and ip-address', async () => {
+    const journal = join(realm.dir, 'journal-config.jsonl');
+    shareFolder(realm.sharePath, 'configured');
+    const config = join(realm.dir, 'config');
+    writeFileSync(config, [
+      '[daemon]', 'follow-desktop = no', `journal = ${journal}`, 'bus = none', '',
+      '[watch configured]', `target = smb://${realm.host}:${realm.smbPort}/share/configured`, 'kerberos = required',
+      `krb5-ccache = ${aliceCache}`, 'ip-address = 127.0.0.1', '',
+    ].join('\n'));
+    // KRB5CCNAME points nowhere: the ticket can only come from krb5-ccache.
+    const d = runCli(['daemon', '--config', config, '--mountinfo', emptyMountinfo], realm.clientEnv('FILE:/nonexistent/cache'));
+    try {
+      await d.waitLine(/: watching/, 20_000, 'stderr');
+      writeFileSync(join(realm.sharePath, 'configured', 'from-config.txt'), 'x');
+      expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: 'configured/from-config.txt' });
+    } finally {
+      await stop(d);
+    }
+  });
+
+  it('a cifs mount with sec=krb5 uses the mount user\'s ticket, connecting to its addr=', async () => {
+    const journal = join(realm.dir, 'journal-mount.jsonl');
+    shareFolder(realm.sharePath, 'mounted');
+    const mountPoint = join(realm.dir, 'mnt');
+    mkdirSync(mountPoint);
+    const mountinfo = join(realm.dir, 'mountinfo-krb5');
+    const uid = process.getuid!();
+    writeFileSync(mountinfo, `99 22 0:55 / ${mountPoint} rw,relatime - cifs //${realm.host}/share rw,vers=3.1.1,sec=krb5,cruid=${uid},addr=127.0.0.1,port=${realm.smbPort},prefixpath=mounted\n`);
+    const d = runCli(['daemon', '--bus', 'none', '--journal', journal, '--mountinfo', mountinfo, '--watch', mountPoint], realm.clientEnv(aliceCache));
+    try {
+      await d.waitLine(/: watching/, 20_000, 'stderr');
+      writeFileSync(join(realm.sharePath, 'mounted', 'via-mount.txt'), 'x');
+      const e = await journalEvent(journal, (x) => x['event'] === 'CREATE');
+      expect(e).toMatchObject({ path: 'mounted/via-mount.txt', localPath: join(mountPoint, 'via-mount.txt') });
+    } finally {
+      await stop(d);
+    }
+  });
+
+  it('without a ticket the daemon says so in one line and keeps retrying until kinit', async () => {
+    const journal = join(realm.dir, 'journal-noticket.jsonl');
+    const cache = `FILE:${join(realm.dir, 'later.cc')}`;
+    shareFolder(realm.sharePath, 'later');
+    const d = runCli(
+      ['daemon', '--bus', 'none', '--journal', journal, '--mountinfo', emptyMountinfo, '-k', '-I', '127.0.0.1', '-p', String(realm.smbPort), '--watch', `//${realm.host}/share/later`],
+      realm.clientEnv(cache),
+    );
+    try {
+      const line = await d.waitLine(/no Kerberos ticket/, 20_000, 'stderr');
+      expect(line).toMatch(/reconnecting: cannot connect \(no Kerberos ticket: .*run kinit.*\); retrying in \d+ s/);
+      realm.kinit(cache);
+      await d.waitLine(/: watching/, 30_000, 'stderr');
+      writeFileSync(join(realm.sharePath, 'later', 'after-kinit.txt'), 'x');
+      expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: 'later/after-kinit.txt' });
+    } finally {
+      await stop(d);
+    }
+  });
+});

@@ -1,0 +1,111 @@
+// Tickets end, and Samba ends the SMB session with them (STATUS_NETWORK_SESSION_EXPIRED while TCP
+// stays up). Two watches run through the end of a short ticket (kinit -l 150s; the KDC refuses
+// a service ticket when the TGT has 120 s or less left):
+// - "renewed": the cache gets a fresh ticket before the end (as SSSD or a kinit -R cron does);
+//   the watch re-authenticates its session, keeps its handles, and reports every change made
+//   before, across and after the end, with no reconnect.
+// - "lapsed": nobody renews; the watch says, in one line, whose ticket expired and to run kinit,
+//   keeps its handles while it retries, and once kinit has run reports the changes made meanwhile.
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli, type Running } from '../support/cli.js';
+import { startRealm, timings, type Realm } from '../support/kerberos.js';
+
+const TICKET_SECONDS = 150;
+let realm: Realm;
+let suiteStart = 0;
+
+beforeAll(async () => {
+  suiteStart = Date.now();
+  realm = await startRealm();
+}, 120_000);
+
+afterAll(async () => {
+  await realm?.stop();
+  const t = timings.at(-1);
+  if (t) console.log(`ticket-expiry: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, suite ${Date.now() - suiteStart} ms`);
+});
+
+function startWatch(folder: string, cache: string): Running {
+  mkdirSync(join(realm.sharePath, folder));
+  chmodSync(join(realm.sharePath, folder), 0o777);
+  return runCli(
+    ['watch', '-m', '--json', '-k', '-I', '127.0.0.1', '-p', String(realm.smbPort), '--max-protocol', 'SMB3_11', `//${realm.host}/share/${folder}`],
+    realm.clientEnv(cache),
+  );
+}
+
+function create(folder: string, name: string): void {
+  writeFileSync(join(realm.sharePath, folder, name), name);
+}
+
+async function until(deadline: number): Promise<void> {
+  const left = deadline - Date.now();
+  if (left > 0) await sleep(left);
+}
+
+it('a watch keeps its session across the end of its ticket: renewed in time, or after kinit', async () => {
+  const renewedCache = `FILE:${join(realm.dir, 'renewed.cc')}`;
+  const lapsedCache = `FILE:${join(realm.dir, 'lapsed.cc')}`;
+  realm.kinit(renewedCache, `${TICKET_SECONDS}s`);
+  realm.kinit(lapsedCache, `${TICKET_SECONDS}s`);
+  const ticketEnd = Date.now() + TICKET_SECONDS * 1000;
+  const renewed = startWatch('renewed', renewedCache);
+  const lapsed = startWatch('lapsed', lapsedCache);
+  try {
+    await renewed.waitLine(/"state":"watching"/, 20_000);
+    await lapsed.waitLine(/"state":"watching"/, 20_000);
+    create('renewed', 'before.txt');
+    create('lapsed', 'before.txt');
+    await renewed.waitLine(/"CREATE".*renewed\/before\.txt/, 20_000);
+    await lapsed.waitLine(/"CREATE".*before\.txt/, 20_000);
+
+    // The renewal, well before the end: a new TGT in the same cache (no service ticket yet).
+    realm.kinit(renewedCache);
+
+    // Across the end: one change just before, then several after it.
+    await until(ticketEnd - 10_000);
+    create('renewed', 'just-before-end.txt');
+    await until(ticketEnd + 5_000);
+    for (const name of ['after-end-1.txt', 'after-end-2.txt']) {
+      create('renewed', name);
+      await sleep(1000);
+    }
+    for (const name of ['just-before-end.txt', 'after-end-1.txt', 'after-end-2.txt']) {
+      await renewed.waitLine(new RegExp(`"CREATE".*${name.replace(/\./g, '\\.')}`), 30_000);
+    }
+
+    // The lapsed watch: a change after the end completes the CHANGE_NOTIFY already waiting; the
+    // next one finds the session expired, and no fresh ticket is there.
+    create('lapsed', 'after-end.txt');
+    await lapsed.waitLine(/"CREATE".*after-end\.txt/, 30_000);
+    const said = await lapsed.waitLine(/Kerberos ticket expired for alice@TEST\.LAN: run kinit/, 30_000);
+    expect(JSON.parse(said)).toMatchObject({ event: 'STATE' });
+    create('lapsed', 'while-expired.txt');
+    await sleep(1500);
+    realm.kinit(lapsedCache);
+    await lapsed.waitLine(/"CREATE".*while-expired\.txt/, 60_000);
+    await lapsed.waitLine(/Kerberos session renewed/, 10_000);
+    create('lapsed', 'after-kinit.txt');
+    await lapsed.waitLine(/"CREATE".*after-kinit\.txt/, 20_000);
+
+    // Nothing was lost and nothing restarted: no reconnect, no OVERFLOW or rescan, no duplicate.
+    for (const w of [renewed, lapsed]) {
+      const events = w.stdout.map((l) => JSON.parse(l) as { event: string; state?: string; path: string; message?: string });
+      expect(events.filter((e) => e.event === 'STATE' && e.state !== 'watching')).toEqual([]);
+      expect(events.filter((e) => e.event === 'OVERFLOW')).toEqual([]);
+      const created = events.filter((e) => e.event === 'CREATE').map((e) => e.path);
+      expect(new Set(created).size).toBe(created.length);
+    }
+    const renewedCreated = renewed.stdout.map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event === 'CREATE').map((e) => e.path);
+    expect(renewedCreated).toEqual(['before.txt', 'just-before-end.txt', 'after-end-1.txt', 'after-end-2.txt'].map((n) => `renewed/${n}`));
+    expect(renewed.stdout.join('\n')).not.toMatch(/Kerberos ticket expired/);
+    const lapsedCreated = lapsed.stdout.map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event === 'CREATE').map((e) => e.path);
+    expect(lapsedCreated).toEqual(['before.txt', 'after-end.txt', 'while-expired.txt', 'after-kinit.txt'].map((n) => `lapsed/${n}`));
+  } finally {
+    for (const w of [renewed, lapsed]) w.child.kill('SIGTERM');
+    await Promise.all([renewed.exit, lapsed.exit]);
+  }
+}, 400_000);
