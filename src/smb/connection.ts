@@ -341,7 +341,8 @@ export class Connection extends EventEmitter {
     const header = decodeHeader(message);
     if (!(header.flags & HeaderFlag.SERVER_TO_REDIR)) throw new ProtocolError('server sent a request, not a response');
     const isInterim = header.status === NtStatus.PENDING && (header.flags & HeaderFlag.ASYNC_COMMAND) !== 0;
-    this.checkProtection(header, message, encrypted, isInterim);
+    const expired = this.isExpiredAnswer(header);
+    if (!expired) this.checkProtection(header, message, encrypted, isInterim);
     if (header.command === Command.OPLOCK_BREAK && header.messageId === 0xffffffffffffffffn) return; // we never ask for oplocks or leases
     const p = this.pending.get(header.messageId);
     if (!p) throw new ProtocolError(`response to unknown message id ${header.messageId}`);
@@ -359,12 +360,28 @@ export class Connection extends EventEmitter {
     if (p.timer) clearTimeout(p.timer);
     this.pending.delete(header.messageId);
     const response = { header, message, request: p.requestBytes, encrypted };
-    if (header.status === NtStatus.NETWORK_SESSION_EXPIRED && this.reauthenticator && p.command !== Command.SESSION_SETUP) {
+    if (expired) {
       p.expired = response;
     } else {
       p.resolve(response);
     }
     this.settleChain(p.chain);
+  }
+
+  /**
+   * An answer that only says the session expired, to be held for re-authentication: a
+   * STATUS_NETWORK_SESSION_EXPIRED, or any answer to a later member of a compound whose earlier
+   * member expired (Samba then fails the related requests with INVALID_PARAMETER). Samba's
+   * signatures on these do not verify (the Linux client only logs bad signatures); they are taken
+   * unverified, which is safe: all a forged one can cause is an authenticated re-authentication and
+   * the same requests again, whose answers are verified as usual.
+   */
+  private isExpiredAnswer(header: Header): boolean {
+    if (!this.reauthenticator || header.command === Command.SESSION_SETUP) return false;
+    if (header.status === NtStatus.PENDING) return false;
+    if (header.status === NtStatus.NETWORK_SESSION_EXPIRED) return true;
+    const p = this.pending.get(header.messageId);
+    return p !== undefined && p.chain.some((m) => m !== p && m.expired !== null);
   }
 
   /**
@@ -411,10 +428,6 @@ export class Connection extends EventEmitter {
     // response naming another one (or none) would otherwise skip every check below, so that a
     // changed SessionId let a forged message through unsigned, or in clear on an encrypted session.
     if (!security || encrypted) return;
-    // STATUS_NETWORK_SESSION_EXPIRED from Samba comes with a signature that does not verify (and
-    // the Linux client only logs bad signatures). Accepting it unverified is safe: all it can
-    // cause is a re-authentication, which is itself authenticated, and the same request again.
-    if (header.status === NtStatus.NETWORK_SESSION_EXPIRED && this.reauthenticator) return;
     const mustEncrypt = security.encryptAll || this.encryptedTrees.has(header.treeId);
     if (mustEncrypt && !isInterim && header.command !== Command.SESSION_SETUP) {
       throw new ProtocolError(`unencrypted ${commandName(header.command)} response on an encrypted session`);
