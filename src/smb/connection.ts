@@ -242,10 +242,21 @@ export class Connection extends EventEmitter {
     return p;
   }
 
+  /**
+   * A SESSION_SETUP on the session that already has keys: a re-authentication, which is signed
+   * (and encrypted on an encrypted session) like any other request; Samba refuses an unsigned one
+   * with ACCESS_DENIED (MS-SMB2 3.3.5.2.4 verifies it with the session's key).
+   */
+  private isReauthentication(spec: RequestSpec): boolean {
+    const security = this.security;
+    return spec.command === Command.SESSION_SETUP && security !== null && security.sessionId !== 0n && spec.sessionId === security.sessionId;
+  }
+
   private wantsEncryption(spec: RequestSpec): boolean {
     const security = this.security;
     if (!security?.cipher) return false;
-    if (spec.command === Command.NEGOTIATE || spec.command === Command.SESSION_SETUP) return false;
+    if (spec.command === Command.NEGOTIATE) return false;
+    if (spec.command === Command.SESSION_SETUP && !this.isReauthentication(spec)) return false;
     return security.encryptAll || spec.encrypt === true || (spec.treeId !== undefined && this.encryptedTrees.has(spec.treeId));
   }
 
@@ -285,7 +296,7 @@ export class Connection extends EventEmitter {
       body.copy(message, HEADER_SIZE);
       // MS-SMB2 3.2.4.1.1: sign each member of the chain on its own, padding included; an
       // encrypted message is protected by its transform instead (3.2.4.1.8).
-      const signable = m.spec.command !== Command.NEGOTIATE && m.spec.command !== Command.SESSION_SETUP;
+      const signable = m.spec.command === Command.SESSION_SETUP ? this.isReauthentication(m.spec) : m.spec.command !== Command.NEGOTIATE;
       if (!encrypt && signable && security?.signing) this.protector!.sign(message);
       m.requestBytes = message;
       m.sent = true;

@@ -6,26 +6,19 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type Running } from '../support/cli.js';
-import { startRealm, timings, type Realm } from '../support/kerberos.js';
+import { useRealm, type Realm } from '../support/kerberos.js';
 
+const theRealm = useRealm('kerberos daemon', { beforeAll, afterAll });
 let realm: Realm;
 let aliceCache: string;
 let emptyMountinfo: string;
-let suiteStart = 0;
 
-beforeAll(async () => {
-  suiteStart = Date.now();
-  realm = await startRealm();
+beforeAll(() => {
+  realm = theRealm();
   aliceCache = `FILE:${join(realm.dir, 'alice.cc')}`;
   realm.kinit(aliceCache);
   emptyMountinfo = join(realm.dir, 'mountinfo-empty');
   writeFileSync(emptyMountinfo, '');
-}, 120_000);
-
-afterAll(async () => {
-  await realm?.stop();
-  const t = timings.at(-1);
-  if (t) console.log(`kerberos daemon: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, suite ${Date.now() - suiteStart} ms`);
 });
 
 async function journalEvent(journal: string, match: (e: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {

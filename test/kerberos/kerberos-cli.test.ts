@@ -6,25 +6,18 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { krb5ConfText, startRealm, timings, type Realm } from '../support/kerberos.js';
+import { krb5ConfText, useRealm, type Realm } from '../support/kerberos.js';
 
+const theRealm = useRealm('kerberos-cli', { beforeAll, afterAll });
 let realm: Realm;
 let aliceCache: string;
-let suiteStart = 0;
 
-beforeAll(async () => {
-  suiteStart = Date.now();
-  realm = await startRealm();
+beforeAll(() => {
+  realm = theRealm();
   aliceCache = `FILE:${join(realm.dir, 'alice.cc')}`;
   realm.kinit(aliceCache);
   mkdirSync(join(realm.sharePath, 'docs'));
   writeFileSync(join(realm.encSharePath, 'report.txt'), 'hello');
-}, 120_000);
-
-afterAll(async () => {
-  await realm?.stop();
-  const t = timings.at(-1);
-  if (t) console.log(`kerberos-cli: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, suite ${Date.now() - suiteStart} ms`);
 });
 
 /** Connection arguments for the DC: its name in TARGET, its address through -I. */

@@ -11,21 +11,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli, type Running } from '../support/cli.js';
-import { startRealm, timings, type Realm } from '../support/kerberos.js';
+import { useRealm, type Realm } from '../support/kerberos.js';
 
 const TICKET_SECONDS = 150;
+const theRealm = useRealm('ticket-expiry', { beforeAll, afterAll });
 let realm: Realm;
-let suiteStart = 0;
 
-beforeAll(async () => {
-  suiteStart = Date.now();
-  realm = await startRealm();
-}, 120_000);
-
-afterAll(async () => {
-  await realm?.stop();
-  const t = timings.at(-1);
-  if (t) console.log(`ticket-expiry: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, suite ${Date.now() - suiteStart} ms`);
+beforeAll(() => {
+  realm = theRealm();
 });
 
 function startWatch(folder: string, cache: string): Running {
@@ -104,8 +97,13 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
     expect(renewed.stdout.join('\n')).not.toMatch(/Kerberos ticket expired/);
     const lapsedCreated = lapsed.stdout.map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event === 'CREATE').map((e) => e.path);
     expect(lapsedCreated).toEqual(['before.txt', 'after-end.txt', 'while-expired.txt', 'after-kinit.txt'].map((n) => `lapsed/${n}`));
+  } catch (err) {
+    // Both streams in the failure: a 4-minute test is not one to rerun blind.
+    const tail = (w: Running) => [...w.stdout.slice(-15), ...w.stderr.slice(-5)].join('\n');
+    (err as Error).message += `\n--- renewed:\n${tail(renewed)}\n--- lapsed:\n${tail(lapsed)}`;
+    throw err;
   } finally {
     for (const w of [renewed, lapsed]) w.child.kill('SIGTERM');
     await Promise.all([renewed.exit, lapsed.exit]);
   }
-}, 400_000);
+}, 540_000);

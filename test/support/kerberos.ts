@@ -15,11 +15,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { probe } from './samba.js';
+import { freePort, probe } from './samba.js';
 import { atExit, requireTool } from './tools.js';
 
 export const REALM = 'TEST.LAN';
@@ -60,18 +59,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, 
   return r.stdout;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function nssWrapperPath(): string {
   for (const p of ['/usr/lib/x86_64-linux-gnu/libnss_wrapper.so', '/usr/lib/aarch64-linux-gnu/libnss_wrapper.so', '/usr/lib/libnss_wrapper.so']) {
     if (existsSync(p)) return p;
@@ -79,6 +66,28 @@ function nssWrapperPath(): string {
   const listed = spawnSync('dpkg', ['-L', NSS_WRAPPER_PKG], { encoding: 'utf8' }).stdout?.split('\n').find((l) => l.endsWith('/libnss_wrapper.so'));
   if (listed) return listed;
   throw new Error(`libnss_wrapper.so not found: apt-get install ${NSS_WRAPPER_PKG} (or run test/setup-system.sh as root)`);
+}
+
+/**
+ * One realm for a test file: started before its tests, stopped after them, with its set-up and
+ * run times printed (the figures docs/kerberos.md quotes).
+ */
+export function useRealm(label: string, hooks: { beforeAll: (fn: () => Promise<void>, timeout: number) => void; afterAll: (fn: () => Promise<void>) => void }): () => Realm {
+  let realm: Realm | undefined;
+  let start = 0;
+  hooks.beforeAll(async () => {
+    start = Date.now();
+    realm = await startRealm();
+  }, 180_000);
+  hooks.afterAll(async () => {
+    await realm?.stop();
+    const t = timings.at(-1);
+    if (t) console.log(`${label}: DC provision ${t.provisionMs} ms, start ${t.startMs} ms, whole file ${Date.now() - start} ms`);
+  });
+  return () => {
+    if (!realm) throw new Error('the realm did not start (see the beforeAll error)');
+    return realm;
+  };
 }
 
 export function krb5ConfText(kdcPort: number, opts: { kdc?: string } = {}): string {

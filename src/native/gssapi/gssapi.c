@@ -197,16 +197,25 @@ static napi_value step(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* sessionKey(handle): the context's session key (the acceptor subkey when mutual auth sent one). */
-static napi_value session_key(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Context *c = argc ? context_arg(env, argv[0]) : NULL;
+/* The context handle of argv[0] once `argc` arguments are there, or NULL with a TypeError thrown. */
+static Context *established_args(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, const char *fn) {
+  size_t got = argc;
+  if (napi_get_cb_info(env, info, &got, argv, NULL, NULL) != napi_ok) got = 0;
+  Context *c = got >= argc ? context_arg(env, argv[0]) : NULL;
   if (!c || c->ctx == GSS_C_NO_CONTEXT) {
-    napi_throw_type_error(env, NULL, "sessionKey: no established context");
+    char message[64];
+    snprintf(message, sizeof message, "%s: no established context", fn);
+    napi_throw_type_error(env, NULL, message);
     return NULL;
   }
+  return c;
+}
+
+/* sessionKey(handle): the context's session key (the acceptor subkey when mutual auth sent one). */
+static napi_value session_key(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Context *c = established_args(env, info, 1, argv, "sessionKey");
+  if (!c) return NULL;
   OM_uint32 major, minor;
   gss_buffer_set_t set = GSS_C_NO_BUFFER_SET;
   major = gss_inquire_sec_context_by_oid(&minor, c->ctx, GSS_C_INQ_SSPI_SESSION_KEY, &set);
@@ -226,14 +235,9 @@ static napi_value session_key(napi_env env, napi_callback_info info) {
 
 /* getMic(handle, data) and verifyMic(handle, data, mic): RFC 2743 2.3.1 / 2.3.2. */
 static napi_value get_mic(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Context *c = argc > 1 ? context_arg(env, argv[0]) : NULL;
-  if (!c || c->ctx == GSS_C_NO_CONTEXT) {
-    napi_throw_type_error(env, NULL, "getMic: no established context");
-    return NULL;
-  }
+  Context *c = established_args(env, info, 2, argv, "getMic");
+  if (!c) return NULL;
   gss_buffer_desc data, mic = GSS_C_EMPTY_BUFFER;
   CHECK(napi_get_buffer_info(env, argv[1], &data.value, &data.length));
   OM_uint32 minor, major = gss_get_mic(&minor, c->ctx, GSS_C_QOP_DEFAULT, &data, &mic);
@@ -247,14 +251,9 @@ static napi_value get_mic(napi_env env, napi_callback_info info) {
 }
 
 static napi_value verify_mic(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Context *c = argc > 2 ? context_arg(env, argv[0]) : NULL;
-  if (!c || c->ctx == GSS_C_NO_CONTEXT) {
-    napi_throw_type_error(env, NULL, "verifyMic: no established context");
-    return NULL;
-  }
+  Context *c = established_args(env, info, 3, argv, "verifyMic");
+  if (!c) return NULL;
   gss_buffer_desc data, mic;
   CHECK(napi_get_buffer_info(env, argv[1], &data.value, &data.length));
   CHECK(napi_get_buffer_info(env, argv[2], &mic.value, &mic.length));
