@@ -72,7 +72,9 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     try {
       await this.share.connect();
       // The share's own reconnect may have started this watcher meanwhile.
-      if (this.watcher.state === 'connecting') await this.watcher.start();
+      // 'reconnecting' here is this entry's own state after a failed first connect (set below),
+      // not a started watcher: without this, a watch whose first connect failed never started.
+      if (this.watcher.state === 'connecting' || (this.attempt > 0 && this.watcher.state === 'reconnecting')) await this.watcher.start();
       this.attempt = 0;
       if (this.view?.state === 'starting') {
         await this.view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);

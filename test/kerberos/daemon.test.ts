@@ -12,11 +12,15 @@ const theRealm = useRealm('kerberos daemon', { beforeAll, afterAll });
 let realm: Realm;
 let aliceCache: string;
 let emptyMountinfo: string;
+let journals: string;
 
 beforeAll(() => {
   realm = theRealm();
   aliceCache = `FILE:${join(realm.dir, 'alice.cc')}`;
   realm.kinit(aliceCache);
+  // The journal's folder becomes 0700 (the daemon's own): keep it apart from the shares'.
+  journals = join(realm.dir, 'journals');
+  mkdirSync(journals);
   emptyMountinfo = join(realm.dir, 'mountinfo-empty');
   writeFileSync(emptyMountinfo, '');
 });
@@ -39,6 +43,16 @@ function shareFolder(root: string, name: string): void {
   chmodSync(join(root, name), 0o777);
 }
 
+/** Wait for the watch to be established; on failure, say what the DC logged. */
+async function watching(d: Running, timeoutMs = 20_000): Promise<void> {
+  try {
+    await d.waitLine(/: watching/, timeoutMs, 'stderr');
+  } catch (err) {
+    (err as Error).message += `\n--- DC log:\n${realm.logTail(4000)}`;
+    throw err;
+  }
+}
+
 async function stop(d: Running): Promise<void> {
   d.child.kill('SIGTERM');
   await d.exit;
@@ -50,7 +64,7 @@ describe.each([
   { name: 'SMB3_11', share: 'enc', protect: 'encrypt' },
 ] as const)('daemon -k, $name', ({ name, share, protect }) => {
   it('watches with only a ticket and journals the changes', async () => {
-    const journal = join(realm.dir, `journal-${name}.jsonl`);
+    const journal = join(journals, `journal-${name}.jsonl`);
     const folder = `daemon-${name}`;
     const root = share === 'enc' ? realm.encSharePath : realm.sharePath;
     shareFolder(root, folder);
@@ -60,7 +74,7 @@ describe.each([
       realm.clientEnv(aliceCache),
     );
     try {
-      await d.waitLine(/: watching/, 20_000, 'stderr');
+      await watching(d);
       writeFileSync(join(root, folder, 'hello.txt'), 'x');
       const e = await journalEvent(journal, (x) => x['event'] === 'CREATE');
       expect(e).toMatchObject({ event: 'CREATE', path: `${folder}/hello.txt`, share, server: realm.host });
@@ -72,7 +86,7 @@ describe.each([
 
 describe('daemon configuration', () => {
   it('a [watch] section with kerberos, krb5-ccache and ip-address', async () => {
-    const journal = join(realm.dir, 'journal-config.jsonl');
+    const journal = join(journals, 'journal-config.jsonl');
     shareFolder(realm.sharePath, 'configured');
     const config = join(realm.dir, 'config');
     writeFileSync(config, [
@@ -83,7 +97,7 @@ describe('daemon configuration', () => {
     // KRB5CCNAME points nowhere: the ticket can only come from krb5-ccache.
     const d = runCli(['daemon', '--config', config, '--mountinfo', emptyMountinfo], realm.clientEnv('FILE:/nonexistent/cache'));
     try {
-      await d.waitLine(/: watching/, 20_000, 'stderr');
+      await watching(d);
       writeFileSync(join(realm.sharePath, 'configured', 'from-config.txt'), 'x');
       expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: 'configured/from-config.txt' });
     } finally {
@@ -92,7 +106,7 @@ describe('daemon configuration', () => {
   });
 
   it('a cifs mount with sec=krb5 uses the mount user\'s ticket, connecting to its addr=', async () => {
-    const journal = join(realm.dir, 'journal-mount.jsonl');
+    const journal = join(journals, 'journal-mount.jsonl');
     shareFolder(realm.sharePath, 'mounted');
     const mountPoint = join(realm.dir, 'mnt');
     mkdirSync(mountPoint);
@@ -101,7 +115,7 @@ describe('daemon configuration', () => {
     writeFileSync(mountinfo, `99 22 0:55 / ${mountPoint} rw,relatime - cifs //${realm.host}/share rw,vers=3.1.1,sec=krb5,cruid=${uid},addr=127.0.0.1,port=${realm.smbPort},prefixpath=mounted\n`);
     const d = runCli(['daemon', '--bus', 'none', '--journal', journal, '--mountinfo', mountinfo, '--watch', mountPoint], realm.clientEnv(aliceCache));
     try {
-      await d.waitLine(/: watching/, 20_000, 'stderr');
+      await watching(d);
       writeFileSync(join(realm.sharePath, 'mounted', 'via-mount.txt'), 'x');
       const e = await journalEvent(journal, (x) => x['event'] === 'CREATE');
       expect(e).toMatchObject({ path: 'mounted/via-mount.txt', localPath: join(mountPoint, 'via-mount.txt') });
@@ -111,7 +125,7 @@ describe('daemon configuration', () => {
   });
 
   it('without a ticket the daemon says so in one line and keeps retrying until kinit', async () => {
-    const journal = join(realm.dir, 'journal-noticket.jsonl');
+    const journal = join(journals, 'journal-noticket.jsonl');
     const cache = `FILE:${join(realm.dir, 'later.cc')}`;
     shareFolder(realm.sharePath, 'later');
     const d = runCli(
@@ -122,7 +136,7 @@ describe('daemon configuration', () => {
       const line = await d.waitLine(/no Kerberos ticket/, 20_000, 'stderr');
       expect(line).toMatch(/reconnecting: cannot connect \(no Kerberos ticket: .*run kinit.*\); retrying in \d+ s/);
       realm.kinit(cache);
-      await d.waitLine(/: watching/, 30_000, 'stderr');
+      await watching(d, 30_000);
       writeFileSync(join(realm.sharePath, 'later', 'after-kinit.txt'), 'x');
       expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: 'later/after-kinit.txt' });
     } finally {

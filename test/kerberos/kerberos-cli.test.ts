@@ -33,8 +33,8 @@ async function run(args: string[], env: Record<string, string>): Promise<{ code:
 
 const DIALECTS = [
   { name: 'SMB2_10', label: '2.1', share: 'share', protect: 'sign', signing: /Signing: +HMAC-SHA256/, encryption: /Encryption: +none/ },
-  { name: 'SMB3_02', label: '3.0.2', share: 'enc', protect: 'encrypt', signing: /Signing: +off/, encryption: /Encryption: +AES-128-CCM \(this share is encrypted\)/ },
-  { name: 'SMB3_11', label: '3.1.1', share: 'enc', protect: 'encrypt', signing: /Signing: +off/, encryption: /Encryption: +AES-128-GCM \(this share is encrypted\)/ },
+  { name: 'SMB3_02', label: '3.0.2', share: 'enc', protect: 'encrypt', signing: /Signing: +not needed: every message is encrypted/, encryption: /Encryption: +AES-128-CCM \(this share is encrypted\)/ },
+  { name: 'SMB3_11', label: '3.1.1', share: 'enc', protect: 'encrypt', signing: /Signing: +not needed: every message is encrypted/, encryption: /Encryption: +AES-128-GCM \(this share is encrypted\)/ },
 ] as const;
 
 describe.each(DIALECTS)('with only a ticket, SMB $label', ({ name, label, share, protect, signing, encryption }) => {

@@ -5,7 +5,8 @@
 //   the watch re-authenticates its session, keeps its handles, and reports every change made
 //   before, across and after the end, with no reconnect.
 // - "lapsed": nobody renews; the watch says, in one line, whose ticket expired and to run kinit,
-//   keeps its handles while it retries, and once kinit has run reports the changes made meanwhile.
+//   keeps its handles and requests while it retries, and once kinit has run reports the changes
+//   made meanwhile (the server kept them on the open handle).
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -70,16 +71,17 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
       await renewed.waitLine(new RegExp(`"CREATE".*${name.replace(/\./g, '\\.')}`), 30_000);
     }
 
-    // The lapsed watch: a change after the end completes the CHANGE_NOTIFY already waiting; the
-    // next one finds the session expired, and no fresh ticket is there.
-    create('lapsed', 'after-end.txt');
-    await lapsed.waitLine(/"CREATE".*after-end\.txt/, 30_000);
+    // The lapsed watch: its next request finds the session expired and no fresh ticket; it says
+    // so, holds its requests and handles, and the changes made meanwhile wait on the server.
     const said = await lapsed.waitLine(/Kerberos ticket expired for alice@TEST\.LAN: run kinit/, 30_000);
-    expect(JSON.parse(said)).toMatchObject({ event: 'STATE' });
+    expect(JSON.parse(said)).toMatchObject({ event: 'STATE', state: 'watching' });
+    create('lapsed', 'after-end.txt');
+    await sleep(1500);
     create('lapsed', 'while-expired.txt');
     await sleep(1500);
     realm.kinit(lapsedCache);
-    await lapsed.waitLine(/"CREATE".*while-expired\.txt/, 60_000);
+    await lapsed.waitLine(/"CREATE".*after-end\.txt/, 60_000);
+    await lapsed.waitLine(/"CREATE".*while-expired\.txt/, 10_000);
     await lapsed.waitLine(/Kerberos session renewed/, 10_000);
     create('lapsed', 'after-kinit.txt');
     await lapsed.waitLine(/"CREATE".*after-kinit\.txt/, 20_000);

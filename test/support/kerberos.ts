@@ -52,7 +52,7 @@ const ADMIN_PASSWORD = `Adm1n-${randomBytes(6).toString('hex')}`;
 const NSS_WRAPPER_PKG = 'libnss-wrapper';
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, input?: string): string {
-  const r = spawnSync(cmd, args, { env, input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(cmd, args, { env, input, encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).slice(-1500)}`);
   }
@@ -78,7 +78,7 @@ export function useRealm(label: string, hooks: { beforeAll: (fn: () => Promise<v
   hooks.beforeAll(async () => {
     start = Date.now();
     realm = await startRealm();
-  }, 180_000);
+  }, 420_000);
   hooks.afterAll(async () => {
     await realm?.stop();
     const t = timings.at(-1);
