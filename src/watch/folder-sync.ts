@@ -1,13 +1,15 @@
 /**
  * Listing folders into the snapshot: a listing's difference against what is known becomes events
  * (after an overflow, a reconnect, while polling), and in a recursive watch every subfolder found
- * is opened (armed first, then listed, so nothing slips between the two). A name that appears is
- * opened by NameCheck, which watches and lists it if it is a folder.
+ * is opened (armed first, then listed, so nothing slips between the two) and listed once more a
+ * little later (see `settleLater`). A name that appears is opened by NameCheck, which watches and
+ * lists it if it is a folder.
  */
 import type { SmbTree } from '../smb/tree.js';
 import { isMissing, isRefused, isServerLimit } from '../smb/status.js';
 import type { ChangeKind, ChangeFields, EventSource } from './events.js';
 import type { FolderRegistry } from './folder-registry.js';
+import type { FolderWatch } from './folder-watch.js';
 import { joinPath, safeComponent } from './paths.js';
 import type { Difference, Snapshot } from './snapshot.js';
 
@@ -40,11 +42,65 @@ interface Subfolder {
   id: bigint | undefined;
 }
 
+/** How long after its handle is armed a folder is listed once more (see `settleLater`). */
+export const SETTLE_MS = 1000;
+
 export class FolderSync {
   /** The generation for which the server's open-file limit was reported already. */
   private limitSaidFor = -1;
 
+  /** Newly armed handles waiting for their second listing, and when it is due. */
+  private readonly settling = new Map<FolderWatch, number>();
+  private settleTimer: NodeJS.Timeout | null = null;
+
   constructor(private readonly w: SyncContext) {}
+
+  /** Second listings still to come. */
+  get pendingSettles(): number {
+    return this.settling.size;
+  }
+
+  /**
+   * List a newly armed folder once more, SETTLE_MS from now. Samba answers CHANGE_NOTIFY before it
+   * watches the folder's disk: smbd hands the request to its notify daemon (smbd-notifyd), which
+   * adds the inotify watch only when it gets to that message. A change made on the server's disk
+   * in that gap is in neither the listing made right after arming nor any notification, and on a
+   * loaded server the gap lasts long enough for a file created just after its new folder to fall
+   * into it. The second listing reports only what is still missing (snapshot difference). Done
+   * for folders armed while watching (new folders, every folder after a reconnect), not at the
+   * start, where a listing could overtake the notifications of changes made right after it.
+   */
+  settleLater(path: string): void {
+    const fw = this.w.folders.get(path);
+    if (!fw || this.w.polling || this.w.stopped) return;
+    this.settling.set(fw, Date.now() + SETTLE_MS);
+    if (!this.settleTimer) this.settleTimer = setTimeout(() => this.settleDue(), SETTLE_MS);
+  }
+
+  private settleDue(): void {
+    this.settleTimer = null;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [fw, due] of this.settling) {
+      if (due > now) {
+        next = Math.min(next, due);
+        continue;
+      }
+      this.settling.delete(fw);
+      // A handle closed, replaced or dropped with its connection since: whoever did that lists.
+      this.w.enqueue(async () => {
+        if (this.w.folders.isCurrent(fw) && !this.w.polling) await this.rescan(fw.path, 'rescan', true, false);
+      });
+    }
+    if (next !== Infinity) this.settleTimer = setTimeout(() => this.settleDue(), next - now);
+  }
+
+  /** Forget the second listings still to come (stopping). */
+  dispose(): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    this.settling.clear();
+  }
 
   /**
    * List a folder and turn the difference against the snapshot into events (when `emit`). When
@@ -143,7 +199,10 @@ export class FolderSync {
     const path = sub.path;
     try {
       if (!this.w.polling) await this.w.folders.open(tree, path, sub.id);
-      return (await this.listOne(tree, path, source, emit, deep)).subfolders;
+      const { subfolders } = await this.listOne(tree, path, source, emit, deep);
+      // Not on the watch's first listing: what happened before it was armed is not news.
+      if (emit) this.settleLater(path);
+      return subfolders;
     } catch (err) {
       // Gone already, or a file by now: the parent's next notification or listing tells.
       if (isMissing(err)) return [];

@@ -38,6 +38,8 @@ export interface NameCheckContext {
   enqueue(task: () => Promise<void> | void): void;
   /** List a folder and report its difference (FolderSync.rescan). */
   rescan(path: string): Promise<unknown>;
+  /** A folder was just armed and listed: list it once more shortly (FolderSync.settleLater). */
+  armed(path: string): void;
 }
 
 interface Waiting {
@@ -119,6 +121,7 @@ export class NameCheck {
       w.snapshot.ensureFolder(path);
       w.folders.adopt(tree, path, handle.fileId, generation, handle.info, id);
       await w.rescan(path);
+      w.armed(path);
     });
   }
 

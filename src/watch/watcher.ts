@@ -173,6 +173,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       },
       enqueue,
       rescan: (path) => this.sync.rescan(path, 'rescan', true, false),
+      armed: (path) => this.sync.settleLater(path),
     });
     const netMs = opts.safetyNetMs ?? 2000;
     this.safetyNet = netMs > 0 ? new SafetyNet({
@@ -224,7 +225,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   /** Nothing queued and nothing held back: every change seen so far has been reported. */
   get idle(): boolean {
-    return this.queue.length === 0 && this.outbox.pending === 0 && this.overflows.waiting === 0 && this.names.pending === 0;
+    return this.queue.length === 0 && this.outbox.pending === 0 && this.overflows.waiting === 0 && this.names.pending === 0 && this.sync.pendingSettles === 0;
   }
 
   /** Take the first snapshot and arm every folder. Errors (missing folder, ...) are the caller's. */
@@ -249,6 +250,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     const rootWatch = this.folders.get(this.root);
     if (rootWatch?.fileId) this.folders.identify(rootWatch, await tree.internalId(rootWatch.fileId).catch(() => null));
     await this.sync.rescan(this.root, 'rescan', emit, true);
+    if (emit) this.sync.settleLater(this.root);
     // The parent's watch is armed before we say "watching": a removal right after is heard.
     await this.rootGuard.startChecking();
     this.setState('watching', why === 'initial' ? `watching ${this.label(this.root)}` : why === 'reconnect' ? 'reconnected and resynchronised' : 'watched folder is back');
@@ -391,6 +393,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.overflows.dispose();
     this.safetyNet?.stop();
     this.names.dispose();
+    this.sync.dispose();
     this.changes.flush();
     this.stopped = true;
     this.share.off('lost', this.onLost);
