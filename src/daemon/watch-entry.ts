@@ -9,6 +9,7 @@ import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
 import type { ShareConnection } from '../smb/share-connection.js';
 import { isMissing, isPermanent } from '../smb/status.js';
 import { Watcher } from '../watch/watcher.js';
+import { notifyTraceLine, traceEnabled } from '../watch/trace.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
 import { WatchView, type WatchViewSpec } from './watch-view.js';
 import { describeSmbFailure, type ErrorContext } from '../smb/describe.js';
@@ -55,6 +56,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       ...(spec.pollIntervalSeconds ? { pollIntervalMs: spec.pollIntervalSeconds * 1000 } : {}),
     });
     this.watcher.on('event', (e) => this.onEvent(e));
+    if (traceEnabled('notify')) this.watcher.on('notified', (folder, entries) => log(`${spec.id}: ${notifyTraceLine(folder, entries)}`));
     this.view = spec.view ? new WatchView(spec.view, log) : null;
   }
 

@@ -85,7 +85,7 @@ export class ChangeProcessor {
           this.modified(path, e.action);
           break;
         case FileAction.RENAMED_OLD_NAME:
-          this.heldOld = this.hold(path, e.action, this.opts.renameWindowMs, () => this.flushOld());
+          this.heldOld = this.hold(path, e.action, this.opts.renameWindowMs);
           break;
         case FileAction.RENAMED_NEW_NAME:
           this.renamedTo(path, e.action, raw);
@@ -102,12 +102,21 @@ export class ChangeProcessor {
     }
   }
 
-  private hold(path: string, action: number, windowMs: number, expire: () => void): Held {
+  private hold(path: string, action: number, windowMs: number): Held {
     const detached = this.w.snapshot.detach(path);
-    const timer = setTimeout(() => this.w.enqueue(expire), windowMs);
     const placeholder: OutItem = { event: this.w.events.change('MOVED_FROM', path, { source: 'notify', action, isDir: detached?.entry.isDir }), awaiting: true };
     this.outbox.push(placeholder);
-    return { path, detached, action, timer, placeholder };
+    // The expiry is queued behind what arrived before it; it flushes this old name only.
+    const held: Held = {
+      path,
+      detached,
+      action,
+      placeholder,
+      timer: expireAfter(windowMs, () => this.w.enqueue(() => {
+        if (this.heldOld === held) this.flushOld();
+      })),
+    };
+    return held;
   }
 
   private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO', raw: string): void {
@@ -318,5 +327,26 @@ export class ChangeProcessor {
     this.heldOld = null;
     this.outbox.dispose();
   }
+}
+
+/**
+ * Call `expire` once the event loop has run `windowMs` without hearing the rest of a pair. A timer
+ * alone is not enough on a busy machine: when the loop was blocked, the timer runs before the
+ * socket is read, so a NEW_NAME already waiting there would come too late. A late timer waits
+ * one more window, and the expiry itself runs after the poll phase (setImmediate), by which time
+ * any response already received has been decoded and queued ahead of it.
+ */
+function expireAfter(windowMs: number, expire: () => void): NodeJS.Timeout {
+  let due = Date.now() + windowMs;
+  const timer = setTimeout(() => {
+    const now = Date.now();
+    if (now > due + windowMs) {
+      due = now + windowMs;
+      timer.refresh();
+      return;
+    }
+    setImmediate(expire);
+  }, windowMs);
+  return timer;
 }
 

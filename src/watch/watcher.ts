@@ -15,7 +15,7 @@
  * OverflowDebounce, RootGuard (the watched folder deleted and back), Poller (no CHANGE_NOTIFY).
  */
 import { EventEmitter } from 'node:events';
-import { CompletionFilter } from '../smb/change-notify.js';
+import { CompletionFilter, type FileNotifyInformation } from '../smb/change-notify.js';
 import type { ShareConnection } from '../smb/share-connection.js';
 import { isMissing, isNotifyUnsupported } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
@@ -72,6 +72,8 @@ export interface WatcherOptions {
 
 export interface WatcherEvents {
   event: [WatchEvent];
+  /** A CHANGE_NOTIFY response with entries, as it arrived, before it becomes events (trace.ts). */
+  notified: [folder: string, entries: FileNotifyInformation[]];
 }
 
 export class Watcher extends EventEmitter<WatcherEvents> {
@@ -270,7 +272,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     };
   }
 
-  private onEntries(fw: FolderWatch, entries: Parameters<ChangeProcessor['process']>[1]): void {
+  private onEntries(fw: FolderWatch, entries: FileNotifyInformation[]): void {
     // The folder's removal (or the first half of its move) is processed already: what its handle
     // says has no place in the stream. Should it have moved, it is listed again at its new path
     // (FolderRegistry.move).
@@ -278,6 +280,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       this.folders.missed(fw);
       return;
     }
+    this.emit('notified', fw.path, entries);
     this.changes.process(fw.path, entries);
   }
 

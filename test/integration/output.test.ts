@@ -77,6 +77,16 @@ describe('watch output', () => {
     const month = now.toLocaleDateString('en-US', { month: 'long', timeZone: 'UTC' });
     expect(r.stdout.filter(Boolean)).toEqual([`UTC ${day} ${month}|z.txt`]);
   });
+
+  it('SMBNOTIFY_TRACE=notify prints each CHANGE_NOTIFY response on stderr, before its events', { timeout: 30_000 }, async () => {
+    mkdirSync(join(samba.sharePath, 'out', 'trace'), { recursive: true });
+    const r = runCli(['watch', `${url}/out/trace`, '-A', cred], { SMBNOTIFY_TRACE: 'notify' });
+    await r.waitLine(/WATCHING/, 15_000, 'stderr');
+    writeFileSync(join(samba.sharePath, 'out', 'trace', 't.txt'), 'x');
+    expect((await r.exit).code).toBe(0);
+    expect(r.stderr.filter((l) => l.includes('trace:'))[0]).toBe('smbnotify: trace: notify out/trace: ADDED t.txt');
+    expect(r.stdout.filter(Boolean)).toEqual(['CREATE          t.txt']);
+  });
 });
 
 describe('daemon: monitor --format and config filters', () => {

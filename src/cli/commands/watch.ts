@@ -8,6 +8,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
 import { Watcher } from '../../watch/watcher.js';
+import { notifyTraceLine, traceEnabled } from '../../watch/trace.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
@@ -111,6 +112,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
         ...(opts.bufferSize ? { bufferSize: opts.bufferSize } : {}),
         ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
       });
+      if (traceEnabled('notify')) w.on('notified', (folder, entries) => io.err(`smbnotify: ${notifyTraceLine(folder, entries)}`));
       w.on('event', (e) => {
         // Without --monitor only the first event counts, like inotifywait: nothing after it.
         if (finished) return;
