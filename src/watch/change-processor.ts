@@ -134,9 +134,12 @@ export class ChangeProcessor {
       return;
     }
     if (this.w.snapshot.get(path)) return; // already known from a listing: not news
+    // A move between folders keeps the name: only a name some folder still holds can be the new
+    // half of one whose removal has not arrived yet. Any other new name goes out without waiting.
+    const mayBeMoved = kind === 'CREATE' && this.w.snapshot.holdsName(baseName(path));
     this.w.snapshot.add(path, { ...UNKNOWN_ENTRY });
     // Out once the server confirmed the name (a listing may hide it) and said what it is.
-    const item: OutItem = { event: this.w.events.change(kind, path, { source: 'notify', action }), half: kind === 'CREATE' ? 'create' : undefined, awaiting: true };
+    const item: OutItem = { event: this.w.events.change(kind, path, { source: 'notify', action }), half: mayBeMoved ? 'create' : undefined, awaiting: true };
     this.outbox.push(item);
     this.w.confirmName(path, item, true);
   }

@@ -61,6 +61,11 @@ export function entryOf(listed: ListedEntry): EntryState {
 export class Snapshot {
   private readonly folders = new Map<string, Map<string, EntryState>>();
   private count = 0;
+  /**
+   * How many folders hold each name. A new name that no folder holds cannot be the second half of
+   * a move between folders, so it need not wait for one (change-processor.ts).
+   */
+  private readonly names = new Map<string, number>();
 
   constructor(readonly limit = DEFAULT_SNAPSHOT_LIMIT) {}
 
@@ -79,6 +84,11 @@ export class Snapshot {
   /** Known folders at or below `root`, parents before children. */
   foldersUnder(root: string): string[] {
     return [...this.folders.keys()].filter((f) => isWithin(f, root)).sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
+  }
+
+  /** Whether any folder holds an entry of this name. */
+  holdsName(name: string): boolean {
+    return this.names.has(name);
   }
 
   get(path: string): EntryState | undefined {
@@ -102,6 +112,7 @@ export class Snapshot {
       after.set(stat.name, entry);
       const old = before.get(stat.name);
       const path = joinPath(folder, stat.name);
+      if (!old) this.nameIn(stat.name);
       if (!old) diff.push({ kind: 'CREATE', path, entry });
       else if (old.isDir !== undefined && old.isDir !== entry.isDir) {
         diff.push({ kind: 'DELETE', path, entry: old, below: old.isDir ? this.below(path) : [] }, { kind: 'CREATE', path, entry });
@@ -112,6 +123,7 @@ export class Snapshot {
     }
     for (const [name, old] of before) {
       if (after.has(name)) continue;
+      this.nameOut(name);
       const path = joinPath(folder, name);
       diff.push({ kind: 'DELETE', path, entry: old, below: old.isDir !== false ? this.below(path) : [] });
       if (old.isDir !== false) this.dropSubtree(path);
@@ -131,7 +143,10 @@ export class Snapshot {
     const folder = this.folders.get(parentOf(path));
     if (!folder) return true;
     const old = folder.get(baseName(path));
-    if (!old) this.count++;
+    if (!old) {
+      this.count++;
+      this.nameIn(baseName(path));
+    }
     folder.set(baseName(path), entry);
     if (entry.isDir) this.ensureFolder(path);
     return !old || old.isDir !== entry.isDir;
@@ -144,6 +159,7 @@ export class Snapshot {
     if (!folder || !old) return undefined;
     folder.delete(baseName(path));
     this.count--;
+    this.nameOut(baseName(path));
     if (old.isDir !== false) this.dropSubtree(path);
     return old;
   }
@@ -163,6 +179,8 @@ export class Snapshot {
       const moved = path + f.slice(detached.from.length);
       const previous = this.folders.get(moved);
       this.count += entries.size - (previous?.size ?? 0);
+      for (const name of previous?.keys() ?? []) this.nameOut(name);
+      for (const name of entries.keys()) this.nameIn(name);
       this.folders.set(moved, entries);
     }
   }
@@ -183,8 +201,19 @@ export class Snapshot {
     for (const [f, entries] of [...this.folders.entries()]) {
       if (isWithin(f, dir)) {
         this.count -= entries.size;
+        for (const name of entries.keys()) this.nameOut(name);
         this.folders.delete(f);
       }
     }
+  }
+
+  private nameIn(name: string): void {
+    this.names.set(name, (this.names.get(name) ?? 0) + 1);
+  }
+
+  private nameOut(name: string): void {
+    const n = this.names.get(name) ?? 0;
+    if (n <= 1) this.names.delete(name);
+    else this.names.set(name, n - 1);
   }
 }

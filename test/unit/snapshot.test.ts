@@ -67,4 +67,25 @@ describe('deleted trees', () => {
     expect(order).toEqual(['x/y/2/3', 'x/y/1', 'x/y/2', 'x/y', 'x/z']);
     for (const p of order) for (const q of order) if (q.startsWith(`${p}/`)) expect(order.indexOf(q)).toBeLessThan(order.indexOf(p));
   });
+
+  it('knows which names some folder holds, through listings, additions, removals and moves', () => {
+    const s = new Snapshot();
+    s.replaceFolder('', [stat('a'), stat('d', true), stat('e', true)]);
+    s.replaceFolder('d', [stat('a'), stat('deep', true)]);
+    s.replaceFolder('d/deep', [stat('x')]);
+    s.replaceFolder('e', []);
+    expect(['a', 'd', 'deep', 'x', 'y'].map((n) => s.holdsName(n))).toEqual([true, true, true, true, false]);
+    s.remove('a');
+    expect(s.holdsName('a')).toBe(true); // d/a is still there
+    s.move('d/deep', 'e/deep');
+    expect(s.holdsName('x')).toBe(true);
+    s.add('e/y', { ...UNKNOWN_ENTRY });
+    expect(s.holdsName('y')).toBe(true);
+    // A folder's listing drops what vanished, with what its subfolders held.
+    s.replaceFolder('e', []);
+    expect(['deep', 'x', 'y'].map((n) => s.holdsName(n))).toEqual([false, false, false]);
+    s.replaceFolder('', []);
+    expect(['a', 'd', 'e'].map((n) => s.holdsName(n))).toEqual([false, false, false]);
+    expect(s.size).toBe(0);
+  });
 });
