@@ -4,9 +4,9 @@
  * key. Passwords never live here: credentials are files in the smbclient / mount.cifs format.
  *
  *   [daemon]              bus, journal, journal-max-size, journal-keep, journal-group, mountinfo,
- *                         follow-desktop, watch-mounts, credentials, guest, poll-interval
+ *                         follow-desktop, watch-mounts, credentials, guest, poll-interval, safety-net
  *   [watch NAME]          target, recursive, credentials, guest, events, include, exclude,
- *                         poll-interval, view, view-backing, view-allow-other
+ *                         poll-interval, safety-net, view, view-backing, view-allow-other
  *   [credentials //HOST[/SHARE]]   file: credentials for mounts and desktop folders there
  *   [mqtt]                url, client-id, username, password-file, qos, topic-prefix, ca, cert,
  *                         key, queue, queue-max-size (src/config/mqtt-config.ts)
@@ -34,6 +34,8 @@ export interface WatchConfig {
   include?: RegExp;
   exclude?: RegExp;
   pollIntervalSeconds?: number;
+  /** Base interval of the safety net (watch/safety-net.ts); 0: off. */
+  safetyNetSeconds?: number;
   /** A live view of the watch: 'yes' (under $XDG_RUNTIME_DIR/smbnotify/), 'over' (over the cifs mount point) or a folder. */
   view?: string;
   /** The folder the view passes through to (default: the target's cifs mount). */
@@ -58,6 +60,8 @@ export interface DaemonConfig {
   credentialsFile?: string;
   guest: boolean;
   pollIntervalSeconds?: number;
+  /** Default for every watch: the safety net's base interval; 0: off. */
+  safetyNetSeconds?: number;
   /** Default for every watch: Kerberos use and credential cache. */
   kerberos?: KerberosUse;
   krb5Ccache?: string;
@@ -88,6 +92,11 @@ function parseSeconds(value: string, where: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${where}: expected a number of seconds, got "${value}"`);
   return n;
+}
+
+/** Seconds, or `off` (0). */
+export function parseSecondsOrOff(value: string, where: string): number {
+  return ['off', 'no', '0'].includes(value.trim().toLowerCase()) ? 0 : parseSeconds(value, where);
 }
 
 /** `8M`, `512K`, `1G` or bytes. */
@@ -174,6 +183,7 @@ function applyDaemonKey(c: DaemonConfig, key: string, value: string, where: stri
     case 'credentials': c.credentialsFile = expandHome(value); break;
     case 'guest': c.guest = parseBool(value, where); break;
     case 'poll-interval': c.pollIntervalSeconds = parseSeconds(value, where); break;
+    case 'safety-net': c.safetyNetSeconds = parseSecondsOrOff(value, where); break;
     case 'kerberos': c.kerberos = parseKerberosUse(value, where); break;
     case 'krb5-ccache': c.krb5Ccache = value; break;
     default: throw new ConfigError(`${where}: unknown key "${key}" in [daemon]`);
@@ -196,6 +206,7 @@ function applyWatchKey(w: WatchConfig, key: string, value: string, where: string
     case 'include': w.include = parseRegex(value, where); break;
     case 'exclude': w.exclude = parseRegex(value, where); break;
     case 'poll-interval': w.pollIntervalSeconds = parseSeconds(value, where); break;
+    case 'safety-net': w.safetyNetSeconds = parseSecondsOrOff(value, where); break;
     case 'view': w.view = parseView(value, where); break;
     case 'view-backing': w.viewBacking = expandHome(value); break;
     case 'view-allow-other': w.viewAllowOther = parseBool(value, where); break;

@@ -170,6 +170,7 @@ export class Daemon implements DaemonControl {
       ...(filters?.include ? { include: filters.include } : {}),
       ...(filters?.exclude ? { exclude: filters.exclude } : {}),
       ...(options.pollIntervalSeconds ?? this.config.pollIntervalSeconds ? { pollIntervalSeconds: options.pollIntervalSeconds ?? this.config.pollIntervalSeconds } : {}),
+      ...safetyNet(filters?.safetyNetSeconds ?? this.config.safetyNetSeconds),
     }, share, this.opts.log);
     entry.on('event', (e) => this.publish(e));
     this.entries.set(id, entry);
@@ -281,4 +282,9 @@ export class NotFoundError extends Error {
 
 function regexText(_key: string, value: unknown): unknown {
   return value instanceof RegExp ? value.source : value;
+}
+
+/** The safety net's base interval for a watch spec, when the config sets one (0: off). */
+function safetyNet(seconds: number | undefined): { safetyNetSeconds?: number } {
+  return seconds === undefined ? {} : { safetyNetSeconds: seconds };
 }

@@ -24,6 +24,8 @@ export interface WatchEntrySpec {
   include?: RegExp;
   exclude?: RegExp;
   pollIntervalSeconds?: number;
+  /** Base interval of the safety net; 0 turns it off; default: the engine's. */
+  safetyNetSeconds?: number;
   localPathOf: (sharePath: string) => string | undefined;
   /** A live view of the watched folder (implies recursive). */
   view?: WatchViewSpec;
@@ -54,6 +56,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       localPathOf: spec.localPathOf,
       watchId: spec.id,
       ...(spec.pollIntervalSeconds ? { pollIntervalMs: spec.pollIntervalSeconds * 1000 } : {}),
+      ...(spec.safetyNetSeconds !== undefined ? { safetyNetMs: spec.safetyNetSeconds * 1000 } : {}),
     });
     this.watcher.on('event', (e) => this.onEvent(e));
     if (traceEnabled('notify')) this.watcher.on('notified', (folder, entries) => log(`${spec.id}: ${notifyTraceLine(folder, entries)}`));

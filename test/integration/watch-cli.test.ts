@@ -140,3 +140,39 @@ describe('smbnotify watch', () => {
     expect(after).not.toMatch(/docs/);
   });
 });
+
+describe('--safety-net, on a server that does not report changes made on its own disk', () => {
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('SECONDS: a file created on the disk is found by the net and reported as a rescan', { timeout: 60_000 }, async () => {
+    const quiet = await startSamba({ kernelChangeNotify: false });
+    mkdirSync(join(quiet.sharePath, 'net'), { recursive: true });
+    const r = runCli(['watch', '--format', '%e %f %s', '-e', 'CREATE', '--safety-net', '0.3', `smb://${quiet.host}:${quiet.port}/data/net`, '-A', credentialsFile(quiet)]);
+    await established(r);
+    writeFileSync(join(quiet.sharePath, 'net', 'on-disk.txt'), 'x');
+    expect((await r.exit).code).toBe(0);
+    expect(r.stdout.filter(Boolean)).toEqual(['CREATE on-disk.txt rescan']);
+  });
+
+  it('off: the disk change is never looked for; a change over SMB still comes at once', { timeout: 60_000 }, async () => {
+    const quiet = await startSamba({ kernelChangeNotify: false });
+    mkdirSync(join(quiet.sharePath, 'off'), { recursive: true });
+    const r = runCli(['watch', '-e', 'CREATE', '--safety-net', 'off', `smb://${quiet.host}:${quiet.port}/data/off`, '-A', credentialsFile(quiet)]);
+    await established(r);
+    writeFileSync(join(quiet.sharePath, 'off', 'on-disk.txt'), 'x');
+    // Longer than the default interval (2 s), which would have found it.
+    await pause(3500);
+    const put = await quiet.smbclient(['-c', 'put /etc/hostname off\\over-smb.txt']);
+    expect(put.code, put.stdout).toBe(0);
+    expect((await r.exit).code).toBe(0);
+    expect(r.stdout.filter(Boolean)).toEqual(['CREATE          over-smb.txt']);
+  });
+
+  it('refuses a bad value with one line and status 1', async () => {
+    const r = runCli(['watch', '--safety-net', 'soon', `${url}/docs`, '-A', cred]);
+    const { code } = await r.exit;
+    expect(code).not.toBe(0);
+    expect(r.stderr.filter(Boolean)).toEqual(["smbnotify: option '--safety-net <SECONDS|off>' argument 'soon' is invalid. --safety-net must be a positive number."]);
+  });
+});
+

@@ -38,6 +38,13 @@ describe('config file', () => {
     expect(() => parseConfig('[watch x]\ntarget = //h/s\nview = relative/dir', 'cfg')).toThrow(/cfg:3: view = yes, over, no or an absolute folder/);
   });
 
+  it('reads safety-net: seconds or off, for the daemon and per watch', () => {
+    const c = parseConfig(['[daemon]', 'safety-net = 30', '[watch a]', 'target = //h/s', 'safety-net = off', '[watch b]', 'target = //h/s', 'safety-net = 0.5'].join('\n'));
+    expect(c.safetyNetSeconds).toBe(30);
+    expect(c.watches.map((w) => w.safetyNetSeconds)).toEqual([0, 0.5]);
+    expect(() => parseConfig('[daemon]\nsafety-net = soon', 'cfg')).toThrow(/cfg:2: expected a number of seconds, got "soon"/);
+  });
+
   it('refuses what it does not understand, with the file and line', () => {
     expect(() => parseConfig('[daemon]\nfollow-desktop = maybe', 'cfg')).toThrow(/cfg:2: expected yes or no/);
     expect(() => parseConfig('[watch x]\ntarget = //h/s\npassword = hunter2', 'cfg')).toThrow(/passwords do not belong/);

@@ -28,6 +28,8 @@ export interface WatchOptions extends WatchCliConnection {
   timefmt?: string;
   json?: boolean;
   pollInterval?: number;
+  /** Seconds; 0: off. */
+  safetyNet?: number;
   bufferSize?: number;
 }
 
@@ -66,6 +68,11 @@ function parsePositive(what: string, integer: boolean) {
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be a positive number.`);
     return n;
   };
+}
+
+function parseSafetyNet(text: string): number {
+  if (['off', 'no', '0'].includes(text.trim().toLowerCase())) return 0;
+  return parsePositive('--safety-net', false)(text);
 }
 
 export type WatchIO = CommandIO & { err: (line: string) => void } & StopIO;
@@ -111,6 +118,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
         localPathOf: t.localPathOf,
         ...(opts.bufferSize ? { bufferSize: opts.bufferSize } : {}),
         ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
+        ...(opts.safetyNet !== undefined ? { safetyNetMs: opts.safetyNet * 1000 } : {}),
       });
       if (traceEnabled('notify')) w.on('notified', (folder, entries) => io.err(`smbnotify: ${notifyTraceLine(folder, entries)}`));
       w.on('event', (e) => {
@@ -161,6 +169,7 @@ export function registerWatch(program: Command, io: WatchIO): Command {
     .option('--timefmt <FMT>', 'strftime format for %T (default "%F %T")')
     .option('--json', 'one JSON object per event per line')
     .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
+    .option('--safety-net <SECONDS|off>', "base interval of the check for changes the server does not report (default 2; grows with the number of folders)", parseSafetyNet)
     .option('--buffer-size <BYTES>', 'CHANGE_NOTIFY output buffer (default: the server maximum, at most 1 MiB)', parsePositive('--buffer-size', true))
     .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo')
     .option('--fstab <FILE>', "where a mount's credentials= file is looked up (default /etc/fstab)");
