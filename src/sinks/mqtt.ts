@@ -19,7 +19,7 @@
  *   across a restart or a broken connection; `seq` per watch tells repeats apart).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { eventJson, type WatchEvent } from '../watch/events.js';
+import { EventFactory, eventJson, type WatchEvent } from '../watch/events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import type { DaemonEvent, EventSink } from './types.js';
@@ -248,17 +248,11 @@ export class MqttSink implements EventSink {
   private queueOverflows(): void {
     if (this.dropped.size === 0) return;
     for (const [watchId, d] of [...this.dropped]) {
-      const overflow: DaemonEvent = {
-        seq: d.seq,
-        time: new Date().toISOString(),
-        event: 'OVERFLOW',
-        server: d.event.server,
-        share: d.event.share,
-        path: d.event.watch ?? '',
-        ...(d.event.watch !== undefined ? { watch: d.event.watch } : {}),
-        message: `MQTT queue full: ${d.count} events were not sent; list the folder again`,
-        watchId,
-      };
+      // Built like every other event (same fields, same order), numbered after the last one lost.
+      const origin = { server: d.event.server, share: d.event.share, watch: d.event.watch ?? '', watchId };
+      const overflow = new EventFactory(origin).change('OVERFLOW', origin.watch, { message: `MQTT queue full: ${d.count} events were not sent; list the folder again` });
+      overflow.seq = d.seq;
+      overflow.time = new Date().toISOString();
       if (!this.queue.append(eventJson(overflow))) return;
       this.dropped.delete(watchId);
     }

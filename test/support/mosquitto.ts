@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { freePort, probe } from './samba.js';
 import { atExit, requireTool, withParentDeathSignal } from './tools.js';
+import { Arrivals } from './arrivals.js';
 
 export interface MosquittoOptions {
   /** user -> password, written with mosquitto_passwd; anonymous logins are refused then. */
@@ -214,13 +215,12 @@ export interface Subscriber {
 /** An MQTT.js subscriber in the test process, subscribed (QoS 1) before it resolves. */
 export async function subscribe(url: string, filters: string[], options: IClientOptions = {}): Promise<Subscriber> {
   const client = mqtt.connect(url, { reconnectPeriod: 200, ...options });
-  const messages: Message[] = [];
-  const waiters = new Set<() => void>();
+  const arrivals = new Arrivals<Message>('MQTT message', 5);
+  const messages = arrivals.items;
   let last = Date.now();
   client.on('message', (topic, payload, packet) => {
-    messages.push({ topic, payload: payload.toString('utf8'), retain: packet.retain });
     last = Date.now();
-    for (const w of [...waiters]) w();
+    arrivals.push({ topic, payload: payload.toString('utf8'), retain: packet.retain });
   });
   client.on('error', () => undefined); // reconnects on its own; tests look at what arrived
   await new Promise<void>((resolve, reject) => {
@@ -232,21 +232,7 @@ export async function subscribe(url: string, filters: string[], options: IClient
     client,
     messages,
     waitFor(pred, timeoutMs = 15_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = messages.find(pred);
-          if (!found) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching MQTT message within ${timeoutMs} ms; last: ${JSON.stringify(messages.slice(-5))}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
+      return arrivals.waitFor(pred, timeoutMs);
     },
     async quiet(quietMs, timeoutMs = 120_000) {
       const start = Date.now();

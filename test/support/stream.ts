@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { WatchEvent } from '../../src/watch/events.js';
 import { ShareConnection, type ShareConnectionOptions } from '../../src/smb/share-connection.js';
 import { Watcher, type WatcherOptions } from '../../src/watch/watcher.js';
+import { Arrivals } from './arrivals.js';
 import type { SmbTree } from '../../src/smb/tree.js';
 import type { SambaServer } from './samba.js';
 
@@ -40,13 +41,12 @@ export async function watch(
   });
   await share.connect();
   const watcher = new Watcher(share, { path: '', ...watcherOpts });
-  const events: WatchEvent[] = [];
+  const arrivals = new Arrivals<WatchEvent>('event');
+  const events = arrivals.items;
   let last = Date.now();
-  const waiters = new Set<() => void>();
   watcher.on('event', (e) => {
-    events.push(e);
     last = Date.now();
-    for (const w of waiters) w();
+    arrivals.push(e);
   });
   await watcher.start();
   return {
@@ -55,21 +55,7 @@ export async function watch(
     events,
     changes: () => events.filter((e) => e.event !== 'STATE'),
     waitFor(pred, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = events.find(pred);
-          if (!found) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.slice(-20))}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
+      return arrivals.waitFor(pred, timeoutMs);
     },
     async quiet(quietMs = 1000, timeoutMs = 120_000) {
       const start = Date.now();
