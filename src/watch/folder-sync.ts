@@ -12,18 +12,14 @@ import type { FolderRegistry } from './folder-registry.js';
 import type { FolderWatch } from './folder-watch.js';
 import { joinPath, safeComponent } from './paths.js';
 import type { Difference, Snapshot } from './snapshot.js';
+import type { WatchLiveState } from './live-state.js';
 
 /** What listing needs of the watch. */
-export interface SyncContext {
+export interface SyncContext extends WatchLiveState {
   readonly root: string;
   readonly recursive: boolean;
   readonly snapshot: Snapshot;
   readonly folders: FolderRegistry;
-  /** The current tree, or null while disconnected. */
-  readonly tree: SmbTree | null;
-  readonly stopped: boolean;
-  /** Polling: no handles are opened. */
-  readonly polling: boolean;
   enqueue(task: () => Promise<void> | void): void;
   /** A difference found by listing, as events. */
   emitDifference(d: Difference, source: EventSource): void;

@@ -13,28 +13,26 @@
  *   their name, and are taken back (with the listing's own DELETE of them) if it does not.
  */
 import { isMissing, isRefused } from '../smb/status.js';
-import type { OpenHandle, SmbTree } from '../smb/tree.js';
+import type { OpenHandle } from '../smb/tree.js';
 import { FILE_ATTRIBUTE_DIRECTORY } from '../smb/wire/create.js';
 import type { FolderRegistry } from './folder-registry.js';
 import { mayBeListedOtherwise } from './listed-names.js';
 import type { EventOutbox, OutItem } from './outbox.js';
 import { baseName, joinPath, parentOf, safeComponent } from './paths.js';
 import type { Snapshot } from './snapshot.js';
+import type { WatchLiveState } from './live-state.js';
 
 /** A name to check by listing waits this long, so that a burst of such names costs one listing. */
 const VERIFY_DELAY_MS = 100;
 /** A new name that could not be opened waits this long for its removal or rename to arrive. */
 const GONE_GRACE_MS = 60;
 
-export interface NameCheckContext {
+export interface NameCheckContext extends WatchLiveState {
   readonly root: string;
   readonly recursive: boolean;
   readonly snapshot: Snapshot;
   readonly folders: FolderRegistry;
   readonly outbox: EventOutbox;
-  readonly tree: SmbTree | null;
-  readonly stopped: boolean;
-  readonly polling: boolean;
   enqueue(task: () => Promise<void> | void): void;
   /** List a folder and report its difference (FolderSync.rescan). */
   rescan(path: string): Promise<unknown>;

@@ -12,15 +12,13 @@ import type { SmbTree } from '../smb/tree.js';
 import type { ChangeFields, ChangeKind, EventSource } from './events.js';
 import { FolderWatch } from './folder-watch.js';
 import { baseName, parentOf } from './paths.js';
+import type { WatchLiveState } from './live-state.js';
 
 /** The parent's watch only needs names; a small buffer (an overflow there costs nothing). */
 const PARENT_WATCH = { bufferSize: 4096, completionFilter: CompletionFilter.FILE_NAME | CompletionFilter.DIR_NAME, outstanding: 1 };
 
-export interface RootContext {
+export interface RootContext extends WatchLiveState {
   readonly root: string;
-  readonly tree: SmbTree | null;
-  readonly stopped: boolean;
-  readonly polling: boolean;
   enqueue(task: () => Promise<void> | void): void;
   emitChange(kind: ChangeKind, path: string, fields: ChangeFields): void;
   /** Close every handle and forget everything below the root. */

@@ -17,6 +17,7 @@
 import type { FileId } from '../smb/wire/create.js';
 import type { SmbTree } from '../smb/tree.js';
 import { folderStamp } from './folder-watch.js';
+import type { WatchLiveState } from './live-state.js';
 
 /** Time budget per folder and round: 100 folders per second at most. */
 export const PER_FOLDER_MS = 10;
@@ -35,8 +36,7 @@ export interface NetFolder {
   baseline: string | null;
 }
 
-export interface SafetyNetHost {
-  readonly tree: SmbTree | null;
+export interface SafetyNetHost extends Pick<WatchLiveState, 'tree'> {
   /** The folders watched right now. */
   netFolders(): NetFolder[];
   /** List a folder (in the watch's queue) and report the differences; resolves to their number. */

@@ -32,6 +32,7 @@ import { NameCheck } from './name-check.js';
 import { RootGuard } from './root-guard.js';
 import { SafetyNet } from './safety-net.js';
 import { SerialQueue } from './serial-queue.js';
+import { withLiveState, type WatchLiveState } from './live-state.js';
 import { DEFAULT_SNAPSHOT_LIMIT, Snapshot } from './snapshot.js';
 
 /**
@@ -109,6 +110,17 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     });
     const enqueue = (task: () => Promise<void> | void) => this.queue.push(task);
     const watcher = this;
+    const live: WatchLiveState = {
+      get tree() {
+        return watcher.share.tree;
+      },
+      get stopped() {
+        return watcher.stopped;
+      },
+      get polling() {
+        return watcher.poller !== null;
+      },
+    };
     this.folders = new FolderRegistry((tree) => this.folderOptions(tree), {
       entries: (fw, entries) => enqueue(() => this.onEntries(fw, entries)),
       overflow: (fw) => this.overflows.overflowed(fw),
@@ -126,26 +138,17 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       }),
       active: () => !this.stopped,
     });
-    this.sync = new FolderSync({
+    this.sync = new FolderSync(withLiveState(live, {
       root: this.root,
       recursive: opts.recursive === true,
       snapshot: this.snapshot,
       folders: this.folders,
-      get tree() {
-        return watcher.share.tree;
-      },
-      get stopped() {
-        return watcher.stopped;
-      },
-      get polling() {
-        return watcher.poller !== null;
-      },
       enqueue,
       emitDifference: (d, source) => this.changes.emitDifference(d, source),
       emitChange: (kind, path, fields) => this.emitChange(kind, path, fields),
       say: (message) => this.emitState(this.stateNow, message),
       label: (path) => this.label(path),
-    });
+    }));
     this.outbox = new EventOutbox(opts.recursive ? (opts.moveWindowMs ?? 50) : 0, (e) => this.emitChangeNow(e));
     this.changes = new ChangeProcessor({
       snapshot: this.snapshot,
@@ -158,34 +161,22 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       verifyFolder: (path, name) => this.names.verify(path, name),
       listedOtherwise: (name) => this.names.listedOtherwise(name),
     }, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 100 });
-    this.names = new NameCheck({
+    this.names = new NameCheck(withLiveState(live, {
       root: this.root,
       recursive: opts.recursive === true,
       snapshot: this.snapshot,
       folders: this.folders,
       outbox: this.outbox,
-      get tree() {
-        return watcher.share.tree;
-      },
-      get stopped() {
-        return watcher.stopped;
-      },
-      get polling() {
-        return watcher.poller !== null;
-      },
       enqueue,
       rescan: (path) => this.sync.rescan(path, 'rescan', true, false),
       armed: (path) => this.sync.settleLater(path),
-    });
+    }));
     const netMs = opts.safetyNetMs ?? 2000;
-    this.safetyNet = netMs > 0 ? new SafetyNet({
-      get tree() {
-        return watcher.share.tree;
-      },
+    this.safetyNet = netMs > 0 ? new SafetyNet(withLiveState(live, {
       netFolders: () => this.folders.all().map((fw) => ({ path: fw.path, handle: fw.fileId, notifications: fw.notifications, baseline: fw.baseline })),
       rescan: (path) => this.queue.run(() => this.sync.rescan(path, 'rescan', true, false)),
       warn: (message) => this.emitState(this.stateNow, message),
-    }, netMs) : null;
+    }), netMs) : null;
     this.overflows = new OverflowDebounce({
       enqueue,
       announce: (path) => this.emitChange('OVERFLOW', path, { source: 'notify', message: 'the server lost changes; listing' }),
@@ -195,17 +186,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         return true;
       },
     });
-    this.rootGuard = new RootGuard({
+    this.rootGuard = new RootGuard(withLiveState(live, {
       root: this.root,
-      get tree() {
-        return watcher.share.tree;
-      },
-      get stopped() {
-        return watcher.stopped;
-      },
-      get polling() {
-        return watcher.poller !== null;
-      },
       enqueue,
       emitChange: (kind, path, fields) => this.emitChange(kind, path, fields),
       forgetTree: () => {
@@ -213,7 +195,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         this.snapshot.replaceFolder(this.root, []);
       },
       waitForReturn: (tree) => void this.startPolling(tree, 'watched folder deleted', true, false),
-    }, opts.rootCheckMs ?? 5000);
+    }), opts.rootCheckMs ?? 5000);
     share.on('lost', this.onLost);
     share.on('connected', this.onConnected);
     share.on('retrying', this.onRetrying);
