@@ -9,7 +9,7 @@ import type { Connection, Response } from './connection.js';
 import { deriveSessionKeys } from './crypto/kdf.js';
 import { verifyMessage } from './crypto/signing.js';
 import { KerberosError } from './auth/gssapi.js';
-import { KerberosMechanism } from './auth/kerberos-mechanism.js';
+import { KerberosMechanism, type KerberosTarget } from './auth/kerberos-mechanism.js';
 import type { AuthMechanism } from './auth/mechanism.js';
 import { NtlmMechanism } from './auth/ntlm-mechanism.js';
 import { NtlmFlag } from './auth/ntlm.js';
@@ -45,9 +45,23 @@ const MAX_LEGS = 4;
 /** Kerberos failures after which 'desired' may still try NTLM: no usable ticket, no KDC, no addon. */
 const FALLBACK_REASONS = new Set(['unavailable', 'no-ticket', 'expired', 'kdc-unreachable', 'server-not-in-realm', 'unknown-principal', 'clock-skew']);
 
-function mechanismFor(credentials: Credentials, host: string, workstation: string, checkChallenge: (flags: number) => void): AuthMechanism {
-  if (credentials.kind === 'kerberos') return new KerberosMechanism({ host, ...(credentials.ccache ? { ccache: credentials.ccache } : {}) });
+async function mechanismFor(credentials: Credentials, host: string, workstation: string, checkChallenge: (flags: number) => void): Promise<AuthMechanism> {
+  if (credentials.kind === 'kerberos') return KerberosMechanism.create(kerberosTarget(credentials, host));
   return new NtlmMechanism(credentials.kind === 'user' ? credentials : null, workstation, checkChallenge);
+}
+
+function kerberosTarget(credentials: KerberosCredentials, host: string): KerberosTarget {
+  return { host, ...(credentials.ccache ? { ccache: credentials.ccache } : {}) };
+}
+
+/** A mechanism step on a server message; a ProtocolError from it also fails the connection. */
+async function decodeAsync<T>(conn: Connection, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof ProtocolError) conn.abort(err);
+    throw err;
+  }
 }
 
 /**
@@ -69,14 +83,14 @@ async function runLegs(
     if (hash) hash = preauthUpdate(hash, res.request);
     if (res.header.status === NtStatus.SUCCESS) {
       const buffer = conn.decode(() => decodeSessionSetupResponse(res.message).securityBuffer);
-      conn.decode(() => mechanism.complete(buffer));
+      await decodeAsync(conn, () => mechanism.complete(buffer));
       return { sessionId: res.header.sessionId, hash, final: res };
     }
     if (res.header.status !== NtStatus.MORE_PROCESSING_REQUIRED) throw new SmbError(res.header.status, 'SESSION_SETUP', `${mechanism.name} authentication`);
     if (hash) hash = preauthUpdate(hash, res.message);
     sessionId = res.header.sessionId;
     const buffer = conn.decode(() => decodeSessionSetupResponse(res.message).securityBuffer);
-    token = conn.decode(() => mechanism.continue(buffer));
+    token = await decodeAsync(conn, () => mechanism.continue(buffer));
   }
   throw conn.abort(new ProtocolError(`SESSION_SETUP did not complete in ${MAX_LEGS} legs`));
 }
@@ -100,7 +114,7 @@ export async function setupSession(
   }
   let mechanism: AuthMechanism;
   try {
-    mechanism = mechanismFor(credentials, target.host, workstation, (flags) => {
+    mechanism = await mechanismFor(credentials, target.host, workstation, (flags) => {
       if (!anonymous) refuseUnsignedChallenge(conn, neg, protect, flags);
     });
   } catch (err) {
@@ -152,7 +166,7 @@ export async function setupSession(
 export async function reauthenticate(conn: Connection, neg: Negotiated, credentials: KerberosCredentials, host: string): Promise<number> {
   const security = conn.security;
   if (!security) throw new SecurityError('cannot re-authenticate a session that was never set up');
-  const mechanism = new KerberosMechanism({ host, ...(credentials.ccache ? { ccache: credentials.ccache } : {}) });
+  const mechanism = await KerberosMechanism.create(kerberosTarget(credentials, host));
   await runLegs(conn, neg, mechanism, security.sessionId, undefined);
   return mechanism.lifetime;
 }

@@ -276,3 +276,61 @@ function pipeIdentity(path: string): string {
     return 'absent';
   }
 }
+
+/**
+ * A KDC that never answers: it accepts TCP connections and UDP datagrams on one loopback port and
+ * keeps silent, as a KDC behind a dropping firewall or a hung one does. libkrb5 then waits its
+ * whole timeout (MIT 1.20 with krb5ConfText: about 10 s on TCP, then UDP retries, 27 s in all)
+ * before "Cannot contact any KDC".
+ */
+export interface SilentKdc {
+  readonly port: number;
+  /** Requests received so far (TCP connections with data, UDP datagrams). */
+  readonly requests: number;
+  /** TCP connections the client still holds open: a KDC request is pending. */
+  readonly open: number;
+  close(): Promise<void>;
+}
+
+export async function startSilentKdc(): Promise<SilentKdc> {
+  const { createServer } = await import('node:net');
+  const { createSocket } = await import('node:dgram');
+  const port = await freePort();
+  const sockets = new Set<import('node:net').Socket>();
+  let requests = 0;
+  const tcp = createServer((s) => {
+    sockets.add(s);
+    s.once('data', () => requests++);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  });
+  const udp = createSocket('udp4');
+  udp.on('message', () => requests++);
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(port, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    port,
+    get requests() {
+      return requests;
+    },
+    get open() {
+      return sockets.size;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+    },
+  };
+}
+
+/** A keytab for `principal` made locally with ktutil (no KDC needed; the key is made up). */
+export function makeKeytab(path: string, principal: string): void {
+  run(requireTool('ktutil', 'krb5-user'), [], process.env, `addent -password -p ${principal} -k 1 -e aes256-cts-hmac-sha1-96\nsecret\nwkt ${path}\nquit\n`);
+}

@@ -8,14 +8,23 @@
  * can name the user. Credential caches of every type the library knows (FILE, DIR, KEYRING, KCM)
  * work, KRB5CCNAME and KRB5_CLIENT_KTNAME are honoured by the library itself.
  *
- * Errors are thrown as Error objects with `major`, `minor` (the krb5 error code, signed) and a
- * message from gss_display_status.
+ * Whatever may talk to the KDC or to a credential cache daemon (KCM) runs on a thread of its own
+ * and returns a Promise: `step` (gss_init_sec_context, which fetches service tickets and, with a
+ * client keytab, the TGT) and `cacheInfo`. A KDC that does not answer keeps libkrb5 waiting for
+ * its whole timeout (about 30 s with the defaults); on the main thread that would freeze the
+ * event loop, and every other watch of the daemon with it. A thread per call rather than libuv's
+ * pool of four: several logins waiting on a dead KDC must not starve file system work and DNS.
+ * The local operations on an established context (session key, MICs) stay synchronous.
+ *
+ * Errors are Error objects (thrown, or the Promise's rejection) with `major`, `minor` (the krb5
+ * error code, signed) and a message from gss_display_status.
  */
 #include <node_api.h>
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_krb5.h>
 #include <gssapi/gssapi_ext.h>
 #include <krb5/krb5.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +41,16 @@ typedef struct {
   gss_ctx_id_t ctx;
   gss_cred_id_t cred;
   gss_name_t target;
+  /* The cache to acquire the credential from (on the first step, off the main thread), or NULL. */
+  char *ccache;
+  /* A step is running on its thread: the context is not to be touched until it settles. */
+  bool busy;
 } Context;
 
 static void context_free(Context *c) {
   OM_uint32 minor;
+  free(c->ccache);
+  c->ccache = NULL;
   if (c->ctx != GSS_C_NO_CONTEXT) gss_delete_sec_context(&minor, &c->ctx, GSS_C_NO_BUFFER);
   if (c->cred != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &c->cred);
   if (c->target != GSS_C_NO_NAME) gss_release_name(&minor, &c->target);
@@ -62,34 +77,31 @@ static void append_status(char *out, size_t size, OM_uint32 status, int type) {
   } while (more);
 }
 
-static napi_value throw_gss(napi_env env, const char *what, OM_uint32 major, OM_uint32 minor) {
-  char message[1024];
-  strncpy(message, what, sizeof message - 1);
-  message[sizeof message - 1] = 0;
-  append_status(message, sizeof message, major, GSS_C_GSS_CODE);
-  if (minor) append_status(message, sizeof message, minor, GSS_C_MECH_CODE);
-  napi_value msg, err, v;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &err);
-  napi_create_uint32(env, major, &v);
-  napi_set_named_property(env, err, "major", v);
-  napi_create_int32(env, (int32_t)minor, &v);
-  napi_set_named_property(env, err, "minor", v);
-  napi_throw(env, err);
-  return NULL;
+/* "what" followed by the GSS and mechanism texts of a failure. */
+static void format_gss(char *out, size_t size, const char *what, OM_uint32 major, OM_uint32 minor) {
+  snprintf(out, size, "%s", what);
+  append_status(out, size, major, GSS_C_GSS_CODE);
+  if (minor) append_status(out, size, minor, GSS_C_MECH_CODE);
 }
 
-static napi_value throw_krb5(napi_env env, krb5_context k, const char *what, krb5_error_code code) {
-  const char *text = krb5_get_error_message(k, code);
-  char message[1024];
-  snprintf(message, sizeof message, "%s: %s", what, text);
-  krb5_free_error_message(k, text);
+/* An Error with `major` (when has_major) and `minor` properties. */
+static napi_value make_error(napi_env env, const char *message, bool has_major, OM_uint32 major, int32_t minor) {
   napi_value msg, err, v;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, NULL, msg, &err);
-  napi_create_int32(env, code, &v);
+  if (has_major) {
+    napi_create_uint32(env, major, &v);
+    napi_set_named_property(env, err, "major", v);
+  }
+  napi_create_int32(env, minor, &v);
   napi_set_named_property(env, err, "minor", v);
-  napi_throw(env, err);
+  return err;
+}
+
+static napi_value throw_gss(napi_env env, const char *what, OM_uint32 major, OM_uint32 minor) {
+  char message[1024];
+  format_gss(message, sizeof message, what, major, minor);
+  napi_throw(env, make_error(env, message, true, major, (int32_t)minor));
   return NULL;
 }
 
@@ -117,9 +129,106 @@ static Context *context_arg(napi_env env, napi_value v) {
 }
 
 /*
- * newContext({ target: 'cifs@host', ccache?: 'FILE:/tmp/x' }): a context handle, with the
- * initiator credential taken from `ccache` when given, else the library default (KRB5CCNAME,
- * then the client keytab of KRB5_CLIENT_KTNAME).
+ * A call that runs on its own thread and settles a Promise. `run` does the blocking work on the
+ * thread (no Node-API there); `finish` turns the outcome into the value or the Error on the main
+ * thread; `release` frees what the job owns.
+ */
+typedef struct Job Job;
+struct Job {
+  napi_deferred deferred;
+  napi_threadsafe_function done;
+  napi_ref keep; /* the context's handle, kept from the garbage collector while the thread uses it */
+  Context *context;
+  void (*run)(Job *);
+  bool (*finish)(napi_env, Job *, napi_value *);
+  void (*release)(Job *);
+  /* step */
+  void *input;
+  size_t input_length;
+  gss_buffer_desc output;
+  OM_uint32 major, minor, time_rec;
+  /* cacheInfo */
+  char *name, *full_name, *principal;
+  krb5_timestamp tgt_end;
+  krb5_error_code code;
+  char error[1024];
+};
+
+static void job_free(Job *job) {
+  if (job->release) job->release(job);
+  free(job->input);
+  free(job->name);
+  free(job->full_name);
+  free(job->principal);
+  free(job);
+}
+
+/* Main thread: settle the Promise. env is NULL when Node is tearing the environment down. */
+static void job_settle(napi_env env, napi_value unused, void *hint, void *data) {
+  Job *job = data;
+  if (env) {
+    napi_value value = NULL;
+    bool ok = job->finish(env, job, &value);
+    if (!value) napi_get_undefined(env, &value);
+    if (job->context) job->context->busy = false;
+    if (job->keep) napi_delete_reference(env, job->keep);
+    if (ok) napi_resolve_deferred(env, job->deferred, value);
+    else napi_reject_deferred(env, job->deferred, value);
+  }
+  job_free(job);
+}
+
+static void *job_thread(void *arg) {
+  Job *job = arg;
+  napi_threadsafe_function done = job->done;
+  job->run(job);
+  /* Fails only while Node shuts down; the job then stays unsettled, as the process ends. */
+  napi_call_threadsafe_function(done, job, napi_tsfn_nonblocking);
+  napi_release_threadsafe_function(done, napi_tsfn_release);
+  return NULL;
+}
+
+/*
+ * Start `job` on a thread of its own; returns its Promise. `handle`, when given, is the context's
+ * external, kept alive until the job settles. The pending thread-safe function keeps the event
+ * loop alive meanwhile: the Promise is always settled before the process leaves on its own.
+ */
+static napi_value job_start(napi_env env, Job *job, napi_value handle, const char *name) {
+  napi_value promise, resource;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, resource, 0, 1, NULL, NULL, NULL, job_settle, &job->done) != napi_ok) {
+    job_free(job);
+    napi_throw_error(env, NULL, "gssapi addon: cannot start a Kerberos call");
+    return NULL;
+  }
+  if (handle) napi_create_reference(env, handle, 1, &job->keep);
+  if (job->context) job->context->busy = true;
+  pthread_attr_t attr;
+  pthread_t thread;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int failed = pthread_create(&thread, &attr, job_thread, job);
+  pthread_attr_destroy(&attr);
+  if (failed) {
+    snprintf(job->error, sizeof job->error, "gssapi addon: cannot start a thread for the Kerberos call");
+    job->major = GSS_S_FAILURE;
+    job->minor = 0;
+    /* Settle it now, as a failed call: the thread-safe function is ours to release. */
+    napi_value err = make_error(env, job->error, true, job->major, 0);
+    if (job->context) job->context->busy = false;
+    if (job->keep) napi_delete_reference(env, job->keep);
+    napi_reject_deferred(env, job->deferred, err);
+    napi_release_threadsafe_function(job->done, napi_tsfn_abort);
+    job_free(job);
+  }
+  return promise;
+}
+
+/*
+ * newContext({ target: 'cifs@host', ccache?: 'FILE:/tmp/x' }): a context handle. The initiator
+ * credential comes from `ccache` when given (acquired by the first step), else the library
+ * default (KRB5CCNAME, then the client keytab of KRB5_CLIENT_KTNAME). Local work only.
  */
 static napi_value new_context(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -130,19 +239,12 @@ static napi_value new_context(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "newContext: target is required");
     return NULL;
   }
-  char *ccache = string_prop(env, argv[0], "ccache");
   Context *c = calloc(1, sizeof *c);
+  c->ccache = string_prop(env, argv[0], "ccache");
   OM_uint32 major, minor;
   gss_buffer_desc name = { strlen(target), target };
   major = gss_import_name(&minor, &name, GSS_C_NT_HOSTBASED_SERVICE, &c->target);
   free(target);
-  if (!GSS_ERROR(major) && ccache) {
-    gss_key_value_element_desc element = { "ccache", ccache };
-    gss_key_value_set_desc store = { 1, &element };
-    gss_OID_set_desc mechs = { 1, (gss_OID)gss_mech_krb5 };
-    major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store, &c->cred, NULL, NULL);
-  }
-  free(ccache);
   if (GSS_ERROR(major)) {
     context_free(c);
     free(c);
@@ -153,9 +255,58 @@ static napi_value new_context(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/* Thread: the credential from the given cache (first step only), then one gss_init_sec_context. */
+static void step_run(Job *job) {
+  Context *c = job->context;
+  OM_uint32 minor = 0, major = GSS_S_COMPLETE;
+  if (c->ccache && c->cred == GSS_C_NO_CREDENTIAL) {
+    gss_key_value_element_desc element = { "ccache", c->ccache };
+    gss_key_value_set_desc store = { 1, &element };
+    gss_OID_set_desc mechs = { 1, (gss_OID)gss_mech_krb5 };
+    major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store, &c->cred, NULL, NULL);
+  }
+  if (!GSS_ERROR(major)) {
+    gss_buffer_desc input = { job->input_length, job->input };
+    OM_uint32 ret_flags = 0;
+    OM_uint32 flags = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG;
+    major = gss_init_sec_context(&minor, c->cred, &c->ctx, c->target, (gss_OID)gss_mech_krb5, flags, GSS_C_INDEFINITE,
+                                 GSS_C_NO_CHANNEL_BINDINGS, job->input ? &input : GSS_C_NO_BUFFER, NULL, &job->output, &ret_flags, &job->time_rec);
+  }
+  job->major = major;
+  job->minor = minor;
+  if (GSS_ERROR(major)) format_gss(job->error, sizeof job->error, "", major, minor);
+}
+
+static bool step_finish(napi_env env, Job *job, napi_value *out) {
+  if (GSS_ERROR(job->major)) {
+    *out = make_error(env, job->error, true, job->major, (int32_t)job->minor);
+    return false;
+  }
+  napi_value token, complete, lifetime;
+  napi_create_object(env, out);
+  if (job->output.length) {
+    void *copy;
+    napi_create_buffer_copy(env, job->output.length, job->output.value, &copy, &token);
+  } else {
+    napi_get_null(env, &token);
+  }
+  napi_get_boolean(env, !(job->major & GSS_S_CONTINUE_NEEDED), &complete);
+  napi_create_uint32(env, job->time_rec, &lifetime);
+  napi_set_named_property(env, *out, "token", token);
+  napi_set_named_property(env, *out, "complete", complete);
+  napi_set_named_property(env, *out, "lifetime", lifetime);
+  return true;
+}
+
+static void step_release(Job *job) {
+  OM_uint32 minor;
+  gss_release_buffer(&minor, &job->output);
+}
+
 /*
- * step(handle, inputToken | null): one gss_init_sec_context call with mutual authentication.
- * Returns { token: Buffer | null, complete: boolean, lifetime: seconds }.
+ * step(handle, inputToken | null): a Promise of one gss_init_sec_context call with mutual
+ * authentication, made on a thread of its own (it may wait on the KDC):
+ * { token: Buffer | null, complete: boolean, lifetime: seconds }.
  */
 static napi_value step(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -166,35 +317,27 @@ static napi_value step(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "step: not a context handle");
     return NULL;
   }
-  gss_buffer_desc input = GSS_C_EMPTY_BUFFER;
+  if (c->busy) {
+    napi_throw_type_error(env, NULL, "step: the context is busy with another step");
+    return NULL;
+  }
+  Job *job = calloc(1, sizeof *job);
+  job->context = c;
+  job->run = step_run;
+  job->finish = step_finish;
+  job->release = step_release;
   bool is_buffer = false;
   if (argc > 1) napi_is_buffer(env, argv[1], &is_buffer);
-  if (is_buffer) CHECK(napi_get_buffer_info(env, argv[1], &input.value, &input.length));
-  OM_uint32 major, minor, ret_flags = 0, time_rec = 0;
-  gss_buffer_desc output = GSS_C_EMPTY_BUFFER;
-  OM_uint32 flags = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG;
-  major = gss_init_sec_context(&minor, c->cred, &c->ctx, c->target, (gss_OID)gss_mech_krb5, flags, GSS_C_INDEFINITE,
-                               GSS_C_NO_CHANNEL_BINDINGS, is_buffer ? &input : GSS_C_NO_BUFFER, NULL, &output, &ret_flags, &time_rec);
-  if (GSS_ERROR(major)) {
-    OM_uint32 ignored;
-    gss_release_buffer(&ignored, &output);
-    return throw_gss(env, "", major, minor);
+  if (is_buffer) {
+    void *data;
+    size_t length;
+    CHECK(napi_get_buffer_info(env, argv[1], &data, &length));
+    /* The thread gets its own copy: the Buffer may be collected or changed meanwhile. */
+    job->input = malloc(length ? length : 1);
+    memcpy(job->input, data, length);
+    job->input_length = length;
   }
-  napi_value result, token, complete, lifetime;
-  CHECK(napi_create_object(env, &result));
-  if (output.length) {
-    void *copy;
-    CHECK(napi_create_buffer_copy(env, output.length, output.value, &copy, &token));
-  } else {
-    CHECK(napi_get_null(env, &token));
-  }
-  gss_release_buffer(&minor, &output);
-  CHECK(napi_get_boolean(env, !(major & GSS_S_CONTINUE_NEEDED), &complete));
-  CHECK(napi_create_uint32(env, time_rec, &lifetime));
-  napi_set_named_property(env, result, "token", token);
-  napi_set_named_property(env, result, "complete", complete);
-  napi_set_named_property(env, result, "lifetime", lifetime);
-  return result;
+  return job_start(env, job, argv[0], "gssapi.step");
 }
 
 /* The context handle of argv[0] once `argc` arguments are there, or NULL with a TypeError thrown. */
@@ -202,9 +345,9 @@ static Context *established_args(napi_env env, napi_callback_info info, size_t a
   size_t got = argc;
   if (napi_get_cb_info(env, info, &got, argv, NULL, NULL) != napi_ok) got = 0;
   Context *c = got >= argc ? context_arg(env, argv[0]) : NULL;
-  if (!c || c->ctx == GSS_C_NO_CONTEXT) {
+  if (!c || c->busy || c->ctx == GSS_C_NO_CONTEXT) {
     char message[64];
-    snprintf(message, sizeof message, "%s: no established context", fn);
+    snprintf(message, sizeof message, "%s: no established context%s", fn, c && c->busy ? " (a step is running)" : "");
     napi_throw_type_error(env, NULL, message);
     return NULL;
   }
@@ -262,49 +405,38 @@ static napi_value verify_mic(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/*
- * cacheInfo(name | undefined): { name, principal, tgtEnd } of a credential cache (the default
- * one, as KRB5CCNAME selects, when no name). tgtEnd is the end time (Unix seconds) of the
- * realm's TGT, 0 when the cache holds none. Throws when the cache does not exist or is empty.
- */
-static napi_value cache_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *name = NULL;
-  napi_valuetype t = napi_undefined;
-  if (argc) napi_typeof(env, argv[0], &t);
-  if (t == napi_string) {
-    size_t len;
-    napi_get_value_string_utf8(env, argv[0], NULL, 0, &len);
-    name = malloc(len + 1);
-    napi_get_value_string_utf8(env, argv[0], name, len + 1, &len);
-  }
+/* Thread: open the cache, read its principal and the end of the realm's TGT. */
+static void cache_info_run(Job *job) {
   krb5_context k;
-  krb5_error_code code = krb5_init_context(&k);
-  if (code) {
-    free(name);
-    napi_throw_error(env, NULL, "cannot initialise Kerberos (is krb5.conf readable?)");
-    return NULL;
+  job->code = krb5_init_context(&k);
+  if (job->code) {
+    snprintf(job->error, sizeof job->error, "cannot initialise Kerberos (is krb5.conf readable?)");
+    return;
   }
   krb5_ccache cc = NULL;
   krb5_principal princ = NULL;
-  char *princ_name = NULL, *full_name = NULL;
-  krb5_timestamp tgt_end = 0;
-  napi_value result = NULL;
-  code = name ? krb5_cc_resolve(k, name, &cc) : krb5_cc_default(k, &cc);
-  free(name);
-  if (code) {
-    result = throw_krb5(env, k, "cannot open the credential cache", code);
+  char *text = NULL;
+  const char *what = "cannot open the credential cache";
+  job->code = job->name ? krb5_cc_resolve(k, job->name, &cc) : krb5_cc_default(k, &cc);
+  if (!job->code) {
+    char *full_name = NULL;
+    if (krb5_cc_get_full_name(k, cc, &full_name) == 0) {
+      job->full_name = strdup(full_name);
+      krb5_free_string(k, full_name);
+      what = job->full_name;
+    }
+    job->code = krb5_cc_get_principal(k, cc, &princ);
+  }
+  if (job->code) {
+    const char *message = krb5_get_error_message(k, job->code);
+    snprintf(job->error, sizeof job->error, "%s: %s", what, message);
+    krb5_free_error_message(k, message);
     goto done;
   }
-  krb5_cc_get_full_name(k, cc, &full_name);
-  code = krb5_cc_get_principal(k, cc, &princ);
-  if (code) {
-    result = throw_krb5(env, k, full_name ? full_name : "credential cache", code);
-    goto done;
+  if (krb5_unparse_name(k, princ, &text) == 0) {
+    job->principal = strdup(text);
+    krb5_free_unparsed_name(k, text);
   }
-  krb5_unparse_name(k, princ, &princ_name);
   krb5_cc_cursor cursor;
   if (krb5_cc_start_seq_get(k, cc, &cursor) == 0) {
     krb5_creds creds;
@@ -312,27 +444,56 @@ static napi_value cache_info(napi_env env, napi_callback_info info) {
       krb5_principal s = creds.server;
       if (s->length == 2 && s->data[0].length == 6 && memcmp(s->data[0].data, "krbtgt", 6) == 0 &&
           s->data[1].length == princ->realm.length && memcmp(s->data[1].data, princ->realm.data, princ->realm.length) == 0 &&
-          creds.times.endtime > tgt_end)
-        tgt_end = creds.times.endtime;
+          creds.times.endtime > job->tgt_end)
+        job->tgt_end = creds.times.endtime;
       krb5_free_cred_contents(k, &creds);
     }
     krb5_cc_end_seq_get(k, cc, &cursor);
   }
-  napi_value v;
-  napi_create_object(env, &result);
-  napi_create_string_utf8(env, full_name ? full_name : "", NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, result, "name", v);
-  napi_create_string_utf8(env, princ_name ? princ_name : "", NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, result, "principal", v);
-  napi_create_double(env, (double)(uint32_t)tgt_end, &v);
-  napi_set_named_property(env, result, "tgtEnd", v);
 done:
-  if (princ_name) krb5_free_unparsed_name(k, princ_name);
-  if (full_name) krb5_free_string(k, full_name);
   if (princ) krb5_free_principal(k, princ);
   if (cc) krb5_cc_close(k, cc);
   krb5_free_context(k);
-  return result;
+}
+
+static bool cache_info_finish(napi_env env, Job *job, napi_value *out) {
+  if (job->code) {
+    *out = make_error(env, job->error, false, 0, job->code);
+    return false;
+  }
+  napi_value v;
+  napi_create_object(env, out);
+  napi_create_string_utf8(env, job->full_name ? job->full_name : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, *out, "name", v);
+  napi_create_string_utf8(env, job->principal ? job->principal : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, *out, "principal", v);
+  napi_create_double(env, (double)(uint32_t)job->tgt_end, &v);
+  napi_set_named_property(env, *out, "tgtEnd", v);
+  return true;
+}
+
+/*
+ * cacheInfo(name | undefined): a Promise of { name, principal, tgtEnd } of a credential cache
+ * (the default one, as KRB5CCNAME selects, when no name), read on a thread of its own (a KCM
+ * cache is a daemon's). tgtEnd is the end time (Unix seconds) of the realm's TGT, 0 when the
+ * cache holds none. Rejects when the cache does not exist or is empty.
+ */
+static napi_value cache_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Job *job = calloc(1, sizeof *job);
+  job->run = cache_info_run;
+  job->finish = cache_info_finish;
+  napi_valuetype t = napi_undefined;
+  if (argc) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], NULL, 0, &len);
+    job->name = malloc(len + 1);
+    napi_get_value_string_utf8(env, argv[0], job->name, len + 1, &len);
+  }
+  return job_start(env, job, NULL, "gssapi.cacheInfo");
 }
 
 static void set_code(napi_env env, napi_value obj, const char *name, int32_t code) {

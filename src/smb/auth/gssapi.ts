@@ -10,13 +10,20 @@ import { SecurityError } from '../errors.js';
 /** An opaque gss_ctx_id_t (with its credential and target name), freed by the garbage collector. */
 export type GssContext = { readonly __gssContext: unique symbol };
 
+/**
+ * The addon's functions. Those that may wait on the KDC or on a cache daemon (KCM) run on a
+ * thread of their own and return a Promise, so a KDC that does not answer never stalls the event
+ * loop; one step at a time per context (a second one throws while the first runs).
+ */
 export interface GssapiBinding {
+  /** Local: imports the target name and remembers the cache (acquired by the first step). */
   newContext(opts: { target: string; ccache?: string }): GssContext;
-  step(ctx: GssContext, input: Buffer | null): { token: Buffer | null; complete: boolean; lifetime: number };
+  /** One gss_init_sec_context; lifetime: seconds the service ticket is still valid. */
+  step(ctx: GssContext, input: Buffer | null): Promise<{ token: Buffer | null; complete: boolean; lifetime: number }>;
   sessionKey(ctx: GssContext): Buffer;
   getMic(ctx: GssContext, data: Buffer): Buffer;
   verifyMic(ctx: GssContext, data: Buffer, mic: Buffer): void;
-  cacheInfo(name?: string): { name: string; principal: string; tgtEnd: number };
+  cacheInfo(name?: string): Promise<{ name: string; principal: string; tgtEnd: number }>;
   codes: Record<'TKT_EXPIRED' | 'SKEW' | 'C_PRINCIPAL_UNKNOWN' | 'S_PRINCIPAL_UNKNOWN' | 'PREAUTH_FAILED' | 'KDC_UNREACH'
     | 'REALM_UNKNOWN' | 'REALM_CANT_RESOLVE' | 'FCC_NOFILE' | 'CC_NOTFOUND' | 'CC_END', number>;
   majors: Record<'NO_CRED' | 'CREDENTIALS_EXPIRED', number>;
@@ -84,9 +91,9 @@ interface GssFailure extends Error {
 }
 
 /** The principal of the cache in use, for messages; undefined when there is no usable cache. */
-export function cachePrincipal(gss: GssapiBinding, ccache: string | undefined): string | undefined {
+export async function cachePrincipal(gss: GssapiBinding, ccache: string | undefined): Promise<string | undefined> {
   try {
-    return gss.cacheInfo(ccache).principal || undefined;
+    return (await gss.cacheInfo(ccache)).principal || undefined;
   } catch {
     return undefined;
   }
@@ -96,7 +103,7 @@ export function cachePrincipal(gss: GssapiBinding, ccache: string | undefined): 
  * One line for a failed gss_init_sec_context: the cause in words first (the five a user can act
  * on), then the library's own text.
  */
-export function describeGssFailure(gss: GssapiBinding, err: unknown, ccache: string | undefined, service: string): KerberosError {
+export async function describeGssFailure(gss: GssapiBinding, err: unknown, ccache: string | undefined, service: string): Promise<KerberosError> {
   const e = err as GssFailure;
   const text = (e.message ?? String(err))
     .replace(/\s+/g, ' ')
@@ -105,7 +112,8 @@ export function describeGssFailure(gss: GssapiBinding, err: unknown, ccache: str
     .trim();
   const { codes, majors } = gss;
   const routine = ((e.major ?? 0) >>> 16) << 16; // GSS routine error bits (RFC 2744 3.9.1)
-  const principal = cachePrincipal(gss, ccache);
+  const expired = e.minor === codes.TKT_EXPIRED || routine === majors.CREDENTIALS_EXPIRED;
+  const principal = expired ? await cachePrincipal(gss, ccache) : undefined;
   switch (e.minor) {
     case codes.TKT_EXPIRED:
       return new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}: run kinit`);

@@ -21,27 +21,33 @@ export interface KerberosTarget {
 
 export class KerberosMechanism implements AuthMechanism {
   readonly name = 'Kerberos';
-  private readonly gss: GssapiBinding;
-  private readonly ctx: GssContext;
-  private readonly service: string;
   private established = false;
-  private readonly apReq: Buffer;
   /** Seconds the service ticket is still valid, from the context. */
   lifetime = 0;
 
+  private constructor(
+    private readonly gss: GssapiBinding,
+    private readonly ctx: GssContext,
+    private readonly target: KerberosTarget,
+    private readonly service: string,
+    private readonly apReq: Buffer,
+  ) {}
+
   /**
-   * Gets the service ticket and makes the AP-REQ at once, so that a missing ticket or addon is
-   * known before anything is sent (and 'desired' can fall back to NTLM without a wasted leg).
+   * Gets the service ticket and makes the AP-REQ before anything is sent, so that a missing
+   * ticket or addon is known first (and 'desired' can fall back to NTLM without a wasted leg).
+   * The addon does this on a thread of its own: the event loop runs on while the KDC is asked.
    */
-  constructor(private readonly target: KerberosTarget) {
-    this.gss = loadGssapi();
-    this.service = `cifs/${target.host}`;
-    this.ctx = this.call(() => this.gss.newContext({ target: `cifs@${target.host}`, ...(target.ccache ? { ccache: target.ccache } : {}) }));
-    const first = this.call(() => this.gss.step(this.ctx, null));
+  static async create(target: KerberosTarget): Promise<KerberosMechanism> {
+    const gss = loadGssapi();
+    const service = `cifs/${target.host}`;
+    const ctx = await call(gss, target, service, () => gss.newContext({ target: `cifs@${target.host}`, ...(target.ccache ? { ccache: target.ccache } : {}) }));
+    const first = await call(gss, target, service, () => gss.step(ctx, null));
     if (!first.token) throw new KerberosError('other', 'Kerberos produced no AP-REQ');
-    this.lifetime = first.lifetime;
-    this.established = first.complete;
-    this.apReq = first.token;
+    const mechanism = new KerberosMechanism(gss, ctx, target, service, first.token);
+    mechanism.lifetime = first.lifetime;
+    mechanism.established = first.complete;
+    return mechanism;
   }
 
   initialToken(): Buffer {
@@ -52,18 +58,19 @@ export class KerberosMechanism implements AuthMechanism {
    * The server wants another leg: either the AP-REP came with accept-incomplete (it wants our
    * mechListMIC, RFC 4178 5 d) or, exceptionally, a further mechanism token.
    */
-  continue(serverToken: Buffer): Buffer {
-    const token = this.take(serverToken);
+  async continue(serverToken: Buffer): Promise<Buffer> {
+    const token = await this.take(serverToken);
     if (token.negState === 'reject') throw new KerberosError('rejected', `the server rejected Kerberos for ${this.service}`);
     if (!this.established) {
       throw new ProtocolError('server asked for another Kerberos leg without completing the context');
     }
-    return encodeNegTokenResp({ mechListMIC: this.call(() => this.gss.getMic(this.ctx, encodeMechTypeList(MECH_TYPES))) });
+    const mic = await this.call(() => this.gss.getMic(this.ctx, encodeMechTypeList(MECH_TYPES)));
+    return encodeNegTokenResp({ mechListMIC: mic });
   }
 
-  complete(serverToken: Buffer): void {
+  async complete(serverToken: Buffer): Promise<void> {
     if (serverToken.length) {
-      const token = this.take(serverToken);
+      const token = await this.take(serverToken);
       if (token.negState === 'reject') throw new KerberosError('rejected', `the server rejected Kerberos for ${this.service}`);
     }
     // Mutual authentication: without the server's AP-REP the context cannot complete, and a
@@ -72,18 +79,24 @@ export class KerberosMechanism implements AuthMechanism {
   }
 
   sessionKey(): Buffer {
-    return this.call(() => this.gss.sessionKey(this.ctx));
+    // Local and synchronous: the context is complete, the key is in it.
+    try {
+      return this.gss.sessionKey(this.ctx);
+    } catch (err) {
+      throw new KerberosError('other', `Kerberos failed: ${(err as Error).message}`);
+    }
   }
 
   /** A NegTokenResp from the server: feed its AP-REP to the context, check its mechListMIC. */
-  private take(serverToken: Buffer): NegToken & { kind: 'resp' } {
+  private async take(serverToken: Buffer): Promise<NegToken & { kind: 'resp' }> {
     const token = decodeNegToken(serverToken);
     if (token.kind !== 'resp') throw new ProtocolError('server sent a NegTokenInit during SESSION_SETUP');
     if (token.supportedMech && !MECH_TYPES.includes(token.supportedMech)) {
       throw new ProtocolError(`server chose mechanism ${token.supportedMech}, which was not offered`);
     }
-    if (token.responseToken && !this.established) {
-      const step = this.call(() => this.gss.step(this.ctx, token.responseToken!));
+    const apRep = token.responseToken;
+    if (apRep && !this.established) {
+      const step = await this.call(() => this.gss.step(this.ctx, apRep));
       this.established = step.complete;
       if (step.lifetime) this.lifetime = step.lifetime;
     }
@@ -91,17 +104,22 @@ export class KerberosMechanism implements AuthMechanism {
     if (token.mechListMIC) {
       if (!this.established) throw new ProtocolError('server sent a mechListMIC before the Kerberos context was complete');
       const mic = token.mechListMIC;
-      this.call(() => this.gss.verifyMic(this.ctx, encodeMechTypeList(MECH_TYPES), mic));
+      await this.call(() => this.gss.verifyMic(this.ctx, encodeMechTypeList(MECH_TYPES), mic));
     }
     return token;
   }
 
-  private call<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof KerberosError) throw err;
-      throw describeGssFailure(this.gss, err, this.target.ccache, this.service);
-    }
+  private call<T>(fn: () => T | Promise<T>): Promise<T> {
+    return call(this.gss, this.target, this.service, fn);
+  }
+}
+
+/** A GSSAPI call whose failure becomes a KerberosError naming the cause. */
+async function call<T>(gss: GssapiBinding, target: KerberosTarget, service: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof KerberosError) throw err;
+    throw await describeGssFailure(gss, err, target.ccache, service);
   }
 }

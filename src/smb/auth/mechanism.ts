@@ -7,10 +7,13 @@ export interface AuthMechanism {
   readonly name: string;
   /** The first SESSION_SETUP security buffer (a SPNEGO NegTokenInit). */
   initialToken(): Buffer;
-  /** The server's buffer of a MORE_PROCESSING_REQUIRED response in, our next buffer out. */
-  continue(serverToken: Buffer): Buffer;
-  /** The server's buffer of the final SUCCESS response (may be empty); throws when not authenticated. */
-  complete(serverToken: Buffer): void;
+  /**
+   * The server's buffer of a MORE_PROCESSING_REQUIRED response in, our next buffer out. Async:
+   * Kerberos may have the GSSAPI library work on a thread (never on the event loop).
+   */
+  continue(serverToken: Buffer): Promise<Buffer>;
+  /** The server's buffer of the final SUCCESS response (may be empty); rejects when not authenticated. */
+  complete(serverToken: Buffer): Promise<void>;
   /** Session.SessionKey source (MS-SMB2 3.2.5.3.1), once complete. */
   sessionKey(): Buffer;
 }

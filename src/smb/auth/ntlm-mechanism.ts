@@ -26,7 +26,7 @@ export class NtlmMechanism implements AuthMechanism {
   }
 
   /** Leg 2: the server's CHALLENGE in, our AUTHENTICATE out (MS-NLMP 3.1.5.1.2). */
-  continue(serverToken: Buffer): Buffer {
+  async continue(serverToken: Buffer): Promise<Buffer> {
     const token = decodeNegToken(serverToken);
     if (token.kind !== 'resp' || !token.responseToken) throw new ProtocolError('SPNEGO reply without an NTLM challenge');
     if (this.exportedSessionKey) throw new ProtocolError('server asked for a third NTLM leg');
@@ -57,7 +57,7 @@ export class NtlmMechanism implements AuthMechanism {
     return encodeNegTokenResp({ responseToken: auth.message, ...(mechListMIC ? { mechListMIC } : {}) });
   }
 
-  complete(): void {
+  async complete(): Promise<void> {
     if (!this.exportedSessionKey) throw new ProtocolError('server accepted the session before NTLM authenticated');
   }
 
