@@ -14,6 +14,7 @@
  */
 import dbus from 'dbus-next';
 import { EVENT_FIELDS } from '../watch/events.js';
+import { busString, EventSignalEncoder } from './dbus-event-signal.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from './types.js';
 
 type MessageBus = dbus.MessageBus;
@@ -31,12 +32,6 @@ export const ERROR_INVALID_ARGS = 'io.github.smbnotify.Error.InvalidArgs';
 // RequestName flags and replies (D-Bus specification, org.freedesktop.DBus.RequestName).
 const DO_NOT_QUEUE = 4;
 const PRIMARY_OWNER = 1;
-
-/** D-Bus strings are UTF-8 without NUL: a NUL or an unpaired surrogate would get us disconnected. */
-function busString(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
 
 /** Credentials never leave the daemon, even inside an error text. */
 export function redact(text: string): string {
@@ -268,6 +263,36 @@ async function callerUid(bus: MessageBus, sender: string): Promise<number> {
   return uid;
 }
 
+/** The parts of dbus-next 0.10.2's connection (lib/connection.js) that send a marshalled message. */
+interface ConnectionInternals {
+  state?: string;
+  stream?: { writable?: boolean; supportsUnixFd?: boolean; write(data: unknown): unknown };
+}
+
+/**
+ * Writes complete messages on the bus's socket, as dbus-next's own connected `message()` does
+ * after marshalling (the same stream, so the order with everything else the bus sends holds),
+ * or null when this dbus-next does not look like 0.10.2 inside: then the generic path is used.
+ */
+function rawSender(bus: MessageBus): RawSender | null {
+  const conn = (bus as unknown as { _connection?: ConnectionInternals })._connection;
+  const stream = conn?.stream;
+  if (conn?.state !== 'connected' || !stream || typeof stream.write !== 'function') return null;
+  return {
+    // A closed socket: the generic path reports it the way dbus-next does (an 'error' event).
+    get open() {
+      return stream.writable === true;
+    },
+    // With usocket and fd passing negotiated, the stream takes {data, fds}.
+    send: (data) => void stream.write(stream.supportsUnixFd ? { data, fds: [] } : data),
+  };
+}
+
+interface RawSender {
+  readonly open: boolean;
+  send(data: Buffer): void;
+}
+
 /** Buses on which this process already exports the API (dbus-next allows one per path). */
 const exportedOn = new WeakSet<MessageBus>();
 
@@ -277,12 +302,21 @@ export class DbusApi implements EventSink {
   private closed = false;
   /** Signals the bus refused (it went away); the daemon keeps going. */
   sendErrors = 0;
+  private readonly encoder = new EventSignalEncoder(OBJECT_PATH, INTERFACE);
+  private readonly raw: RawSender | null;
 
   private constructor(
     private readonly bus: MessageBus,
     private readonly iface: WatcherInterface,
     private readonly noteSender: (msg: dbus.Message) => boolean,
-  ) {}
+  ) {
+    this.raw = rawSender(bus);
+  }
+
+  /** Whether Event signals take the fixed-shape encoder (else dbus-next's generic marshaller). */
+  get fastEvents(): boolean {
+    return this.raw !== null;
+  }
 
   /** Exports the object and takes the well-known name; fails if another daemon owns it. */
   static async start(bus: MessageBus, control: DaemonControl): Promise<DbusApi> {
@@ -319,7 +353,10 @@ export class DbusApi implements EventSink {
   publish(e: DaemonEvent): void {
     if (this.closed) return;
     try {
-      this.iface.Event(eventDict(e));
+      // The Event body has a fixed shape: encoded directly (dbus-event-signal.ts), which takes
+      // dbus-next's generic marshaller, most of a signal's cost, off every event.
+      if (this.raw?.open) this.raw.send(this.encoder.encode(e, this.bus.newSerial()));
+      else this.iface.Event(eventDict(e));
       if (e.event === 'STATE') {
         this.iface.StateChanged(busString(e.watchId), e.state ?? '', busString(e.message ?? ''));
       }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/config/errors.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, WatchStatus } from '../../src/sinks/types.js';
 import { connectBus, type MessageBus } from '../../src/sinks/bus.js';
-import { DbusApi } from '../../src/sinks/dbus-api.js';
+import { DbusApi, eventDict } from '../../src/sinks/dbus-api.js';
 import { KDirNotifySink } from '../../src/sinks/kdirnotify.js';
 import { dbusMonitor, monitorReady, startDbus, type DbusBus } from '../support/dbus.js';
 import { requireTool } from '../support/tools.js';
@@ -280,6 +280,71 @@ describe('signals', () => {
       for (let i = 0; i < 100 && !/Watcher1\.Event/.test(out); i++) await sleep(50);
       expect(out).toMatch(/io\.github\.smbnotify\.Watcher1\.Event \(\{.*'path': <'docs\/ü Ж 😀\.txt'>.*\},\)/);
       expect(out).toContain("'seq': <uint64 99>");
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  // The Event signal is encoded for its fixed shape (dbus-event-signal.ts), not by dbus-next's
+  // generic marshaller: both are sent for the same events, and the tools must print the same.
+  const tricky = (seq: number): DaemonEvent[] => [
+    event(seq),
+    event(seq + 1, { seq: 2 ** 40 + 5, event: 'MOVED_TO', oldPath: 'docs/old.txt', stream: 'Zone.Identifier', isDir: true, action: 5 }),
+    event(seq + 2, { path: 'docs/ü Ж 漢 😀 "q" \\ \n.txt', localPath: undefined, isDir: undefined }),
+    event(seq + 3, { path: 'bad\u0000name\ud800.txt' }),
+    event(seq + 4, { event: 'STATE', state: 'reconnecting', message: 'connection lost', path: 'docs', source: undefined, action: undefined, isDir: undefined, localPath: undefined }),
+  ];
+  const generic = (e: DaemonEvent) => bus.send(dbus.Message.newSignal(PATH, IFACE, 'Event', 'a{sv}', [eventDict(e)]));
+
+  it('Event: dbus-monitor prints the fixed-shape encoding exactly as the generic one', async () => {
+    expect(api.fastEvents).toBe(true);
+    const mon = dbusMonitor(dbusd.address, `type='signal',interface='${IFACE}',member='Event'`);
+    try {
+      await monitorReady(mon);
+      const events = tricky(500);
+      for (const e of events) {
+        api.publish(e);
+        generic(e);
+      }
+      for (let i = 0; i < 100 && mon.lines.filter((l) => /member=Event/.test(l)).length < 2 * events.length; i++) await sleep(50);
+      await sleep(200);
+      // One block per signal, its header without what differs between two messages (time, serial).
+      const blocks: string[] = [];
+      for (const line of mon.lines) {
+        if (/^signal /.test(line)) blocks.push(line.replace(/ time=\S+/, '').replace(/ serial=\d+/, ''));
+        else if (blocks.length && !/^method call|^method return|^error /.test(line)) blocks[blocks.length - 1] += `\n${line}`;
+      }
+      const events2 = blocks.filter((b) => /member=Event/.test(b));
+      expect(events2).toHaveLength(2 * events.length);
+      for (let i = 0; i < events.length; i++) expect(events2[2 * i]).toBe(events2[2 * i + 1]);
+      expect(events2[2]).toContain('uint64 1099511627781');
+      expect(events2[4]).toContain('variant             string "docs/ü Ж 漢 😀 "q" \\ \n.txt"');
+      expect(events2[6]).toContain('string "bad\ufffdname\ufffd.txt"');
+    } finally {
+      await mon.stop();
+    }
+  });
+
+  it('Event: gdbus monitor prints the fixed-shape encoding exactly as the generic one', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(gdbus, ['monitor', '--address', dbusd.address, '--dest', NAME], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    try {
+      for (let i = 0; i < 100 && !/owned by/.test(out); i++) await sleep(50);
+      await sleep(100);
+      const events = tricky(600);
+      for (const e of events) {
+        api.publish(e);
+        generic(e);
+      }
+      const lines = () => out.split('\n').filter((l) => /Watcher1\.Event /.test(l));
+      for (let i = 0; i < 100 && lines().length < 2 * events.length; i++) await sleep(50);
+      const got = lines();
+      expect(got).toHaveLength(2 * events.length);
+      for (let i = 0; i < events.length; i++) expect(got[2 * i]).toBe(got[2 * i + 1]);
+      expect(got[2]).toContain("'seq': <uint64 1099511627781>");
+      expect(got[2]).toContain("'isDir': <true>");
     } finally {
       child.kill('SIGTERM');
     }
