@@ -5,12 +5,11 @@
  * share: the cifs mount of TARGET (found through mountinfo) or `--backing DIR`.
  */
 import type { Command } from 'commander';
-import { Watcher } from '../../watch/watcher.js';
-import { LiveView } from '../../view/live-view.js';
-import { MountError } from '../../view/mount.js';
+import type { Watcher } from '../../watch/watcher.js';
+import type { LiveView } from '../../view/live-view.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { addConnectionOptions } from '../options.js';
-import { resolveWatchTargets, type WatchCliConnection } from '../watch-targets.js';
+import type { WatchCliConnection } from '../watch-targets.js';
 import type { CommandIO } from './info.js';
 
 export interface ViewOptions extends WatchCliConnection {
@@ -23,6 +22,10 @@ export interface ViewOptions extends WatchCliConnection {
 }
 
 export async function runView(targetText: string, mountPoint: string, opts: ViewOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+  // Loaded when used: every other command starts faster without the watch and view code.
+  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }] = await Promise.all([
+    import('../watch-targets.js'), import('../../watch/watcher.js'), import('../../view/live-view.js'), import('../../view/mount.js'),
+  ]);
   const [t] = await resolveWatchTargets([targetText], opts);
   const { target, share } = t!;
   const backing = opts.backing ?? t!.localPathOf(target.path);

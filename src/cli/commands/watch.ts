@@ -7,13 +7,11 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
-import { Watcher } from '../../watch/watcher.js';
-import { notifyTraceLine, traceEnabled } from '../../watch/trace.js';
-import { eventPrinter } from '../../sinks/printer.js';
+import type { Watcher } from '../../watch/watcher.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
 import { addConnectionOptions } from '../options.js';
-import { resolveWatchTargets, type ResolvedTarget, type WatchCliConnection } from '../watch-targets.js';
+import type { ResolvedTarget, WatchCliConnection } from '../watch-targets.js';
 import type { CommandIO } from './info.js';
 
 export interface WatchOptions extends WatchCliConnection {
@@ -92,6 +90,10 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => finish(changesSeen > 0 ? 0 : 2), opts.timeout * 1000);
   };
+  // Loaded when used: `ls` and `info`, which scripts call in loops, start without the watch code.
+  const [{ Watcher }, { eventPrinter }, { notifyTraceLine, traceEnabled }, { resolveWatchTargets }] = await Promise.all([
+    import('../../watch/watcher.js'), import('../../sinks/printer.js'), import('../../watch/trace.js'), import('../watch-targets.js'),
+  ]);
   // Signals and a closed stdout end the watch at once, also while it is still connecting.
   const stops = stopSignals(io);
   void stops.stopped.then(finish);
