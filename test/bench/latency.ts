@@ -1,24 +1,52 @@
 // 1. Latency: a file created on the server's disk until its event reaches each consumer.
 //
-// Four consumers run at once, each on its own folder (non-recursive): `smbnotify watch -m`
+// Five consumers run at once, each tool on its own folder (non-recursive): `smbnotify watch -m`
 // (stdout), the daemon (a D-Bus signal seen by dbus-monitor, a separate process; and a journal
-// line, read through inotify on the journal's folder) and `smbclient -c 'notify DIR'` (stdout).
-// Samples alternate between the consumers in a new random order every round, so that a noisy
-// moment of the machine hits all of them alike. t0 is taken right after close() of the new
-// file; the arrival is the 'data' event of the line in this process.
+// line, read through inotify on the journal's folder), `smbclient -c 'notify DIR'` (stdout) and
+// the same smbclient with `--client-protection=sign`: smbnotify signs every message, smbclient
+// does not unless asked, so each of ours is compared with both. Samples alternate between the
+// tools in a new random order every round, so that a noisy moment of the machine hits all of
+// them alike. t0 is taken right after close() of the new file; the arrival is the 'data' event
+// of the line in this process.
+//
+// Sample count: p99 of n samples is the value of rank 0.99 n; its 95 % distribution-free interval
+// spans about ±2 sqrt(0.0099 n) ranks. With 300 samples that is ranks 294 to 300, i.e. anything
+// up to the maximum (the issue saw p99 swing 0.92x-1.71x between two runs); with 2,000 it is
+// ranks 1,971 to 1,989, well inside the tail. 2,000 rounds of five consumers take about two
+// minutes; the run stops early (and says so) after LATENCY_BUDGET_MS. Each ratio is printed with
+// a 95 % bootstrap interval, so that two runs can be told apart from noise.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, DbusWatch } from './lib/context.js';
 import { watchDbus } from './lib/context.js';
 import { FileTail, type LineSource, type Spawned } from './lib/lines.js';
-import { ms, now, shuffle, sleep, summarize, type Summary } from './lib/stats.js';
+import { ms, now, ratioInterval, shuffle, sleep, summarize, type Summary } from './lib/stats.js';
 import { scratchDir, smbclientNotify, smbnotifyDaemon, smbnotifyWatch, url } from './lib/tools.js';
+
+/** One consumer's figures as ratios to one smbclient line of the same run. */
+export interface Ratios {
+  p50: number;
+  p99: number;
+  /** 95 % bootstrap intervals of the two ratios. */
+  p50Interval: [number, number];
+  p99Interval: [number, number];
+}
 
 export interface LatencyResult {
   samplesPerConsumer: number;
   warmupPerConsumer: number;
-  consumers: Record<string, Summary & { misses: number; ratioP50: number; ratioP95: number; ratioP99: number }>;
+  consumers: Record<string, Summary & { misses: number; ratioP50: number; ratioP95: number; ratioP99: number; vsPlain: Ratios; vsSigned: Ratios | null }>;
   notes: string[];
+}
+
+export const SMBCLIENT = 'smbclient notify (stdout)';
+export const SMBCLIENT_SIGNED = 'smbclient notify, signing on (stdout)';
+const LATENCY_BUDGET_MS = 6 * 60_000;
+
+function ratios(v: readonly number[], base: readonly number[]): Ratios {
+  const s = summarize(v);
+  const b = summarize(base);
+  return { p50: s.p50 / b.p50, p99: s.p99 / b.p99, p50Interval: ratioInterval(v, base, 50), p99Interval: ratioInterval(v, base, 99) };
 }
 
 export type Probe = (name: string, timeoutMs: number) => Promise<bigint | null>;
@@ -60,7 +88,7 @@ interface Tool {
 }
 
 export async function latency(ctx: Context): Promise<LatencyResult> {
-  const samples = ctx.opts.quick ? 60 : 300;
+  const samples = ctx.opts.samples ?? (ctx.opts.quick ? 200 : 2000);
   const warmup = 10;
   const notes: string[] = [];
   const { samba, creds } = await ctx.server();
@@ -68,14 +96,14 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
   const tails: FileTail[] = [];
   let bus: Awaited<ReturnType<Context['bus']>> | null = null;
   try {
-    for (const f of ['watch', 'daemon', 'smbclient']) mkdirSync(join(samba.sharePath, 'lat', f), { recursive: true });
+    for (const f of ['watch', 'daemon', 'smbclient', 'smbclient-signed']) mkdirSync(join(samba.sharePath, 'lat', f), { recursive: true });
     const tools: Tool[] = [];
 
     // (a) smbnotify watch -m, human output.
     const w = smbnotifyWatch('watch', creds, url(samba, 'lat/watch'), ['-m'], ctx.nodeArgs('latency-watch'));
     procs.push(w);
     await w.stderr.waitFor(/WATCHING/, 20_000);
-    tools.push({ key: 'watch', folder: 'lat/watch', probes: { 'smbnotify watch (stdout)': lineProbe(w.stdout, (l, n) => l.endsWith(`/${n}`)) } });
+    tools.push({ key: 'watch', folder: 'lat/watch', probes: { 'smbnotify watch (stdout)': lineProbe(w.stdout, (l, n) => l === `CREATE          ${n}`) } });
 
     // (b, c) the daemon: D-Bus signal to dbus-monitor, journal line.
     if (ctx.daemonBuilt) {
@@ -104,7 +132,10 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
     // smbclient notify.
     const sc = smbclientNotify('smbclient', samba, creds, 'lat/smbclient');
     procs.push(sc);
-    tools.push({ key: 'smbclient', folder: 'lat/smbclient', probes: { 'smbclient notify (stdout)': lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) } });
+    tools.push({ key: 'smbclient', folder: 'lat/smbclient', probes: { [SMBCLIENT]: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) } });
+    const signed = smbclientNotify('smbclient-signed', samba, creds, 'lat/smbclient-signed', true, samba.port, true, ['--client-protection=sign']);
+    procs.push(signed);
+    tools.push({ key: 'smbclient-signed', folder: 'lat/smbclient-signed', probes: { [SMBCLIENT_SIGNED]: lineProbe(signed.stdout, (l, n) => l.endsWith(` ${n}`)) } });
 
     // Readiness: every consumer has seen a probe file (retried: dbus-monitor and smbclient
     // become ready on their own time and say nothing when they are).
@@ -126,7 +157,15 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
       misses[c] = 0;
     }
     ctx.log(`latency: ${samples} samples per consumer (+${warmup} warm-up), ${tools.length} tools interleaved`);
+    const started = now();
+    let rounds = 0;
     for (let round = -warmup; round < samples; round++) {
+      if (ms(started, now()) > LATENCY_BUDGET_MS) {
+        notes.push(`stopped after ${rounds} rounds of ${samples}: the section's time budget (${LATENCY_BUDGET_MS / 60_000} min) ran out`);
+        break;
+      }
+      if (round >= 0) rounds++;
+      if (round > 0 && round % 500 === 0) ctx.log(`latency: ${round} rounds`);
       for (const t of shuffle([...tools])) {
         const name = `${t.key}-${round + warmup}.txt`;
         const consumers = Object.entries(t.probes);
@@ -145,13 +184,23 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
       }
     }
 
-    const base = summarize(values['smbclient notify (stdout)'] ?? []);
+    const plain = values[SMBCLIENT] ?? [];
+    const withSigning = values[SMBCLIENT_SIGNED];
+    const base = summarize(plain);
     const consumers: LatencyResult['consumers'] = {};
     for (const [c, v] of Object.entries(values)) {
       const s = summarize(v);
-      consumers[c] = { ...s, misses: misses[c]!, ratioP50: s.p50 / base.p50, ratioP95: s.p95 / base.p95, ratioP99: s.p99 / base.p99 };
+      consumers[c] = {
+        ...s,
+        misses: misses[c]!,
+        ratioP50: s.p50 / base.p50,
+        ratioP95: s.p95 / base.p95,
+        ratioP99: s.p99 / base.p99,
+        vsPlain: ratios(v, plain),
+        vsSigned: withSigning ? ratios(v, withSigning) : null,
+      };
     }
-    return { samplesPerConsumer: samples, warmupPerConsumer: warmup, consumers, notes };
+    return { samplesPerConsumer: rounds, warmupPerConsumer: warmup, consumers, notes };
   } finally {
     for (const t of tails) t.stop();
     await Promise.all(procs.map((p) => p.stop()));

@@ -16,6 +16,8 @@ export interface BenchOptions {
   cases: Set<string>;
   /** Write CPU profiles of the smbnotify processes to this folder. */
   cpuProfDir: string | null;
+  /** Latency samples per consumer (--samples=N), instead of the section's default. */
+  samples?: number;
 }
 
 export interface Server {

@@ -83,3 +83,30 @@ export async function until(fn: () => boolean | Promise<boolean>, timeoutMs: num
   }
   return fn();
 }
+
+/** Nearest-rank percentile of values already sorted ascending. */
+function sortedPercentile(sorted: Float64Array, p: number): number {
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+function resampledPercentile(values: readonly number[], p: number, scratch: Float64Array): number {
+  for (let i = 0; i < scratch.length; i++) scratch[i] = values[Math.floor(Math.random() * values.length)]!;
+  scratch.sort();
+  return sortedPercentile(scratch, p);
+}
+
+/**
+ * A 95 % bootstrap interval of `percentile(a, p) / percentile(b, p)`: both sample sets resampled
+ * independently (the consumers are measured on different files), `rounds` times; the 2.5th and
+ * 97.5th percentiles of the ratios. [NaN, NaN] when either set is empty.
+ */
+export function ratioInterval(a: readonly number[], b: readonly number[], p: number, rounds = 1000): [number, number] {
+  if (a.length === 0 || b.length === 0) return [Number.NaN, Number.NaN];
+  const sa = new Float64Array(a.length);
+  const sb = new Float64Array(b.length);
+  const ratios = new Float64Array(rounds);
+  for (let r = 0; r < rounds; r++) ratios[r] = resampledPercentile(a, p, sa) / resampledPercentile(b, p, sb);
+  ratios.sort();
+  return [sortedPercentile(ratios, 2.5), sortedPercentile(ratios, 97.5)];
+}

@@ -76,9 +76,9 @@ export function smbnotifyDaemon(name: string, creds: Creds, o: DaemonOptions): S
  * `%04x name` per change and `NOTIFY_ENUM_DIR` on an overflow. Its stdout is a pipe here: stdbuf
  * makes it line-buffered, as it is on a terminal.
  */
-export function smbclientNotify(name: string, samba: SambaServer, creds: Creds, dir: string, keepLines = true, port = samba.port, lineBuffered = true): Spawned {
+export function smbclientNotify(name: string, samba: SambaServer, creds: Creds, dir: string, keepLines = true, port = samba.port, lineBuffered = true, extraArgs: string[] = []): Spawned {
   const smbclient = requireTool('smbclient', 'smbclient');
-  const args = ['-s', '/dev/null', '-p', String(port), `//${samba.host}/${samba.share}`, '-A', creds.smbclient, '-c', `notify "${dir}"`];
+  const args = ['-s', '/dev/null', '-p', String(port), ...extraArgs, `//${samba.host}/${samba.share}`, '-A', creds.smbclient, '-c', `notify "${dir}"`];
   if (!lineBuffered) return new Spawned(name, smbclient, args, { keepLines });
   const stdbuf = requireTool('stdbuf', 'coreutils');
   return new Spawned(name, stdbuf, ['-oL', smbclient, ...args], { keepLines });
