@@ -9,6 +9,7 @@ import { Connection } from './connection.js';
 import { negotiate, type Negotiated } from './negotiate.js';
 import { reauthenticate, setupSession, type EstablishedSession } from './session.js';
 import { KerberosError } from './auth/gssapi.js';
+import { SessionRenewal } from './session-renewal.js';
 import { SmbTree } from './tree.js';
 import { Command } from './wire/header.js';
 import { GlobalCapability } from './wire/negotiate.js';
@@ -23,8 +24,9 @@ const REAUTH_RETRY_MIN_MS = 1_000;
 const REAUTH_RETRY_MAX_MS = 30_000;
 
 /**
- * Events: 'closed' (err) when the connection is gone; 'reauthenticated' (lifetime seconds) after
- * a Kerberos session was renewed; 'reauthFailed' (err, delayMs) when no fresh ticket could be had
+ * Events: 'closed' (err) when the connection is gone; 'reauthenticated' (lifetime seconds, when:
+ * 'ahead' before the ticket ended, 'expired' after the server said the session expired) after a
+ * Kerberos session was renewed; 'reauthFailed' (err, delayMs) when no fresh ticket could be had
  * yet (the requests wait, and the next attempt is in delayMs).
  */
 export class SmbClient extends EventEmitter {
@@ -32,6 +34,7 @@ export class SmbClient extends EventEmitter {
   private validated = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryWake: (() => void) | null = null;
+  private renewal: SessionRenewal | null = null;
 
   private constructor(
     readonly connection: Connection,
@@ -58,23 +61,33 @@ export class SmbClient extends EventEmitter {
     };
     connection.on('closed', (err: Error) => {
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.renewal?.stop();
       this.retryWake?.();
       this.emit('closed', err);
     });
   }
 
   /**
-   * Kerberos sessions end when the ticket does (STATUS_NETWORK_SESSION_EXPIRED); the connection
-   * then holds the expired requests while this gets a fresh ticket and re-authenticates the same
-   * session, retrying with backoff until a ticket is there (kinit) or the connection closes.
+   * Kerberos sessions end when the ticket does (STATUS_NETWORK_SESSION_EXPIRED). Before that, the
+   * session is re-authenticated as soon as the cache has a fresher ticket (SessionRenewal); if it
+   * expires all the same, the connection holds the expired requests while this gets a fresh
+   * ticket and re-authenticates the same session, retrying with backoff until a ticket is there
+   * (kinit) or the connection closes.
    */
-  private enableReauthentication(credentials: KerberosCredentials): void {
+  private enableReauthentication(credentials: KerberosCredentials, lifetime: number): void {
+    const renewal = new SessionRenewal(
+      (endsAfter) => this.connection.renewSession(() => reauthenticate(this.connection, this.negotiated, credentials, this.host, endsAfter)),
+      (renewed) => this.emit('reauthenticated', renewed, 'ahead'),
+    );
+    this.renewal = renewal;
+    renewal.ticket(lifetime);
     this.connection.reauthenticator = async () => {
       for (let attempt = 1; ; attempt++) {
         if (this.connection.closed) throw new KerberosError('expired', 'connection closed while waiting for a fresh Kerberos ticket');
         try {
-          const lifetime = await reauthenticate(this.connection, this.negotiated, credentials, this.host);
-          this.emit('reauthenticated', lifetime);
+          const renewed = (await reauthenticate(this.connection, this.negotiated, credentials, this.host))!;
+          renewal.ticket(renewed);
+          this.emit('reauthenticated', renewed, 'expired');
           return;
         } catch (err) {
           if (!(err instanceof KerberosError) || this.connection.closed) throw err;
@@ -106,7 +119,9 @@ export class SmbClient extends EventEmitter {
         opts.protect ?? 'off',
       );
       const client = new SmbClient(conn, neg, established, opts.host, port);
-      if (opts.credentials.kind === 'kerberos' && established.mechanism === 'Kerberos') client.enableReauthentication(opts.credentials);
+      if (opts.credentials.kind === 'kerberos' && established.mechanism === 'Kerberos') {
+        client.enableReauthentication(opts.credentials, established.ticketLifetime ?? 0);
+      }
       return client;
     } catch (err) {
       conn.close();
@@ -155,6 +170,7 @@ export class SmbClient extends EventEmitter {
 
   /** LOGOFF and close the socket. Never throws: closing is best effort. */
   async close(): Promise<void> {
+    this.renewal?.stop();
     if (this.connection.closed) return;
     try {
       await this.connection.send({ command: Command.LOGOFF, body: encodeEmptyRequest(), timeoutMs: 2000 }).response;

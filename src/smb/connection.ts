@@ -93,6 +93,23 @@ export class Connection extends EventEmitter {
   reauthenticator: (() => Promise<void>) | null = null;
   private reauthenticating: Promise<void> | null = null;
 
+  /**
+   * Run a re-authentication now (a renewal before the ticket ends), unless one is already running
+   * (then null, nothing done). Requests that expire meanwhile wait for it, as for one started by
+   * an expiry; its failure is not theirs: sent again, they expire again and get one of their own.
+   */
+  renewSession<T>(task: () => Promise<T>): Promise<T | null> {
+    if (this.reauthenticating) return Promise.resolve(null);
+    const run = task();
+    this.reauthenticating = run.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      this.reauthenticating = null;
+    });
+    return run;
+  }
+
   constructor(private readonly socket: Duplex, readonly defaultTimeoutMs = DEFAULT_TIMEOUT_MS) {
     super();
     socket.on('data', (chunk: Buffer) => this.receive(chunk));

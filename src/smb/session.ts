@@ -161,12 +161,21 @@ export async function setupSession(
  * Re-authenticate the live session with fresh Kerberos credentials: SESSION_SETUP on the same
  * SessionId (MS-SMB2 3.2.4.2.3 "re-authenticate", 3.3.5.5.3). Open files, trees and pending
  * requests stay; the session keys do not change (they come from the first authentication).
- * Returns the new ticket's remaining lifetime in seconds.
+ * Returns the new ticket's remaining lifetime in seconds. With `endsAfter` (Unix ms), a ticket
+ * that does not end later than that is not used: null, and nothing is sent (a renewal before
+ * the end, with no fresher ticket in the cache yet).
  */
-export async function reauthenticate(conn: Connection, neg: Negotiated, credentials: KerberosCredentials, host: string): Promise<number> {
+export async function reauthenticate(
+  conn: Connection,
+  neg: Negotiated,
+  credentials: KerberosCredentials,
+  host: string,
+  endsAfter?: number,
+): Promise<number | null> {
   const security = conn.security;
   if (!security) throw new SecurityError('cannot re-authenticate a session that was never set up');
   const mechanism = await KerberosMechanism.create(kerberosTarget(credentials, host));
+  if (endsAfter !== undefined && Date.now() + mechanism.lifetime * 1000 <= endsAfter) return null;
   await runLegs(conn, neg, mechanism, security.sessionId, undefined);
   return mechanism.lifetime;
 }

@@ -30,8 +30,11 @@ export interface ShareConnectionEvents {
    * open) and the next re-authentication is in `delayMs`.
    */
   reauthFailed: [err: Error, delayMs: number];
-  /** The Kerberos session was re-authenticated with a fresh ticket valid `lifetime` seconds. */
-  reauthenticated: [lifetime: number];
+  /**
+   * The Kerberos session was re-authenticated with a fresh ticket valid `lifetime` seconds:
+   * 'ahead' of its ticket's end, or after the server said it had 'expired'.
+   */
+  reauthenticated: [lifetime: number, when: 'ahead' | 'expired'];
 }
 
 export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
@@ -87,7 +90,7 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
       this.current = tree;
       client.once('closed', (err: Error) => this.onLost(client, err));
       client.on('reauthFailed', (err: Error, delayMs: number) => this.emit('reauthFailed', err, delayMs));
-      client.on('reauthenticated', (lifetime: number) => this.emit('reauthenticated', lifetime));
+      client.on('reauthenticated', (lifetime: number, when: 'ahead' | 'expired') => this.emit('reauthenticated', lifetime, when));
       this.startKeepalive(client);
       return tree;
     } catch (err) {

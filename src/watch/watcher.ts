@@ -324,10 +324,18 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.emitState(this.stateNow, `${err.message}; changes are kept, next try in ${Math.max(1, Math.round(delayMs / 1000))} s`);
   };
 
-  private readonly onReauthenticated = (): void => {
-    if (this.stopped || !this.reauthFailing) return;
+  /**
+   * Said every time, so a renewal is never silent: 'ahead' is the normal case (once per ticket
+   * life); 'expired' means a request met the expiry first (no fresher ticket was there in time).
+   */
+  private readonly onReauthenticated = (lifetime: number, when: 'ahead' | 'expired'): void => {
+    if (this.stopped) return;
+    const failing = this.reauthFailing;
     this.reauthFailing = false;
-    this.emitState(this.stateNow, 'Kerberos session renewed with a fresh ticket');
+    const until = `new ticket valid until ${new Date(Date.now() + lifetime * 1000).toISOString().slice(0, 19)}Z`;
+    if (when === 'ahead') this.emitState(this.stateNow, `Kerberos session renewed before its ticket ended (${until})`);
+    else if (failing) this.emitState(this.stateNow, `Kerberos session renewed with a fresh ticket (${until})`);
+    else this.emitState(this.stateNow, `Kerberos session expired with its ticket and was renewed with a fresh one (${until})`);
   };
 
   private readonly onConnected = (tree: SmbTree, reconnect: boolean): void => {

@@ -2,8 +2,9 @@
 // stays up). Two watches run through the end of a short ticket (kinit -l 150s; the KDC refuses
 // a service ticket when the TGT has 120 s or less left):
 // - "renewed": the cache gets a fresh ticket before the end (as SSSD or a kinit -R cron does);
-//   the watch re-authenticates its session, keeps its handles, and reports every change made
-//   before, across and after the end, with no reconnect.
+//   the watch re-authenticates its session ahead of the end (at half of a ticket this short), so
+//   that no request ever meets the expiry, keeps its handles, and reports every change made
+//   before, across and after the old ticket's end, with no reconnect.
 // - "lapsed": nobody renews; the watch says, in one line, whose ticket expired and to run kinit,
 //   keeps its handles and requests while it retries, and once kinit has run reports the changes
 //   made meanwhile (the server kept them on the open handle).
@@ -58,6 +59,10 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
 
     // The renewal, well before the end: a new TGT in the same cache (no service ticket yet).
     realm.kinit(renewedCache);
+    // The watch takes it before the old ticket ends (half-way through its life): said in one
+    // line, and from then on the server's end for the session is the new ticket's.
+    const ahead = await renewed.waitLine(/Kerberos session renewed before its ticket ended/, ticketEnd - Date.now());
+    expect(JSON.parse(ahead)).toMatchObject({ event: 'STATE', state: 'watching' });
 
     // Across the end: one change just before, then several after it.
     await until(ticketEnd - 10_000);
@@ -96,7 +101,9 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
     }
     const renewedCreated = renewed.stdout.map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event === 'CREATE').map((e) => e.path);
     expect(renewedCreated).toEqual(['before.txt', 'just-before-end.txt', 'after-end-1.txt', 'after-end-2.txt'].map((n) => `renewed/${n}`));
-    expect(renewed.stdout.join('\n')).not.toMatch(/Kerberos ticket expired/);
+    // No request of the renewed watch met the expiry: it would have said so (the expiry path
+    // says "expired with its ticket", or "ticket expired" when it has no fresh ticket).
+    expect(renewed.stdout.join('\n')).not.toMatch(/expired/);
     const lapsedCreated = lapsed.stdout.map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event === 'CREATE').map((e) => e.path);
     expect(lapsedCreated).toEqual(['before.txt', 'after-end.txt', 'while-expired.txt', 'after-kinit.txt'].map((n) => `lapsed/${n}`));
   } catch (err) {
