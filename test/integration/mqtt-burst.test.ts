@@ -169,6 +169,8 @@ describe('queue bound', () => {
       // What did arrive before it is the journal's beginning, in order; the OVERFLOW counts the rest.
       const delivered = eventPayloads(sub).unique;
       const before = delivered.slice(0, delivered.indexOf(overflow.payload));
+      // The journal is written on its own schedule: MQTT may deliver a line before it is there.
+      await until(() => lines(journal).some((l) => l.includes('after-overflow.dat')), 'after-overflow in the journal', 20_000);
       const all = lines(journal);
       expect(before).toEqual(all.slice(0, before.length));
       const lost = all.indexOf(all.find((l) => l.includes('after-overflow.dat'))!) - before.length;

@@ -46,15 +46,22 @@ async function openHandles(b: Bench): Promise<number> {
   return locked.split('\n').filter((l) => l.includes(` ${b.samba.sharePath} `)).length;
 }
 
-/** `deltree` over SMB, again while a folder is still pending deletion (bounded). */
+/**
+ * `deltree` over SMB, again while a folder is still pending deletion: the watch holds a handle on
+ * every folder, and a folder removed while open goes only when that handle closes, so its parent
+ * is "not empty" until then (slow on a loaded machine). Bounded in time, not in tries.
+ */
 async function deltree(b: Bench, top: string): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const until = Date.now() + 60_000;
+  let last = '';
+  while (Date.now() < until) {
     const r = await b.samba.smbclient(['-c', `deltree ${top}`]);
     if (r.code === 0 && !/NT_STATUS_/.test(r.stdout)) return;
     if (/NT_STATUS_(OBJECT_NAME_NOT_FOUND|NO_SUCH_FILE)/.test(r.stdout)) return;
-    await pause(200);
+    last = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
+    await pause(300);
   }
-  throw new Error(`deltree ${top} kept failing`);
+  throw new Error(`deltree ${top} kept failing for 60 s; last: ${last}`);
 }
 
 /** The bar: stream + starting listing = final listing; every folder created is said to be one. */
