@@ -6,16 +6,22 @@
 // the same smbclient with `--client-protection=sign`: smbnotify signs every message, smbclient
 // does not unless asked, so each of ours is compared with both. Samples alternate between the
 // tools in a new random order every round, so that a noisy moment of the machine hits all of
-// them alike. t0 is taken right after close() of the new file; the arrival is the 'data' event
-// of the line in this process.
+// them alike. t0 is taken right after close() of the new file (or unlink() of it); the arrival
+// is the 'data' event of the line in this process.
+//
+// Each sample is a CREATE (the figure of the targets) and then a DELETE of the same file. A new
+// name goes out only once an open of it says the server serves it and what it is (watch/
+// name-check.ts): a second round trip that smbclient, which prints what the server says, does
+// not make. A DELETE of a known name needs no such open: its figure is the path from the socket
+// to the line alone.
 //
 // Sample count: p99 of n samples is the value of rank 0.99 n; its 95 % distribution-free interval
 // spans about ±2 sqrt(0.0099 n) ranks. With 300 samples that is ranks 294 to 300, i.e. anything
 // up to the maximum (the issue saw p99 swing 0.92x-1.71x between two runs); with 2,000 it is
-// ranks 1,971 to 1,989, well inside the tail. 2,000 rounds of five consumers take about two
-// minutes; the run stops early (and says so) after LATENCY_BUDGET_MS. Each ratio is printed with
+// ranks 1,971 to 1,989, well inside the tail. 2,000 rounds of four tools, two changes each,
+// take about four minutes; the run stops early (and says so) after LATENCY_BUDGET_MS. Each ratio is printed with
 // a 95 % bootstrap interval, so that two runs can be told apart from noise.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, DbusWatch } from './lib/context.js';
 import { watchDbus } from './lib/context.js';
@@ -35,13 +41,17 @@ export interface Ratios {
 export interface LatencyResult {
   samplesPerConsumer: number;
   warmupPerConsumer: number;
+  /** A new file (CREATE): the figures of the targets. */
   consumers: Record<string, Summary & { misses: number; ratioP50: number; ratioP95: number; ratioP99: number; vsPlain: Ratios; vsSigned: Ratios | null }>;
+  /** The same file removed (DELETE): no confirming open of the name, so the pipeline alone. */
+  deletes: LatencyResult['consumers'];
   notes: string[];
 }
 
 export const SMBCLIENT = 'smbclient notify (stdout)';
 export const SMBCLIENT_SIGNED = 'smbclient notify, signing on (stdout)';
-const LATENCY_BUDGET_MS = 6 * 60_000;
+const LATENCY_BUDGET_MS = 8 * 60_000;
+const KINDS: readonly Kind[] = ['CREATE', 'DELETE'];
 
 function ratios(v: readonly number[], base: readonly number[]): Ratios {
   const s = summarize(v);
@@ -76,15 +86,20 @@ export function lineProbe(src: LineSource, match: (line: string, name: string) =
   return firstArrival<string>((fn) => src.onLine(fn), match);
 }
 
-function dbusProbe(d: DbusWatch, folder: string): Probe {
-  return firstArrival<Record<string, unknown>>((fn) => d.onEvent(fn), (fields, name) => fields['path'] === `${folder}/${name}`);
+type Kind = 'CREATE' | 'DELETE';
+
+function dbusProbe(d: DbusWatch, folder: string, kind: Kind): Probe {
+  return firstArrival<Record<string, unknown>>((fn) => d.onEvent(fn), (fields, name) => fields['path'] === `${folder}/${name}` && fields['event'] === kind);
 }
+
+/** smbclient prints `%04x name`: FILE_ACTION_ADDED 1, FILE_ACTION_REMOVED 2 (MS-FSCC 2.7.1). */
+const SMBCLIENT_ACTION: Record<Kind, string> = { CREATE: '0001', DELETE: '0002' };
 
 interface Tool {
   key: string;
   folder: string;
-  /** consumer name -> probe */
-  probes: Record<string, Probe>;
+  /** consumer name -> probe, for each kind of event measured */
+  probes: Record<Kind, Record<string, Probe>>;
 }
 
 export async function latency(ctx: Context): Promise<LatencyResult> {
@@ -103,7 +118,8 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
     const w = smbnotifyWatch('watch', creds, url(samba, 'lat/watch'), ['-m'], ctx.nodeArgs('latency-watch'));
     procs.push(w);
     await w.stderr.waitFor(/WATCHING/, 20_000);
-    tools.push({ key: 'watch', folder: 'lat/watch', probes: { 'smbnotify watch (stdout)': lineProbe(w.stdout, (l, n) => l === `CREATE          ${n}`) } });
+    const watchProbes = (k: Kind) => ({ 'smbnotify watch (stdout)': lineProbe(w.stdout, (l, n) => l === `${k.padEnd(16)}${n}`) });
+    tools.push({ key: 'watch', folder: 'lat/watch', probes: { CREATE: watchProbes('CREATE'), DELETE: watchProbes('DELETE') } });
 
     // (b, c) the daemon: D-Bus signal to dbus-monitor, journal line.
     if (ctx.daemonBuilt) {
@@ -117,14 +133,11 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
       const tail = new FileTail(journal, false);
       tails.push(tail);
       tail.start(false);
-      tools.push({
-        key: 'daemon',
-        folder: 'lat/daemon',
-        probes: {
-          'smbnotify daemon (D-Bus signal)': dbusProbe(dbus, 'lat/daemon'),
-          'smbnotify daemon (journal line)': lineProbe(tail, (l, n) => l.includes(`"path":"lat/daemon/${n}"`)),
-        },
+      const daemonProbes = (k: Kind) => ({
+        'smbnotify daemon (D-Bus signal)': dbusProbe(dbus, 'lat/daemon', k),
+        'smbnotify daemon (journal line)': lineProbe(tail, (l, n) => l.includes(`"event":"${k}"`) && l.includes(`"path":"lat/daemon/${n}"`)),
       });
+      tools.push({ key: 'daemon', folder: 'lat/daemon', probes: { CREATE: daemonProbes('CREATE'), DELETE: daemonProbes('DELETE') } });
     } else {
       notes.push('daemon not built (dist/cli/commands/daemon-run.js or dist/sinks/dbus-api.js missing): no D-Bus or journal figures');
     }
@@ -132,10 +145,11 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
     // smbclient notify.
     const sc = smbclientNotify('smbclient', samba, creds, 'lat/smbclient');
     procs.push(sc);
-    tools.push({ key: 'smbclient', folder: 'lat/smbclient', probes: { [SMBCLIENT]: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) } });
+    const smbclientProbes = (c: string, src: Spawned, k: Kind) => ({ [c]: lineProbe(src.stdout, (l, n) => l === `${SMBCLIENT_ACTION[k]} ${n}`) });
+    tools.push({ key: 'smbclient', folder: 'lat/smbclient', probes: { CREATE: smbclientProbes(SMBCLIENT, sc, 'CREATE'), DELETE: smbclientProbes(SMBCLIENT, sc, 'DELETE') } });
     const signed = smbclientNotify('smbclient-signed', samba, creds, 'lat/smbclient-signed', true, samba.port, true, ['--client-protection=sign']);
     procs.push(signed);
-    tools.push({ key: 'smbclient-signed', folder: 'lat/smbclient-signed', probes: { [SMBCLIENT_SIGNED]: lineProbe(signed.stdout, (l, n) => l.endsWith(` ${n}`)) } });
+    tools.push({ key: 'smbclient-signed', folder: 'lat/smbclient-signed', probes: { CREATE: smbclientProbes(SMBCLIENT_SIGNED, signed, 'CREATE'), DELETE: smbclientProbes(SMBCLIENT_SIGNED, signed, 'DELETE') } });
 
     // Readiness: every consumer has seen a probe file (retried: dbus-monitor and smbclient
     // become ready on their own time and say nothing when they are).
@@ -143,22 +157,38 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
       let ok = false;
       for (let attempt = 0; attempt < 20 && !ok; attempt++) {
         const name = `ready-${attempt}.txt`;
-        const arrivals = Object.values(t.probes).map((p) => p(name, 1000));
+        const arrivals = Object.values(t.probes.CREATE).map((p) => p(name, 1000));
         closeSync(openSync(join(samba.sharePath, t.folder, name), 'w'));
         ok = (await Promise.all(arrivals)).every((a) => a !== null);
       }
       if (!ok) throw new Error(`latency: ${t.key} never reported a probe file`);
     }
 
-    const values: Record<string, number[]> = {};
-    const misses: Record<string, number> = {};
-    for (const t of tools) for (const c of Object.keys(t.probes)) {
-      values[c] = [];
-      misses[c] = 0;
+    const values: Record<Kind, Record<string, number[]>> = { CREATE: {}, DELETE: {} };
+    const misses: Record<Kind, Record<string, number>> = { CREATE: {}, DELETE: {} };
+    for (const k of KINDS) for (const t of tools) for (const c of Object.keys(t.probes[k])) {
+      values[k][c] = [];
+      misses[k][c] = 0;
     }
-    ctx.log(`latency: ${samples} samples per consumer (+${warmup} warm-up), ${tools.length} tools interleaved`);
+    ctx.log(`latency: ${samples} samples per consumer (+${warmup} warm-up), ${tools.length} tools interleaved, a CREATE and a DELETE each`);
     const started = now();
     let rounds = 0;
+    /** Changes the file and records when each consumer reported it. */
+    const sample = async (t: Tool, k: Kind, name: string, round: number): Promise<void> => {
+      const consumers = Object.entries(t.probes[k]);
+      const arrivals = consumers.map(([, p]) => p(name, 3000));
+      const path = join(samba.sharePath, t.folder, name);
+      if (k === 'CREATE') closeSync(openSync(path, 'w'));
+      else unlinkSync(path);
+      const t0 = now();
+      const got = await Promise.all(arrivals);
+      if (round < 0) return;
+      consumers.forEach(([c], i) => {
+        const at = got[i];
+        if (at === null || at === undefined) misses[k][c]!++;
+        else values[k][c]!.push(ms(t0, at));
+      });
+    };
     for (let round = -warmup; round < samples; round++) {
       if (ms(started, now()) > LATENCY_BUDGET_MS) {
         notes.push(`stopped after ${rounds} rounds of ${samples}: the section's time budget (${LATENCY_BUDGET_MS / 60_000} min) ran out`);
@@ -168,39 +198,35 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
       if (round > 0 && round % 500 === 0) ctx.log(`latency: ${round} rounds`);
       for (const t of shuffle([...tools])) {
         const name = `${t.key}-${round + warmup}.txt`;
-        const consumers = Object.entries(t.probes);
-        const arrivals = consumers.map(([, p]) => p(name, 3000));
-        const fd = openSync(join(samba.sharePath, t.folder, name), 'w');
-        closeSync(fd);
-        const t0 = now();
-        const got = await Promise.all(arrivals);
-        consumers.forEach(([c], i) => {
-          const at = got[i];
-          if (round < 0) return;
-          if (at === null || at === undefined) misses[c]!++;
-          else values[c]!.push(ms(t0, at));
-        });
-        await sleep(5 + Math.random() * 10);
+        for (const k of KINDS) {
+          await sample(t, k, name, round);
+          await sleep(5 + Math.random() * 10);
+        }
       }
     }
 
-    const plain = values[SMBCLIENT] ?? [];
-    const withSigning = values[SMBCLIENT_SIGNED];
-    const base = summarize(plain);
-    const consumers: LatencyResult['consumers'] = {};
-    for (const [c, v] of Object.entries(values)) {
-      const s = summarize(v);
-      consumers[c] = {
-        ...s,
-        misses: misses[c]!,
-        ratioP50: s.p50 / base.p50,
-        ratioP95: s.p95 / base.p95,
-        ratioP99: s.p99 / base.p99,
-        vsPlain: ratios(v, plain),
-        vsSigned: withSigning ? ratios(v, withSigning) : null,
-      };
-    }
-    return { samplesPerConsumer: rounds, warmupPerConsumer: warmup, consumers, notes };
+    const figures = (k: Kind): LatencyResult['consumers'] => {
+      const plain = values[k][SMBCLIENT] ?? [];
+      const withSigning = values[k][SMBCLIENT_SIGNED];
+      const base = summarize(plain);
+      const out: LatencyResult['consumers'] = {};
+      for (const [c, v] of Object.entries(values[k])) {
+        const s = summarize(v);
+        out[c] = {
+          ...s,
+          misses: misses[k][c]!,
+          ratioP50: s.p50 / base.p50,
+          ratioP95: s.p95 / base.p95,
+          ratioP99: s.p99 / base.p99,
+          vsPlain: ratios(v, plain),
+          vsSigned: withSigning ? ratios(v, withSigning) : null,
+        };
+      }
+      return out;
+    };
+    const consumers = figures('CREATE');
+    const deletes = figures('DELETE');
+    return { samplesPerConsumer: rounds, warmupPerConsumer: warmup, consumers, deletes, notes };
   } finally {
     for (const t of tails) t.stop();
     await Promise.all(procs.map((p) => p.stop()));

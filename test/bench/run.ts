@@ -163,6 +163,10 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+function latencyRows(consumers: LatencyResult['consumers']): string[][] {
+  return Object.entries(consumers).map(([c, s]) => [c, fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(s.max), ratioCell(s.vsPlain.p50, s.vsPlain.p50Interval), ratioCell(s.vsPlain.p99, s.vsPlain.p99Interval), s.vsSigned ? ratioCell(s.vsSigned.p50, s.vsSigned.p50Interval) : '', s.vsSigned ? ratioCell(s.vsSigned.p99, s.vsSigned.p99Interval) : '', String(s.misses)]);
+}
+
 /** `1.23× (1.10–1.40)`: a ratio and its 95 % interval. */
 function ratioCell(r: number, ci: [number, number]): string {
   return `${fmt(r)}× (${fmt(ci[0])}–${fmt(ci[1])})`;
@@ -185,16 +189,22 @@ function render(r: Results): string {
   if (r.latency) {
     const l = r.latency;
     out.push('');
-    out.push(`### 1. Latency: file created on the server's disk → event (ms; ${fmtInt(l.samplesPerConsumer)} samples per consumer after ${l.warmupPerConsumer} warm-up, consumers interleaved in random order)`);
+    out.push(`### 1. Latency: file created on the server's disk → event (ms; ${fmtInt(l.samplesPerConsumer)} samples per consumer and change after ${l.warmupPerConsumer} warm-up, consumers interleaved in random order)`);
     out.push('');
     out.push('Ratios to smbclient in the same run, plain and with `--client-protection=sign` (smbnotify signs every message), each with its 95 % bootstrap interval.');
     out.push('');
     out.push(
       table(
         ['consumer', 'p50', 'p95', 'p99', 'max', 'p50 ÷ smbclient', 'p99 ÷ smbclient', 'p50 ÷ smbclient signing', 'p99 ÷ smbclient signing', 'missed'],
-        Object.entries(l.consumers).map(([c, s]) => [c, fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(s.max), ratioCell(s.vsPlain.p50, s.vsPlain.p50Interval), ratioCell(s.vsPlain.p99, s.vsPlain.p99Interval), s.vsSigned ? ratioCell(s.vsSigned.p50, s.vsSigned.p50Interval) : '', s.vsSigned ? ratioCell(s.vsSigned.p99, s.vsSigned.p99Interval) : '', String(s.misses)]),
+        latencyRows(l.consumers),
       ),
     );
+    if (l.deletes && Object.keys(l.deletes).length) {
+      out.push('');
+      out.push('The same files removed (DELETE): a known name goes out without the open that confirms a new one, so this is the path from the socket to the line alone.');
+      out.push('');
+      out.push(table(['consumer (DELETE)', 'p50', 'p95', 'p99', 'max', 'p50 ÷ smbclient', 'p99 ÷ smbclient', 'p50 ÷ smbclient signing', 'p99 ÷ smbclient signing', 'missed'], latencyRows(l.deletes)));
+    }
     for (const n of l.notes) out.push('', `Note: ${n}`);
   }
 
