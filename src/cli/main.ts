@@ -18,6 +18,7 @@ import { registerMonitor } from './commands/monitor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerView } from './commands/view.js';
 import { describeError, oneLine } from './errors.js';
+import { threadsLeftBehind } from '../view/live-view.js';
 import { withoutPassword } from '../config/target.js';
 
 function readVersion(): string {
@@ -200,7 +201,20 @@ if (isEntryPoint()) {
   installProcessHandlers();
   void main().then((code) => {
     // Let buffered output reach a pipe before leaving; a closed pipe does not hold us back.
-    if (process.stdout.writableLength === 0 || process.stdout.destroyed) process.exit(code);
-    process.stdout.write('', () => process.exit(code));
+    if (process.stdout.writableLength === 0 || process.stdout.destroyed) exit(code);
+    else process.stdout.write('', () => exit(code));
+  });
+}
+
+/**
+ * process.exit, unless a view left a thread blocked in a call on its (stalled) backing folder:
+ * Node would wait for that thread forever, so the process ends by SIGTERM instead (status 143).
+ */
+function exit(code: number): void {
+  if (threadsLeftBehind() === 0) process.exit(code);
+  process.stderr.write('smbnotify: a call on a view\'s backing folder is still blocked; ending by SIGTERM rather than waiting for it\n', () => {
+    process.removeAllListeners('SIGTERM');
+    process.kill(process.pid, 'SIGTERM');
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000);
   });
 }

@@ -1,24 +1,26 @@
 /**
- * Answers FUSE requests by passing them through to the backing folder with synchronous system
- * calls, on the one thread that reads /dev/fuse (see docs/live-view.md, "Threads"). Synchronous on
- * purpose: no request ever waits for libuv's thread pool, so nothing else in the process (the
- * replaying thread, a program's own fs.promises calls on the view) can starve it.
+ * The serving thread's half of the view (docs/live-view.md, "Threads"): it decodes each request,
+ * keeps the node table, folder listings and replay answers, and hands every call on the backing
+ * folder to a backing thread (backing-pool.ts), which answers it. It never makes a call on the
+ * backing folder itself, so a blocked one cannot stop it; it never waits for libuv's pool or the
+ * main thread.
  *
  * Requests from the replaying thread about the name it is replaying are answered by ReplayAnswers
  * without touching the backing folder; everything else, the replaying thread's path walks
  * included, is served normally.
  */
 import * as fs from 'node:fs';
-import { E, Errno, attrOf, errnoOf } from './attrs.js';
+import { E, Errno, errnoOf } from './attrs.js';
+import type { BackingJob, BackingUpdate } from './backing-job.js';
 import {
-  Body, Fattr, InitFlag, Op, OUT_HEADER, WRITE_IN_SIZE, decodeHeader, decodeInit, decodeIo, decodeSetattr,
-  encodeAttr, encodeCreate, encodeEntry, encodeError, encodeInit, encodeLseek, encodeOpen, encodeReply,
-  encodeStatfs, encodeWrite, writeOutHeader, type InHeader, type Timeouts,
+  Body, Fattr, InitFlag, Op, WRITE_IN_SIZE, decodeHeader, decodeInit, decodeIo, decodeSetattr, encodeError, encodeInit,
+  encodeReply, type InHeader, type Timeouts,
 } from './fuse-wire.js';
 import { NodeTable, ROOT_ID, isPlainName, joinName, type Node } from './nodes.js';
 import { DirHandles } from './dir-listing.js';
 import { ReplayAnswers } from './replay-answers.js';
 import type { ReplayChannel } from './replay-job.js';
+import { PoolState, SLOT_DATA } from './pool-state.js';
 
 export const MAX_WRITE = 1024 * 1024;
 /** A request is at most a WRITE header plus MAX_WRITE bytes; the kernel refuses smaller buffers. */
@@ -27,28 +29,35 @@ export const REQUEST_BUFFER_SIZE = MAX_WRITE + 8192;
 export interface ServerOptions {
   /** The backing folder (for an over-mount: /proc/self/fd/N of the covered folder). */
   root: string;
+  /** Writes a reply the serving thread makes itself (no backing call needed). */
   write: (reply: Buffer, length?: number) => void;
+  /** Runs jobs on the backing threads (backing-pool.ts). */
+  pool: JobRunner;
   replay: ReplayChannel;
-  /** Paths (relative, UTF-8) the user changed through the view: the server will report them too. */
+  /** Paths (relative, UTF-8) the user changes through the view: the server will report them too. */
   onLocalChange: (paths: string[]) => void;
   timeouts?: Timeouts;
 }
 
 const { O_NOFOLLOW, O_CREAT, O_EXCL } = fs.constants;
 
-interface FileHandle {
-  fd: number;
-  path: Buffer;
-  written: boolean;
+export interface JobRunner {
+  run(job: BackingJob): void;
+  /** True when `unique` is being answered by a backing thread and may be abandoned. */
+  abandonable(unique: bigint): boolean;
 }
+
+/** A file handle is the backing descriptor plus one; 0 is the replay's handle (nothing to close). */
+const fdOf = (fh: bigint): number => Number(fh - 1n);
 
 export class FuseServer {
   readonly nodes = new NodeTable();
   private readonly root: Buffer;
-  private readonly files = new Map<bigint, FileHandle>();
   private readonly dirs: DirHandles;
-  private nextFh = 1n;
-  private readonly readReply = Buffer.alloc(OUT_HEADER + MAX_WRITE);
+  /** The file handles the kernel holds (a backing thread reports each before answering). */
+  private readonly files = new Set<bigint>();
+  /** Open files written through the view: their path is reported once more when closed. */
+  private readonly written = new Set<bigint>();
   readonly t: Timeouts;
   private readonly answers: ReplayAnswers;
   destroyed = false;
@@ -72,24 +81,30 @@ export class FuseServer {
     return node;
   }
 
-  lstat(rel: Buffer): fs.BigIntStats {
-    return fs.lstatSync(this.backing(rel), { bigint: true });
-  }
-
-  /** Looks `rel` up on the backing folder and hands the kernel a node for it. */
-  entryFor(unique: bigint, rel: Buffer): Buffer {
-    const st = this.lstat(rel);
-    const node = this.nodes.remember(rel);
-    return encodeEntry(unique, node.id, attrOf(st, node.id), this.t);
-  }
-
   childPath(parent: bigint, name: Buffer): Buffer {
     if (!isPlainName(name)) throw new Errno(E.EINVAL);
     return joinName(this.node(parent).path, name);
   }
 
-  /** One request, `length` bytes at the start of `buf`. Never throws: errors become replies. */
-  handle(buf: Buffer, length: number): void {
+  run(job: BackingJob): null {
+    this.opts.pool.run(job);
+    return null;
+  }
+
+  /** Applies a change a backing thread made to the tables (before it answered the kernel). */
+  apply(u: BackingUpdate): void {
+    const b = (x: Uint8Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    if (u.kind === 'forget') this.nodes.forget(u.node, 1n);
+    else if (u.kind === 'opened') this.files.add(u.fh);
+    else if (u.kind === 'closed') this.files.delete(u.fh);
+    else if (u.kind === 'unlink') this.nodes.unlink(b(u.rel));
+    else if (u.kind === 'rename') this.nodes.rename(b(u.from), b(u.to));
+    else if (u.kind === 'listing') this.dirs.listed(u.fh, b(u.names), u.types);
+    else this.dirs.release(u.fh);
+  }
+
+  /** One request, `length` bytes at the start of `buf` (a view of `slot`). Errors become replies. */
+  handle(buf: Buffer, length: number, slot: SharedArrayBuffer): void {
     let h: InHeader;
     try {
       h = decodeHeader(buf, length);
@@ -100,7 +115,7 @@ export class FuseServer {
       const b = new Body(buf, length);
       const replaying = h.pid !== 0 && h.pid === this.opts.replay.replayThread;
       if (replaying && this.answers.answer(h, b)) return;
-      const reply = this.dispatch(h, b, buf);
+      const reply = this.dispatch(h, b, slot);
       if (reply) this.opts.write(reply);
     } catch (err) {
       this.opts.write(encodeError(h.unique, errnoOf(err)));
@@ -111,8 +126,14 @@ export class FuseServer {
     this.opts.onLocalChange(paths.map((p) => p.toString()));
   }
 
-  /** Returns the reply, or null when there is none (FORGET, INTERRUPT) or it was written already. */
-  private dispatch(h: InHeader, b: Body, buf: Buffer): Buffer | null {
+  /** A new name: its node is counted now, and forgotten again if the backing call fails. */
+  private created(rel: Buffer): bigint {
+    this.local(rel);
+    return this.nodes.remember(rel).id;
+  }
+
+  /** Returns the reply, or null when there is none (FORGET, INTERRUPT) or a backing thread answers. */
+  private dispatch(h: InHeader, b: Body, slot: SharedArrayBuffer): Buffer | null {
     const u = h.unique;
     switch (h.opcode) {
       case Op.INIT: {
@@ -123,8 +144,10 @@ export class FuseServer {
       case Op.DESTROY:
         this.destroyed = true;
         return encodeReply(u);
-      case Op.LOOKUP:
-        return this.entryFor(u, this.childPath(h.nodeid, b.names(0, 1)[0]!));
+      case Op.LOOKUP: {
+        const path = this.childPath(h.nodeid, b.names(0, 1)[0]!);
+        return this.run({ op: 'lookup', u, node: this.nodes.remember(path).id, path: this.backing(path) });
+      }
       case Op.FORGET:
         this.nodes.forget(h.nodeid, b.u64(0));
         return null;
@@ -135,46 +158,38 @@ export class FuseServer {
       }
       case Op.GETATTR: {
         const node = this.node(h.nodeid);
-        const fh = b.u32(0) & 1 ? this.files.get(b.u64(8)) : undefined;
-        const st = fh ? fs.fstatSync(fh.fd, { bigint: true }) : this.lstat(this.linked(node));
-        return encodeAttr(u, attrOf(st, node.id), this.t);
+        const fd = b.u32(0) & 1 && this.files.has(b.u64(8)) ? fdOf(b.u64(8)) : -1;
+        return this.run({ op: 'getattr', u, node: node.id, path: fd >= 0 ? null : this.backing(this.linked(node)), fd });
       }
-      case Op.SETATTR:
-        return this.setattr(h, b);
+      case Op.SETATTR: {
+        const s = decodeSetattr(b);
+        const node = this.node(h.nodeid);
+        const fd = s.valid & Fattr.FH && this.files.has(s.fh) ? fdOf(s.fh) : -1;
+        if (s.valid & ~Fattr.FH) this.local(node.path);
+        return this.run({ op: 'setattr', u, node: node.id, path: this.backing(fd >= 0 ? node.path : this.linked(node)), fd, s });
+      }
       case Op.READLINK:
-        return encodeReply(u, fs.readlinkSync(this.backing(this.node(h.nodeid).path), { encoding: 'buffer' }));
+        return this.run({ op: 'readlink', u, path: this.backing(this.node(h.nodeid).path) });
       case Op.SYMLINK: {
         const [name, target] = b.names(0, 2);
         const rel = this.childPath(h.nodeid, name!);
-        fs.symlinkSync(target!, this.backing(rel));
-        this.local(rel);
-        return this.entryFor(u, rel);
+        return this.run({ op: 'symlink', u, node: this.created(rel), path: this.backing(rel), target: target! });
       }
       case Op.MKNOD: {
         const mode = b.u32(0);
         if ((mode & 0o170000) !== 0o100000) throw new Errno(E.EPERM);
         const rel = this.childPath(h.nodeid, b.names(16, 1)[0]!);
-        fs.closeSync(fs.openSync(this.backing(rel), O_CREAT | O_EXCL | O_NOFOLLOW | fs.constants.O_WRONLY, mode & 0o7777));
-        fs.chmodSync(this.backing(rel), mode & 0o7777);
-        this.local(rel);
-        return this.entryFor(u, rel);
+        return this.run({ op: 'mknod', u, node: this.created(rel), path: this.backing(rel), mode: mode & 0o7777 });
       }
       case Op.MKDIR: {
-        const mode = b.u32(0) & 0o7777;
         const rel = this.childPath(h.nodeid, b.names(8, 1)[0]!);
-        fs.mkdirSync(this.backing(rel), mode);
-        fs.chmodSync(this.backing(rel), mode);
-        this.local(rel);
-        return this.entryFor(u, rel);
+        return this.run({ op: 'mkdir', u, node: this.created(rel), path: this.backing(rel), mode: b.u32(0) & 0o7777 });
       }
       case Op.UNLINK:
       case Op.RMDIR: {
         const rel = this.childPath(h.nodeid, b.names(0, 1)[0]!);
-        if (h.opcode === Op.UNLINK) fs.unlinkSync(this.backing(rel));
-        else fs.rmdirSync(this.backing(rel));
-        this.nodes.unlink(rel);
         this.local(rel);
-        return encodeReply(u);
+        return this.run({ op: 'remove', u, dir: h.opcode === Op.RMDIR, rel, path: this.backing(rel) });
       }
       case Op.RENAME:
       case Op.RENAME2:
@@ -182,77 +197,50 @@ export class FuseServer {
       case Op.LINK: {
         const from = this.node(b.u64(0)).path;
         const rel = this.childPath(h.nodeid, b.names(8, 1)[0]!);
-        fs.linkSync(this.backing(from), this.backing(rel));
-        this.local(rel);
-        return this.entryFor(u, rel);
+        return this.run({ op: 'link', u, node: this.created(rel), from: this.backing(from), path: this.backing(rel) });
       }
       case Op.OPEN: {
-        const node = this.node(h.nodeid);
         const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
-        const fd = fs.openSync(this.backing(this.linked(node)), flags);
-        return encodeOpen(u, this.addFile(fd, node.path), 0);
+        return this.run({ op: 'open', u, path: this.backing(this.linked(this.node(h.nodeid))), flags });
       }
       case Op.CREATE: {
-        const flags = b.u32(0);
-        const mode = b.u32(4) & 0o7777;
         const rel = this.childPath(h.nodeid, b.names(16, 1)[0]!);
-        const fd = fs.openSync(this.backing(rel), flags | O_CREAT | O_NOFOLLOW, mode);
-        try {
-          fs.fchmodSync(fd, mode);
-          const st = fs.fstatSync(fd, { bigint: true });
-          const node = this.nodes.remember(rel);
-          this.local(rel);
-          return encodeCreate(u, node.id, attrOf(st, node.id), this.t, this.addFile(fd, rel), 0);
-        } catch (err) {
-          fs.closeSync(fd);
-          throw err;
-        }
+        const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
+        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777 });
       }
       case Op.READ: {
         const io = decodeIo(b);
-        const f = this.file(io.fh);
-        const size = Math.min(io.size, MAX_WRITE);
-        const n = fs.readSync(f.fd, this.readReply, OUT_HEADER, size, Number(io.offset));
-        writeOutHeader(this.readReply, u, n);
-        this.opts.write(this.readReply, OUT_HEADER + n);
-        return null;
+        return this.run({ op: 'read', u, fd: this.fd(io.fh), offset: Number(io.offset), size: Math.min(io.size, MAX_WRITE) });
       }
       case Op.WRITE: {
         const io = decodeIo(b);
-        const f = this.file(io.fh);
-        const at = b.dataAt(WRITE_IN_SIZE, io.size);
-        let done = 0;
-        while (done < io.size) done += fs.writeSync(f.fd, buf, at + done, io.size - done, Number(io.offset) + done);
-        if (!f.written) {
-          f.written = true;
-          this.local(f.path);
+        const fd = this.fd(io.fh);
+        if (!this.written.has(io.fh)) {
+          this.written.add(io.fh);
+          this.local(this.node(h.nodeid).path);
         }
-        return encodeWrite(u, done);
+        const at = SLOT_DATA + b.dataAt(WRITE_IN_SIZE, io.size);
+        PoolState.useSlot(slot);
+        return this.run({ op: 'write', u, fd, offset: Number(io.offset), size: io.size, slot, at });
       }
-      case Op.STATFS: {
-        const s = fs.statfsSync(this.root, { bigint: true });
-        return encodeStatfs(u, { blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, bsize: Number(s.bsize), namelen: 255 });
-      }
+      case Op.STATFS:
+        return this.run({ op: 'statfs', u });
       case Op.RELEASE: {
         const fh = b.u64(0);
-        const f = this.files.get(fh);
-        if (f) {
-          this.files.delete(fh);
-          fs.closeSync(f.fd);
-          if (f.written) this.local(f.path);
-        }
-        return encodeReply(u);
+        if (fh === 0n) return encodeReply(u);
+        const fd = this.fd(fh);
+        this.files.delete(fh);
+        if (this.written.delete(fh)) this.local(this.node(h.nodeid).path);
+        return this.run({ op: 'release', u, fd });
       }
       case Op.FLUSH:
         return encodeReply(u);
-      case Op.FSYNC: {
-        const f = this.file(b.u64(0));
-        if (b.u32(8) & 1) fs.fdatasyncSync(f.fd);
-        else fs.fsyncSync(f.fd);
-        return encodeReply(u);
+      case Op.FSYNC:
+        return this.run({ op: 'fsync', u, fd: this.fd(b.u64(0)), datasync: (b.u32(8) & 1) === 1 });
+      case Op.OPENDIR: {
+        const node = this.node(h.nodeid);
+        return this.run({ op: 'opendir', u, fh: this.dirs.open(node), path: this.backing(node.path) });
       }
-      case Op.OPENDIR:
-        return encodeOpen(u, this.dirs.open(this.node(h.nodeid)), 0);
       case Op.READDIR:
       case Op.READDIRPLUS: {
         const io = decodeIo(b);
@@ -264,16 +252,10 @@ export class FuseServer {
       case Op.FSYNCDIR:
       case Op.ACCESS:
         return encodeReply(u);
-      case Op.LSEEK: {
-        // SEEK_DATA / SEEK_HOLE: the whole file is data (what the kernel assumes without us too).
-        const f = this.file(b.u64(0));
-        const offset = b.u64(8);
-        const whence = b.u32(16);
-        const size = fs.fstatSync(f.fd, { bigint: true }).size;
-        if (offset >= size) throw new Errno(E.ENXIO);
-        return encodeLseek(u, whence === 3 ? offset : size);
-      }
+      case Op.LSEEK:
+        return this.run({ op: 'lseek', u, fd: this.fd(b.u64(0)), offset: b.u64(8), whence: b.u32(16) });
       case Op.INTERRUPT:
+        this.interrupt(b.u64(0));
         return null;
       default:
         // STATX, xattrs, locks, ioctl, poll, fallocate, copy_file_range: the kernel falls back.
@@ -281,54 +263,21 @@ export class FuseServer {
     }
   }
 
-  private addFile(fd: number, path: Buffer): bigint {
-    const fh = this.nextFh++;
-    this.files.set(fh, { fd, path, written: false });
-    return fh;
+  /**
+   * A caller got a signal while its request waits on a backing call: a request that changes
+   * nothing (a lookup, an open, a read) is answered EINTR now, so that the caller can go (even a
+   * SIGKILL waits for our answer once we have read the request); the late answer of the backing
+   * thread is then refused by the kernel, and an open it made is closed. A request with effects
+   * waits for its call, as on a local file system.
+   */
+  private interrupt(unique: bigint): void {
+    if (this.opts.pool.abandonable(unique)) this.opts.write(encodeError(unique, E.EINTR));
   }
 
-  private file(fh: bigint): FileHandle {
-    const f = this.files.get(fh);
-    if (!f) throw new Errno(E.EBADF);
-    return f;
-  }
-
-  private setattr(h: InHeader, b: Body): Buffer {
-    const s = decodeSetattr(b);
-    const node = this.node(h.nodeid);
-    const path = this.backing(node.path);
-    const f = s.valid & Fattr.FH ? this.files.get(s.fh) : undefined;
-    const st0 = f ? fs.fstatSync(f.fd, { bigint: true }) : this.lstat(this.linked(node));
-    const isLink = (Number(st0.mode) & 0o170000) === 0o120000;
-    if (s.valid & Fattr.MODE && !isLink) {
-      if (f) fs.fchmodSync(f.fd, s.mode & 0o7777);
-      else fs.chmodSync(path, s.mode & 0o7777);
-    }
-    if (s.valid & (Fattr.UID | Fattr.GID)) {
-      const uid = s.valid & Fattr.UID ? s.uid : -1;
-      const gid = s.valid & Fattr.GID ? s.gid : -1;
-      if (f) fs.fchownSync(f.fd, uid, gid);
-      else fs.lchownSync(path, uid, gid);
-    }
-    if (s.valid & Fattr.SIZE) {
-      if (isLink) throw new Errno(E.EINVAL);
-      if (f) fs.ftruncateSync(f.fd, Number(s.size));
-      else fs.truncateSync(path, Number(s.size));
-    }
-    if (s.valid & (Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) {
-      const now = Date.now() / 1000;
-      const pick = (set: number, nowBit: number, ns: bigint, old: bigint): number =>
-        s.valid & nowBit ? now : s.valid & set ? Number(ns) / 1e9 : Number(old) / 1e9;
-      const atime = pick(Fattr.ATIME, Fattr.ATIME_NOW, s.atimeNs, st0.atimeNs);
-      const mtime = pick(Fattr.MTIME, Fattr.MTIME_NOW, s.mtimeNs, st0.mtimeNs);
-      if (f) fs.futimesSync(f.fd, atime, mtime);
-      else fs.lutimesSync(path, atime, mtime);
-    }
-    if (s.valid & (Fattr.MODE | Fattr.UID | Fattr.GID | Fattr.SIZE | Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) {
-      this.local(node.path);
-    }
-    const st = f ? fs.fstatSync(f.fd, { bigint: true }) : this.lstat(node.path);
-    return encodeAttr(h.unique, attrOf(st, node.id), this.t);
+  /** The descriptor of a handle we gave the kernel (never any other descriptor of the process). */
+  private fd(fh: bigint): number {
+    if (!this.files.has(fh)) throw new Errno(E.EBADF);
+    return fdOf(fh);
   }
 
   /** The path of a node that still has its name: a removed one must not reach a newer file there. */
@@ -337,20 +286,16 @@ export class FuseServer {
     return node.path;
   }
 
-  private rename(h: InHeader, b: Body): Buffer {
+  private rename(h: InHeader, b: Body): null {
     const rename2 = h.opcode === Op.RENAME2;
-    const newDir = b.u64(0);
     const flags = rename2 ? b.u32(8) : 0;
     const [oldName, newName] = b.names(rename2 ? 16 : 8, 2);
     const from = this.childPath(h.nodeid, oldName!);
-    const to = this.childPath(newDir, newName!);
+    const to = this.childPath(b.u64(0), newName!);
     const RENAME_NOREPLACE = 1;
     if (flags & ~RENAME_NOREPLACE) throw new Errno(E.EINVAL);
-    if (flags & RENAME_NOREPLACE && fs.existsSync(this.backing(to))) throw new Errno(E.EEXIST);
-    fs.renameSync(this.backing(from), this.backing(to));
-    this.nodes.rename(from, to);
     this.local(from, to);
-    return encodeReply(h.unique);
+    return this.run({ op: 'rename', u: h.unique, fromRel: from, toRel: to, from: this.backing(from), to: this.backing(to), noReplace: (flags & RENAME_NOREPLACE) !== 0 });
   }
 
   /** The root node id, for ReplayAnswers and listings. */

@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WatchEvent } from '../watch/events.js';
+import { encodeError } from './fuse-wire.js';
 import { MountError, mountView, type Mounted } from './mount.js';
+import { PoolState } from './pool-state.js';
 import { ReplayChannel } from './replay-job.js';
 import { Replayer, type ReplayWork } from './replayer.js';
 import type { ServeWorkerData, ServeWorkerMessage } from './serve-worker.js';
@@ -27,6 +29,30 @@ export interface LiveViewOptions {
 }
 
 export type ViewState = 'mounted' | 'stopped' | 'failed';
+
+/** How long a request may wait on a backing call once the view stops, before it is failed. */
+const STOP_GRACE_MS = 500;
+const EIO = 5;
+
+let leftBehind = 0;
+
+/**
+ * Threads of stopped views still blocked in a call on their backing folder (a stalled mount).
+ * Node joins every thread when the process exits, so with any left the process must end by a
+ * signal instead (the CLI does), or it would hang as long as the backing mount does.
+ */
+export function threadsLeftBehind(): number {
+  return leftBehind;
+}
+
+/** True when `p` settles within `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  const r = await Promise.race([p.then(() => true, () => true), late]);
+  clearTimeout(timer);
+  return r;
+}
 
 export interface LiveViewEvents {
   /** A replay that failed (the view keeps going). */
@@ -52,6 +78,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     private readonly replay: Worker,
     private readonly coveredFd: number | null,
     private readonly device: number,
+    private readonly pool: PoolState,
   ) {
     super();
     this.replayer = new Replayer(opts.root, (work) => this.post(work));
@@ -117,8 +144,9 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
       throw err;
     }
     const channel = ReplayChannel.create();
+    const pool = PoolState.create();
     const serve = new Worker(new URL('./serve-worker.js', import.meta.url), {
-      workerData: { fd: mounted.fd, root, shared: channel.shared } satisfies ServeWorkerData,
+      workerData: { fd: mounted.fd, root, shared: channel.shared, pool: pool.shared } satisfies ServeWorkerData,
     });
     const replay = new Worker(new URL('./replay-worker.js', import.meta.url), {
       workerData: { fd: mounted.fd, mountPoint, backing: root, shared: channel.shared } satisfies ReplayWorkerData,
@@ -129,7 +157,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     });
     // From this thread, never the serving one: the answer comes from the serving thread.
     const device = fs.statSync(mountPoint).dev;
-    return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device);
+    return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool);
   }
 
   get stats(): { replayed: number; ownSkipped: number; unsafeSkipped: number; failed: number; queued: number } {
@@ -154,16 +182,28 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     return new Promise((done) => this.idleWaiters.push(done));
   }
 
-  /** Unmounts (lazily: programs inside keep working until they leave) and stops the threads. */
+  /**
+   * Unmounts (lazily: programs inside keep working until they leave) and stops the threads. A
+   * request still waiting on a blocked backing call after STOP_GRACE_MS is failed with EIO, so
+   * that its caller (who cannot even be killed while we hold its request) and the mount can go;
+   * the thread blocked in that call is left behind (threadsLeftBehind).
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.replayer.close();
-    await this.replay.terminate();
+    // The replaying thread must be gone before the unmount: over a cifs mount point, its calls
+    // would then reach the cifs mount. It may wait on a blocked backing call itself.
+    const replayStopped = this.replay.terminate();
+    if (!(await within(replayStopped, STOP_GRACE_MS))) {
+      await this.failWaiting();
+      if (!(await within(replayStopped, 2000))) leftBehind++;
+    }
     this.mounted.unmount();
-    const ended = await Promise.race([this.serveEnded.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000).unref())]);
-    if (!ended) abortConnection(this.device);
-    await this.serve.terminate();
+    await this.failWaiting();
+    if (!(await within(this.serveEnded, 3000))) abortConnection(this.device);
+    // The serving thread's end waits for its backing threads: one blocked stays behind.
+    if (!(await within(this.serve.terminate(), 2000))) leftBehind++;
     try {
       fs.closeSync(this.mounted.fd);
     } catch {
@@ -172,6 +212,22 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     if (this.coveredFd !== null) fs.closeSync(this.coveredFd);
     for (const w of this.idleWaiters.splice(0)) w();
     this.state = 'stopped';
+  }
+
+  /** Fails the requests that are still on a backing call after STOP_GRACE_MS. */
+  private async failWaiting(): Promise<void> {
+    const before = this.pool.inFlight().map(([u]) => u);
+    if (before.length === 0) return;
+    await new Promise((r) => setTimeout(r, STOP_GRACE_MS));
+    const still = new Set(this.pool.inFlight().map(([u]) => u));
+    for (const u of before) {
+      if (!still.has(u)) continue;
+      try {
+        fs.writeSync(this.mounted.fd, encodeError(u, EIO));
+      } catch {
+        // answered meanwhile (ENOENT), or the connection is gone
+      }
+    }
   }
 }
 

@@ -1,17 +1,24 @@
 /**
- * The serving thread: reads requests from /dev/fuse with a blocking read and answers each before
- * reading the next. It never makes a call on the view's own mount point (that would wait for
- * itself, beyond SIGKILL), and it never waits for the main thread or libuv's pool.
+ * The serving thread: the only reader of /dev/fuse. It reads each request into a shared buffer,
+ * applies the table changes the backing threads made, and plans the request (fuse-server.ts):
+ * answered at once from its tables, or handed to a backing thread. It never makes a call on the
+ * backing folder or the view's own mount point, and never waits for the main thread or libuv's
+ * pool; it waits for a backing thread only when all of them are busy.
  */
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { BackingPool } from './backing-pool.js';
 import { FuseServer, REQUEST_BUFFER_SIZE } from './fuse-server.js';
+import { PoolState, SLOT_DATA } from './pool-state.js';
 import { ReplayChannel } from './replay-job.js';
+import type { Timeouts } from './fuse-wire.js';
 
 export interface ServeWorkerData {
   fd: number;
   root: string;
   shared: SharedArrayBuffer;
+  /** The backing threads' shared state (the main thread reads it when the view stops). */
+  pool: SharedArrayBuffer;
 }
 
 export type ServeWorkerMessage = { type: 'local'; paths: string[] } | { type: 'ended'; error?: string };
@@ -29,16 +36,21 @@ function reply(buf: Buffer, length = buf.length): void {
   }
 }
 
+const timeouts: Timeouts = { entrySeconds: 1, attrSeconds: 1 };
+const pool = new BackingPool(data.fd, data.root, timeouts, new PoolState(data.pool), REQUEST_BUFFER_SIZE);
 const server = new FuseServer({
   root: data.root,
   write: reply,
+  pool,
   replay: new ReplayChannel(data.shared),
   onLocalChange: (paths) => post({ type: 'local', paths }),
+  timeouts,
 });
 
-const buf = Buffer.alloc(REQUEST_BUFFER_SIZE);
 let error: string | undefined;
 for (;;) {
+  const slot = pool.freeSlot();
+  const buf = Buffer.from(slot, SLOT_DATA);
   let n: number;
   try {
     n = fs.readSync(data.fd, buf, 0, buf.length, null);
@@ -49,7 +61,8 @@ for (;;) {
     break;
   }
   try {
-    server.handle(buf, n);
+    pool.drain((u) => server.apply(u));
+    server.handle(buf, n, slot);
   } catch (err) {
     error = (err as Error).message;
     break;

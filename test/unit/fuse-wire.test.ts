@@ -9,7 +9,9 @@ import {
   ATTR_OUT_SIZE, Body, ENTRY_OUT_SIZE, Fattr, IN_HEADER, INIT_OUT_SIZE, OUT_HEADER, Op, decodeHeader, decodeInit, decodeIo,
   decodeSetattr, direntSize, encodeInvalEntry, encodeInvalInode, FuseWireError,
 } from '../../src/view/fuse-wire.js';
-import { FuseServer } from '../../src/view/fuse-server.js';
+import { FuseServer, type JobRunner } from '../../src/view/fuse-server.js';
+import { runJob } from '../../src/view/backing-ops.js';
+import { SLOT_DATA } from '../../src/view/pool-state.js';
 import { ReplayChannel } from '../../src/view/replay-job.js';
 import { isPlainName } from '../../src/view/nodes.js';
 
@@ -26,13 +28,20 @@ const body = (b: Buffer) => new Body(b, b.length);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function server(): { s: FuseServer; replies: Buffer[]; root: string } {
+function server(): { s: { handle(b: Buffer, n: number): void }; replies: Buffer[]; root: string } {
   const root = mkdtempSync(join(tmpdir(), 'smbnotify-fuse-unit-'));
   dirs.push(root);
   writeFileSync(join(root, 'a.txt'), 'hello');
   const replies: Buffer[] = [];
-  const s = new FuseServer({ root, write: (b, n = b.length) => void replies.push(Buffer.from(b.subarray(0, n))), replay: ReplayChannel.create(), onLocalChange: () => undefined });
-  return { s, replies, root };
+  const write = (b: Buffer, n = b.length) => void replies.push(Buffer.from(b.subarray(0, n)));
+  // The backing calls run on this thread here (backing-ops.ts, as a backing thread runs them).
+  const pool: JobRunner = {
+    run: (job) => runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u) }),
+    abandonable: () => false,
+  };
+  const s: FuseServer = new FuseServer({ root, write, pool, replay: ReplayChannel.create(), onLocalChange: () => undefined });
+  const slot = new SharedArrayBuffer(SLOT_DATA);
+  return { s: { handle: (b, n) => s.handle(b, n, slot) }, replies, root };
 }
 
 describe('FUSE requests captured from the kernel', () => {

@@ -1,0 +1,77 @@
+/**
+ * What the serving thread hands a backing thread: one request, resolved to backing paths, and
+ * everything the reply needs (node ids chosen by the serving thread, which alone owns the node
+ * table). The backing thread makes the system calls, writes the reply itself, and tells the
+ * serving thread what changed in the table (BackingUpdate) BEFORE writing the reply, so that any
+ * request the kernel sends after seeing the reply is planned with the table already updated.
+ *
+ * Paths are raw bytes (Uint8Array after structured cloning): names need not be UTF-8.
+ * File handles are backing descriptors plus one (0 stays the replay's "nothing to close").
+ */
+import type { SetattrIn } from './fuse-wire.js';
+
+type U = { u: bigint };
+
+export type BackingJob = U & (
+  /** LOOKUP: lstat; on failure the node the serving thread counted for it is forgotten again. */
+  | { op: 'lookup'; node: bigint; path: Uint8Array }
+  | { op: 'getattr'; node: bigint; path: Uint8Array | null; fd: number }
+  | { op: 'setattr'; node: bigint; path: Uint8Array; fd: number; s: SetattrIn }
+  | { op: 'readlink'; path: Uint8Array }
+  | { op: 'symlink'; node: bigint; path: Uint8Array; target: Uint8Array }
+  | { op: 'mknod'; node: bigint; path: Uint8Array; mode: number }
+  | { op: 'mkdir'; node: bigint; path: Uint8Array; mode: number }
+  | { op: 'link'; node: bigint; from: Uint8Array; path: Uint8Array }
+  /** UNLINK / RMDIR: on success the table marks `rel` removed. */
+  | { op: 'remove'; dir: boolean; rel: Uint8Array; path: Uint8Array }
+  | { op: 'rename'; fromRel: Uint8Array; toRel: Uint8Array; from: Uint8Array; to: Uint8Array; noReplace: boolean }
+  | { op: 'open'; path: Uint8Array; flags: number }
+  | { op: 'create'; node: bigint; path: Uint8Array; flags: number; mode: number }
+  | { op: 'read'; fd: number; offset: number; size: number }
+  /** The data lies in a shared request buffer, which the backing thread frees when done. */
+  | { op: 'write'; fd: number; offset: number; size: number; slot: SharedArrayBuffer; at: number }
+  | { op: 'release'; fd: number }
+  | { op: 'fsync'; fd: number; datasync: boolean }
+  | { op: 'lseek'; fd: number; offset: bigint; whence: number }
+  | { op: 'statfs' }
+  /** OPENDIR: the listing goes to the serving thread as an update, then the reply. */
+  | { op: 'opendir'; fh: bigint; path: Uint8Array }
+  /** READDIRPLUS: attributes of entries whose nodes the serving thread counted already. */
+  | { op: 'readdirplus'; size: number; dir: Uint8Array; entries: PlusEntry[] }
+  /** A replayed operation's answer that shows real attributes when the backing folder has them. */
+  | { op: 'replay-attr'; form: 'entry' | 'attr' | 'create'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
+);
+
+export interface PlusEntry {
+  name: Uint8Array;
+  /** 0n for '.' and '..' (no entry, no lookup counted). */
+  node: bigint;
+  /** d_ino: the node id, the folder's own for '.' and '..'. */
+  ino: bigint;
+  /** The cookie of the entry after this one. */
+  next: bigint;
+  type: number;
+}
+
+export type BackingUpdate =
+  | { kind: 'forget'; node: bigint }
+  /** A file handle handed to the kernel: only those are accepted in later requests. */
+  | { kind: 'opened'; fh: bigint }
+  | { kind: 'closed'; fh: bigint }
+  | { kind: 'unlink'; rel: Uint8Array }
+  | { kind: 'rename'; from: Uint8Array; to: Uint8Array }
+  /** Names joined by NUL (a name never holds one), and their DT_* types. */
+  | { kind: 'listing'; fh: bigint; names: Uint8Array; types: Uint8Array }
+  /** An OPENDIR whose reply came too late (interrupted): its listing is not needed. */
+  | { kind: 'closedir'; fh: bigint };
+
+/** Requests that may be abandoned when interrupted: redoing or dropping them changes nothing. */
+export function abandonable(job: BackingJob): boolean {
+  switch (job.op) {
+    case 'lookup': case 'getattr': case 'readlink': case 'open': case 'read': case 'statfs':
+    case 'opendir': case 'readdirplus': case 'replay-attr': case 'lseek': case 'fsync':
+      return true;
+    default:
+      return false;
+  }
+}

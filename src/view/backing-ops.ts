@@ -1,0 +1,270 @@
+/**
+ * The system calls on the backing folder, made on a backing thread (backing-worker.ts): each job
+ * becomes its reply. Synchronous on purpose: a call that blocks (a FIFO without a writer, a
+ * stalled cifs mount) blocks this thread only; the serving thread hands the next request to
+ * another one. Nothing here ever touches the view's own mount point.
+ */
+import * as fs from 'node:fs';
+import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
+import type { BackingJob, BackingUpdate } from './backing-job.js';
+import {
+  Fattr, OUT_HEADER, direntplusSize, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
+  encodeReply, encodeStatfs, encodeWrite, writeDirentplus, writeOutHeader, type Attr, type Timeouts,
+} from './fuse-wire.js';
+import { joinName } from './nodes.js';
+
+const { O_NOFOLLOW, O_CREAT, O_EXCL } = fs.constants;
+
+export interface BackingContext {
+  /** The backing folder with a trailing slash. */
+  root: Buffer;
+  t: Timeouts;
+  /** Writes a reply; false when the kernel no longer waits for it (the request was interrupted). */
+  write(reply: Buffer, length?: number): boolean;
+  /** Tells the serving thread about a change of its tables; always before the reply. */
+  update(u: BackingUpdate): void;
+}
+
+const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+const lstat = (p: Uint8Array) => fs.lstatSync(buf(p), { bigint: true });
+const fstat = (fd: number) => fs.fstatSync(fd, { bigint: true });
+
+let owner: { uid: number; gid: number } | null = null;
+let readReply = Buffer.alloc(0);
+
+/** Runs one job and writes its reply (an error reply when a call fails). */
+export function runJob(job: BackingJob, c: BackingContext): void {
+  try {
+    run(job, c);
+  } catch (err) {
+    const counted = job.op === 'lookup' || job.op === 'symlink' || job.op === 'mknod' || job.op === 'mkdir' || job.op === 'link' || job.op === 'create';
+    if (counted || (job.op === 'replay-attr' && job.form !== 'attr')) {
+      c.update({ kind: 'forget', node: job.node });
+    }
+    c.write(encodeError(job.u, errnoOf(err)));
+  }
+}
+
+function entry(c: BackingContext, u: bigint, node: bigint, path: Uint8Array): Buffer {
+  return encodeEntry(u, node, attrOf(lstat(path), node), c.t);
+}
+
+function run(job: BackingJob, c: BackingContext): void {
+  const u = job.u;
+  switch (job.op) {
+    case 'lookup':
+      c.write(entry(c, u, job.node, job.path));
+      return;
+    case 'getattr': {
+      const st = job.fd >= 0 ? fstat(job.fd) : lstat(job.path!);
+      c.write(encodeAttr(u, attrOf(st, job.node), c.t));
+      return;
+    }
+    case 'setattr':
+      c.write(setattr(job, c));
+      return;
+    case 'readlink':
+      c.write(encodeReply(u, fs.readlinkSync(buf(job.path), { encoding: 'buffer' })));
+      return;
+    case 'symlink':
+      fs.symlinkSync(buf(job.target), buf(job.path));
+      c.write(entry(c, u, job.node, job.path));
+      return;
+    case 'mknod':
+      fs.closeSync(fs.openSync(buf(job.path), O_CREAT | O_EXCL | O_NOFOLLOW | fs.constants.O_WRONLY, job.mode));
+      fs.chmodSync(buf(job.path), job.mode);
+      c.write(entry(c, u, job.node, job.path));
+      return;
+    case 'mkdir':
+      fs.mkdirSync(buf(job.path), job.mode);
+      fs.chmodSync(buf(job.path), job.mode);
+      c.write(entry(c, u, job.node, job.path));
+      return;
+    case 'link':
+      fs.linkSync(buf(job.from), buf(job.path));
+      c.write(entry(c, u, job.node, job.path));
+      return;
+    case 'remove':
+      if (job.dir) fs.rmdirSync(buf(job.path));
+      else fs.unlinkSync(buf(job.path));
+      c.update({ kind: 'unlink', rel: job.rel });
+      c.write(encodeReply(u));
+      return;
+    case 'rename':
+      if (job.noReplace && fs.existsSync(buf(job.to))) throw new Errno(E.EEXIST);
+      fs.renameSync(buf(job.from), buf(job.to));
+      c.update({ kind: 'rename', from: job.fromRel, to: job.toRel });
+      c.write(encodeReply(u));
+      return;
+    case 'open': {
+      const fd = fs.openSync(buf(job.path), job.flags);
+      opened(c, fd, encodeOpen(u, BigInt(fd) + 1n, 0));
+      return;
+    }
+    case 'create': {
+      const fd = fs.openSync(buf(job.path), job.flags, job.mode);
+      let reply: Buffer;
+      try {
+        fs.fchmodSync(fd, job.mode);
+        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, BigInt(fd) + 1n, 0);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      opened(c, fd, reply);
+      return;
+    }
+    case 'read': {
+      if (readReply.length < OUT_HEADER + job.size) readReply = Buffer.alloc(OUT_HEADER + job.size);
+      const n = fs.readSync(job.fd, readReply, OUT_HEADER, job.size, job.offset);
+      writeOutHeader(readReply, u, n);
+      c.write(readReply, OUT_HEADER + n);
+      return;
+    }
+    case 'write': {
+      const data = Buffer.from(job.slot);
+      let done = 0;
+      while (done < job.size) done += fs.writeSync(job.fd, data, job.at + done, job.size - done, job.offset + done);
+      c.write(encodeWrite(u, done));
+      return;
+    }
+    case 'release':
+      fs.closeSync(job.fd);
+      c.write(encodeReply(u));
+      return;
+    case 'fsync':
+      if (job.datasync) fs.fdatasyncSync(job.fd);
+      else fs.fsyncSync(job.fd);
+      c.write(encodeReply(u));
+      return;
+    case 'lseek': {
+      // SEEK_DATA / SEEK_HOLE: the whole file is data (what the kernel assumes without us too).
+      const size = fstat(job.fd).size;
+      if (job.offset >= size) throw new Errno(E.ENXIO);
+      c.write(encodeLseek(u, job.whence === 3 ? job.offset : size));
+      return;
+    }
+    case 'statfs': {
+      const s = fs.statfsSync(c.root, { bigint: true });
+      c.write(encodeStatfs(u, { blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, bsize: Number(s.bsize), namelen: 255 }));
+      return;
+    }
+    case 'opendir':
+      opendir(job, c);
+      return;
+    case 'readdirplus':
+      c.write(readdirplus(job, c));
+      return;
+    case 'replay-attr': {
+      const a = replayAttr(job.node, job.path, job.isDir, c);
+      if (job.form === 'attr') c.write(encodeAttr(u, a, c.t));
+      else if (job.form === 'entry') c.write(encodeEntry(u, job.node, a, c.t));
+      else c.write(encodeCreate(u, job.node, a, c.t, 0n, 0));
+      return;
+    }
+  }
+}
+
+function opened(c: BackingContext, fd: number, reply: Buffer): void {
+  c.update({ kind: 'opened', fh: BigInt(fd) + 1n });
+  if (c.write(reply)) return;
+  // Too late (interrupted): nobody will ever release this descriptor.
+  c.update({ kind: 'closed', fh: BigInt(fd) + 1n });
+  fs.closeSync(fd);
+}
+
+function typeOf(d: fs.Dirent): number {
+  if (d.isDirectory()) return 4;
+  if (d.isFile()) return 8;
+  if (d.isSymbolicLink()) return 10;
+  if (d.isFIFO()) return 1;
+  if (d.isCharacterDevice()) return 2;
+  if (d.isBlockDevice()) return 6;
+  if (d.isSocket()) return 12;
+  return 0;
+}
+
+function opendir(job: Extract<BackingJob, { op: 'opendir' }>, c: BackingContext): void {
+  const entries = fs.readdirSync(buf(job.path), { withFileTypes: true, encoding: 'buffer' });
+  const names = Buffer.concat(entries.flatMap((d) => [d.name as unknown as Buffer, Buffer.alloc(1)]));
+  const types = Uint8Array.from(entries, (d) => typeOf(d as unknown as fs.Dirent));
+  c.update({ kind: 'listing', fh: job.fh, names, types });
+  if (!c.write(encodeOpen(job.u, job.fh, 0))) c.update({ kind: 'closedir', fh: job.fh });
+}
+
+function readdirplus(job: Extract<BackingJob, { op: 'readdirplus' }>, c: BackingContext): Buffer {
+  const out = Buffer.alloc(OUT_HEADER + job.size);
+  let at = OUT_HEADER;
+  const gone: number[] = [];
+  const place = (i: number, st: fs.BigIntStats | null) => {
+    const e = job.entries[i]!;
+    const a: Attr = st ? attrOf(st, e.ino) : { ...syntheticAttr(e.ino, e.type === 4, { uid: 0, gid: 0 }), mode: e.type << 12 };
+    if (at + direntplusSize(e.name.length) <= out.length) at = writeDirentplus(out, at, st ? e.node : 0n, a, c.t, e.next, e.name);
+  };
+  for (let i = 0; i < job.entries.length; i++) {
+    const e = job.entries[i]!;
+    if (e.node === 0n) {
+      place(i, null);
+      continue;
+    }
+    try {
+      place(i, lstat(joinName(buf(job.dir), buf(e.name))));
+    } catch {
+      gone.push(i); // gone since OPENDIR
+      c.update({ kind: 'forget', node: e.node });
+    }
+  }
+  // An empty answer would end the listing: names gone since OPENDIR are shown without an entry.
+  if (at === OUT_HEADER) for (const i of gone) place(i, null);
+  writeOutHeader(out, job.u, at - OUT_HEADER);
+  return out.subarray(0, at);
+}
+
+/** Real attributes when the backing folder has the name with the expected type, else made up. */
+function replayAttr(ino: bigint, path: Uint8Array, isDir: boolean | undefined, c: BackingContext): Attr {
+  try {
+    const st = lstat(path);
+    if (isDir === undefined || st.isDirectory() === isDir) return attrOf(st, ino);
+  } catch {
+    // gone already: made-up attributes are all the kernel needs to remove the name
+  }
+  if (!owner) {
+    const st = fs.lstatSync(c.root);
+    owner = { uid: st.uid, gid: st.gid };
+  }
+  return syntheticAttr(ino, isDir === true, owner);
+}
+
+function setattr(job: Extract<BackingJob, { op: 'setattr' }>, c: BackingContext): Buffer {
+  const s = job.s;
+  const path = buf(job.path);
+  const fd = job.fd;
+  const st0 = fd >= 0 ? fstat(fd) : lstat(path);
+  const isLink = (Number(st0.mode) & 0o170000) === 0o120000;
+  if (s.valid & Fattr.MODE && !isLink) {
+    if (fd >= 0) fs.fchmodSync(fd, s.mode & 0o7777);
+    else fs.chmodSync(path, s.mode & 0o7777);
+  }
+  if (s.valid & (Fattr.UID | Fattr.GID)) {
+    const uid = s.valid & Fattr.UID ? s.uid : -1;
+    const gid = s.valid & Fattr.GID ? s.gid : -1;
+    if (fd >= 0) fs.fchownSync(fd, uid, gid);
+    else fs.lchownSync(path, uid, gid);
+  }
+  if (s.valid & Fattr.SIZE) {
+    if (isLink) throw new Errno(E.EINVAL);
+    if (fd >= 0) fs.ftruncateSync(fd, Number(s.size));
+    else fs.truncateSync(path, Number(s.size));
+  }
+  if (s.valid & (Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) {
+    const now = Date.now() / 1000;
+    const pick = (set: number, nowBit: number, ns: bigint, old: bigint): number =>
+      s.valid & nowBit ? now : s.valid & set ? Number(ns) / 1e9 : Number(old) / 1e9;
+    const atime = pick(Fattr.ATIME, Fattr.ATIME_NOW, s.atimeNs, st0.atimeNs);
+    const mtime = pick(Fattr.MTIME, Fattr.MTIME_NOW, s.mtimeNs, st0.mtimeNs);
+    if (fd >= 0) fs.futimesSync(fd, atime, mtime);
+    else fs.lutimesSync(path, atime, mtime);
+  }
+  const st = fd >= 0 ? fstat(fd) : lstat(path);
+  return encodeAttr(job.u, attrOf(st, job.node), c.t);
+}

@@ -1,0 +1,80 @@
+/**
+ * The backing threads, seen from the serving thread: it hands each request that touches the
+ * backing folder to a free thread and goes back to reading /dev/fuse at once, so one blocked call
+ * (a FIFO without a writer, a stalled cifs mount) holds only its own request. Threads are started
+ * on demand up to MAX_THREADS; with all of them blocked, the serving thread waits for one (the
+ * view then stalls as the cifs mount does).
+ *
+ * The threads are started from the serving thread itself, not the main thread, so that nothing
+ * the view needs depends on the main thread's event loop.
+ */
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { BackingJob, BackingUpdate } from './backing-job.js';
+import { abandonable } from './backing-job.js';
+import type { BackingWorkerData } from './backing-worker.js';
+import type { Timeouts } from './fuse-wire.js';
+import type { JobRunner } from './fuse-server.js';
+import { MAX_THREADS, PoolState, SLOT_DATA } from './pool-state.js';
+
+/** Threads started with the view: one may block while another answers. */
+const START_THREADS = 2;
+
+export class BackingPool implements JobRunner {
+  private readonly workers: Worker[] = [];
+  private readonly ports: MessagePort[] = [];
+  private readonly slots: SharedArrayBuffer[] = [];
+
+  constructor(
+    private readonly fd: number,
+    private readonly root: string,
+    private readonly t: Timeouts,
+    readonly state: PoolState,
+    private readonly slotSize: number,
+  ) {
+    for (let i = 0; i < START_THREADS; i++) this.start();
+  }
+
+  private start(): void {
+    const { port1, port2 } = new MessageChannel();
+    const index = this.workers.length;
+    const workerData: BackingWorkerData = { fd: this.fd, root: this.root, t: this.t, index, state: this.state.shared, updates: port2 };
+    this.workers.push(new Worker(new URL('./backing-worker.js', import.meta.url), { workerData, transferList: [port2] }));
+    this.ports.push(port1);
+  }
+
+  /** Hands `job` to a free thread (starting one, or waiting for one, when none is free). */
+  run(job: BackingJob): void {
+    let i = this.state.idle(this.workers.length);
+    while (i < 0) {
+      if (this.workers.length < MAX_THREADS) {
+        this.start();
+        i = this.workers.length - 1;
+      } else {
+        this.state.waitForFree(1000);
+        i = this.state.idle(this.workers.length);
+      }
+    }
+    this.state.take(i, job.u, abandonable(job));
+    this.workers[i]!.postMessage(job);
+  }
+
+  abandonable(unique: bigint): boolean {
+    const i = this.state.holder(unique);
+    return i >= 0 && this.state.abandonable(i);
+  }
+
+  /** The table changes the threads made, in the order each thread made them. */
+  drain(apply: (u: BackingUpdate) => void): void {
+    for (const port of this.ports) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) apply(m.message as BackingUpdate);
+    }
+  }
+
+  /** A request buffer not held by a WRITE in progress (the data stays in it until written). */
+  freeSlot(): SharedArrayBuffer {
+    for (const s of this.slots) if (!PoolState.slotInUse(s)) return s;
+    const s = new SharedArrayBuffer(SLOT_DATA + this.slotSize);
+    this.slots.push(s);
+    return s;
+  }
+}

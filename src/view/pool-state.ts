@@ -1,0 +1,91 @@
+/**
+ * The backing threads' state in shared memory, so that the serving thread (which never runs its
+ * event loop: it sits in a blocking read of /dev/fuse) and the main thread (which fails the
+ * requests still waiting when the view stops) can see it: per thread, whether it is busy, the
+ * request it is answering and whether that request may be abandoned; a counter bumped each time a
+ * thread becomes free, to wait on.
+ *
+ * Request buffers holding WRITE data are shared too (slots): the first 4 bytes say "in use", the
+ * request starts at SLOT_DATA. The backing thread that writes the data frees the slot.
+ */
+
+export const MAX_THREADS = 16;
+export const SLOT_DATA = 8;
+
+const FREED = 0;
+const BUSY = 1;
+const ABANDONABLE = 1 + MAX_THREADS;
+const INTS = 1 + 2 * MAX_THREADS;
+
+export class PoolState {
+  private readonly ints: Int32Array;
+  private readonly uniques: BigInt64Array;
+
+  constructor(readonly shared: SharedArrayBuffer) {
+    this.ints = new Int32Array(shared, 0, INTS);
+    this.uniques = new BigInt64Array(shared, INTS * 4 + 4, MAX_THREADS);
+  }
+
+  static create(): PoolState {
+    return new PoolState(new SharedArrayBuffer(INTS * 4 + 4 + MAX_THREADS * 8));
+  }
+
+  /** A free thread among the first `count`, or -1. */
+  idle(count: number): number {
+    for (let i = 0; i < count; i++) if (Atomics.load(this.ints, BUSY + i) === 0) return i;
+    return -1;
+  }
+
+  take(i: number, unique: bigint, abandonable: boolean): void {
+    Atomics.store(this.uniques, i, unique);
+    Atomics.store(this.ints, ABANDONABLE + i, abandonable ? 1 : 0);
+    Atomics.store(this.ints, BUSY + i, 1);
+  }
+
+  /** Called by backing thread `i` when its request is answered. */
+  done(i: number): void {
+    Atomics.store(this.ints, BUSY + i, 0);
+    Atomics.add(this.ints, FREED, 1);
+    Atomics.notify(this.ints, FREED);
+  }
+
+  /** Waits until a thread may have become free (or `ms` passed). */
+  waitForFree(ms: number): void {
+    const seen = Atomics.load(this.ints, FREED);
+    if (this.idle(MAX_THREADS) >= 0) return;
+    Atomics.wait(this.ints, FREED, seen, ms);
+  }
+
+  /** The requests being answered now: [unique, abandonable]. */
+  inFlight(): [bigint, boolean][] {
+    const out: [bigint, boolean][] = [];
+    for (let i = 0; i < MAX_THREADS; i++) {
+      if (Atomics.load(this.ints, BUSY + i) === 1) out.push([Atomics.load(this.uniques, i), Atomics.load(this.ints, ABANDONABLE + i) === 1]);
+    }
+    return out;
+  }
+
+  /** The thread answering `unique`, if any. */
+  holder(unique: bigint): number {
+    for (let i = 0; i < MAX_THREADS; i++) {
+      if (Atomics.load(this.ints, BUSY + i) === 1 && Atomics.load(this.uniques, i) === unique) return i;
+    }
+    return -1;
+  }
+
+  abandonable(i: number): boolean {
+    return Atomics.load(this.ints, ABANDONABLE + i) === 1;
+  }
+
+  static freeSlot(slot: SharedArrayBuffer): void {
+    Atomics.store(new Int32Array(slot, 0, 1), 0, 0);
+  }
+
+  static slotInUse(slot: SharedArrayBuffer): boolean {
+    return Atomics.load(new Int32Array(slot, 0, 1), 0) === 1;
+  }
+
+  static useSlot(slot: SharedArrayBuffer): void {
+    Atomics.store(new Int32Array(slot, 0, 1), 0, 1);
+  }
+}
