@@ -63,6 +63,27 @@ async function fromFile(file: string, callerUid?: number): Promise<Credentials> 
   return { kind: 'user', user: spec.user, domain: spec.domain ?? '', password: spec.password ?? '' };
 }
 
+/**
+ * A credential cache named by a D-Bus caller: the daemon's own user may name any; another user
+ * only a FILE cache it could read itself (checked as for a credentials file), since the daemon
+ * cannot tell who may use a KEYRING, KCM or DIR cache of its own. Otherwise any caller could have
+ * a root daemon log on with root's ticket.
+ */
+async function checkCallerCcache(ccache: string, callerUid: number): Promise<void> {
+  if (callerUid === process.geteuid?.()) return;
+  const file = /^FILE:/i.test(ccache) ? ccache.slice('FILE:'.length) : /^[A-Za-z]+:/.test(ccache) ? undefined : ccache;
+  if (file === undefined || !path.isAbsolute(file)) {
+    throw new UsageError(`krb5Ccache ${ccache}: only the daemon's own user may name a cache that is not FILE:/absolute/path (the daemon cannot tell whether you may use it)`);
+  }
+  try {
+    await readFileAsUser(callerUid, file, (f) => fsp.readFile(f, 'latin1'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the caller cannot read it)' : code === 'EPERM' ? (err as Error).message : 'cannot read it';
+    throw new UsageError(`cannot use credential cache ${ccache}: ${why}`);
+  }
+}
+
 export async function resolveTarget(target: string, opts: AddWatchOptions, origin: WatchOrigin, r: TargetResolver): Promise<ResolvedWatchTarget> {
   let t: Target;
   if (isShareTarget(target)) {
@@ -90,6 +111,7 @@ export async function resolveTarget(target: string, opts: AddWatchOptions, origi
   else if (config.guest) credentials = { kind: 'guest' };
   // Kerberos: the watch's own setting, a sec=krb5 mount, then [daemon] (the command line's -k
   // arrives as commandLineCredentials above). 'desired' keeps the password chain as fallback.
+  if (opts.krb5Ccache !== undefined && opts.callerUid !== undefined) await checkCallerCcache(opts.krb5Ccache, opts.callerUid);
   const use = opts.kerberos ?? (t.krb5 ? 'required' : undefined) ?? config.kerberos;
   if (use === 'required' || use === 'desired') {
     const ccache = opts.krb5Ccache ?? (t.krb5 ? mountCcache(t.krb5) : undefined) ?? config.krb5Ccache;

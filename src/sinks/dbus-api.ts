@@ -12,6 +12,7 @@
  * so every error is converted here; 64-bit values are sent from plain numbers and arrive as
  * native BigInt (do not call setBigIntCompat(true): it turns them into JSBI objects).
  */
+import { isIP } from 'node:net';
 import dbus from 'dbus-next';
 import { EVENT_FIELDS } from '../watch/events.js';
 import { busString, EventSignalEncoder } from './dbus-event-signal.js';
@@ -58,7 +59,8 @@ export function toDbusError(err: unknown): InstanceType<typeof DBusError> {
 const invalid = (text: string) => new DBusError(ERROR_INVALID_ARGS, text);
 
 const INTEGER_SIGNATURES = new Set(['y', 'n', 'q', 'i', 'u', 'x', 't']);
-const OPTION_KEYS = ['recursive', 'credentialsFile', 'guest', 'pollInterval'];
+const OPTION_KEYS = ['recursive', 'credentialsFile', 'guest', 'pollInterval', 'kerberos', 'krb5Ccache', 'ipAddress'];
+const KERBEROS_USES = ['required', 'desired', 'off'] as const;
 
 /** AddWatch's a{sv} options, checked key by key (unknown keys are an error, not ignored). */
 export function parseAddWatchOptions(options: Record<string, Variant>): AddWatchOptions {
@@ -85,6 +87,21 @@ export function parseAddWatchOptions(options: Record<string, Variant>): AddWatch
         out.pollIntervalSeconds = n;
         break;
       }
+      // The config file's kerberos, krb5-ccache and ip-address (docs/kerberos.md).
+      case 'kerberos': {
+        const use = KERBEROS_USES.find((u) => u === value);
+        if (sig !== 's' || !use) throw invalid(`option kerberos must be required, desired or off (s)`);
+        out.kerberos = use;
+        break;
+      }
+      case 'krb5Ccache':
+        if (sig !== 's' || typeof value !== 'string' || value === '') throw invalid(`option krb5Ccache must be a credential cache name (s), got ${sig}`);
+        out.krb5Ccache = value;
+        break;
+      case 'ipAddress':
+        if (sig !== 's' || typeof value !== 'string' || isIP(value) === 0) throw invalid(`option ipAddress must be an IPv4 or IPv6 address (s)`);
+        out.ipAddress = value;
+        break;
       default:
         throw invalid(`unknown option ${JSON.stringify(busString(key))} (known: ${OPTION_KEYS.join(', ')})`);
     }
@@ -163,8 +180,9 @@ class WatcherInterface extends dbus.interface.Interface {
     if (target.trim() === '') throw invalid('the target is empty');
     try {
       const opts = parseAddWatchOptions(options);
-      if (opts.credentialsFile !== undefined) {
-        if (!sender) throw new DBusError(ERROR_FAILED, 'cannot tell who is calling: credentialsFile refused');
+      if (opts.credentialsFile !== undefined || opts.krb5Ccache !== undefined) {
+        const what = opts.credentialsFile !== undefined ? 'credentialsFile' : 'krb5Ccache';
+        if (!sender) throw new DBusError(ERROR_FAILED, `cannot tell who is calling: ${what} refused`);
         opts.callerUid = await this.uidOf(sender);
       }
       return await this.control.addWatch(target, opts);

@@ -148,6 +148,27 @@ describe('methods', () => {
     expect(control.calls.at(-1)).toEqual({ op: 'addWatch', target: '//g/s/dir', opts: { recursive: false, pollIntervalSeconds: 15 } });
   });
 
+  it('AddWatch with the Kerberos options (the config keys kerberos, krb5-ccache, ip-address)', async () => {
+    const out = await gdbusCall('AddWatch', '//dc.test.lan/s', "{'kerberos': <'required'>, 'krb5Ccache': <'FILE:/tmp/krb5cc_1000'>, 'ipAddress': <'10.0.0.5'>}");
+    expect(out).toBe("('w5',)");
+    expect(control.calls.at(-1)).toEqual({
+      op: 'addWatch', target: '//dc.test.lan/s',
+      // A cache is checked against the caller's rights, as a credentials file: the uid comes along.
+      opts: { kerberos: 'required', krb5Ccache: 'FILE:/tmp/krb5cc_1000', ipAddress: '10.0.0.5', callerUid: process.getuid!() },
+    });
+    const out2 = await busctlCall('AddWatch', 'sa{sv}', '//dc.test.lan/s', '2', 'kerberos', 's', 'desired', 'ipAddress', 's', '::1');
+    expect(out2).toBe('s "w6"');
+    expect(control.calls.at(-1)).toEqual({ op: 'addWatch', target: '//dc.test.lan/s', opts: { kerberos: 'desired', ipAddress: '::1' } });
+    const before = control.calls.length;
+    expect(await failing(gdbusCall('AddWatch', '//h/s', "{'kerberos': <'yes'>}"))).toBe(
+      'Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: option kerberos must be required, desired or off (s)');
+    expect(await failing(gdbusCall('AddWatch', '//h/s', "{'ipAddress': <'dc.test.lan'>}"))).toBe(
+      'Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: option ipAddress must be an IPv4 or IPv6 address (s)');
+    expect(await failing(gdbusCall('AddWatch', '//h/s', "{'krb5Ccache': <''>}"))).toBe(
+      'Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: option krb5Ccache must be a credential cache name (s), got s');
+    expect(control.calls.length).toBe(before);
+  });
+
   it('RemoveWatch and GetStatus', async () => {
     expect(await busctlCall('RemoveWatch', 's', 'w4')).toBe('');
     expect(control.calls.at(-1)).toEqual({ op: 'removeWatch', id: 'w4' });
@@ -155,7 +176,7 @@ describe('methods', () => {
     expect(status).toContain("'version': <'0.1.0'>");
     expect(status).toContain("'pid': <uint32 4242>");
     expect(status).toContain("'startedAt': <'2025-01-02T03:04:05.000Z'>");
-    expect(status).toContain("'watches': <uint32 3>");
+    expect(status).toContain("'watches': <uint32 5>");
     expect(status).not.toContain("'journal'");
   });
 
@@ -164,7 +185,7 @@ describe('methods', () => {
     expect(notFound).toBe('Error: GDBus.Error:io.github.smbnotify.Error.NotFound: no watch w99');
 
     const unknown = await failing(gdbusCall('AddWatch', '//h/s', "{'recursiv': <true>}"));
-    expect(unknown).toMatch(/^Error: GDBus\.Error:io\.github\.smbnotify\.Error\.InvalidArgs: unknown option "recursiv" \(known: recursive, credentialsFile, guest, pollInterval\)$/);
+    expect(unknown).toMatch(/^Error: GDBus\.Error:io\.github\.smbnotify\.Error\.InvalidArgs: unknown option "recursiv" \(known: recursive, credentialsFile, guest, pollInterval, kerberos, krb5Ccache, ipAddress\)$/);
 
     const wrongType = await failing(gdbusCall('AddWatch', '//h/s', "{'recursive': <'yes'>}"));
     expect(wrongType).toBe('Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: option recursive must be a boolean (b), got s');

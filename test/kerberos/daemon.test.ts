@@ -1,11 +1,16 @@
 // The daemon with Kerberos against the test DC (NTLM disabled there): -k on the command line on
-// 2.1, 3.0.2 and 3.1.1, a [watch] section with its own credential cache and address, and a
-// cifs mount with sec=krb5 in mountinfo (the mount user's ticket).
+// 2.1, 3.0.2 and 3.1.1, a [watch] section with its own credential cache and address, a D-Bus
+// AddWatch with the same settings over a real dbus-daemon, and a cifs mount with sec=krb5 in
+// mountinfo (the mount user's ticket).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { runCli, type Running } from '../support/cli.js';
+import { startDbus } from '../support/dbus.js';
+import { requireTool } from '../support/tools.js';
 import { useRealm, type Realm } from '../support/kerberos.js';
 
 const theRealm = useRealm('kerberos daemon', { beforeAll, afterAll });
@@ -102,6 +107,38 @@ describe('daemon configuration', () => {
       expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: 'configured/from-config.txt' });
     } finally {
       await stop(d);
+    }
+  });
+
+  it('D-Bus AddWatch with kerberos, krb5Ccache and ipAddress', async () => {
+    const journal = join(journals, 'journal-dbus.jsonl');
+    shareFolder(realm.sharePath, 'over-dbus');
+    const bus = await startDbus();
+    // KRB5CCNAME points nowhere: the ticket can only come from the krb5Ccache option.
+    const d = runCli(['daemon', '--bus', bus.address, '--config', '/dev/null', '--journal', journal, '--mountinfo', emptyMountinfo], realm.clientEnv('FILE:/nonexistent/cache'));
+    const gdbus = async (method: string, ...args: string[]): Promise<string> => {
+      const r = await promisify(execFile)(requireTool('gdbus', 'libglib2.0-bin'), [
+        'call', '--address', bus.address, '--dest', 'io.github.smbnotify', '--object-path', '/io/github/smbnotify',
+        '--method', `io.github.smbnotify.Watcher1.${method}`, ...args,
+      ]);
+      return r.stdout.trim();
+    };
+    try {
+      await d.waitLine(/daemon running/, 20_000, 'stderr');
+      const target = `smb://${realm.host}:${realm.smbPort}/share/over-dbus`;
+      const added = await gdbus('AddWatch', target, `{'kerberos': <'required'>, 'krb5Ccache': <'${aliceCache}'>, 'ipAddress': <'127.0.0.1'>}`);
+      const id = /^\('(w\d+)',\)$/.exec(added)?.[1];
+      expect(id, added).toBeDefined();
+      await watching(d);
+      writeFileSync(join(realm.sharePath, 'over-dbus', 'via-dbus.txt'), 'x');
+      expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: 'over-dbus/via-dbus.txt', watchId: id });
+      const listed = await gdbus('ListWatches');
+      expect(listed).toContain(`'id': <'${id}'>`);
+      expect(listed).toContain("'state': <'watching'>");
+      expect(listed).toContain("'origin': <'dbus'>");
+    } finally {
+      await stop(d);
+      await bus.stop();
     }
   });
 

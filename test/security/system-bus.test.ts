@@ -239,3 +239,29 @@ describe('AddWatch credentialsFile on the system bus: only what the caller could
     }
   }, 40_000);
 });
+
+describe('AddWatch krb5Ccache on the system bus: only a FILE cache the caller could read', () => {
+  it('a caller the policy allows cannot make the root daemon log on with root\'s ticket', async () => {
+    const policy = join(scratch, 'policy-ccache.conf');
+    writeFileSync(policy, readFileSync(POLICY, 'utf8').replace('<policy group="smbnotify">', `<policy group="${STAND_IN_GROUP}">`));
+    const bus = await startDbus({ config: (dir) => systemBusConfig(dir, policy) });
+    const daemon = await startDaemonOn(bus);
+    try {
+      const target = `smb://127.0.0.1:${samba.port}/data`;
+      const prefix = 'ERROR: Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: ';
+      // A KCM or KEYRING cache belongs to whoever asks the daemon for it: root's, here.
+      for (const ccache of ['KCM:', 'KEYRING:persistent:0', 'DIR:/tmp', 'MEMORY:x']) {
+        const refused = await gdbus(bus, 'nobody+group', 'AddWatch', target, `{'kerberos': <'required'>, 'krb5Ccache': <'${ccache}'>}`);
+        expect(refused.trim()).toBe(`${prefix}krb5Ccache ${ccache}: only the daemon's own user may name a cache that is not FILE:/absolute/path (the daemon cannot tell whether you may use it)`);
+      }
+      // A FILE cache is read as the caller: root's 0600 file in a 0700 folder is refused.
+      const refused = await gdbus(bus, 'nobody+group', 'AddWatch', target, `{'kerberos': <'required'>, 'krb5Ccache': <'FILE:${cred}'>}`);
+      expect(refused.trim()).toBe(`${prefix}cannot use credential cache FILE:${cred}: permission denied (the caller cannot read it)`);
+      // Only the command line's watch: nothing was added by the refused calls.
+      expect((await gdbus(bus, 'root', 'ListWatches')).match(/'id': </g)).toHaveLength(1);
+    } finally {
+      await stopDaemon(daemon);
+      await bus.stop();
+    }
+  }, 40_000);
+});
