@@ -105,6 +105,23 @@ async function failing(p: Promise<unknown>): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `gdbus monitor` on the daemon's name, once it listens; `out` is what it printed so far. */
+async function gdbusMonitor(): Promise<{ readonly out: string; stop(): void }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(gdbus, ['monitor', '--address', dbusd.address, '--dest', NAME], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  // gdbus monitor prints "Monitoring signals ... owned by :1.x" once it is listening
+  for (let i = 0; i < 100 && !/owned by/.test(out); i++) await sleep(50);
+  await sleep(100);
+  return {
+    get out() {
+      return out;
+    },
+    stop: () => void child.kill('SIGTERM'),
+  };
+}
+
 function event(seq: number, over: Partial<DaemonEvent> = {}): DaemonEvent {
   return {
     seq, time: '2025-01-02T03:04:05.678Z', event: 'CREATE', server: 'nas', share: 'data',
@@ -289,20 +306,15 @@ describe('signals', () => {
   });
 
   it('gdbus monitor reads the Event too', async () => {
-    const { spawn } = await import('node:child_process');
-    const child = spawn(gdbus, ['monitor', '--address', dbusd.address, '--dest', NAME], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const mon = await gdbusMonitor();
     try {
-      // gdbus monitor prints "Monitoring signals ... owned by :1.x" once it is listening
-      for (let i = 0; i < 100 && !/owned by/.test(out); i++) await sleep(50);
-      await sleep(100);
       api.publish(event(99, { path: 'docs/ü Ж 😀.txt' }));
-      for (let i = 0; i < 100 && !/Watcher1\.Event/.test(out); i++) await sleep(50);
+      for (let i = 0; i < 100 && !/Watcher1\.Event/.test(mon.out); i++) await sleep(50);
+      const out = mon.out;
       expect(out).toMatch(/io\.github\.smbnotify\.Watcher1\.Event \(\{.*'path': <'docs\/ü Ж 😀\.txt'>.*\},\)/);
       expect(out).toContain("'seq': <uint64 99>");
     } finally {
-      child.kill('SIGTERM');
+      mon.stop();
     }
   });
 
@@ -347,19 +359,14 @@ describe('signals', () => {
   });
 
   it('Event: gdbus monitor prints the fixed-shape encoding exactly as the generic one', async () => {
-    const { spawn } = await import('node:child_process');
-    const child = spawn(gdbus, ['monitor', '--address', dbusd.address, '--dest', NAME], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const mon = await gdbusMonitor();
     try {
-      for (let i = 0; i < 100 && !/owned by/.test(out); i++) await sleep(50);
-      await sleep(100);
       const events = tricky(600);
       for (const e of events) {
         api.publish(e);
         generic(e);
       }
-      const lines = () => out.split('\n').filter((l) => /Watcher1\.Event /.test(l));
+      const lines = () => mon.out.split('\n').filter((l) => /Watcher1\.Event /.test(l));
       for (let i = 0; i < 100 && lines().length < 2 * events.length; i++) await sleep(50);
       const got = lines();
       expect(got).toHaveLength(2 * events.length);
@@ -367,7 +374,7 @@ describe('signals', () => {
       expect(got[2]).toContain("'seq': <uint64 1099511627781>");
       expect(got[2]).toContain("'isDir': <true>");
     } finally {
-      child.kill('SIGTERM');
+      mon.stop();
     }
   });
 
