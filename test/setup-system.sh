@@ -42,6 +42,8 @@ tools=(
   winbindd:winbind
   kinit:krb5-user
   ktutil:krb5-user
+  # A KCM credential cache daemon (Heimdal's; MIT's KCM client speaks its protocol, as SSSD's does).
+  kcm:heimdal-kcm
   krb5-config:libkrb5-dev
   cc:build-essential
   make:build-essential

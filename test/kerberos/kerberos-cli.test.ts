@@ -1,12 +1,15 @@
 // info, ls and watch with -k against a real Samba AD DC on loopback, where NTLM is disabled:
 // every success here is a Kerberos logon. Dialects 2.1 (signed), 3.0.2 and 3.1.1 (encrypted),
 // the client keytab, --use-krb5-ccache, and each Kerberos error in words.
-import { copyFileSync, mkdirSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, rmSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { krb5ConfText, useRealm, type Realm } from '../support/kerberos.js';
+import { requireTool, withParentDeathSignal } from '../support/tools.js';
 
 const theRealm = useRealm('kerberos-cli', { beforeAll, afterAll });
 let realm: Realm;
@@ -96,6 +99,74 @@ describe('credential sources', () => {
     const r = await run(['info', ...at('share', '-U', `alice%${realm.alice.password}`)], realm.clientEnv(aliceCache));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/STATUS_NTLM_BLOCKED/);
+  });
+});
+
+// Cache types other than FILE, through the system's libkrb5 as the user has them: the kernel
+// keyring (KEYRING:, Fedora's and RHEL's default before SSSD's KCM; the container allows the
+// keyctl calls), a DIR collection, and a KCM daemon (KCM:, SSSD's default on Fedora and RHEL; here Heimdal's kcm on
+// a private socket, which speaks the protocol MIT's client and SSSD share). Each: kinit into it,
+// info -k with KRB5CCNAME, then with --use-krb5-ccache while KRB5CCNAME points nowhere; klist
+// then shows the cifs/ service ticket the logon stored in that very cache.
+describe('credential cache types', () => {
+  function klist(ccache: string, env: Record<string, string>): string {
+    const r = spawnSync('klist', ['-c', ccache], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+  }
+
+  async function logsOnWith(ccache: string, env: Record<string, string>): Promise<void> {
+    const viaEnv = await run(['info', '--json', ...at('share', '-k')], { ...env, KRB5CCNAME: ccache });
+    expect(viaEnv.stderr).toBe('');
+    expect(viaEnv.code).toBe(0);
+    expect(JSON.parse(viaEnv.stdout)).toMatchObject({ authentication: 'Kerberos' });
+    const named = await run(['info', '--json', ...at('share', '-k', '--use-krb5-ccache', ccache)], { ...env, KRB5CCNAME: 'FILE:/nonexistent/cache' });
+    expect(named.stderr).toBe('');
+    expect(named.code).toBe(0);
+    expect(klist(ccache, env)).toContain(`cifs/${realm.host}@${realm.realm}`);
+  }
+
+  it.each([
+    { type: 'KEYRING:session (the kernel keyring)', ccache: `KEYRING:session:smbnotify-test-${process.pid}`, header: /Ticket cache: KEYRING:session:/ },
+    { type: 'KEYRING:persistent (the kernel keyring, per uid)', ccache: `KEYRING:persistent:${process.getuid!()}:smbnotify-test-${process.pid}`, header: /Ticket cache: KEYRING:persistent:/ },
+    { type: 'DIR (a cache collection in a folder)', ccache: `DIR:${tmpdir()}/smbnotify-test-ccdir-${process.pid}`, header: /Ticket cache: DIR::/ },
+  ])('$type', async ({ ccache, header }) => {
+    if (ccache.startsWith('DIR:')) mkdirSync(ccache.slice('DIR:'.length), { mode: 0o700 });
+    realm.kinit(ccache);
+    try {
+      expect(klist(ccache, realm.clientEnv(ccache))).toMatch(header);
+      await logsOnWith(ccache, realm.clientEnv(ccache));
+    } finally {
+      spawnSync('kdestroy', ['-c', ccache], { env: { ...process.env, ...realm.clientEnv(ccache) } });
+      if (ccache.startsWith('DIR:')) rmSync(ccache.slice('DIR:'.length), { recursive: true, force: true });
+    }
+  });
+
+  it('KCM: (a KCM daemon, as SSSD runs on Fedora and RHEL; Heimdal\'s kcm here)', async () => {
+    // Debian's Heimdal kcm listens on the fixed /run/.heim_org.h5l.kcm-socket (--socket-path is
+    // ignored): it runs in a mount namespace of its own where a folder of the realm's is bind
+    // mounted on /run, so its socket is that folder's and no other KCM of the machine is touched.
+    // MIT's client is pointed at it with kcm_socket.
+    const runDir = join(realm.dir, 'kcm-run');
+    mkdirSync(runDir);
+    const socket = join(runDir, '.heim_org.h5l.kcm-socket');
+    const conf = join(realm.dir, 'krb5-kcm.conf');
+    writeFileSync(conf, krb5ConfText(realm.kdcPort).replace('[libdefaults]\n', `[libdefaults]\n  kcm_socket = ${socket}\n`));
+    const [cmd, args] = withParentDeathSignal(requireTool('unshare', 'util-linux'), [
+      '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /run && exec "$2"', 'sh', runDir, requireTool('kcm', 'heimdal-kcm'),
+    ]);
+    const kcm = spawn(cmd, args, { env: { ...process.env, KRB5_CONFIG: conf }, stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
+      expect(existsSync(socket), 'kcm did not create its socket').toBe(true);
+      const env = { KRB5_CONFIG: conf };
+      const kinit = spawnSync('kinit', [realm.alice.principal], { env: { ...process.env, ...env, KRB5CCNAME: 'KCM:' }, input: `${realm.alice.password}\n`, encoding: 'utf8' });
+      expect(kinit.status, kinit.stderr).toBe(0);
+      expect(klist('KCM:', env)).toMatch(/Ticket cache: KCM:/);
+      await logsOnWith('KCM:', env);
+    } finally {
+      kcm.kill('SIGKILL');
+    }
   });
 });
 
