@@ -21,8 +21,16 @@ export interface LsLineOptions {
   utc?: boolean;
 }
 
+/** What an `ls -l` line shows of an entry (a FileStat has it; so has the compact listing, converted). */
+export interface LsEntry {
+  name: string;
+  isDirectory: boolean;
+  size: bigint | number;
+  lastWriteTime: Date;
+}
+
 /** The width of the size column for a set of entries. */
-export function sizeColumnWidth(stats: readonly FileStat[]): number {
+export function sizeColumnWidth(stats: readonly Pick<LsEntry, 'size'>[]): number {
   return stats.reduce((w, s) => Math.max(w, s.size.toString().length), 1);
 }
 
@@ -43,7 +51,7 @@ export function formatLsTime(t: Date, now: Date, utc = false): string {
 }
 
 /** One `ls -l`-like line: `d        4096 Nov 24 03:23 name`. */
-export function formatLsLine(stat: FileStat, opts: LsLineOptions = {}): string {
+export function formatLsLine(stat: LsEntry, opts: LsLineOptions = {}): string {
   const type = stat.isDirectory ? 'd' : '-';
   const size = stat.size.toString().padStart(opts.sizeWidth ?? 1, ' ');
   const time = formatLsTime(stat.lastWriteTime, opts.now ?? new Date(), opts.utc ?? false);

@@ -1,8 +1,10 @@
 /** `smbnotify ls TARGET`: list a folder (or show one file) like `ls -l`, or as JSON lines. */
 import type { Command } from 'commander';
 import { SmbError } from '../../smb/errors.js';
+import type { SmbTree } from '../../smb/tree.js';
 import type { FileStat } from '../../smb/types.js';
-import { formatLsLine, lsJsonLine, sizeColumnWidth } from '../format.js';
+import type { ListedEntry } from '../../smb/wire/query-directory.js';
+import { formatLsLine, lsJsonLine, sizeColumnWidth, type LsEntry } from '../format.js';
 import { addConnectionOptions, withConnection, type ConnectionCliOptions } from '../options.js';
 import type { CommandIO } from './info.js';
 
@@ -37,32 +39,52 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /** Code-point order (like `LC_ALL=C ls`): the same on every machine. */
-export function byName(a: FileStat, b: FileStat): number {
+export function byName(a: { name: string }, b: { name: string }): number {
   return compareCodePoints(a.name, b.name);
 }
 
+/** FILETIME (MS-DTYP 2.3.3) in a double, 100 ns units since 1601, to a Date (0: the epoch, as filetimeToDate). */
+function filetimeDate(ft: number): Date {
+  return new Date(ft === 0 ? 0 : Math.floor(ft / 10_000) - 11_644_473_600_000);
+}
+
+function lsEntry(e: ListedEntry): LsEntry {
+  return { name: e.name, isDirectory: e.isDirectory, size: e.size, lastWriteTime: filetimeDate(e.lastWrite) };
+}
+
+/** The folder's entries by `list`, or TARGET itself (as `fileEntry` makes it) when it names a file. */
+async function entriesOf<T extends { name: string }>(tree: SmbTree, path: string, list: (path: string) => Promise<T[]>, fileEntry: (st: FileStat) => T): Promise<T[]> {
+  try {
+    return await list(path);
+  } catch (err) {
+    if (!(path !== '' && err instanceof SmbError && FILE_NOT_FOLDER.has(err.statusName))) throw err;
+    const st = await tree.stat(path).catch(() => {
+      throw err;
+    });
+    if (st.isDirectory) throw err;
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    return [fileEntry({ ...st, name: st.name || base })];
+  }
+}
+
 export async function runLs(targetText: string, opts: LsOptions, io: CommandIO): Promise<void> {
+  // A write per line costs more than formatting it (10,000 entries: about a fifth of the
+  // command's time): the lines go out in blocks.
+  const write = (lines: string[]): void => {
+    for (let i = 0; i < lines.length; i += LINES_PER_WRITE) io.out(lines.slice(i, i + LINES_PER_WRITE).join('\n'));
+  };
   await withConnection('ls', targetText, opts, async ({ target, tree }) => {
-    let entries: FileStat[];
-    try {
-      entries = await tree.list(target.path);
-    } catch (err) {
-      if (!(target.path !== '' && err instanceof SmbError && FILE_NOT_FOLDER.has(err.statusName))) throw err;
-      // TARGET names a file: show that one entry.
-      const st = await tree.stat(target.path).catch(() => {
-        throw err;
-      });
-      if (st.isDirectory) throw err;
-      const base = target.path.slice(target.path.lastIndexOf('/') + 1);
-      entries = [{ ...st, name: st.name || base }];
+    if (opts.json) {
+      const entries = await entriesOf(tree, target.path, (p) => tree.list(p), (st) => st);
+      write(entries.sort(byName).map(lsJsonLine));
+      return;
     }
-    entries = [...entries].sort(byName);
+    // The lines need four fields: they come from the compact listing (no BigInt, no Date per
+    // timestamp, no full entry), whose decoding is most of the CPU a big folder costs.
+    const entries = await entriesOf<LsEntry>(tree, target.path, async (p) => (await tree.listEntries(p)).map(lsEntry), (st) => st);
     const now = new Date();
-    const sizeWidth = opts.json ? 0 : sizeColumnWidth(entries);
-    const line = opts.json ? lsJsonLine : (e: FileStat) => formatLsLine(e, { now, sizeWidth });
-    // A write per line costs more than formatting it (10,000 entries: about a fifth of the
-    // command's time): the lines go out in blocks.
-    for (let i = 0; i < entries.length; i += LINES_PER_WRITE) io.out(entries.slice(i, i + LINES_PER_WRITE).map(line).join('\n'));
+    const sizeWidth = sizeColumnWidth(entries);
+    write(entries.sort(byName).map((e) => formatLsLine(e, { now, sizeWidth })));
   }, io);
 }
 
