@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
 import type { BackingJob, BackingUpdate } from './backing-job.js';
 import {
-  Fattr, OUT_HEADER, direntplusSize, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
+  Fattr, OpenOut, OUT_HEADER, direntplusSize, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
   encodeReply, encodeStatfs, encodeWrite, writeDirentplus, writeOutHeader, type Attr, type Timeouts,
 } from './fuse-wire.js';
 import { joinName } from './nodes.js';
@@ -98,7 +98,14 @@ function run(job: BackingJob, c: BackingContext): void {
       return;
     case 'open': {
       const fd = fs.openSync(buf(job.path), job.flags);
-      opened(c, fd, encodeOpen(u, BigInt(fd) + 1n, 0));
+      let flags = 0;
+      try {
+        flags = keepCache(fd);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      opened(c, fd, encodeOpen(u, BigInt(fd) + 1n, flags));
       return;
     }
     case 'create': {
@@ -106,7 +113,7 @@ function run(job: BackingJob, c: BackingContext): void {
       let reply: Buffer;
       try {
         fs.fchmodSync(fd, job.mode);
-        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, BigInt(fd) + 1n, 0);
+        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, BigInt(fd) + 1n, OpenOut.KEEP_CACHE);
       } catch (err) {
         fs.closeSync(fd);
         throw err;
@@ -163,6 +170,16 @@ function run(job: BackingJob, c: BackingContext): void {
       return;
     }
   }
+}
+
+/**
+ * A regular file keeps the kernel's page cache of the view across opens (as a local file does):
+ * the kernel drops it when it sees the size or mtime change (AUTO_INVAL_DATA, checked on read
+ * once the attributes are older than their timeout), and the replaying thread drops it when the
+ * server reports the file modified. Anything else (a device, a socket) is read afresh each time.
+ */
+function keepCache(fd: number): number {
+  return fs.fstatSync(fd).isFile() ? OpenOut.KEEP_CACHE : 0;
 }
 
 function opened(c: BackingContext, fd: number, reply: Buffer): void {

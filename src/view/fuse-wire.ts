@@ -40,7 +40,7 @@ export const Fattr = {
   ATIME_NOW: 1 << 7, MTIME_NOW: 1 << 8, CTIME: 1 << 10,
 } as const;
 
-export const OpenOut = { DIRECT_IO: 1 << 0, KEEP_CACHE: 1 << 1 } as const;
+export const OpenOut = { DIRECT_IO: 1 << 0, KEEP_CACHE: 1 << 1, NONSEEKABLE: 1 << 2, CACHE_DIR: 1 << 3 } as const;
 
 export const IN_HEADER = 40;
 export const OUT_HEADER = 16;

@@ -130,6 +130,9 @@ function modify(path: string, abs: string, isDir: boolean): void {
       return; // gone again: its DELETE follows
     }
     if (size !== null) {
+      // The kernel keeps a file's pages across opens: drop them before the event, so that a
+      // program reacting to IN_MODIFY reads the server's new data, not the old pages.
+      refresh(path);
       let fd: number | null = null;
       try {
         fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);

@@ -2,7 +2,7 @@
 // monitor, the one GNOME Files uses) on a view see every change made on the server, on its disk
 // and over SMB, with the right names and types; on a view that does not replay, they see none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -168,6 +168,28 @@ describe('smbnotify view', () => {
       writeFileSync(join(backing, 'marker.txt'), 'm');
       await iw.waitFor(new RegExp(`^CREATE ${m}/marker.txt$`));
       expect(iw.lines.filter((l) => l === `CREATE ${m}/own.txt`)).toHaveLength(1);
+    } finally {
+      iw.stop();
+    }
+  });
+
+  it('a file read through the view (its pages kept by the kernel) reads the new data once the server changed it', async () => {
+    const m = view.mountPoint;
+    const iw = await inotifywait(m);
+    try {
+      writeFileSync(join(backing, 'cached.txt'), 'old\n');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/cached.txt$`));
+      expect(readFileSync(join(m, 'cached.txt'), 'utf8')).toBe('old\n');
+      expect(readFileSync(join(m, 'cached.txt'), 'utf8')).toBe('old\n');
+      // Same size, so only the data (and mtime) tell the change. The MODIFY to wait for is one
+      // after this write (the first write gave one too).
+      await new Promise((r) => setTimeout(r, 1500));
+      const seen = iw.lines.length;
+      writeFileSync(join(backing, 'cached.txt'), 'new\n');
+      const t0 = Date.now();
+      while (!iw.lines.slice(seen).includes(`MODIFY ${m}/cached.txt`) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
+      expect(iw.lines.slice(seen)).toContain(`MODIFY ${m}/cached.txt`);
+      expect(readFileSync(join(m, 'cached.txt'), 'utf8')).toBe('new\n');
     } finally {
       iw.stop();
     }
