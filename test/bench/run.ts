@@ -18,7 +18,7 @@ import { findTool } from '../support/tools.js';
 import { bursts, type BurstCase } from './burst.js';
 import { Context, type BenchOptions } from './lib/context.js';
 import { kernelRelease, readSysctl } from './lib/proc.js';
-import { fmt, fmtInt, mib, ms, now, pct } from './lib/stats.js';
+import { fmt, fmtInt, mib, ms, now, pct, percentile, ratioInterval } from './lib/stats.js';
 import { ROOT } from './lib/tools.js';
 import { latency, SMBCLIENT, SMBCLIENT_SIGNED, type LatencyResult, type Ratios } from './latency.js';
 import { lsBench, LS_SMBCLIENT, LS_SMBCLIENT_SIGNED, LS_SMBNOTIFY, type LsBenchResult } from './ls.js';
@@ -342,11 +342,12 @@ function render(r: Results): string {
   if (r.ls) {
     const k = r.ls;
     out.push('');
-    out.push(`### 8. Whole commands: a ${fmtInt(k.entries)}-entry folder listed, from exec to exit, stdout read through a pipe (${k.runs} runs each, interleaved in random order)`);
+    out.push(`### 8. Whole commands: a ${fmtInt(k.entries)}-entry folder listed, from exec to exit, stdout read through a pipe (${k.runs} runs each, interleaved in random order; ratios of the medians with their 95 % bootstrap interval)`);
     out.push('');
-    const base = k.commands[LS_SMBCLIENT]?.medianS ?? Number.NaN;
-    const signed = k.commands[LS_SMBCLIENT_SIGNED]?.medianS ?? Number.NaN;
-    out.push(table(['command', 'median', 'min', 'max', 'median ÷ smbclient', 'median ÷ smbclient signing', 'lines'], Object.entries(k.commands).map(([c, t]) => [c, secs(t.medianS), secs(t.minS), secs(t.maxS), `${fmt(t.medianS / base)}×`, `${fmt(t.medianS / signed)}×`, fmtInt(t.lines)])));
+    const base = k.commands[LS_SMBCLIENT]?.runsS ?? [];
+    const signed = k.commands[LS_SMBCLIENT_SIGNED]?.runsS ?? [];
+    const cell = (runs: number[], against: number[]) => ratioCell(percentile(runs, 50) / percentile(against, 50), ratioInterval(runs, against, 50));
+    out.push(table(['command', 'median', 'min', 'max', 'median ÷ smbclient', 'median ÷ smbclient signing', 'lines'], Object.entries(k.commands).map(([c, t]) => [c, secs(t.medianS), secs(t.minS), secs(t.maxS), cell(t.runsS, base), cell(t.runsS, signed), fmtInt(t.lines)])));
     for (const n of k.notes) out.push('', `Note: ${n}`);
   }
 
@@ -400,7 +401,7 @@ function targets(r: Results): Results['targets'] {
     const base = ls?.commands[baseName];
     t.push({
       target: `\`smbnotify ls\` of ${fmtInt(ls?.entries ?? 10_000)} entries as a whole command within 1.3× ${baseLabel}`,
-      measured: lsOurs && base ? `${secs(lsOurs.medianS)} = ${fmt(lsOurs.medianS / base.medianS)}× ${baseLabel}'s ${secs(base.medianS)} (medians)` : 'not measured',
+      measured: lsOurs && base ? `${secs(lsOurs.medianS)} = ${ratioCell(lsOurs.medianS / base.medianS, ratioInterval(lsOurs.runsS, base.runsS, 50))} ${baseLabel}'s ${secs(base.medianS)} (medians)` : 'not measured',
       met: lsOurs && base && ls?.entries === 10_000 ? lsOurs.medianS <= 1.3 * base.medianS : null,
     });
   }
