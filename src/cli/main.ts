@@ -19,6 +19,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerView } from './commands/view.js';
 import { describeError, oneLine } from './errors.js';
 import { threadsLeftBehind } from '../view/live-view.js';
+import { LineWriter } from './line-writer.js';
 import { withoutPassword } from '../config/target.js';
 
 function readVersion(): string {
@@ -92,19 +93,21 @@ export async function main(argv: readonly string[] = process.argv, mainIO?: Part
   const stdout = mainIO?.stdout ?? process.stdout;
   const stderr = mainIO?.stderr ?? process.stderr;
   let stdoutClosed = false;
+  const lines = new LineWriter(stdout);
   const outputClosedListeners: Array<() => void> = [];
   stdout.on('error', (err: NodeJS.ErrnoException) => {
     // A closed pipe: the reader has what it wanted. Anything else: stop writing too. Either
     // way a long-running command (watch, monitor) ends: nobody reads what it would print.
     if (stdoutClosed) return;
     stdoutClosed = true;
+    lines.close();
     if (err.code !== 'EPIPE') {
       stderr.write(`smbnotify: cannot write output: ${oneLine(err.message)}\n`);
     }
     for (const cb of outputClosedListeners.splice(0)) cb();
   });
   const writeOut = (s: string): void => {
-    if (!stdoutClosed) stdout.write(s);
+    if (!stdoutClosed) lines.write(s);
   };
   const fail = (line: string): number => {
     // Messages are built without secrets (targets are shown without their password): nothing
@@ -152,6 +155,13 @@ Every error is one line on stderr and exit status 1.`);
   registerView(program, withErr);
   registerDemo(program, withErr);
 
+  const status = await run(program, argv, fail);
+  // Lines still waiting for a slow reader go out before the status does.
+  await lines.idle();
+  return status;
+}
+
+async function run(program: Command, argv: readonly string[], fail: (line: string) => number): Promise<number> {
   try {
     await program.parseAsync([...argv]);
     return 0;

@@ -14,8 +14,8 @@ import { Command } from './wire/header.js';
 import { CompletionFilter, encodeChangeNotifyRequest } from './wire/notify.js';
 import { NtStatus } from './wire/ntstatus.js';
 import {
-  QueryDirectoryFlag, decodeDirectoryEntries, decodeListedEntries, decodeOutputBuffer, encodeQueryDirectoryRequest, type DirectoryEntry,
-  type ListedEntry,
+  QueryDirectoryFlag, decodeDirectoryEntries, decodeOutputBuffer, encodeQueryDirectoryRequest, type DirectoryEntry,
+  type ListedEntry, visitListedEntries,
 } from './wire/query-directory.js';
 import {
   FileInfoClass, InfoType, decodeFileBasicInformation, decodeFileInternalInformation, decodeFileStandardInformation, encodeQueryInfoRequest,
@@ -107,13 +107,14 @@ export class SmbTree {
 
   /**
    * A folder's entries in compact form (ListedEntry: name, folder or not, size, write time), except
-   * `.` and `..`, each response decoded as it arrives: a big folder never exists as full
-   * DirectoryEntry or FileStat objects.
+   * `.` and `..`, handed to `visit` as each QUERY_DIRECTORY response is decoded, in one object
+   * reused for the next entry (`visit` copies what it keeps): a listing of 100,000 entries is never
+   * held whole, nor as full DirectoryEntry objects (a watch applies it to its snapshot as it comes).
    */
-  async listEntries(folder: string): Promise<ListedEntry[]> {
-    const out: ListedEntry[] = [];
-    await this.queryDirectory(folder, (buf) => decodeListedEntries(buf, out));
-    return out.filter((e) => e.name !== '.' && e.name !== '..');
+  async listEach(folder: string, visit: (entry: Readonly<ListedEntry>) => void): Promise<void> {
+    await this.queryDirectory(folder, (buf) => visitListedEntries(buf, (e) => {
+      if (e.name !== '.' && e.name !== '..') visit(e);
+    }));
   }
 
   /**

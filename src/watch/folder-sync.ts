@@ -120,15 +120,25 @@ export class FolderSync {
       w.emitChange('OVERFLOW', path, { source, message: 'snapshot limit reached: no precise difference' });
       return none;
     }
-    let listing;
+    // Applied to the snapshot entry by entry as the responses are decoded (Snapshot.listing): a
+    // folder of 100,000 files is never held as one array, nor is its difference.
+    const dirs: Array<{ name: string; id: bigint | undefined }> = [];
+    const created = new Set<string>();
+    const listing = w.snapshot.listing(path, (d) => {
+      if (d.kind === 'CREATE' && d.entry.isDir) created.add(d.path);
+      if (emit) w.emitDifference(d, source);
+      else if (d.kind === 'DELETE' && d.entry.isDir !== false) w.folders.closeUnder(d.path);
+    });
     try {
-      // Names made safe exactly as notified names are (paths.ts): a listing from a hostile
-      // server must not put `..` components or extra separators into paths either.
-      listing = (await tree.listEntries(path)).map((entry) => {
+      await tree.listEach(path, (entry) => {
+        // Names made safe exactly as notified names are (paths.ts): a listing from a hostile
+        // server must not put `..` components or extra separators into paths either.
         const name = safeComponent(entry.name);
-        return name === entry.name ? entry : { ...entry, name };
+        if (entry.isDirectory) dirs.push({ name, id: entry.fileId });
+        listing.add(name === entry.name ? entry : { ...entry, name });
       });
     } catch (err) {
+      listing.abandon();
       // A folder below the root deleted or renamed since it was seen: its parent's notification
       // or listing reports that. Drop its watch, whose contents were never listed, so that a
       // rename re-opens and lists it at its new path (ChangeProcessor.placeMoved). Not a reason
@@ -137,23 +147,17 @@ export class FolderSync {
       w.folders.closeUnder(path);
       return none;
     }
-    const diff = w.snapshot.replaceFolder(path, listing);
-    for (const d of diff) {
-      if (emit) w.emitDifference(d, source);
-      else if (d.kind === 'DELETE' && d.entry.isDir !== false) w.folders.closeUnder(d.path);
-    }
-    if (!w.recursive || w.stopped) return { changes: diff.length, subfolders: [] };
-    const created = new Set(diff.filter((d) => d.kind === 'CREATE').map((d) => d.path));
+    const changes = listing.finish();
+    if (!w.recursive || w.stopped) return { changes, subfolders: [] };
     const subfolders: Subfolder[] = [];
-    for (const entry of listing) {
-      if (!entry.isDirectory) continue;
-      const sub = joinPath(path, entry.name);
+    for (const { name, id } of dirs) {
+      const sub = joinPath(path, name);
       // One of its own ancestors, through a link (wide links): the entry is reported, its
       // contents are not walked or watched a second time.
-      if (w.folders.loopsBack(sub, entry.fileId)) continue;
-      if (deep || created.has(sub) || (!w.polling && !w.folders.has(sub))) subfolders.push({ path: sub, id: entry.fileId });
+      if (w.folders.loopsBack(sub, id)) continue;
+      if (deep || created.has(sub) || (!w.polling && !w.folders.has(sub))) subfolders.push({ path: sub, id });
     }
-    return { changes: diff.length, subfolders };
+    return { changes, subfolders };
   }
 
   /**

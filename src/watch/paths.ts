@@ -13,7 +13,8 @@
 export function safeComponent(name: string): string {
   if (name === '.') return '\uff0e';
   if (name === '..') return '\uff0e\uff0e';
-  return name.replace(/\//g, '\u2215');
+  // The same string when there is nothing to replace: a listing passes every name through here.
+  return name.includes('/') ? name.replace(/\//g, '\u2215') : name;
 }
 
 /**

@@ -4,10 +4,12 @@
  * DELETE of an unknown name too) and, after an overflow or a reconnect, turns a fresh listing
  * into the precise difference.
  *
- * Memory: an entry is its name, the map slot and three plain fields (no BigInt, no Date);
- * listings arrive in the same compact form (smb/tree.ts listEntries), so a big folder's listing
- * never exists as full FileStat objects. Past `limit` entries the snapshot stops growing and the
- * watcher reports only OVERFLOW for folders it can no longer diff.
+ * Memory: an entry is its name, the map slot and four plain fields (no BigInt, no Date). A
+ * listing is applied as it arrives, one QUERY_DIRECTORY response at a time (`listing`): entries
+ * still listed are updated in place, and neither the whole listing nor its whole difference ever
+ * exists as an array (an overflow in a folder of 100,000 files would otherwise make both, every
+ * time). Past `limit` entries the snapshot stops growing and the watcher reports only OVERFLOW for
+ * folders it can no longer diff.
  */
 import type { ListedEntry } from '../smb/tree.js';
 import { baseName, isWithin, joinPath, parentOf } from './paths.js';
@@ -19,6 +21,8 @@ export interface EntryState {
   size: number | undefined;
   /** Last write time (a FILETIME in a double); undefined until a listing tells. */
   mtime: number | undefined;
+  /** The listing that last showed the entry (see `Snapshot.listing`); 0 for none. */
+  listed: number;
 }
 
 /** An entry taken out of the snapshot with everything below it, to be put back elsewhere (a move). */
@@ -28,7 +32,7 @@ export interface Detached {
   folders: Array<[string, Map<string, EntryState>]>;
 }
 
-export const UNKNOWN_ENTRY: Readonly<EntryState> = { isDir: undefined, size: undefined, mtime: undefined };
+export const UNKNOWN_ENTRY: Readonly<EntryState> = { isDir: undefined, size: undefined, mtime: undefined, listed: 0 };
 
 export type Difference =
   | { kind: 'CREATE'; path: string; entry: EntryState }
@@ -39,6 +43,16 @@ export type Difference =
 export interface Removed {
   path: string;
   entry: EntryState;
+}
+
+/** One folder's listing, applied to the snapshot as its responses arrive (`Snapshot.listing`). */
+export interface FolderListing {
+  /** The next entry of the listing, in the server's order (name already made safe); not kept. */
+  add(entry: Readonly<ListedEntry>): void;
+  /** The listing is complete: what it did not show is deleted. Returns the differences found. */
+  finish(): number;
+  /** The listing failed: what it showed so far stays, nothing is deleted. */
+  abandon(): void;
 }
 
 /**
@@ -54,8 +68,8 @@ export function deletionOrder(folders: ReadonlyArray<readonly [string, ReadonlyM
 
 export const DEFAULT_SNAPSHOT_LIMIT = 1_000_000;
 
-export function entryOf(listed: ListedEntry): EntryState {
-  return { isDir: listed.isDirectory, size: listed.size, mtime: listed.lastWrite };
+export function entryOf(listed: Readonly<ListedEntry>, pass = 0): EntryState {
+  return { isDir: listed.isDirectory, size: listed.size, mtime: listed.lastWrite, listed: pass };
 }
 
 export class Snapshot {
@@ -66,6 +80,10 @@ export class Snapshot {
    * a move between folders, so it need not wait for one (change-processor.ts).
    */
   private readonly names = new Map<string, number>();
+  /** Listings made so far; each stamps the entries it shows with its number. */
+  private passes = 0;
+  /** The listing in progress of each folder being listed. */
+  private readonly listingOf = new Map<string, number>();
 
   constructor(readonly limit = DEFAULT_SNAPSHOT_LIMIT) {}
 
@@ -99,38 +117,94 @@ export class Snapshot {
     return this.folders.get(folder);
   }
 
-  /**
-   * Replace a folder's entries with a fresh listing and return what changed. Folders that
-   * vanished lose their subtree. A folder seen for the first time yields CREATE for every entry.
-   */
+  /** Replace a folder's entries with a complete listing and return what changed (see `listing`). */
   replaceFolder(folder: string, listing: readonly ListedEntry[]): Difference[] {
-    const before = this.folders.get(folder) ?? new Map<string, EntryState>();
-    const after = new Map<string, EntryState>();
     const diff: Difference[] = [];
-    for (const stat of listing) {
-      const entry = entryOf(stat);
-      after.set(stat.name, entry);
-      const old = before.get(stat.name);
-      const path = joinPath(folder, stat.name);
-      if (!old) this.nameIn(stat.name);
-      if (!old) diff.push({ kind: 'CREATE', path, entry });
-      else if (old.isDir !== undefined && old.isDir !== entry.isDir) {
-        diff.push({ kind: 'DELETE', path, entry: old, below: old.isDir ? this.below(path) : [] }, { kind: 'CREATE', path, entry });
-        if (old.isDir) this.dropSubtree(path);
-      } else if (!entry.isDir && old.size !== undefined && (old.size !== entry.size || old.mtime !== entry.mtime)) {
-        diff.push({ kind: 'MODIFY', path, entry });
-      }
-    }
-    for (const [name, old] of before) {
-      if (after.has(name)) continue;
-      this.nameOut(name);
-      const path = joinPath(folder, name);
-      diff.push({ kind: 'DELETE', path, entry: old, below: old.isDir !== false ? this.below(path) : [] });
-      if (old.isDir !== false) this.dropSubtree(path);
-    }
-    this.count += after.size - before.size;
-    this.folders.set(folder, after);
+    const pass = this.listing(folder, (d) => diff.push(d));
+    for (const entry of listing) pass.add(entry);
+    pass.finish();
     return diff;
+  }
+
+  /**
+   * Apply a fresh listing of `folder` as it arrives, each change reported to `report` as it is
+   * found: a new name is a CREATE, a name whose type changed a DELETE and a CREATE, a file whose
+   * size or write time changed a MODIFY; at `finish`, every name the listing did not show is a
+   * DELETE (a folder's with what was known below it), and its subtree is dropped. A folder seen for
+   * the first time yields CREATE for every entry. The folder is recorded as known from its first
+   * response on. Should the folder leave the snapshot meanwhile (deleted or moved by another
+   * listing or a notification), or another listing of it begin, the rest of this one is ignored.
+   */
+  listing(folder: string, report: (d: Difference) => void): FolderListing {
+    const pass = ++this.passes;
+    this.listingOf.set(folder, pass);
+    let entries: Map<string, EntryState> | undefined;
+    let changes = 0;
+    const current = (): Map<string, EntryState> | undefined => {
+      if (this.listingOf.get(folder) !== pass) return undefined;
+      if (!entries) {
+        entries = this.folders.get(folder) ?? new Map<string, EntryState>();
+        this.folders.set(folder, entries);
+      }
+      return this.folders.get(folder) === entries ? entries : undefined;
+    };
+    const put = (folderEntries: Map<string, EntryState>, listed: Readonly<ListedEntry>): void => {
+      const old = folderEntries.get(listed.name);
+      if (!old) {
+        const entry = entryOf(listed, pass);
+        folderEntries.set(listed.name, entry);
+        this.count++;
+        this.nameIn(listed.name);
+        changes++;
+        report({ kind: 'CREATE', path: joinPath(folder, listed.name), entry });
+      } else if (old.isDir !== undefined && old.isDir !== listed.isDirectory) {
+        const path = joinPath(folder, listed.name);
+        const entry = entryOf(listed, pass);
+        changes += 2;
+        report({ kind: 'DELETE', path, entry: old, below: old.isDir ? this.below(path) : [] });
+        if (old.isDir) this.dropSubtree(path);
+        folderEntries.set(listed.name, entry);
+        report({ kind: 'CREATE', path, entry });
+      } else {
+        const modified = !listed.isDirectory && old.size !== undefined && (old.size !== listed.size || old.mtime !== listed.lastWrite);
+        // Written only when different: a new number in an old entry would be garbage for the old
+        // generation at every listing of a big folder.
+        if (old.isDir !== listed.isDirectory) old.isDir = listed.isDirectory;
+        if (old.size !== listed.size) old.size = listed.size;
+        if (old.mtime !== listed.lastWrite) old.mtime = listed.lastWrite;
+        old.listed = pass;
+        if (modified) {
+          changes++;
+          report({ kind: 'MODIFY', path: joinPath(folder, listed.name), entry: old });
+        }
+      }
+    };
+    return {
+      add: (listed) => {
+        const folderEntries = current();
+        if (folderEntries) put(folderEntries, listed);
+      },
+      finish: () => {
+        const folderEntries = current();
+        if (this.listingOf.get(folder) === pass) this.listingOf.delete(folder);
+        if (!folderEntries) return changes;
+        // forEach: no [name, entry] pair made per entry (a big folder is gone through every time).
+        folderEntries.forEach((old, name) => {
+          if (old.listed === pass) return;
+          folderEntries.delete(name);
+          this.count--;
+          this.nameOut(name);
+          const path = joinPath(folder, name);
+          changes++;
+          report({ kind: 'DELETE', path, entry: old, below: old.isDir !== false ? this.below(path) : [] });
+          if (old.isDir !== false) this.dropSubtree(path);
+        });
+        return changes;
+      },
+      abandon: () => {
+        if (this.listingOf.get(folder) === pass) this.listingOf.delete(folder);
+      },
+    };
   }
 
   /** Record a folder as known and empty (a folder just created). */
