@@ -138,7 +138,9 @@ export class Snapshot {
   listing(folder: string, report: (d: Difference) => void): FolderListing {
     const pass = ++this.passes;
     this.listingOf.set(folder, pass);
-    let entries: Map<string, EntryState> | undefined;
+    // A folder known now must still be this one when entries come; one listed for the first time
+    // is recorded with its first entry.
+    let entries = this.folders.get(folder);
     let changes = 0;
     const current = (): Map<string, EntryState> | undefined => {
       if (this.listingOf.get(folder) !== pass) return undefined;

@@ -89,3 +89,50 @@ describe('deleted trees', () => {
     expect(s.size).toBe(0);
   });
 });
+
+describe('a listing applied as it arrives', () => {
+  it('reports each change as its entry comes, deletions at the end, and keeps the entries still listed', () => {
+    const s = new Snapshot();
+    s.replaceFolder('', [stat('keep', false, 1), stat('grow', false, 1), stat('gone')]);
+    const kept = s.get('keep');
+    const seen: string[] = [];
+    const listing = s.listing('', (d) => seen.push(`${d.kind} ${d.path}`));
+    listing.add(stat('keep', false, 1));
+    listing.add(stat('grow', false, 2));
+    expect(seen).toEqual(['MODIFY grow']);
+    listing.add(stat('new'));
+    expect(listing.finish()).toBe(3);
+    expect(seen).toEqual(['MODIFY grow', 'CREATE new', 'DELETE gone']);
+    expect(s.get('keep')).toBe(kept); // updated in place, not replaced
+    expect(s.size).toBe(3);
+  });
+
+  it('stops applying once another listing of the folder began or the folder left the snapshot', () => {
+    const s = new Snapshot();
+    s.replaceFolder('', [stat('d', true)]);
+    s.replaceFolder('d', [stat('a'), stat('b')]);
+    const first = s.listing('d', () => undefined);
+    first.add(stat('a'));
+    const second = s.listing('d', () => undefined);
+    second.add(stat('a'));
+    second.add(stat('b'));
+    expect(first.finish()).toBe(0); // overtaken: deletes nothing
+    expect(s.entriesOf('d')?.size).toBe(2);
+    expect(second.finish()).toBe(0);
+
+    const late = s.listing('d', () => undefined);
+    s.remove('d');
+    late.add(stat('c'));
+    expect(late.finish()).toBe(0);
+    expect(s.hasFolder('d')).toBe(false);
+  });
+
+  it('an abandoned listing keeps what it showed and deletes nothing', () => {
+    const s = new Snapshot();
+    s.replaceFolder('', [stat('a'), stat('b')]);
+    const listing = s.listing('', () => undefined);
+    listing.add(stat('c'));
+    listing.abandon();
+    expect([...(s.entriesOf('')?.keys() ?? [])].sort()).toEqual(['a', 'b', 'c']);
+  });
+});
