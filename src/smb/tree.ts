@@ -105,6 +105,13 @@ export class SmbTree {
     return entries.filter((e) => e.name !== '.' && e.name !== '..').map(entryToStat);
   }
 
+  /** All entries of a folder in compact form (see listEach), except `.` and `..`. */
+  async listEntries(folder: string): Promise<ListedEntry[]> {
+    const out: ListedEntry[] = [];
+    await this.listEach(folder, (entry) => out.push({ ...entry }));
+    return out;
+  }
+
   /**
    * A folder's entries in compact form (ListedEntry: name, folder or not, size, write time), except
    * `.` and `..`, handed to `visit` as each QUERY_DIRECTORY response is decoded, in one object
