@@ -5,6 +5,7 @@
  */
 import type { Credentials } from '../smb/types.js';
 import { UsageError } from './errors.js';
+import { defaultCcacheFor } from '../smb/auth/gssapi.js';
 
 export type KerberosUse = 'required' | 'desired' | 'off';
 
@@ -48,12 +49,14 @@ export async function resolveLogon(opts: KerberosOptions, passwordCredentials: (
 }
 
 /**
- * The credential cache of a sec=krb5 mount's user: the library default when it is us; else the
- * MIT default file cache of that uid (what cifs.upcall finds for a FILE-cache set-up).
+ * The credential cache of a sec=krb5 mount's user: the library default when it is us; else that
+ * uid's default cache as krb5.conf's default_ccache_name makes it (FILE:/tmp/krb5cc_UID when it
+ * names none; KEYRING:persistent:UID, KCM:UID…), which cifs.upcall would find as that user. A
+ * daemon running as root can open those (docs/kerberos.md says which were tried).
  */
-export function mountCcache(krb5: { cruid?: number }, uid = process.getuid?.()): string | undefined {
+export function mountCcache(krb5: { cruid?: number }, uid = process.getuid?.(), cacheOf: (uid: number) => string = defaultCcacheFor): string | undefined {
   if (krb5.cruid === undefined || krb5.cruid === uid) return undefined;
-  return `FILE:/tmp/krb5cc_${krb5.cruid}`;
+  return cacheOf(krb5.cruid);
 }
 
 /** Kerberos credentials for a target that names them (a sec=krb5 mount), or undefined. */

@@ -6,12 +6,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { runCli, type Running } from '../support/cli.js';
 import { startDbus } from '../support/dbus.js';
 import { requireTool } from '../support/tools.js';
-import { useRealm, type Realm } from '../support/kerberos.js';
+import { krb5ConfWith, startKcm, useRealm, type Realm } from '../support/kerberos.js';
 
 const theRealm = useRealm('kerberos daemon', { beforeAll, afterAll });
 let realm: Realm;
@@ -158,6 +158,45 @@ describe('daemon configuration', () => {
       expect(e).toMatchObject({ path: 'mounted/via-mount.txt', localPath: join(mountPoint, 'via-mount.txt') });
     } finally {
       await stop(d);
+    }
+  });
+
+  // A root daemon and a mount whose cruid is another user (nobody here), who keeps tickets where
+  // krb5.conf's default_ccache_name says, as Fedora and RHEL set it: the daemon opens that user's
+  // default cache (cifs.upcall would find it as that user). Root may open another uid's persistent
+  // keyring, and Heimdal's kcm gives root every user's caches.
+  it.each([
+    { type: 'KEYRING:persistent:%{uid}', kcm: false },
+    { type: 'KCM:', kcm: true },
+  ])('a sec=krb5 mount with another user\'s cruid and default_ccache_name = $type', async ({ type, kcm }) => {
+    const name = kcm ? 'kcm' : 'keyring';
+    const journal = join(journals, `journal-cruid-${name}.jsonl`);
+    const folder = `cruid-${name}`;
+    shareFolder(realm.sharePath, folder);
+    const kcmd = kcm ? await startKcm(join(realm.dir, 'kcm-daemon-test')) : undefined;
+    const conf = join(realm.dir, `krb5-cruid-${name}.conf`);
+    writeFileSync(conf, krb5ConfWith(realm.kdcPort, [`default_ccache_name = ${type}`, ...(kcmd ? [`kcm_socket = ${kcmd.socket}`] : [])]));
+    const nobody = 65534;
+    const asNobody = ['--reuid', String(nobody), '--regid', String(nobody), '--clear-groups', '--'];
+    // nobody's own default cache: no KRB5CCNAME.
+    const env: NodeJS.ProcessEnv = { ...process.env, KRB5_CONFIG: conf };
+    delete env['KRB5CCNAME'];
+    const kinit = spawnSync('setpriv', [...asNobody, 'kinit', realm.alice.principal], { env, input: `${realm.alice.password}\n`, encoding: 'utf8' });
+    expect(kinit.status, kinit.stderr).toBe(0);
+    const mountPoint = join(realm.dir, `mnt-${name}`);
+    mkdirSync(mountPoint);
+    const mountinfo = join(realm.dir, `mountinfo-cruid-${name}`);
+    writeFileSync(mountinfo, `99 22 0:55 / ${mountPoint} rw,relatime - cifs //${realm.host}/share rw,vers=3.1.1,sec=krb5,cruid=${nobody},addr=127.0.0.1,port=${realm.smbPort},prefixpath=${folder}\n`);
+    // The daemon's own cache points nowhere: the ticket can only be nobody's.
+    const d = runCli(['daemon', '--bus', 'none', '--journal', journal, '--mountinfo', mountinfo, '--watch', mountPoint], { KRB5_CONFIG: conf, KRB5CCNAME: 'FILE:/nonexistent/cache' });
+    try {
+      await watching(d);
+      writeFileSync(join(realm.sharePath, folder, 'as-cruid.txt'), 'x');
+      expect(await journalEvent(journal, (x) => x['event'] === 'CREATE')).toMatchObject({ path: `${folder}/as-cruid.txt` });
+    } finally {
+      await stop(d);
+      spawnSync('setpriv', [...asNobody, 'kdestroy'], { env });
+      kcmd?.stop();
     }
   });
 

@@ -1,15 +1,13 @@
 // info, ls and watch with -k against a real Samba AD DC on loopback, where NTLM is disabled:
 // every success here is a Kerberos logon. Dialects 2.1 (signed), 3.0.2 and 3.1.1 (encrypted),
 // the client keytab, --use-krb5-ccache, and each Kerberos error in words.
-import { copyFileSync, existsSync, mkdirSync, rmSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { krb5ConfText, useRealm, type Realm } from '../support/kerberos.js';
-import { requireTool, withParentDeathSignal } from '../support/tools.js';
+import { krb5ConfText, krb5ConfWith, startKcm, useRealm, type Realm } from '../support/kerberos.js';
 
 const theRealm = useRealm('kerberos-cli', { beforeAll, afterAll });
 let realm: Realm;
@@ -143,29 +141,17 @@ describe('credential cache types', () => {
   });
 
   it('KCM: (a KCM daemon, as SSSD runs on Fedora and RHEL; Heimdal\'s kcm here)', async () => {
-    // Debian's Heimdal kcm listens on the fixed /run/.heim_org.h5l.kcm-socket (--socket-path is
-    // ignored): it runs in a mount namespace of its own where a folder of the realm's is bind
-    // mounted on /run, so its socket is that folder's and no other KCM of the machine is touched.
-    // MIT's client is pointed at it with kcm_socket.
-    const runDir = join(realm.dir, 'kcm-run');
-    mkdirSync(runDir);
-    const socket = join(runDir, '.heim_org.h5l.kcm-socket');
-    const conf = join(realm.dir, 'krb5-kcm.conf');
-    writeFileSync(conf, krb5ConfText(realm.kdcPort).replace('[libdefaults]\n', `[libdefaults]\n  kcm_socket = ${socket}\n`));
-    const [cmd, args] = withParentDeathSignal(requireTool('unshare', 'util-linux'), [
-      '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /run && exec "$2"', 'sh', runDir, requireTool('kcm', 'heimdal-kcm'),
-    ]);
-    const kcm = spawn(cmd, args, { env: { ...process.env, KRB5_CONFIG: conf }, stdio: 'ignore' });
+    const kcm = await startKcm(join(realm.dir, 'kcm-run'));
     try {
-      for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
-      expect(existsSync(socket), 'kcm did not create its socket').toBe(true);
+      const conf = join(realm.dir, 'krb5-kcm.conf');
+      writeFileSync(conf, krb5ConfWith(realm.kdcPort, [`kcm_socket = ${kcm.socket}`]));
       const env = { KRB5_CONFIG: conf };
       const kinit = spawnSync('kinit', [realm.alice.principal], { env: { ...process.env, ...env, KRB5CCNAME: 'KCM:' }, input: `${realm.alice.password}\n`, encoding: 'utf8' });
       expect(kinit.status, kinit.stderr).toBe(0);
       expect(klist('KCM:', env)).toMatch(/Ticket cache: KCM:/);
       await logsOnWith('KCM:', env);
     } finally {
-      kcm.kill('SIGKILL');
+      kcm.stop();
     }
   });
 });

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, probe } from './samba.js';
-import { atExit, requireTool } from './tools.js';
+import { atExit, requireTool, withParentDeathSignal } from './tools.js';
 
 export const REALM = 'TEST.LAN';
 export const DC_HOST = 'dc.test.lan';
@@ -333,4 +333,32 @@ export async function startSilentKdc(): Promise<SilentKdc> {
 /** A keytab for `principal` made locally with ktutil (no KDC needed; the key is made up). */
 export function makeKeytab(path: string, principal: string): void {
   run(requireTool('ktutil', 'krb5-user'), [], process.env, `addent -password -p ${principal} -k 1 -e aes256-cts-hmac-sha1-96\nsecret\nwkt ${path}\nquit\n`);
+}
+
+/**
+ * Heimdal's KCM daemon (package heimdal-kcm) on a socket of `dir`, for the KCM cache tests.
+ * Debian's kcm ignores --socket-path and always listens on /run/.heim_org.h5l.kcm-socket: it runs
+ * in a mount namespace of its own where `dir` is bind mounted on /run, so its socket is dir's and
+ * no machine-wide KCM is started or touched. Point MIT's client at it with kcmConf().
+ */
+export async function startKcm(dir: string): Promise<{ socket: string; stop(): void }> {
+  const { spawn: spawnChild } = await import('node:child_process');
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, '.heim_org.h5l.kcm-socket');
+  const [cmd, args] = withParentDeathSignal(requireTool('unshare', 'util-linux'), [
+    '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /run && exec "$2"', 'sh', dir, requireTool('kcm', 'heimdal-kcm'),
+  ]);
+  const kcm = spawnChild(cmd, args, { stdio: 'ignore' });
+  const stop = (): void => void kcm.kill('SIGKILL');
+  for (let i = 0; i < 200 && !existsSync(socket); i++) await sleep(50);
+  if (!existsSync(socket)) {
+    stop();
+    throw new Error(`kcm did not create ${socket} within 10 s`);
+  }
+  return { socket, stop };
+}
+
+/** krb5ConfText with more [libdefaults] lines (kcm_socket, default_ccache_name…). */
+export function krb5ConfWith(kdcPort: number, libdefaults: string[]): string {
+  return krb5ConfText(kdcPort).replace('[libdefaults]\n', `[libdefaults]\n${libdefaults.map((l) => `  ${l}\n`).join('')}`);
 }

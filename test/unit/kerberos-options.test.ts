@@ -1,6 +1,7 @@
 // Kerberos options as users write them: the CLI flags, config keys, and sec=krb5 mounts.
 import { describe, expect, it } from 'vitest';
 import { kerberosUse, mountCcache, resolveLogon, targetKerberos } from '../../src/config/kerberos.js';
+import { expandCcacheTemplate } from '../../src/smb/auth/gssapi.js';
 import { parseConfig } from '../../src/config/daemon-config.js';
 import { UsageError } from '../../src/config/errors.js';
 import { parseMountinfo, shareTargetForLocalPath } from '../../src/config/mounts.js';
@@ -57,9 +58,25 @@ describe('cifs mounts with sec=krb5', () => {
   it('the daemon\'s own user gets the default cache; other mounts keep connecting to addr=', () => {
     expect(mountCcache({ cruid: 1000 }, 1000)).toBeUndefined();
     expect(mountCcache({}, 1000)).toBeUndefined();
-    expect(mountCcache({ cruid: 1001 }, 1000)).toBe('FILE:/tmp/krb5cc_1001');
+    expect(mountCcache({ cruid: 1001 }, 1000, (u) => expandCcacheTemplate(null, u))).toBe('FILE:/tmp/krb5cc_1001');
+    expect(mountCcache({ cruid: 1001 }, 1000, (u) => expandCcacheTemplate('KEYRING:persistent:%{uid}', u))).toBe('KEYRING:persistent:1001');
     const ntlm = shareTargetForLocalPath(parseMountinfo(line('sec=ntlmssp,addr=10.0.0.5')), '/mnt/projects')!;
     expect(ntlm).toMatchObject({ host: '10.0.0.5' });
     expect(ntlm.krb5).toBeUndefined();
+  });
+});
+
+describe('expandCcacheTemplate: another user\'s default cache from krb5.conf\'s default_ccache_name', () => {
+  it('expands the uid tokens as MIT does', () => {
+    expect(expandCcacheTemplate('KEYRING:persistent:%{uid}', 1000)).toBe('KEYRING:persistent:1000');
+    expect(expandCcacheTemplate('FILE:%{TEMP}/krb5cc_%{euid}', 1000)).toBe('FILE:/tmp/krb5cc_1000');
+    expect(expandCcacheTemplate('DIR:/run/user/%{USERID}/krb5cc', 1000)).toBe('DIR:/run/user/1000/krb5cc');
+  });
+  it('names the user\'s default cache of a KCM daemon (SSSD\'s default_ccache_name = KCM:)', () => {
+    expect(expandCcacheTemplate('KCM:', 1000)).toBe('KCM:1000');
+  });
+  it('falls back to MIT\'s built-in FILE default when there is none or a token it cannot expand', () => {
+    expect(expandCcacheTemplate(null, 1000)).toBe('FILE:/tmp/krb5cc_1000');
+    expect(expandCcacheTemplate('FILE:/home/%{username}/.cc', 1000)).toBe('FILE:/tmp/krb5cc_1000');
   });
 });

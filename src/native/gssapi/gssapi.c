@@ -24,6 +24,7 @@
 #include <gssapi/gssapi_krb5.h>
 #include <gssapi/gssapi_ext.h>
 #include <krb5/krb5.h>
+#include <profile.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,6 +497,29 @@ static napi_value cache_info(napi_env env, napi_callback_info info) {
   return job_start(env, job, NULL, "gssapi.cacheInfo");
 }
 
+/*
+ * defaultCcacheTemplate(): krb5.conf's default_ccache_name as written, its %{uid} not expanded
+ * (e.g. "KEYRING:persistent:%{uid}"), or null when krb5.conf sets none. Local: reads the profile
+ * the library already loaded. The daemon expands it for another user's cruid.
+ */
+static napi_value default_ccache_template(napi_env env, napi_callback_info info) {
+  napi_value result;
+  napi_get_null(env, &result);
+  krb5_context k;
+  if (krb5_init_context(&k)) return result;
+  profile_t profile = NULL;
+  char *value = NULL;
+  if (krb5_get_profile(k, &profile) == 0) {
+    if (profile_get_string(profile, "libdefaults", "default_ccache_name", NULL, NULL, &value) == 0 && value) {
+      napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &result);
+      profile_release_string(value);
+    }
+    profile_release(profile);
+  }
+  krb5_free_context(k);
+  return result;
+}
+
 static void set_code(napi_env env, napi_value obj, const char *name, int32_t code) {
   napi_value v;
   napi_create_int32(env, code, &v);
@@ -510,6 +534,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "getMic", NULL, get_mic, NULL, NULL, NULL, napi_enumerable, NULL },
     { "verifyMic", NULL, verify_mic, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cacheInfo", NULL, cache_info, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "defaultCcacheTemplate", NULL, default_ccache_template, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   /* The krb5 error codes the TypeScript side turns into words (minor status values). */

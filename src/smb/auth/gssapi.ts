@@ -24,6 +24,8 @@ export interface GssapiBinding {
   getMic(ctx: GssContext, data: Buffer): Buffer;
   verifyMic(ctx: GssContext, data: Buffer, mic: Buffer): void;
   cacheInfo(name?: string): Promise<{ name: string; principal: string; tgtEnd: number }>;
+  /** krb5.conf's default_ccache_name as written (%{uid} unexpanded), null when it sets none. Local. */
+  defaultCcacheTemplate(): string | null;
   codes: Record<'TKT_EXPIRED' | 'SKEW' | 'C_PRINCIPAL_UNKNOWN' | 'S_PRINCIPAL_UNKNOWN' | 'PREAUTH_FAILED' | 'KDC_UNREACH'
     | 'REALM_UNKNOWN' | 'REALM_CANT_RESOLVE' | 'FCC_NOFILE' | 'CC_NOTFOUND' | 'CC_END', number>;
   majors: Record<'NO_CRED' | 'CREDENTIALS_EXPIRED', number>;
@@ -83,6 +85,31 @@ export function gssapiAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The default credential cache of user `uid`, from krb5.conf's default_ccache_name: %{uid},
+ * %{euid} and %{USERID} become the uid, %{TEMP} /tmp, and a bare "KCM:" becomes "KCM:UID" (the
+ * name a KCM daemon gives that user's default cache). MIT's built-in FILE:/tmp/krb5cc_UID when
+ * krb5.conf names none, or names one with another token (%{username}…) this cannot expand.
+ */
+export function expandCcacheTemplate(template: string | null, uid: number): string {
+  const fallback = `FILE:/tmp/krb5cc_${uid}`;
+  if (!template) return fallback;
+  const expanded = template.replace(/%\{(uid|euid|USERID)\}/g, String(uid)).replace(/%\{TEMP\}/g, '/tmp');
+  if (expanded.includes('%{')) return fallback;
+  return /^KCM:$/i.test(expanded) ? `KCM:${uid}` : expanded;
+}
+
+/** expandCcacheTemplate with this machine's krb5.conf (the FILE default without the addon). */
+export function defaultCcacheFor(uid: number): string {
+  let template: string | null = null;
+  try {
+    template = loadGssapi().defaultCcacheTemplate();
+  } catch {
+    // No addon: Kerberos fails later in words; the name only has to be MIT's default.
+  }
+  return expandCcacheTemplate(template, uid);
 }
 
 interface GssFailure extends Error {
