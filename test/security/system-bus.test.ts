@@ -99,6 +99,21 @@ async function as(who: Caller, tool: string, argv: string[]): Promise<string> {
   }
 }
 
+/** A system bus with the shipped policy, its group played by STAND_IN_GROUP, and a daemon on it. */
+async function groupPolicyBus(name: string): Promise<{ bus: DbusBus; stop(): Promise<void> }> {
+  const policy = join(scratch, `policy-${name}.conf`);
+  writeFileSync(policy, readFileSync(POLICY, 'utf8').replace('<policy group="smbnotify">', `<policy group="${STAND_IN_GROUP}">`));
+  const bus = await startDbus({ config: (dir) => systemBusConfig(dir, policy) });
+  const daemon = await startDaemonOn(bus);
+  return {
+    bus,
+    async stop() {
+      await stopDaemon(daemon);
+      await bus.stop();
+    },
+  };
+}
+
 async function startDaemonOn(bus: DbusBus): Promise<Running> {
   const config = join(scratch, `daemon-${Date.now()}.conf`);
   writeFileSync(config, '[daemon]\nfollow-desktop = no\n');
@@ -209,10 +224,7 @@ describe('the policy\'s group rule (group "smbnotify", played by an existing gro
 
 describe('AddWatch credentialsFile on the system bus: only what the caller could read', () => {
   it('a caller the policy allows cannot make the root daemon use a root-only credentials file', async () => {
-    const policy = join(scratch, 'policy-creds.conf');
-    writeFileSync(policy, readFileSync(POLICY, 'utf8').replace('<policy group="smbnotify">', `<policy group="${STAND_IN_GROUP}">`));
-    const bus = await startDbus({ config: (dir) => systemBusConfig(dir, policy) });
-    const daemon = await startDaemonOn(bus);
+    const { bus, stop } = await groupPolicyBus('creds');
     try {
       const target = `smb://127.0.0.1:${samba.port}/data`;
       // cred: root's, mode 0600 in a 0700 folder. The daemon (root) could read it; nobody cannot.
@@ -234,18 +246,14 @@ describe('AddWatch credentialsFile on the system bus: only what the caller could
       const listed = await gdbus(bus, 'root', 'ListWatches');
       expect(listed.match(/'state': <'watching'>/g)).toHaveLength(3);
     } finally {
-      await stopDaemon(daemon);
-      await bus.stop();
+      await stop();
     }
   }, 40_000);
 });
 
 describe('AddWatch krb5Ccache on the system bus: only a FILE cache the caller could read', () => {
   it('a caller the policy allows cannot make the root daemon log on with root\'s ticket', async () => {
-    const policy = join(scratch, 'policy-ccache.conf');
-    writeFileSync(policy, readFileSync(POLICY, 'utf8').replace('<policy group="smbnotify">', `<policy group="${STAND_IN_GROUP}">`));
-    const bus = await startDbus({ config: (dir) => systemBusConfig(dir, policy) });
-    const daemon = await startDaemonOn(bus);
+    const { bus, stop } = await groupPolicyBus('ccache');
     try {
       const target = `smb://127.0.0.1:${samba.port}/data`;
       const prefix = 'ERROR: Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: ';
@@ -260,8 +268,7 @@ describe('AddWatch krb5Ccache on the system bus: only a FILE cache the caller co
       // Only the command line's watch: nothing was added by the refused calls.
       expect((await gdbus(bus, 'root', 'ListWatches')).match(/'id': </g)).toHaveLength(1);
     } finally {
-      await stopDaemon(daemon);
-      await bus.stop();
+      await stop();
     }
   }, 40_000);
 });
