@@ -56,8 +56,12 @@ export class FuseServer {
   private readonly dirs: DirHandles;
   /** The file handles the kernel holds (a backing thread reports each before answering). */
   private readonly files = new Set<bigint>();
-  /** Open files written through the view: their path is reported once more when closed. */
-  private readonly written = new Set<bigint>();
+  /**
+   * Open files written through the view, and when their path was last reported: again at most
+   * every second while writes go on (the server's reports of a long write must keep finding it
+   * in the 3 s own-change window), and once more when closed.
+   */
+  private readonly written = new Map<bigint, number>();
   readonly t: Timeouts;
   private readonly answers: ReplayAnswers;
   destroyed = false;
@@ -215,8 +219,9 @@ export class FuseServer {
       case Op.WRITE: {
         const io = decodeIo(b);
         const fd = this.fd(io.fh);
-        if (!this.written.has(io.fh)) {
-          this.written.add(io.fh);
+        const now = Date.now();
+        if (now - (this.written.get(io.fh) ?? 0) >= 1000) {
+          this.written.set(io.fh, now);
           this.local(this.node(h.nodeid).path);
         }
         const at = SLOT_DATA + b.dataAt(WRITE_IN_SIZE, io.size);

@@ -334,6 +334,7 @@ function render(r: Results): string {
     out.push(table(['through the view vs direct', 'view', 'direct', 'view ÷ direct'], [
       [`sequential write, ${fmtInt(v.io.bytes / 2 ** 20)} MiB (dd bs=1M conv=fsync)`, `${fmtInt(v.io.writeView)} MB/s`, `${fmtInt(v.io.writeDirect)} MB/s`, `${fmt(v.io.writeView / v.io.writeDirect)}×`],
       [`sequential read, ${fmtInt(v.io.bytes / 2 ** 20)} MiB (dd bs=1M)`, `${fmtInt(v.io.readView)} MB/s`, `${fmtInt(v.io.readDirect)} MB/s`, `${fmt(v.io.readView / v.io.readDirect)}×`],
+      [`the same read again (view: pages kept by the kernel)`, `${fmtInt(v.io.readViewAgain)} MB/s`, `${fmtInt(v.io.readDirect)} MB/s`, `${fmt(v.io.readViewAgain / v.io.readDirect)}×`],
       [`ls -l of ${fmtInt(v.ls.entries)} entries (view: first after mounting / again)`, `${secs(v.ls.viewColdS)} / ${secs(v.ls.viewWarmS)}`, secs(v.ls.directS), `${fmt(v.ls.viewColdS / v.ls.directS)}× / ${fmt(v.ls.viewWarmS / v.ls.directS)}×`],
     ]));
     for (const n of v.notes) out.push('', `Note: ${n}`);
