@@ -18,7 +18,7 @@ import { registerMonitor } from './commands/monitor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerView } from './commands/view.js';
 import { describeError, oneLine } from './errors.js';
-import { threadsLeftBehind } from '../view/live-view.js';
+import { threadsLeftBehind } from '../view/threads-left.js';
 import { LineWriter } from './line-writer.js';
 import { withoutPassword } from '../config/target.js';
 

@@ -14,6 +14,7 @@ import { MAX_WRITE } from './fuse-server.js';
 import { MountError, mountView, type Mounted } from './mount.js';
 import { PoolState } from './pool-state.js';
 import { ReplayChannel } from './replay-job.js';
+import { noteThreadLeftBehind } from './threads-left.js';
 import { Replayer, type ReplayWork } from './replayer.js';
 import type { ServeWorkerData, ServeWorkerMessage } from './serve-worker.js';
 import type { ReplayResult, ReplayWorkerData } from './replay-worker.js';
@@ -34,17 +35,6 @@ export type ViewState = 'mounted' | 'stopped' | 'failed';
 /** How long a request may wait on a backing call once the view stops, before it is failed. */
 const STOP_GRACE_MS = 500;
 const EIO = 5;
-
-let leftBehind = 0;
-
-/**
- * Threads of stopped views still blocked in a call on their backing folder (a stalled mount).
- * Node joins every thread when the process exits, so with any left the process must end by a
- * signal instead (the CLI does), or it would hang as long as the backing mount does.
- */
-export function threadsLeftBehind(): number {
-  return leftBehind;
-}
 
 /** True when `p` settles within `ms`. */
 async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
@@ -199,13 +189,13 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     const replayStopped = this.replay.terminate();
     if (!(await within(replayStopped, STOP_GRACE_MS))) {
       await this.failWaiting();
-      if (!(await within(replayStopped, 2000))) leftBehind++;
+      if (!(await within(replayStopped, 2000))) noteThreadLeftBehind();
     }
     this.mounted.unmount();
     await this.failWaiting();
     if (!(await within(this.serveEnded, 3000))) abortConnection(this.device);
     // The serving thread's end waits for its backing threads: one blocked stays behind.
-    if (!(await within(this.serve.terminate(), 2000))) leftBehind++;
+    if (!(await within(this.serve.terminate(), 2000))) noteThreadLeftBehind();
     try {
       fs.closeSync(this.mounted.fd);
     } catch {
