@@ -2,7 +2,7 @@
 // monitor, the one GNOME Files uses) on a view see every change made on the server, on its disk
 // and over SMB, with the right names and types; on a view that does not replay, they see none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -168,6 +168,33 @@ describe('smbnotify view', () => {
       writeFileSync(join(backing, 'marker.txt'), 'm');
       await iw.waitFor(new RegExp(`^CREATE ${m}/marker.txt$`));
       expect(iw.lines.filter((l) => l === `CREATE ${m}/own.txt`)).toHaveLength(1);
+    } finally {
+      iw.stop();
+    }
+  });
+
+  it('a write through the view that lasts longer than the own-change window still reaches inotify once', async () => {
+    const m = view.mountPoint;
+    const iw = await inotifywait(m);
+    try {
+      // 5 s of writes (the window is 3 s): the server reports them all along.
+      const fd = openSync(join(m, 'long.txt'), 'w');
+      try {
+        for (let i = 0; i < 10; i++) {
+          writeSync(fd, `line ${i}\n`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      } finally {
+        closeSync(fd);
+      }
+      await iw.waitFor(new RegExp(`^CLOSE_WRITE,CLOSE ${m}/long.txt$`));
+      // Give the server's last reports time to come back, then a marker change.
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(join(backing, 'long-marker.txt'), 'm');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/long-marker.txt$`));
+      // A replayed MODIFY would open and close the file once more.
+      expect(iw.lines.filter((l) => l === `CLOSE_WRITE,CLOSE ${m}/long.txt`)).toHaveLength(1);
+      expect(readFileSync(join(m, 'long.txt'), 'utf8').split('\n')).toHaveLength(11);
     } finally {
       iw.stop();
     }
