@@ -174,7 +174,11 @@ export async function reauthenticate(
 ): Promise<number | null> {
   const security = conn.security;
   if (!security) throw new SecurityError('cannot re-authenticate a session that was never set up');
-  const mechanism = await KerberosMechanism.create(kerberosTarget(credentials, host));
+  // Ahead of the end, a cached service ticket that ends no later than the session's is not taken:
+  // libkrb5 asks the KDC for a new one, which it gets if the TGT lasts longer (a kinit, SSSD's
+  // renewal, or a client keytab's refreshed TGT, with the old service ticket still cached).
+  const minLifetime = endsAfter === undefined ? undefined : Math.max(1, Math.ceil((endsAfter - Date.now()) / 1000));
+  const mechanism = await KerberosMechanism.create({ ...kerberosTarget(credentials, host), ...(minLifetime ? { minLifetime } : {}) });
   if (endsAfter !== undefined && Date.now() + mechanism.lifetime * 1000 <= endsAfter) return null;
   await runLegs(conn, neg, mechanism, security.sessionId, undefined);
   return mechanism.lifetime;

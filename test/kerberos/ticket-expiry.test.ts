@@ -5,6 +5,9 @@
 //   the watch re-authenticates its session ahead of the end (at half of a ticket this short), so
 //   that no request ever meets the expiry, keeps its handles, and reports every change made
 //   before, across and after the old ticket's end, with no reconnect.
+// - "keytab": a service with a client keytab (KRB5_CLIENT_KTNAME, a MEMORY cache) and 150 s
+//   tickets: libkrb5 gets a fresh TGT from the keytab itself; the session is renewed ahead of
+//   its end too, and never meets the expiry.
 // - "lapsed": nobody renews; the watch says, in one line, whose ticket expired and to run kinit,
 //   keeps its handles and requests while it retries, and once kinit has run reports the changes
 //   made meanwhile (the server kept them on the open handle).
@@ -13,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli, type Running } from '../support/cli.js';
-import { useRealm, type Realm } from '../support/kerberos.js';
+import { krb5ConfWith, useRealm, type Realm } from '../support/kerberos.js';
 
 const TICKET_SECONDS = 150;
 const theRealm = useRealm('ticket-expiry', { beforeAll, afterAll });
@@ -23,12 +26,12 @@ beforeAll(() => {
   realm = theRealm();
 });
 
-function startWatch(folder: string, cache: string): Running {
+function startWatch(folder: string, cache: string, env: Record<string, string> = realm.clientEnv(cache)): Running {
   mkdirSync(join(realm.sharePath, folder));
   chmodSync(join(realm.sharePath, folder), 0o777);
   return runCli(
     ['watch', '-m', '--json', '-k', '-I', '127.0.0.1', '-p', String(realm.smbPort), '--max-protocol', 'SMB3_11', `//${realm.host}/share/${folder}`],
-    realm.clientEnv(cache),
+    env,
   );
 }
 
@@ -49,7 +52,15 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
   const ticketEnd = Date.now() + TICKET_SECONDS * 1000;
   const renewed = startWatch('renewed', renewedCache);
   const lapsed = startWatch('lapsed', lapsedCache);
+  // A service with a client keytab and 150 s tickets: libkrb5 gets a new TGT from the keytab
+  // half-way through the old one's life, while the old service ticket stays in the cache; the
+  // renewal asks for a service ticket that outlives the session's, so it is renewed ahead too.
+  const keytabConf = join(realm.dir, 'krb5-keytab.conf');
+  writeFileSync(keytabConf, krb5ConfWith(realm.kdcPort, [`ticket_lifetime = ${TICKET_SECONDS}s`]));
+  const keytabEnd = Date.now() + TICKET_SECONDS * 1000;
+  const keytab = startWatch('keytab', 'MEMORY:keytab', { KRB5_CONFIG: keytabConf, KRB5CCNAME: 'MEMORY:keytab', KRB5_CLIENT_KTNAME: realm.bob.keytab });
   try {
+    await keytab.waitLine(/"state":"watching"/, 20_000);
     await renewed.waitLine(/"state":"watching"/, 20_000);
     await lapsed.waitLine(/"state":"watching"/, 20_000);
     create('renewed', 'before.txt');
@@ -63,6 +74,9 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
     // line, and from then on the server's end for the session is the new ticket's.
     const ahead = await renewed.waitLine(/Kerberos session renewed before its ticket ended/, ticketEnd - Date.now());
     expect(JSON.parse(ahead)).toMatchObject({ event: 'STATE', state: 'watching' });
+
+    const keytabAhead = await keytab.waitLine(/Kerberos session renewed before its ticket ended/, keytabEnd - Date.now());
+    expect(JSON.parse(keytabAhead)).toMatchObject({ event: 'STATE', state: 'watching' });
 
     // Across the end: one change just before, then several after it.
     await until(ticketEnd - 10_000);
@@ -104,15 +118,18 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
     // No request of the renewed watch met the expiry: it would have said so (the expiry path
     // says "expired with its ticket", or "ticket expired" when it has no fresh ticket).
     expect(renewed.stdout.join('\n')).not.toMatch(/expired/);
+    create('keytab', 'after-end.txt');
+    await keytab.waitLine(/"CREATE".*keytab\/after-end\.txt/, 20_000);
+    expect(keytab.stdout.join('\n')).not.toMatch(/expired/);
     const lapsedCreated = lapsed.stdout.map((l) => JSON.parse(l) as { event: string; path: string }).filter((e) => e.event === 'CREATE').map((e) => e.path);
     expect(lapsedCreated).toEqual(['before.txt', 'after-end.txt', 'while-expired.txt', 'after-kinit.txt'].map((n) => `lapsed/${n}`));
   } catch (err) {
     // Both streams in the failure: a 4-minute test is not one to rerun blind.
     const tail = (w: Running) => [...w.stdout.slice(-15), ...w.stderr.slice(-5)].join('\n');
-    (err as Error).message += `\n--- renewed:\n${tail(renewed)}\n--- lapsed:\n${tail(lapsed)}`;
+    (err as Error).message += `\n--- renewed:\n${tail(renewed)}\n--- lapsed:\n${tail(lapsed)}\n--- keytab:\n${tail(keytab)}`;
     throw err;
   } finally {
-    for (const w of [renewed, lapsed]) w.child.kill('SIGTERM');
-    await Promise.all([renewed.exit, lapsed.exit]);
+    for (const w of [renewed, lapsed, keytab]) w.child.kill('SIGTERM');
+    await Promise.all([renewed.exit, lapsed.exit, keytab.exit]);
   }
 }, 540_000);

@@ -44,6 +44,12 @@ typedef struct {
   gss_name_t target;
   /* The cache to acquire the credential from (on the first step, off the main thread), or NULL. */
   char *ccache;
+  /*
+   * Seconds the service ticket must still be valid (gss_init_sec_context's time_req), or
+   * GSS_C_INDEFINITE. A cached ticket ending sooner is not reused: libkrb5 asks the KDC for a new
+   * one, which it gets only when the cache's TGT lasts longer (a renewal ahead of the end).
+   */
+  OM_uint32 time_req;
   /* A step is running on its thread: the context is not to be touched until it settles. */
   bool busy;
 } Context;
@@ -227,7 +233,8 @@ static napi_value job_start(napi_env env, Job *job, napi_value handle, const cha
 }
 
 /*
- * newContext({ target: 'cifs@host', ccache?: 'FILE:/tmp/x' }): a context handle. The initiator
+ * newContext({ target: 'cifs@host', ccache?: 'FILE:/tmp/x', minLifetime?: seconds }): a context
+ * handle (minLifetime: the time_req of Context above). The initiator
  * credential comes from `ccache` when given (acquired by the first step), else the library
  * default (KRB5CCNAME, then the client keytab of KRB5_CLIENT_KTNAME). Local work only.
  */
@@ -242,6 +249,16 @@ static napi_value new_context(napi_env env, napi_callback_info info) {
   }
   Context *c = calloc(1, sizeof *c);
   c->ccache = string_prop(env, argv[0], "ccache");
+  c->time_req = GSS_C_INDEFINITE;
+  bool has_lifetime = false;
+  napi_value v;
+  napi_valuetype t;
+  if (napi_has_named_property(env, argv[0], "minLifetime", &has_lifetime) == napi_ok && has_lifetime &&
+      napi_get_named_property(env, argv[0], "minLifetime", &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_number) {
+    uint32_t seconds = 0;
+    napi_get_value_uint32(env, v, &seconds);
+    if (seconds) c->time_req = seconds;
+  }
   OM_uint32 major, minor;
   gss_buffer_desc name = { strlen(target), target };
   major = gss_import_name(&minor, &name, GSS_C_NT_HOSTBASED_SERVICE, &c->target);
@@ -270,7 +287,7 @@ static void step_run(Job *job) {
     gss_buffer_desc input = { job->input_length, job->input };
     OM_uint32 ret_flags = 0;
     OM_uint32 flags = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG;
-    major = gss_init_sec_context(&minor, c->cred, &c->ctx, c->target, (gss_OID)gss_mech_krb5, flags, GSS_C_INDEFINITE,
+    major = gss_init_sec_context(&minor, c->cred, &c->ctx, c->target, (gss_OID)gss_mech_krb5, flags, c->time_req,
                                  GSS_C_NO_CHANNEL_BINDINGS, job->input ? &input : GSS_C_NO_BUFFER, NULL, &job->output, &ret_flags, &job->time_rec);
   }
   job->major = major;

@@ -16,8 +16,12 @@ export type GssContext = { readonly __gssContext: unique symbol };
  * loop; one step at a time per context (a second one throws while the first runs).
  */
 export interface GssapiBinding {
-  /** Local: imports the target name and remembers the cache (acquired by the first step). */
-  newContext(opts: { target: string; ccache?: string }): GssContext;
+  /**
+   * Local: imports the target name and remembers the cache (acquired by the first step).
+   * minLifetime: seconds the service ticket must still be valid (time_req); a cached one that
+   * ends sooner is not reused, a new one is asked for.
+   */
+  newContext(opts: { target: string; ccache?: string; minLifetime?: number }): GssContext;
   /** One gss_init_sec_context; lifetime: seconds the service ticket is still valid. */
   step(ctx: GssContext, input: Buffer | null): Promise<{ token: Buffer | null; complete: boolean; lifetime: number }>;
   sessionKey(ctx: GssContext): Buffer;

@@ -17,6 +17,11 @@ export interface KerberosTarget {
   host: string;
   /** Credential cache to use (a KRB5CCNAME-style name); default: the library's default. */
   ccache?: string;
+  /**
+   * Seconds the service ticket must still be valid: a cached ticket ending sooner is not reused
+   * (a renewal ahead of the end wants a ticket that ends later than the session's).
+   */
+  minLifetime?: number;
 }
 
 export class KerberosMechanism implements AuthMechanism {
@@ -41,7 +46,11 @@ export class KerberosMechanism implements AuthMechanism {
   static async create(target: KerberosTarget): Promise<KerberosMechanism> {
     const gss = loadGssapi();
     const service = `cifs/${target.host}`;
-    const ctx = await call(gss, target, service, () => gss.newContext({ target: `cifs@${target.host}`, ...(target.ccache ? { ccache: target.ccache } : {}) }));
+    const ctx = await call(gss, target, service, () => gss.newContext({
+      target: `cifs@${target.host}`,
+      ...(target.ccache ? { ccache: target.ccache } : {}),
+      ...(target.minLifetime ? { minLifetime: target.minLifetime } : {}),
+    }));
     const first = await call(gss, target, service, () => gss.step(ctx, null));
     if (!first.token) throw new KerberosError('other', 'Kerberos produced no AP-REQ');
     const mechanism = new KerberosMechanism(gss, ctx, target, service, first.token);
