@@ -124,6 +124,17 @@ export class NotifyHandle {
     }
   }
 
+  /**
+   * Whether the folder is to be deleted once its handles close. Samba ends the requests parked on
+   * a folder with STATUS_DELETE_PENDING when another client deletes it, but only those parked at
+   * that moment: a request sent after it waits for ever, and our open handle keeps the folder
+   * (and its parent, "not empty") from going. Never throws: false when it cannot tell.
+   */
+  async deletePending(): Promise<boolean> {
+    if (this.closing) return false;
+    return (await this.tree.deletePending(this.fileId).catch(() => null)) === true;
+  }
+
   /** Cancel the outstanding requests and close the handle. Never throws. */
   close(): Promise<void> {
     this.closing ??= this.shut();

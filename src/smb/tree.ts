@@ -211,6 +211,20 @@ export class SmbTree {
   }
 
   /**
+   * Whether an open file or folder is to be deleted once every handle on it is closed
+   * (FileStandardInformation.DeletePending, MS-FSCC 2.4.41). Null where the server does not
+   * offer the class.
+   */
+  async deletePending(fileId: FileId): Promise<boolean | null> {
+    if (!this.queryInfoOffered) return null;
+    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, FileInfoClass.FileStandardInformation, 24))).response;
+    if (INFO_CLASS_MISSING.has(res.header.status)) return null;
+    if (res.header.status === NtStatus.DELETE_PENDING) return true;
+    expectSuccess(res, 'QUERY_INFO');
+    return this.conn.decode(() => decodeFileStandardInformation(decodeOutputBuffer(res.message, 'QUERY_INFO response'))).deletePending;
+  }
+
+  /**
    * The server's file id of an open file or folder (FileInternalInformation), the id listings
    * carry: two paths with one id are one folder. Null where the server does not offer it.
    */

@@ -4,7 +4,7 @@
  * requests, and a second outstanding request means no change waits for a re-arm. This is the
  * policy; the protocol and the status classes are smb/change-notify.ts and smb/status.ts.
  */
-import { NotifyHandle, type FileId, type FileNotifyInformation, type NotifyOptions, type NotifyOutcome } from '../smb/change-notify.js';
+import { FileAction, NotifyHandle, type FileId, type FileNotifyInformation, type NotifyOptions, type NotifyOutcome } from '../smb/change-notify.js';
 import type { SmbTree } from '../smb/tree.js';
 
 export interface FolderWatchOptions extends NotifyOptions {
@@ -25,9 +25,17 @@ export interface FolderWatchHandler {
   failed(fw: FolderWatch, err: Error): void;
 }
 
+/** Entries after which the folder may be emptied and deleted by another client. */
+const EMPTYING = new Set<number>([FileAction.REMOVED, FileAction.REMOVED_BY_DELETE, FileAction.RENAMED_OLD_NAME]);
+
 export class FolderWatch {
   private handle: NotifyHandle | null = null;
   private closing = false;
+  /** The handle's end (gone, unsupported, failed) was reported: nothing more is. */
+  private ended = false;
+  /** A delete-pending check is on its way; `recheck`: another is due once it is back. */
+  private checking = false;
+  private recheck = false;
   /** Responses with changes or overflows so far (the safety net compares it between rounds). */
   notifications = 0;
   /** The server's file id of the folder, when known: one folder reached by two paths is watched once. */
@@ -89,25 +97,59 @@ export class FolderWatch {
         else this.handler.overflow(this);
         // Deliver first, re-arm right after: the other outstanding request is still parked on the
         // server, so nothing waits for this one, and the event does not wait for its signing.
-        setImmediate(() => this.arm());
+        setImmediate(() => {
+          this.arm();
+          // Asked after the re-arm, so that a deletion between the two answers is caught either
+          // way: before it, by this question; after it, by the request it ends.
+          if (outcome.kind === 'overflow' || outcome.entries.some((e) => EMPTYING.has(e.action))) this.checkDeletePending();
+        });
         return;
       case 'cancelled':
         // Only we cancel; a cancelled request while not closing is re-armed.
         this.arm();
         return;
       case 'gone':
-        this.handler.gone(this, outcome.statusName);
+        this.end(() => this.handler.gone(this, outcome.statusName));
         return;
       case 'unsupported':
-        this.handler.unsupported(this, outcome.statusName);
+        this.end(() => this.handler.unsupported(this, outcome.statusName));
         return;
       case 'failed':
-        this.handler.failed(this, outcome.error);
+        this.end(() => this.handler.failed(this, outcome.error));
         return;
       case 'lost':
         // A lost connection is the share connection's business; it re-opens every watch.
         return;
     }
+  }
+
+  private end(report: () => void): void {
+    if (this.ended) return;
+    this.ended = true;
+    report();
+  }
+
+  /**
+   * After changes that may have emptied the folder: is it being deleted? Samba ends only the
+   * requests parked when the deletion starts (NotifyHandle.deletePending); with both answered
+   * just then, our handle would hold the folder for ever. One question at a time per folder.
+   */
+  private checkDeletePending(): void {
+    if (!this.handle || this.closing || this.ended) return;
+    if (this.checking) {
+      this.recheck = true;
+      return;
+    }
+    this.checking = true;
+    void this.handle.deletePending().then((pending) => {
+      this.checking = false;
+      if (this.closing) return;
+      if (pending) this.end(() => this.handler.gone(this, 'STATUS_DELETE_PENDING'));
+      else if (this.recheck) {
+        this.recheck = false;
+        this.checkDeletePending();
+      }
+    });
   }
 
   /** Cancel the outstanding requests and close the handle. Never throws. */
