@@ -125,32 +125,48 @@ export class SmbTree {
   }
 
   /**
+   * The same through a folder handle already open (a watch's): QUERY_DIRECTORY from the start
+   * (RESTART_SCANS), no CREATE and no CLOSE. Samba's cost of an open grows with the handles the
+   * connection holds, so a tree of thousands of watched folders is set up much faster this way.
+   */
+  async listEachOpen(fileId: FileId, visit: (entry: Readonly<ListedEntry>) => void): Promise<void> {
+    const first = await this.conn.send(this.queryRequest(fileId, QueryDirectoryFlag.RESTART_SCANS)).response;
+    await this.drainQuery(fileId, first, (buf) => visitListedEntries(buf, (e) => {
+      if (e.name !== '.' && e.name !== '..') visit(e);
+    }));
+  }
+
+  private queryRequest(fileId: FileId, flags: number): RequestSpec {
+    const size = this.listBufferSize;
+    return this.spec(Command.QUERY_DIRECTORY, encodeQueryDirectoryRequest({ fileId, pattern: '*', flags, outputBufferLength: size }), size);
+  }
+
+  /** Hand `first` and the responses after it to `take` until STATUS_NO_MORE_FILES. */
+  private async drainQuery(fileId: FileId, first: Response, take: (buf: Buffer) => void): Promise<void> {
+    let res = first;
+    while (res.header.status !== NtStatus.NO_MORE_FILES) {
+      expectSuccess(res, 'QUERY_DIRECTORY');
+      const message = res.message;
+      this.conn.decode(() => take(decodeOutputBuffer(message, 'QUERY_DIRECTORY response')));
+      res = await this.conn.send(this.queryRequest(fileId, 0)).response;
+    }
+  }
+
+  /**
    * QUERY_DIRECTORY until STATUS_NO_MORE_FILES, each output buffer handed to `take`. CREATE and the
    * first QUERY_DIRECTORY travel together (MS-SMB2 3.2.4.1.4); the handle is closed after.
    */
   private async queryDirectory(folder: string, take: (buf: Buffer) => void): Promise<void> {
-    const size = this.listBufferSize;
-    const query = (fileId: FileId, flags: number) =>
-      this.spec(Command.QUERY_DIRECTORY, encodeQueryDirectoryRequest({ fileId, pattern: '*', flags, outputBufferLength: size }), size);
-    const drain = async (fileId: FileId, first: Response): Promise<void> => {
-      let res = first;
-      while (res.header.status !== NtStatus.NO_MORE_FILES) {
-        expectSuccess(res, 'QUERY_DIRECTORY');
-        const message = res.message;
-        this.conn.decode(() => take(decodeOutputBuffer(message, 'QUERY_DIRECTORY response')));
-        res = await this.conn.send(query(fileId, 0)).response;
-      }
-    };
     const [create, first] = this.conn.submit([
       this.spec(Command.CREATE, this.openRequest(folder, true)),
-      query(RELATED_FILE_ID, QueryDirectoryFlag.RESTART_SCANS),
+      this.queryRequest(RELATED_FILE_ID, QueryDirectoryFlag.RESTART_SCANS),
     ]);
     const createRes = await create!.response;
     const res = await first!.response;
     expectSuccess(createRes, 'CREATE');
     const { fileId } = this.conn.decode(() => decodeCreateResponse(createRes.message));
     try {
-      await drain(fileId, res);
+      await this.drainQuery(fileId, res, take);
     } finally {
       await this.close(fileId).catch(() => undefined);
     }
