@@ -45,14 +45,26 @@ interface Held {
 }
 
 export interface ChangeProcessorOptions {
+  /** How long an old name waits for its new name before it goes out alone. */
   renameWindowMs: number;
+  /** How long after a rename a MODIFIED of the new name is the rename's own echo. */
+  echoWindowMs: number;
 }
+
+/**
+ * How long a NEW_NAME that finds no old name waiting still names the one that went out alone
+ * in the same folder. A same-folder rename is always an OLD_NAME and a NEW_NAME (a move between
+ * folders is REMOVED and ADDED), so such a NEW_NAME is that rename's other half, come late.
+ */
+const LATE_PAIR_MS = 5000;
 
 export class ChangeProcessor {
   /** A RENAMED_OLD_NAME waiting for its RENAMED_NEW_NAME. */
   private heldOld: Held | null = null;
   /** New names of recent moves, until when MODIFIED of them is the move's own echo. */
   private readonly recentMoves = new Map<string, number>();
+  /** The last old name that went out without its new name (MOVED_FROM alone), until when. */
+  private leftAlone: { path: string; until: number } | null = null;
 
   constructor(
     private readonly w: ChangeContext,
@@ -119,7 +131,7 @@ export class ChangeProcessor {
     return held;
   }
 
-  private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO', raw: string): void {
+  private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO', raw: string, oldPath?: string): void {
     // Listed under another name (an 8.3 one): only a listing can say what the stream should.
     if (this.w.listedOtherwise(raw)) {
       this.w.verifyFolder(parentOf(path), raw);
@@ -139,7 +151,7 @@ export class ChangeProcessor {
     const mayBeMoved = kind === 'CREATE' && this.w.snapshot.holdsName(baseName(path));
     this.w.snapshot.add(path, { ...UNKNOWN_ENTRY });
     // Out once the server confirmed the name (a listing may hide it) and said what it is.
-    const item: OutItem = { event: this.w.events.change(kind, path, { source: 'notify', action }), half: mayBeMoved ? 'create' : undefined, awaiting: true };
+    const item: OutItem = { event: this.w.events.change(kind, path, { source: 'notify', action, oldPath }), half: mayBeMoved ? 'create' : undefined, awaiting: true };
     this.outbox.push(item);
     this.w.confirmName(path, item, true);
   }
@@ -211,7 +223,7 @@ export class ChangeProcessor {
   private justMoved(path: string): void {
     const now = Date.now();
     if (this.recentMoves.size > 1000) for (const [p, until] of this.recentMoves) if (until < now) this.recentMoves.delete(p);
-    this.recentMoves.set(path, now + this.opts.renameWindowMs);
+    this.recentMoves.set(path, now + this.opts.echoWindowMs);
   }
 
   private modified(path: string, action: number): void {
@@ -245,7 +257,12 @@ export class ChangeProcessor {
   private renamedTo(path: string, action: number, raw: string): void {
     const held = this.heldOld;
     if (!held) {
-      this.added(path, action, 'MOVED_TO', raw); // moved in from outside the watch
+      // The other half of a rename whose old name already went out alone, or moved in from
+      // outside the watch.
+      const late = this.leftAlone;
+      this.leftAlone = null;
+      const oldPath = late && late.until > Date.now() && parentOf(late.path) === parentOf(path) ? late.path : undefined;
+      this.added(path, action, 'MOVED_TO', raw, oldPath);
       return;
     }
     this.heldOld = null;
@@ -299,6 +316,7 @@ export class ChangeProcessor {
       return;
     }
     this.releaseOld(held);
+    this.leftAlone = { path: held.path, until: Date.now() + LATE_PAIR_MS };
   }
 
   /** The old name goes out as a MOVED_FROM on its own, in its place. */

@@ -54,7 +54,7 @@ export interface WatcherOptions {
   outstanding?: number;
   /** Polling interval where the server has no CHANGE_NOTIFY (default 2 s). */
   pollIntervalMs?: number;
-  /** How long an unpaired rename or a removal waits for its other half (default 100 ms / 50 ms). */
+  /** How long an unpaired rename or a removal waits for its other half (default 500 ms / 50 ms). */
   renameWindowMs?: number;
   moveWindowMs?: number;
   snapshotLimit?: number;
@@ -160,7 +160,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       confirmName: (path, item, watch, companion) => this.names.confirm(path, item, watch, companion),
       verifyFolder: (path, name) => this.names.verify(path, name),
       listedOtherwise: (name) => this.names.listedOtherwise(name),
-    }, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 100 });
+    }, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 500, echoWindowMs: 100 });
     this.names = new NameCheck(withLiveState(live, {
       root: this.root,
       recursive: opts.recursive === true,

@@ -352,7 +352,7 @@ describe('FILE_NOTIFY_INFORMATION bytes through the decoder, the change processo
       listedOtherwise: () => false,
     };
     const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
-    return new ChangeProcessor(context, outbox, { renameWindowMs: 0 });
+    return new ChangeProcessor(context, outbox, { renameWindowMs: 0, echoWindowMs: 0 });
   }
 
   const HOSTILE: Array<[string, Buffer]> = [

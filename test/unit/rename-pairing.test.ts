@@ -1,0 +1,71 @@
+// Rename pairing in the change processor when the server's two halves come far apart: the old
+// name goes out alone after the window, and a late new name in the same folder still names it.
+import { describe, expect, it } from 'vitest';
+import { FileAction, type FileNotifyInformation } from '../../src/smb/change-notify.js';
+import { ChangeProcessor, type ChangeContext } from '../../src/watch/change-processor.js';
+import { EventFactory, type WatchEvent } from '../../src/watch/events.js';
+import { EventOutbox } from '../../src/watch/outbox.js';
+import { Snapshot } from '../../src/watch/snapshot.js';
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A processor over folders `d` and `e` holding `d/a.txt`; events land in `out` as they go out. */
+function processor(out: WatchEvent[]): ChangeProcessor {
+  const snapshot = new Snapshot();
+  snapshot.replaceFolder('', [{ name: 'd', isDirectory: true, size: 0, lastWrite: 0 }, { name: 'e', isDirectory: true, size: 0, lastWrite: 0 }]);
+  snapshot.replaceFolder('d', [{ name: 'a.txt', isDirectory: false, size: 1, lastWrite: 1 }]);
+  snapshot.replaceFolder('e', []);
+  const events = new EventFactory({ server: 's', share: 'data', watch: '' });
+  const context: ChangeContext = {
+    snapshot,
+    events,
+    enqueue: (task) => void task(),
+    closeFolders: () => undefined,
+    moveFolders: () => undefined,
+    isWatched: () => true,
+    confirmName: (_path, item, _watch, companion) => {
+      if (companion) outbox.settle(companion);
+      if (item) outbox.settle(item);
+    },
+    verifyFolder: () => undefined,
+    listedOtherwise: () => false,
+  };
+  const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
+  return new ChangeProcessor(context, outbox, { renameWindowMs: 20, echoWindowMs: 0 });
+}
+
+const entry = (action: number, fileName: string): FileNotifyInformation => ({ action, fileName });
+const brief = (e: WatchEvent) => `${e.event} ${e.path}${e.oldPath !== undefined ? ` <- ${e.oldPath}` : ''}`;
+
+describe('rename pairing across a long gap', () => {
+  it('both halves within the window: one pair', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out);
+    cp.process('d', [entry(FileAction.RENAMED_OLD_NAME, 'a.txt')]);
+    cp.process('d', [entry(FileAction.RENAMED_NEW_NAME, 'b.txt')]);
+    await pause(50);
+    expect(out.map(brief)).toEqual(['MOVED_FROM d/a.txt', 'MOVED_TO d/b.txt <- d/a.txt']);
+  });
+
+  it('the new name after the window: MOVED_FROM went out alone, MOVED_TO still names the old path', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out);
+    cp.process('d', [entry(FileAction.RENAMED_OLD_NAME, 'a.txt')]);
+    await pause(100);
+    expect(out.map(brief)).toEqual(['MOVED_FROM d/a.txt']);
+    cp.process('d', [entry(FileAction.RENAMED_NEW_NAME, 'b.txt')]);
+    await pause(10);
+    expect(out.map(brief)).toEqual(['MOVED_FROM d/a.txt', 'MOVED_TO d/b.txt <- d/a.txt']);
+  });
+
+  it('a new name in another folder, or with no old name before it, names no old path', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out);
+    cp.process('d', [entry(FileAction.RENAMED_OLD_NAME, 'a.txt')]);
+    await pause(100);
+    cp.process('e', [entry(FileAction.RENAMED_NEW_NAME, 'b.txt')]);
+    cp.process('e', [entry(FileAction.RENAMED_NEW_NAME, 'c.txt')]);
+    await pause(10);
+    expect(out.map(brief)).toEqual(['MOVED_FROM d/a.txt', 'MOVED_TO e/b.txt', 'MOVED_TO e/c.txt']);
+  });
+});
