@@ -18,13 +18,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { dbusMonitor, monitorReady, startDbus } from '../support/dbus.js';
 import { replaceUtf16, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { standaloneProcessor } from '../support/change-processor.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { decodeFileNotifyInformation, FileAction } from '../../src/smb/wire/notify.js';
-import { ChangeProcessor, type ChangeContext } from '../../src/watch/change-processor.js';
-import { EventOutbox } from '../../src/watch/outbox.js';
+import type { ChangeProcessor } from '../../src/watch/change-processor.js';
 import { Snapshot } from '../../src/watch/snapshot.js';
 import { safeComponent } from '../../src/watch/paths.js';
-import { EventFactory, eventJson, type WatchEvent } from '../../src/watch/events.js';
+import { eventJson, type WatchEvent } from '../../src/watch/events.js';
 import { formatEvent, humanLine } from '../../src/sinks/terminal.js';
 import { escapeForTerminal } from '../../src/watch/safe-text.js';
 
@@ -336,23 +336,7 @@ describe('FILE_NOTIFY_INFORMATION bytes through the decoder, the change processo
     const snapshot = new Snapshot();
     snapshot.replaceFolder('', folder ? [{ name: folder, isDirectory: true, size: 0, lastWrite: 0 }] : []);
     snapshot.ensureFolder(folder);
-    const events = new EventFactory({ server: 's', share: 'data', watch: folder });
-    // A server that serves these names as they are (no mangling) and confirms every one.
-    const context: ChangeContext = {
-      snapshot,
-      events,
-      enqueue: (task) => void task(),
-      closeFolders: () => undefined,
-      moveFolders: () => undefined,
-      isWatched: () => false,
-      confirmName: (_path, item) => {
-        if (item) outbox.settle(item);
-      },
-      verifyFolder: () => undefined,
-      listedOtherwise: () => false,
-    };
-    const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
-    return new ChangeProcessor(context, outbox, { renameWindowMs: 0, echoWindowMs: 0 });
+    return standaloneProcessor(snapshot, folder, out, { renameWindowMs: 0, echoWindowMs: 0 });
   }
 
   const HOSTILE: Array<[string, Buffer]> = [

@@ -2,10 +2,10 @@
 // name goes out alone after the window, and a late new name in the same folder still names it.
 import { describe, expect, it } from 'vitest';
 import { FileAction, type FileNotifyInformation } from '../../src/smb/change-notify.js';
-import { ChangeProcessor, type ChangeContext } from '../../src/watch/change-processor.js';
-import { EventFactory, type WatchEvent } from '../../src/watch/events.js';
-import { EventOutbox } from '../../src/watch/outbox.js';
+import type { ChangeProcessor } from '../../src/watch/change-processor.js';
+import type { WatchEvent } from '../../src/watch/events.js';
 import { Snapshot } from '../../src/watch/snapshot.js';
+import { standaloneProcessor } from '../support/change-processor.js';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -15,23 +15,7 @@ function processor(out: WatchEvent[]): ChangeProcessor {
   snapshot.replaceFolder('', [{ name: 'd', isDirectory: true, size: 0, lastWrite: 0 }, { name: 'e', isDirectory: true, size: 0, lastWrite: 0 }]);
   snapshot.replaceFolder('d', [{ name: 'a.txt', isDirectory: false, size: 1, lastWrite: 1 }]);
   snapshot.replaceFolder('e', []);
-  const events = new EventFactory({ server: 's', share: 'data', watch: '' });
-  const context: ChangeContext = {
-    snapshot,
-    events,
-    enqueue: (task) => void task(),
-    closeFolders: () => undefined,
-    moveFolders: () => undefined,
-    isWatched: () => true,
-    confirmName: (_path, item, _watch, companion) => {
-      if (companion) outbox.settle(companion);
-      if (item) outbox.settle(item);
-    },
-    verifyFolder: () => undefined,
-    listedOtherwise: () => false,
-  };
-  const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
-  return new ChangeProcessor(context, outbox, { renameWindowMs: 20, echoWindowMs: 0 });
+  return standaloneProcessor(snapshot, '', out, { renameWindowMs: 20, echoWindowMs: 0 });
 }
 
 const entry = (action: number, fileName: string): FileNotifyInformation => ({ action, fileName });

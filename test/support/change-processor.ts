@@ -1,0 +1,26 @@
+// A ChangeProcessor on its own, for tests of what it makes of notifications: a server that serves
+// every name as it is and confirms each at once; events land in `out` as they go out.
+import { ChangeProcessor, type ChangeContext, type ChangeProcessorOptions } from '../../src/watch/change-processor.js';
+import { EventFactory, type WatchEvent } from '../../src/watch/events.js';
+import { EventOutbox } from '../../src/watch/outbox.js';
+import type { Snapshot } from '../../src/watch/snapshot.js';
+
+export function standaloneProcessor(snapshot: Snapshot, watch: string, out: WatchEvent[], opts: ChangeProcessorOptions): ChangeProcessor {
+  const events = new EventFactory({ server: 's', share: 'data', watch });
+  const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
+  const context: ChangeContext = {
+    snapshot,
+    events,
+    enqueue: (task) => void task(),
+    closeFolders: () => undefined,
+    moveFolders: () => undefined,
+    isWatched: () => false,
+    confirmName: (_path, item, _watch, companion) => {
+      if (companion) outbox.settle(companion);
+      if (item) outbox.settle(item);
+    },
+    verifyFolder: () => undefined,
+    listedOtherwise: () => false,
+  };
+  return new ChangeProcessor(context, outbox, opts);
+}
