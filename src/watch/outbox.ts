@@ -31,7 +31,13 @@ export interface OutItem {
 }
 
 export class EventOutbox {
-  private readonly items: OutItem[] = [];
+  /** Items in order from `head` on; the ones before it went out (cut away now and then). */
+  private items: OutItem[] = [];
+  private head = 0;
+  /** Indexes, so that a burst of 100,000 waiting items costs no scan per notification. */
+  private readonly present = new Set<OutItem>();
+  private readonly halvesByName = new Map<string, Set<OutItem>>();
+  private readonly movedTo = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -40,25 +46,27 @@ export class EventOutbox {
   ) {}
 
   get pending(): number {
-    return this.items.length;
+    return this.items.length - this.head;
   }
 
   push(item: OutItem): void {
-    if (this.windowMs <= 0 && this.items.length === 0 && !item.awaiting) {
+    if (this.windowMs <= 0 && this.pending === 0 && !item.awaiting) {
       this.release(item);
       return;
     }
     item.releaseAt = Date.now() + (item.half ? this.windowMs : 0);
     this.items.push(item);
+    this.track(item);
     this.schedule();
   }
 
   /** A pending half of the other kind, for the same name in another folder. */
   findOtherHalf(half: 'create' | 'delete', path: string): { item: OutItem; detached: Detached | undefined } | undefined {
-    const name = baseName(path);
     const parent = parentOf(path);
-    const item = this.items.find((i) => i.half === half && baseName(i.event.path) === name && parentOf(i.event.path) !== parent);
-    return item ? { item, detached: item.detached } : undefined;
+    for (const i of this.halvesByName.get(baseName(path)) ?? []) {
+      if (i.half === half && parentOf(i.event.path) !== parent) return { item: i, detached: i.detached };
+    }
+    return undefined;
   }
 
   /**
@@ -66,15 +74,19 @@ export class EventOutbox {
    * same name under the old and the new path of one folder is not a move between two folders.
    */
   settleUnder(dir: string): void {
-    for (const i of this.items) if (i.half && i.event.path !== dir && isWithin(i.event.path, dir)) i.half = undefined;
+    for (const halves of this.halvesByName.values()) {
+      for (const i of halves) if (i.half && i.event.path !== dir && isWithin(i.event.path, dir)) i.half = undefined;
+    }
   }
 
   /** Put `replacement` where `item` stands, released with it. */
   replace(item: OutItem, replacement: OutItem[]): void {
-    const i = this.items.indexOf(item);
+    const i = this.indexOf(item);
     if (i < 0) return;
     for (const r of replacement) r.releaseAt = item.releaseAt ?? 0;
     this.items.splice(i, 1, ...replacement);
+    this.untrack(item);
+    for (const r of replacement) this.track(r);
     this.drain(false);
   }
 
@@ -82,37 +94,75 @@ export class EventOutbox {
   settle(item: OutItem): void {
     if (!item.awaiting) return;
     item.awaiting = false;
-    if (this.items.includes(item)) this.drain(false);
+    if (this.present.has(item)) this.drain(false);
   }
 
   /** Take an item back before it went out (a name that turned out not to be listed). */
   cancel(item: OutItem): boolean {
-    const i = this.items.indexOf(item);
+    const i = this.indexOf(item);
     if (i < 0) return false;
     this.items.splice(i, 1);
+    this.untrack(item);
     this.drain(false);
     return true;
   }
 
   /** Whether a MOVED_TO of `path` is still waiting here (what follows it may be its echo). */
   holdsMoveTo(path: string): boolean {
-    return this.items.some((i) => i.event.event === 'MOVED_TO' && i.event.path === path);
+    return this.movedTo.has(path);
   }
 
   /** Whether an item is still waiting here. */
   holds(item: OutItem): boolean {
-    return this.items.includes(item);
+    return this.present.has(item);
   }
 
   /** A later pending item for `path` of one of `kinds` (a DELETE following a CREATE, say). */
   findAfter(item: OutItem, path: string, kinds: ChangeKind[]): OutItem | undefined {
-    const i = this.items.indexOf(item);
-    return i < 0 ? undefined : this.items.slice(i + 1).find((x) => x.event.path === path && kinds.includes(x.event.event as ChangeKind));
+    const i = this.indexOf(item);
+    if (i < 0) return undefined;
+    for (let j = i + 1; j < this.items.length; j++) {
+      const x = this.items[j]!;
+      if (x.event.path === path && kinds.includes(x.event.event as ChangeKind)) return x;
+    }
+    return undefined;
+  }
+
+  private indexOf(item: OutItem): number {
+    return this.present.has(item) ? this.items.indexOf(item, this.head) : -1;
+  }
+
+  private track(item: OutItem): void {
+    this.present.add(item);
+    if (item.half) {
+      const name = baseName(item.event.path);
+      const halves = this.halvesByName.get(name) ?? new Set<OutItem>();
+      halves.add(item);
+      this.halvesByName.set(name, halves);
+    }
+    if (item.event.event === 'MOVED_TO') this.movedTo.set(item.event.path, (this.movedTo.get(item.event.path) ?? 0) + 1);
+  }
+
+  private untrack(item: OutItem): void {
+    this.present.delete(item);
+    const name = baseName(item.event.path);
+    const halves = this.halvesByName.get(name);
+    if (halves?.delete(item) && halves.size === 0) this.halvesByName.delete(name);
+    if (item.event.event === 'MOVED_TO') {
+      const n = this.movedTo.get(item.event.path) ?? 0;
+      if (n <= 1) this.movedTo.delete(item.event.path);
+      else this.movedTo.set(item.event.path, n - 1);
+    }
+  }
+
+  private get first(): OutItem | undefined {
+    return this.items[this.head];
   }
 
   private schedule(): void {
-    if (this.timer || this.items.length === 0 || this.items[0]!.awaiting) return;
-    const wait = Math.max(0, (this.items[0]!.releaseAt ?? 0) - Date.now());
+    const first = this.first;
+    if (this.timer || !first || first.awaiting) return;
+    const wait = Math.max(0, (first.releaseAt ?? 0) - Date.now());
     if (wait === 0) {
       this.drain(false);
       return;
@@ -126,8 +176,18 @@ export class EventOutbox {
   /** Release, in order, every item whose time has come (all of them when `all`). */
   drain(all: boolean): void {
     const now = Date.now();
-    while (this.items.length && (all || (!this.items[0]!.awaiting && (this.items[0]!.half === undefined || (this.items[0]!.releaseAt ?? 0) <= now)))) {
-      this.release(this.items.shift()!);
+    for (let first = this.first; first && (all || (!first.awaiting && (first.half === undefined || (first.releaseAt ?? 0) <= now))); first = this.first) {
+      this.head++;
+      this.untrack(first);
+      this.release(first);
+    }
+    // Cut what went out once it is most of the array (shifting one by one would be quadratic).
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    } else if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
     }
     if (this.timer) {
       clearTimeout(this.timer);
@@ -151,6 +211,10 @@ export class EventOutbox {
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.items.length = 0;
+    this.items = [];
+    this.head = 0;
+    this.present.clear();
+    this.halvesByName.clear();
+    this.movedTo.clear();
   }
 }
