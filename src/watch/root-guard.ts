@@ -27,9 +27,17 @@ export interface RootContext extends WatchLiveState {
   waitForReturn(tree: SmbTree): void;
 }
 
+/**
+ * How long after the parent is armed the folder is looked for by name once more: Samba answers
+ * CHANGE_NOTIFY before its notify daemon watches the disk, so a removal in between is in no
+ * notification (docs/protocol.md; FolderSync.settleLater does the same for folder contents).
+ */
+const SETTLE_MS = 1000;
+
 export class RootGuard {
   private goneNow = false;
   private check: NodeJS.Timeout | null = null;
+  private settle: NodeJS.Timeout | null = null;
   private parent: FolderWatch | null = null;
 
   constructor(
@@ -64,22 +72,35 @@ export class RootGuard {
     const armed = this.watchParent();
     this.startCheckByName();
     await armed;
+    this.checkSoon(SETTLE_MS);
   }
 
   private startCheckByName(): void {
     if (this.check) return;
-    this.check = setInterval(() => {
-      this.w.enqueue(async () => {
-        const tree = this.w.tree;
-        if (!tree || this.w.polling || this.w.stopped || this.goneNow) return;
-        try {
-          await tree.stat(this.w.root);
-        } catch (err) {
-          if (isMissing(err) && !this.w.polling && !this.goneNow) this.markGone('watched folder deleted or moved away', 'poll');
-        }
-      });
-    }, this.checkEveryMs);
+    this.check = setInterval(() => this.checkByName('poll'), this.checkEveryMs);
     this.check.unref();
+  }
+
+  /** Look for the folder by name once, `delayMs` from now (one such check at a time). */
+  private checkSoon(delayMs: number): void {
+    if (this.settle) return;
+    this.settle = setTimeout(() => {
+      this.settle = null;
+      this.checkByName('rescan');
+    }, delayMs);
+    this.settle.unref();
+  }
+
+  private checkByName(source: EventSource): void {
+    this.w.enqueue(async () => {
+      const tree = this.w.tree;
+      if (!tree || this.w.polling || this.w.stopped || this.goneNow) return;
+      try {
+        await tree.stat(this.w.root);
+      } catch (err) {
+        if (isMissing(err) && !this.w.polling && !this.goneNow) this.markGone('watched folder deleted or moved away', source);
+      }
+    });
   }
 
   /** Resolves once the parent's first request is with the server (or the parent cannot be watched). */
@@ -98,7 +119,7 @@ export class RootGuard {
           this.markGone('watched folder deleted or moved away', 'notify');
         });
       },
-      overflow: () => undefined, // names lost: the check by name still finds it
+      overflow: () => this.checkSoon(0), // names lost: look for it by name
       // Without the parent's notification the check by name is left: nothing to report.
       gone: () => void this.closeParent(parent),
       unsupported: () => void this.closeParent(parent),
@@ -119,6 +140,8 @@ export class RootGuard {
   stop(): Promise<void> {
     if (this.check) clearInterval(this.check);
     this.check = null;
+    if (this.settle) clearTimeout(this.settle);
+    this.settle = null;
     return this.closeParent();
   }
 }

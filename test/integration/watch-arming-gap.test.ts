@@ -5,8 +5,10 @@
 // created just after its new folder to be lost (seen in the chaos test). The watcher lists every
 // folder armed while watching once more a little later; the first test holds the notify daemon
 // still (SIGSTOP) across a reconnect to make the gap as long as needed, the second creates folders
-// with a file in them right away, as the chaos test's writer does.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// with a file in them right away, as the chaos test's writer does. The third removes a watched
+// folder while its parent's names-only handle is in that gap: the folder is looked for by name
+// a second after arming (root-guard.ts).
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -97,4 +99,27 @@ describe('changes made while the server has not yet started watching a newly arm
       await samba.stop();
     }
   }, 180_000);
+
+  it('a watched folder removed from the disk before the parent is watched there: DELETE_SELF all the same', async () => {
+    const samba = await startSamba({});
+    mkdirSync(join(samba.sharePath, 'outer', 'inner'), { recursive: true });
+    const notifyd = notifyDaemonPid(samba);
+    process.kill(notifyd, 'SIGSTOP');
+    let h: Awaited<ReturnType<typeof watch>> | undefined;
+    try {
+      // The check by name is an hour away: only the look a second after arming can find it.
+      h = await watch(samba, { path: 'outer/inner', rootCheckMs: 3_600_000, pollIntervalMs: 200 });
+      rmSync(join(samba.sharePath, 'outer', 'inner'), { recursive: true });
+      await sleep(300);
+    } finally {
+      process.kill(notifyd, 'SIGCONT');
+    }
+    try {
+      const gone = await h.waitFor((e) => e.event === 'DELETE_SELF', 20_000);
+      expect(gone).toMatchObject({ path: 'outer/inner', source: 'rescan', message: 'watched folder deleted or moved away' });
+    } finally {
+      await h.stop();
+      await samba.stop();
+    }
+  }, 120_000);
 });

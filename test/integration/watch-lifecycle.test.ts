@@ -70,6 +70,9 @@ describe('watch life cycle', () => {
         // The check by name is an hour away: only the parent's notification can say it in time.
         const h = await watch(samba, { path, rootCheckMs: 3_600_000, pollIntervalMs: 200 });
         try {
+          // Past the server's arming gap (its notify daemon watches the parent's disk a moment
+          // after the request is parked; watch-arming-gap.test.ts covers a removal inside it).
+          await new Promise((r) => setTimeout(r, 1500));
           remove(join(samba.sharePath, path));
           // Anything far below the hour tells the two apart; a loaded machine needs more than 5 s.
           const gone = await h.waitFor((e) => e.event === 'DELETE_SELF', 20_000);
