@@ -148,24 +148,32 @@ describe('--safety-net, on a server that does not report changes made on its own
     const quiet = await startSamba({ kernelChangeNotify: false });
     mkdirSync(join(quiet.sharePath, 'net'), { recursive: true });
     const r = runCli(['watch', '--format', '%e %f %s', '-e', 'CREATE', '--safety-net', '0.3', `smb://${quiet.host}:${quiet.port}/data/net`, '-A', credentialsFile(quiet)]);
-    await established(r);
-    writeFileSync(join(quiet.sharePath, 'net', 'on-disk.txt'), 'x');
-    expect((await r.exit).code).toBe(0);
-    expect(r.stdout.filter(Boolean)).toEqual(['CREATE on-disk.txt rescan']);
+    try {
+      await established(r);
+      writeFileSync(join(quiet.sharePath, 'net', 'on-disk.txt'), 'x');
+      expect((await r.exit).code).toBe(0);
+      expect(r.stdout.filter(Boolean)).toEqual(['CREATE on-disk.txt rescan']);
+    } finally {
+      r.child.kill('SIGINT'); // a no-op once it exited; never left running by a failed step
+    }
   });
 
   it('off: the disk change is never looked for; a change over SMB still comes at once', { timeout: 60_000 }, async () => {
     const quiet = await startSamba({ kernelChangeNotify: false });
     mkdirSync(join(quiet.sharePath, 'off'), { recursive: true });
     const r = runCli(['watch', '-e', 'CREATE', '--safety-net', 'off', `smb://${quiet.host}:${quiet.port}/data/off`, '-A', credentialsFile(quiet)]);
-    await established(r);
-    writeFileSync(join(quiet.sharePath, 'off', 'on-disk.txt'), 'x');
-    // Longer than the default interval (2 s), which would have found it.
-    await pause(3500);
-    const put = await quiet.smbclient(['-c', 'put /etc/hostname off\\over-smb.txt']);
-    expect(put.code, put.stdout).toBe(0);
-    expect((await r.exit).code).toBe(0);
-    expect(r.stdout.filter(Boolean)).toEqual(['CREATE          over-smb.txt']);
+    try {
+      await established(r);
+      writeFileSync(join(quiet.sharePath, 'off', 'on-disk.txt'), 'x');
+      // Longer than the default interval (2 s), which would have found it.
+      await pause(3500);
+      const put = await quiet.smbclient(['-c', 'put /etc/hostname off\\over-smb.txt']);
+      expect(put.code, put.stdout).toBe(0);
+      expect((await r.exit).code).toBe(0);
+      expect(r.stdout.filter(Boolean)).toEqual(['CREATE          over-smb.txt']);
+    } finally {
+      r.child.kill('SIGINT');
+    }
   });
 
   it('refuses a bad value with one line and status 1', async () => {
