@@ -193,10 +193,8 @@ export class SmbTree {
       this.queryInfoOffered = false;
       return createToStat(name, this.conn.decode(() => decodeCreateResponse(c!.message)));
     }
-    expectSuccess(b!, 'QUERY_INFO');
-    expectSuccess(s!, 'QUERY_INFO');
-    const bi = this.conn.decode(() => decodeFileBasicInformation(decodeOutputBuffer(b!.message, 'QUERY_INFO response')));
-    const si = this.conn.decode(() => decodeFileStandardInformation(decodeOutputBuffer(s!.message, 'QUERY_INFO response')));
+    const bi = this.infoOutput(b!, decodeFileBasicInformation);
+    const si = this.infoOutput(s!, decodeFileStandardInformation);
     return {
       name,
       isDirectory: si.directory || (bi.fileAttributes & FILE_ATTRIBUTE_DIRECTORY) !== 0,
@@ -217,13 +215,12 @@ export class SmbTree {
    */
   async basicInfo(fileId: FileId): Promise<FileBasicInformation | null> {
     if (!this.queryInfoOffered) return null;
-    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, FileInfoClass.FileBasicInformation, 40))).response;
-    if (INFO_CLASS_MISSING.has(res.header.status)) {
+    const res = await this.queryOpen(fileId, FileInfoClass.FileBasicInformation, 40);
+    if (!res) {
       this.queryInfoOffered = false;
       return null;
     }
-    expectSuccess(res, 'QUERY_INFO');
-    return this.conn.decode(() => decodeFileBasicInformation(decodeOutputBuffer(res.message, 'QUERY_INFO response')));
+    return this.infoOutput(res, decodeFileBasicInformation);
   }
 
   /**
@@ -233,11 +230,10 @@ export class SmbTree {
    */
   async deletePending(fileId: FileId): Promise<boolean | null> {
     if (!this.queryInfoOffered) return null;
-    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, FileInfoClass.FileStandardInformation, 24))).response;
-    if (INFO_CLASS_MISSING.has(res.header.status)) return null;
+    const res = await this.queryOpen(fileId, FileInfoClass.FileStandardInformation, 24);
+    if (!res) return null;
     if (res.header.status === NtStatus.DELETE_PENDING) return true;
-    expectSuccess(res, 'QUERY_INFO');
-    return this.conn.decode(() => decodeFileStandardInformation(decodeOutputBuffer(res.message, 'QUERY_INFO response'))).deletePending;
+    return this.infoOutput(res, decodeFileStandardInformation).deletePending;
   }
 
   /**
@@ -245,10 +241,20 @@ export class SmbTree {
    * carry: two paths with one id are one folder. Null where the server does not offer it.
    */
   async internalId(fileId: FileId): Promise<bigint | null> {
-    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, FileInfoClass.FileInternalInformation, 8))).response;
-    if (INFO_CLASS_MISSING.has(res.header.status)) return null;
+    const res = await this.queryOpen(fileId, FileInfoClass.FileInternalInformation, 8);
+    return res && this.infoOutput(res, decodeFileInternalInformation);
+  }
+
+  /** One QUERY_INFO of a file information class through an open handle; null where the server lacks the class. */
+  private async queryOpen(fileId: FileId, infoClass: number, outputLength: number): Promise<Response | null> {
+    const res = await this.conn.send(this.spec(Command.QUERY_INFO, encodeQueryInfoRequest(fileId, InfoType.FILE, infoClass, outputLength))).response;
+    return INFO_CLASS_MISSING.has(res.header.status) ? null : res;
+  }
+
+  /** A successful QUERY_INFO response's output buffer, decoded (a failing status is thrown). */
+  private infoOutput<T>(res: Response, decode: (buf: Buffer) => T): T {
     expectSuccess(res, 'QUERY_INFO');
-    return this.conn.decode(() => decodeFileInternalInformation(decodeOutputBuffer(res.message, 'QUERY_INFO response')));
+    return this.conn.decode(() => decode(decodeOutputBuffer(res.message, 'QUERY_INFO response')));
   }
 
   /** False once the server answered QUERY_INFO FileBasic/FileStandardInformation with "no such class". */

@@ -10,6 +10,7 @@ import { CompletionFilter, FileAction, type FileNotifyInformation } from '../smb
 import { isMissing } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
 import type { ChangeFields, ChangeKind, EventSource } from './events.js';
+import { SETTLE_MS } from './folder-sync.js';
 import { FolderWatch } from './folder-watch.js';
 import { baseName, parentOf } from './paths.js';
 import type { WatchLiveState } from './live-state.js';
@@ -26,13 +27,6 @@ export interface RootContext extends WatchLiveState {
   /** Poll until the root exists again. */
   waitForReturn(tree: SmbTree): void;
 }
-
-/**
- * How long after the parent is armed the folder is looked for by name once more: Samba answers
- * CHANGE_NOTIFY before its notify daemon watches the disk, so a removal in between is in no
- * notification (docs/protocol.md; FolderSync.settleLater does the same for folder contents).
- */
-const SETTLE_MS = 1000;
 
 export class RootGuard {
   private goneNow = false;
@@ -72,6 +66,9 @@ export class RootGuard {
     const armed = this.watchParent();
     this.startCheckByName();
     await armed;
+    // Samba answers CHANGE_NOTIFY before its notify daemon watches the disk: a removal in between
+    // is in no notification. Look for the folder by name once more after the same settling time
+    // FolderSync gives a newly armed folder's contents (settleLater).
     this.checkSoon(SETTLE_MS);
   }
 
