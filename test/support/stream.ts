@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { WatchEvent } from '../../src/watch/events.js';
 import { ShareConnection, type ShareConnectionOptions } from '../../src/smb/share-connection.js';
 import { Watcher, type WatcherOptions } from '../../src/watch/watcher.js';
+import { SmbError } from '../../src/smb/errors.js';
+import { NtStatus } from '../../src/smb/wire/ntstatus.js';
 import { Arrivals } from './arrivals.js';
 import type { SmbTree } from '../../src/smb/tree.js';
 import type { SambaServer } from './samba.js';
@@ -20,6 +22,25 @@ export interface Harness {
   /** Resolve when no event arrived for `quietMs`. */
   quiet(quietMs?: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * The first connection to a server the test has just started. Under a loaded CI machine a fresh
+ * smbd has answered the very first TREE_CONNECT with STATUS_NO_MEMORY or
+ * STATUS_INSUFFICIENT_RESOURCES (a server-side condition that passes; the daemon retries it
+ * like any failure that is not permanent): try again a few times before failing the test.
+ */
+async function connectFresh(share: ShareConnection): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await share.connect();
+      return;
+    } catch (err) {
+      const passing = err instanceof SmbError && (err.status === NtStatus.NO_MEMORY || err.status === NtStatus.INSUFFICIENT_RESOURCES);
+      if (!passing || attempt === 4) throw err;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
 }
 
 export async function watch(
@@ -39,7 +60,7 @@ export async function watch(
     // e.g. { port: proxy.port } to go through test/support/fault-proxy.ts
     ...connection,
   });
-  await share.connect();
+  await connectFresh(share);
   const watcher = new Watcher(share, { path: '', ...watcherOpts });
   const arrivals = new Arrivals<WatchEvent>('event');
   const events = arrivals.items;
