@@ -1,9 +1,13 @@
 /**
  * The backing threads, seen from the serving thread: it hands each request that touches the
  * backing folder to a free thread and goes back to reading /dev/fuse at once, so one blocked call
- * (a FIFO without a writer, a stalled cifs mount) holds only its own request. Threads are started
- * on demand up to MAX_THREADS; with all of them blocked, the serving thread waits for one (the
- * view then stalls as the cifs mount does).
+ * (a FIFO without a writer, a stalled cifs mount) holds only its own request. A thread is added
+ * (up to MAX_THREADS) only when every thread has started and has been busy with one request
+ * for STUCK_MS: more
+ * threads are for calls that block, not for throughput (starting one costs about a second of
+ * CPU, loading its modules, and a cold `ls -l` keeping two threads busy used to start all
+ * sixteen). With all of them blocked, the serving thread waits for one (the view then stalls as
+ * the cifs mount does).
  *
  * The threads are started from the serving thread itself, not the main thread, so that nothing
  * the view needs depends on the main thread's event loop.
@@ -18,11 +22,19 @@ import { MAX_THREADS, PoolState, SLOT_DATA } from './pool-state.js';
 
 /** Threads started with the view: one may block while another answers. */
 const START_THREADS = 2;
+/**
+ * How long every thread must have been busy with its request before another is started: far
+ * above a call on a healthy backing folder (microseconds locally, a round trip on cifs), far
+ * below what a user notices as a hang.
+ */
+const STUCK_MS = 50;
 
 export class BackingPool implements JobRunner {
   private readonly workers: Worker[] = [];
   private readonly ports: MessagePort[] = [];
   private readonly slots: SharedArrayBuffer[] = [];
+  /** When each thread was handed its current (or last) request, on this thread's clock. */
+  private readonly takenAt: number[] = [];
 
   constructor(
     private readonly fd: number,
@@ -46,14 +58,17 @@ export class BackingPool implements JobRunner {
   run(job: BackingJob): void {
     let i = this.state.idle(this.workers.length);
     while (i < 0) {
-      if (this.workers.length < MAX_THREADS) {
+      const stuckFor = performance.now() - Math.max(...this.takenAt);
+      // A thread still loading its code is about to serve: starting another would not be quicker.
+      if (this.workers.length < MAX_THREADS && stuckFor >= STUCK_MS && !this.state.starting(this.workers.length)) {
         this.start();
         i = this.workers.length - 1;
       } else {
-        this.state.waitForFree(1000);
+        this.state.waitForFree(this.workers.length < MAX_THREADS ? Math.max(1, STUCK_MS - stuckFor) : 1000, this.workers.length);
         i = this.state.idle(this.workers.length);
       }
     }
+    this.takenAt[i] = performance.now();
     this.state.take(i, job.u, abandonable(job));
     this.workers[i]!.postMessage(job);
   }

@@ -53,3 +53,4 @@ parentPort!.on('message', (job: BackingJob) => {
     state.done(data.index);
   }
 });
+state.ready(data.index);

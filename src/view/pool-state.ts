@@ -2,8 +2,8 @@
  * The backing threads' state in shared memory, so that the serving thread (which never runs its
  * event loop: it sits in a blocking read of /dev/fuse) and the main thread (which fails the
  * requests still waiting when the view stops) can see it: per thread, whether it is busy, the
- * request it is answering and whether that request may be abandoned; a counter bumped each time a
- * thread becomes free, to wait on.
+ * request it is answering, whether that request may be abandoned and whether it has finished
+ * starting; a counter bumped each time a thread becomes free, to wait on.
  *
  * Request buffers holding WRITE data are shared too (slots): the first 4 bytes say "in use", the
  * request starts at SLOT_DATA. The backing thread that writes the data frees the slot.
@@ -15,7 +15,8 @@ export const SLOT_DATA = 8;
 const FREED = 0;
 const BUSY = 1;
 const ABANDONABLE = 1 + MAX_THREADS;
-const INTS = 1 + 2 * MAX_THREADS;
+const READY = 1 + 2 * MAX_THREADS;
+const INTS = 1 + 3 * MAX_THREADS;
 
 export class PoolState {
   private readonly ints: Int32Array;
@@ -42,6 +43,17 @@ export class PoolState {
     Atomics.store(this.ints, BUSY + i, 1);
   }
 
+  /** Called by backing thread `i` once its code is loaded and it can take requests. */
+  ready(i: number): void {
+    Atomics.store(this.ints, READY + i, 1);
+  }
+
+  /** Whether any of the first `count` threads is still starting (loading its code). */
+  starting(count: number): boolean {
+    for (let i = 0; i < count; i++) if (Atomics.load(this.ints, READY + i) === 0) return true;
+    return false;
+  }
+
   /** Called by backing thread `i` when its request is answered. */
   done(i: number): void {
     Atomics.store(this.ints, BUSY + i, 0);
@@ -50,9 +62,9 @@ export class PoolState {
   }
 
   /** Waits until a thread may have become free (or `ms` passed). */
-  waitForFree(ms: number): void {
+  waitForFree(ms: number, count = MAX_THREADS): void {
     const seen = Atomics.load(this.ints, FREED);
-    if (this.idle(MAX_THREADS) >= 0) return;
+    if (this.idle(count) >= 0) return;
     Atomics.wait(this.ints, FREED, seen, ms);
   }
 

@@ -9,7 +9,7 @@
 // view is made from a child process with a time limit, so a hung view fails the test instead of
 // hanging it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -158,4 +158,31 @@ describe('a blocked backing call', () => {
       }
     });
   }
+});
+
+describe('backing threads', () => {
+  it('a long listing while a burst is replayed is served by the threads the view has: none is added while none is blocked', async () => {
+    const folder = join(samba.sharePath, 'long');
+    mkdirSync(folder);
+    for (let i = 0; i < 5000; i++) writeFileSync(join(folder, `entry-${i}.txt`), '');
+    const v = await startView([`${url}/long`, '-A', cred, '--backing', folder]);
+    try {
+      const threads = () => readdirSync(`/proc/${v.child.pid}/task`).length;
+      const before = threads();
+      // A burst on the server (each new file replayed on the view, its attributes read by a
+      // backing thread) during the first listing after mounting (thousands of attributes, each
+      // READDIRPLUS a few milliseconds). Before, requests that found both threads busy started
+      // new ones, each costing about a second of CPU to load: all sixteen were started.
+      for (let i = 0; i < 3000; i++) writeFileSync(join(folder, `new-${i}.txt`), '');
+      for (let round = 0; round < 3; round++) {
+        const out = await onView('ls', ['-l', v.mountPoint]);
+        expect(out.split('\n').filter((l) => l.includes('entry-')).length).toBe(5000);
+      }
+      // Room for a thread or two when a loaded machine holds a request beyond the threshold (before:
+      // two to five threads added on an idle machine, up to sixteen under load).
+      expect(threads() - before).toBeLessThanOrEqual(2);
+    } finally {
+      await v.stop();
+    }
+  });
 });
