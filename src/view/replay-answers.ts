@@ -3,19 +3,22 @@
  * inotify event when an operation on the view succeeds, so the view makes the replayed
  * operation succeed without doing it: the change already happened on the server.
  *
- *   create:  LOOKUP name -> ENOENT, CREATE/MKDIR -> a node (real attributes when the backing
- *            folder has it already), with the dummy file handle 0
+ *   create:  LOOKUP name -> ENOENT, CREATE/MKDIR -> a node (attributes made up and given as
+ *            expired, so the reply needs no backing call), with the dummy file handle 0
  *   delete:  LOOKUP name -> a node, UNLINK/RMDIR -> ok
  *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok
  *   modify:  OPEN -> handle 0, SETATTR (ftruncate to the same size) -> current attributes
  *
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
-import { Body, Op, encodeError, encodeOpen, encodeReply, type InHeader } from './fuse-wire.js';
-import { E } from './attrs.js';
+import { Body, Op, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader } from './fuse-wire.js';
+import { E, syntheticAttr } from './attrs.js';
 import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
+
+/** Owner of made-up attributes; never used for a permission check, as they are given expired. */
+const OWNER = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 
 export class ReplayAnswers {
   constructor(private readonly server: FuseServer) {}
@@ -61,7 +64,7 @@ export class ReplayAnswers {
         const rel = child(h.opcode === Op.CREATE ? 16 : 8);
         if (job.kind !== 'create' || !rel?.equals(target)) return false;
         const isDir = h.opcode === Op.MKDIR;
-        return this.attrs(isDir ? 'entry' : 'create', u, s.nodes.remember(rel).id, target, isDir);
+        return this.created(isDir, u, s.nodes.remember(rel).id);
       }
       case Op.UNLINK:
       case Op.RMDIR: {
@@ -103,6 +106,18 @@ export class ReplayAnswers {
 
   private entry(u: bigint, rel: Buffer, attrsFrom: Buffer, isDir: boolean | undefined): null {
     return this.attrs('entry', u, this.server.nodes.remember(rel).id, attrsFrom, isDir);
+  }
+
+  /**
+   * A replayed creation, answered at once: the inotify event is emitted when this reply arrives,
+   * so it does not wait for a backing thread to read the real attributes. The made-up ones are
+   * given as already expired, so the first look at the new name (stat, open, a file manager's
+   * refresh) gets the real ones from the backing folder.
+   */
+  private created(isDir: boolean, u: bigint, node: bigint): Buffer {
+    const a = syntheticAttr(node, isDir, OWNER);
+    const t = { entrySeconds: this.server.t.entrySeconds, attrSeconds: 0 };
+    return isDir ? encodeEntry(u, node, a, t) : encodeCreate(u, node, a, t, 0n, 0);
   }
 
   /** Real attributes when the backing folder has the name with the expected type, else made up. */

@@ -2,7 +2,7 @@
 // monitor, the one GNOME Files uses) on a view see every change made on the server, on its disk
 // and over SMB, with the right names and types; on a view that does not replay, they see none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -104,8 +104,13 @@ describe('smbnotify view', () => {
     try {
       writeFileSync(join(backing, 'disk-new.txt'), 'x');
       await iw.waitFor(new RegExp(`^CREATE ${m}/disk-new.txt$`));
+      // Looked at as soon as the event comes: the real attributes, not the replay's made-up ones.
+      const seen = statSync(join(m, 'disk-new.txt'));
+      const real = statSync(join(backing, 'disk-new.txt'));
+      expect({ file: seen.isFile(), size: seen.size, mtime: seen.mtimeMs, mode: seen.mode }).toEqual({ file: true, size: 1, mtime: real.mtimeMs, mode: real.mode });
       mkdirSync(join(backing, 'disk-dir'));
       await iw.waitFor(new RegExp(`^CREATE,ISDIR ${m}/disk-dir$`));
+      expect(statSync(join(m, 'disk-dir')).mtimeMs).toBe(statSync(join(backing, 'disk-dir')).mtimeMs);
       writeFileSync(join(backing, 'sub', 'deep.txt'), 'y');
       await iw.waitFor(new RegExp(`^CREATE ${m}/sub/deep.txt$`));
       appendFileSync(join(backing, 'existing.txt'), 'more\n');
