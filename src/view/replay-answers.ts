@@ -9,9 +9,11 @@
  *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok
  *   modify:  OPEN -> handle 0, SETATTR (ftruncate to the same size) -> current attributes
  *
+ *   any:     GETATTR of the folder it works in -> attributes made up and given as expired
+ *
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
-import { Body, Op, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader } from './fuse-wire.js';
+import { Body, Op, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader } from './fuse-wire.js';
 import { E, syntheticAttr } from './attrs.js';
 import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName } from './nodes.js';
@@ -19,6 +21,12 @@ import type { ReplayJob } from './replay-job.js';
 
 /** Owner of made-up attributes; never used for a permission check, as they are given expired. */
 const OWNER = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+
+/** The folder part of a view path (empty for a name in the root). */
+function parentOf(path: Buffer): Buffer {
+  const slash = path.lastIndexOf(0x2f);
+  return slash < 0 ? Buffer.alloc(0) : path.subarray(0, slash);
+}
 
 export class ReplayAnswers {
   constructor(private readonly server: FuseServer) {}
@@ -56,8 +64,16 @@ export class ReplayAnswers {
       }
       case Op.GETATTR: {
         const rel = nodePath();
-        if (!rel || !((job.kind === 'delete' && rel.equals(target)) || (old && rel.equals(old)))) return false;
-        return this.attrs('attr', u, h.nodeid, target, job.isDir);
+        if (!rel) return false;
+        if ((job.kind === 'delete' && rel.equals(target)) || (old && rel.equals(old))) return this.attrs('attr', u, h.nodeid, target, job.isDir);
+        // The folder the replay works in: the previous replay there made the kernel drop its
+        // attributes, and it wants them back only to check the replaying thread's permission to
+        // work in it. Made up and given as expired, so the replay does not wait for a backing
+        // thread, and anyone else's next look gets the real ones.
+        if (rel.equals(parentOf(target)) || (old && rel.equals(parentOf(old)))) {
+          return encodeAttr(u, syntheticAttr(h.nodeid, true, OWNER), { entrySeconds: s.t.entrySeconds, attrSeconds: 0 });
+        }
+        return false;
       }
       case Op.CREATE:
       case Op.MKDIR: {
