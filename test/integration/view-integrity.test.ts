@@ -152,6 +152,36 @@ describe('data through the view', () => {
     expectSameTree(join(backing, 'random'), refDir);
   }, 240_000);
 
+  it('listings: a fresh one and one read again later through the same handle show the backing folder, attributes included', () => {
+    const dir = join(backing, 'listed');
+    fs.mkdirSync(dir);
+    for (let i = 0; i < 600; i++) fs.writeFileSync(join(dir, `f${i}`), 'x'.repeat(i));
+    fs.mkdirSync(join(dir, 'sub'));
+    fs.symlinkSync('f1', join(dir, 'link'));
+    // Each listing of the folder, as name type size, through one descriptor: the first when it
+    // is opened (attributes read with the listing), the second 1.5 s later after rewinding it
+    // (read afresh, part by part). A file grows in between.
+    const script = [
+      'import os, sys, time',
+      'fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)',
+      'def listing():',
+      '    return sorted(f"{e.name} {\'d\' if e.is_dir(follow_symlinks=False) else \'l\' if e.is_symlink() else \'f\'} {e.stat(follow_symlinks=False).st_size}" for e in os.scandir(fd))',
+      'print("|".join(listing()), flush=True)',
+      'time.sleep(1.5)',
+      'open(sys.argv[2], "a").write("grown")',
+      'print("|".join(listing()), flush=True)',
+    ].join('\n');
+    const [first, again] = execFileSync('python3', ['-c', script, join(view.mountPoint, 'listed'), join(dir, 'f7')], { encoding: 'utf8' }).trim().split('\n');
+    const expected = () => fs.readdirSync(dir).map((n) => {
+      const st = fs.lstatSync(join(dir, n));
+      return `${n} ${st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f'} ${st.isDirectory() ? fs.lstatSync(join(view.mountPoint, 'listed', n)).size : st.size}`;
+    }).sort().join('|');
+    expect(again).toBe(expected());
+    expect(first!.split('|')).toHaveLength(602);
+    expect(first!.split('|').find((l) => l.startsWith('f7 '))).toBe('f7 f 7');
+    expect(again!.split('|').find((l) => l.startsWith('f7 '))).toBe('f7 f 12');
+  });
+
   it('tar x into the view gives the same tree as into a reference folder', () => {
     const archive = join(mkdtempSync(join(tmpdir(), 'smbnotify-tar-')), 'src.tar');
     execFileSync('tar', ['-cf', archive, '-C', REPO, 'src', 'test', 'docs', 'package.json']);
