@@ -42,9 +42,6 @@ export type BackingJob = U & (
   | { op: 'replay-attr'; form: 'entry' | 'attr' | 'create'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
 );
 
-/** Folders up to this many entries have their attributes read at OPENDIR (dir-listing.ts). */
-export const PREFETCH_LIMIT = 65_536;
-
 export interface PlusEntry {
   name: Uint8Array;
   /** 0n for '.' and '..' (no entry, no lookup counted). */
@@ -63,12 +60,8 @@ export type BackingUpdate =
   | { kind: 'closed'; fh: bigint }
   | { kind: 'unlink'; rel: Uint8Array }
   | { kind: 'rename'; from: Uint8Array; to: Uint8Array }
-  /**
-   * Names joined by NUL (a name never holds one), and their DT_* types; for a folder of up to
-   * PREFETCH_LIMIT entries also each entry's attributes as encoded by writeAttr (ATTR_SIZE bytes
-   * an entry, ino left 0) and whether its lstat succeeded.
-   */
-  | { kind: 'listing'; fh: bigint; names: Uint8Array; types: Uint8Array; attrs?: Uint8Array; stated?: Uint8Array }
+  /** Names joined by NUL (a name never holds one), and their DT_* types. */
+  | { kind: 'listing'; fh: bigint; names: Uint8Array; types: Uint8Array }
   /** An OPENDIR whose reply came too late (interrupted): its listing is not needed. */
   | { kind: 'closedir'; fh: bigint };
 

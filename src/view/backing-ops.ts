@@ -6,10 +6,10 @@
  */
 import * as fs from 'node:fs';
 import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
-import { PREFETCH_LIMIT, type BackingJob, type BackingUpdate } from './backing-job.js';
+import type { BackingJob, BackingUpdate } from './backing-job.js';
 import {
   Fattr, OpenOut, OUT_HEADER, direntplusSize, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
-  encodeReply, encodeStatfs, encodeWrite, writeAttr, writeDirentplus, writeOutHeader, ATTR_SIZE, type Attr, type Timeouts,
+  encodeReply, encodeStatfs, encodeWrite, writeDirentplus, writeOutHeader, type Attr, type Timeouts,
 } from './fuse-wire.js';
 import { joinName } from './nodes.js';
 
@@ -202,27 +202,10 @@ function typeOf(d: fs.Dirent): number {
 }
 
 function opendir(job: Extract<BackingJob, { op: 'opendir' }>, c: BackingContext): void {
-  const dir = buf(job.path);
-  const entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+  const entries = fs.readdirSync(buf(job.path), { withFileTypes: true, encoding: 'buffer' });
   const names = Buffer.concat(entries.flatMap((d) => [d.name as unknown as Buffer, Buffer.alloc(1)]));
   const types = Uint8Array.from(entries, (d) => typeOf(d as unknown as fs.Dirent));
-  if (entries.length > PREFETCH_LIMIT) {
-    c.update({ kind: 'listing', fh: job.fh, names, types });
-  } else {
-    // The attributes too, read here in one go: READDIRPLUS is then answered by the serving
-    // thread without a round trip to a backing thread for each part of the listing.
-    const attrs = Buffer.alloc(entries.length * ATTR_SIZE);
-    const stated = new Uint8Array(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      try {
-        writeAttr(attrs, i * ATTR_SIZE, attrOf(lstat(joinName(dir, entries[i]!.name as unknown as Buffer)), 0n));
-        stated[i] = 1;
-      } catch {
-        // gone since the listing: shown without an entry
-      }
-    }
-    c.update({ kind: 'listing', fh: job.fh, names, types, attrs, stated });
-  }
+  c.update({ kind: 'listing', fh: job.fh, names, types });
   if (!c.write(encodeOpen(job.u, job.fh, 0))) c.update({ kind: 'closedir', fh: job.fh });
 }
 

@@ -1,45 +1,23 @@
 /**
  * Open folders: the listing is read once at OPENDIR by a backing thread (so offsets stay stable
  * while the folder changes behind us) and kept here, on the serving thread; READDIR is answered
- * from it directly. So is READDIRPLUS while the attributes read with the listing are fresh (a
- * folder of up to PREFETCH_LIMIT entries, for ATTRIBUTES_FRESH_MS); otherwise a backing thread
- * reads each entry's attributes. The offset of a request is the index of the next entry.
- *
- * Reading the attributes with the listing makes a long listing one backing job instead of one
- * round trip through a backing thread per 32 KiB part (about 195 entries, 5 ms each), asked for
- * one after the other by the kernel.
+ * from it directly, READDIRPLUS by a backing thread that adds each entry's attributes. The offset
+ * of a request is the index of the next entry.
  */
 import {
-  ATTR_SIZE, OUT_HEADER, direntSize, direntplusSize, writeDirent, writeDirentplus, writeDirentplusEncoded, writeOutHeader,
+  OUT_HEADER, direntSize, direntplusSize, writeDirent, writeOutHeader,
 } from './fuse-wire.js';
 import { joinName, type Node } from './nodes.js';
 import type { FuseServer } from './fuse-server.js';
 import type { PlusEntry } from './backing-job.js';
-import { E, Errno, syntheticAttr } from './attrs.js';
+import { E, Errno } from './attrs.js';
 
 interface Listing {
   node: Node;
   /** Null until the backing thread has read the folder (always before the kernel reads it). */
   names: Buffer[] | null;
   types: Uint8Array;
-  /** The entries' attributes read with the listing (without '.' and '..'), and when. */
-  read: ListedAttributes | null;
-  readAt: number;
 }
-
-export interface ListedAttributes {
-  /** ATTR_SIZE bytes an entry, as writeAttr encodes them (ino 0). */
-  attrs: Buffer;
-  /** 1 where the entry's lstat succeeded. */
-  stated: Uint8Array;
-}
-
-/**
- * How long attributes read with a listing may answer READDIRPLUS: as long as the kernel keeps
- * attributes it was given. A folder read again later (rewinddir on a handle kept open) gets
- * them afresh.
- */
-const ATTRIBUTES_FRESH_MS = 1000;
 
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
@@ -55,12 +33,12 @@ export class DirHandles {
   /** A handle for a folder whose listing a backing thread is about to read. */
   open(node: Node): bigint {
     const fh = this.next++;
-    this.open_.set(fh, { node, names: null, types: new Uint8Array(0), read: null, readAt: 0 });
+    this.open_.set(fh, { node, names: null, types: new Uint8Array(0) });
     return fh;
   }
 
   /** The backing thread's listing: names joined by NUL, and their types. */
-  listed(fh: bigint, joined: Buffer, types: Uint8Array, read: ListedAttributes | null): void {
+  listed(fh: bigint, joined: Buffer, types: Uint8Array): void {
     const l = this.open_.get(fh);
     if (!l) return;
     const names: Buffer[] = [DOT, DOTDOT];
@@ -71,8 +49,6 @@ export class DirHandles {
     }
     l.names = names;
     l.types = Uint8Array.from([4, 4, ...types]);
-    l.read = read;
-    l.readAt = performance.now();
   }
 
   release(fh: bigint): void {
@@ -84,7 +60,6 @@ export class DirHandles {
     const l = this.open_.get(fh);
     if (!l?.names) throw new Errno(E.EBADF);
     const names = l.names;
-    if (plus && l.read && performance.now() - l.readAt < ATTRIBUTES_FRESH_MS) return this.readPlusListed(unique, l, l.read, Number(offset), size);
     if (plus) {
       // Entries that fit (a size that depends on the name only), their nodes counted now.
       const entries: PlusEntry[] = [];
@@ -106,30 +81,6 @@ export class DirHandles {
       if (at + direntSize(name.length) > out.length) break;
       const known = i < 2 ? undefined : this.server.nodes.byPathOf(joinName(l.node.path, name));
       at = writeDirent(out, at, i < 2 ? l.node.id : (known?.id ?? UNKNOWN_INO), BigInt(i + 1), l.types[i]!, name);
-    }
-    writeOutHeader(out, unique, at - OUT_HEADER);
-    return out.subarray(0, at);
-  }
-
-  /** READDIRPLUS from the attributes read with the listing. */
-  private readPlusListed(unique: bigint, l: Listing, read: ListedAttributes, offset: number, size: number): Buffer {
-    const names = l.names!;
-    const t = this.server.t;
-    const out = Buffer.alloc(OUT_HEADER + size);
-    let at = OUT_HEADER;
-    for (let i = offset; i < names.length; i++) {
-      const name = names[i]!;
-      if (at + direntplusSize(name.length) > out.length) break;
-      const k = i - 2;
-      if (k >= 0 && read.stated[k] === 1) {
-        // The kernel counts a lookup for an entry with a node id.
-        const node = this.server.nodes.remember(joinName(l.node.path, name)).id;
-        at = writeDirentplusEncoded(out, at, node, read.attrs, k * ATTR_SIZE, t, BigInt(i + 1), name);
-      } else {
-        // '.' and '..', and names gone since the listing: a name without an entry.
-        const a = { ...syntheticAttr(k < 0 ? l.node.id : UNKNOWN_INO, l.types[i] === 4, { uid: 0, gid: 0 }), mode: l.types[i]! << 12 };
-        at = writeDirentplus(out, at, 0n, a, t, BigInt(i + 1), name);
-      }
     }
     writeOutHeader(out, unique, at - OUT_HEADER);
     return out.subarray(0, at);

@@ -206,7 +206,7 @@ export function encodeReply(unique: bigint, body: Uint8Array = new Uint8Array(0)
 
 const NS = 1_000_000_000n;
 
-export function writeAttr(out: Buffer, at: number, a: Attr): void {
+function writeAttr(out: Buffer, at: number, a: Attr): void {
   out.writeBigUInt64LE(a.ino, at);
   out.writeBigUInt64LE(a.size, at + 8);
   out.writeBigUInt64LE(a.blocks, at + 16);
@@ -367,22 +367,6 @@ export function writeDirentplus(out: Buffer, at: number, nodeid: bigint, a: Attr
   if (nodeid === 0n) out.fill(0, at, at + ENTRY_OUT_SIZE);
   else writeEntry(out, at, nodeid, a, t);
   return writeDirent(out, at + ENTRY_OUT_SIZE, a.ino, off, direntType(a.mode), name);
-}
-
-/**
- * The same, with the attributes as already encoded (ATTR_SIZE bytes at `attrAt` of `attrs`,
- * written by writeAttr): only the node id is put in, as both the entry's attr.ino and d_ino.
- */
-export function writeDirentplusEncoded(out: Buffer, at: number, nodeid: bigint, attrs: Buffer, attrAt: number, t: Timeouts, off: bigint, name: Uint8Array): number {
-  out.writeBigUInt64LE(nodeid, at);
-  out.writeBigUInt64LE(0n, at + 8);
-  out.writeBigUInt64LE(BigInt(t.entrySeconds), at + 16);
-  out.writeBigUInt64LE(BigInt(t.attrSeconds), at + 24);
-  out.writeUInt32LE(0, at + 32);
-  out.writeUInt32LE(0, at + 36);
-  attrs.copy(out, at + 40, attrAt, attrAt + ATTR_SIZE);
-  out.writeBigUInt64LE(nodeid, at + 40);
-  return writeDirent(out, at + ENTRY_OUT_SIZE, nodeid, off, direntType(attrs.readUInt32LE(attrAt + 60)), name);
 }
 
 // ---- notifications (unique 0, error = the notify code) ----

@@ -159,8 +159,8 @@ describe('data through the view', () => {
     fs.mkdirSync(join(dir, 'sub'));
     fs.symlinkSync('f1', join(dir, 'link'));
     // Each listing of the folder, as name type size, through one descriptor: the first when it
-    // is opened (attributes read with the listing), the second 1.5 s later after rewinding it
-    // (read afresh, part by part). A file grows in between.
+    // is opened, the second 1.5 s later after rewinding it (the same handle: the names as listed
+    // at OPENDIR, the attributes as they are now). A file grows in between.
     const script = [
       'import os, sys, time',
       'fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)',
