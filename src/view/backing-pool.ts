@@ -2,10 +2,9 @@
  * The backing threads, seen from the serving thread: it hands each request that touches the
  * backing folder to a free thread and goes back to reading /dev/fuse at once, so one blocked call
  * (a FIFO without a writer, a stalled cifs mount) holds only its own request. A thread is added
- * (up to MAX_THREADS) only when every thread has started and has been busy with one request
- * for STUCK_MS: more
- * threads are for calls that block, not for throughput (starting one costs about a second of
- * CPU, loading its modules, and a cold `ls -l` keeping two threads busy used to start all
+ * (up to MAX_THREADS) only when every thread has started and has been busy with one request for
+ * STUCK_MS: more threads are for calls that block, not for throughput (starting one costs about
+ * a second of CPU, loading its modules, and a cold `ls -l` during a burst used to start up to
  * sixteen). With all of them blocked, the serving thread waits for one (the view then stalls as
  * the cifs mount does).
  *

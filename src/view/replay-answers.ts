@@ -19,7 +19,10 @@ import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
 
-/** Owner of made-up attributes; never used for a permission check, as they are given expired. */
+/**
+ * Owner of made-up attributes. They serve the replaying thread's own requests (its permission
+ * checks included) and are given as expired, so no other caller ever sees them.
+ */
 const OWNER = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 
 /** The folder part of a view path (empty for a name in the root). */
