@@ -39,7 +39,7 @@ export type BackingJob = U & (
   /** READDIRPLUS: attributes of entries whose nodes the serving thread counted already. */
   | { op: 'readdirplus'; size: number; dir: Uint8Array; entries: PlusEntry[] }
   /** A replayed operation's answer that shows real attributes when the backing folder has them. */
-  | { op: 'replay-attr'; form: 'entry' | 'attr' | 'create'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
+  | { op: 'replay-attr'; form: 'entry' | 'attr'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
 );
 
 export interface PlusEntry {

@@ -164,9 +164,7 @@ function run(job: BackingJob, c: BackingContext): void {
       return;
     case 'replay-attr': {
       const a = replayAttr(job.node, job.path, job.isDir, c);
-      if (job.form === 'attr') c.write(encodeAttr(u, a, c.t));
-      else if (job.form === 'entry') c.write(encodeEntry(u, job.node, a, c.t));
-      else c.write(encodeCreate(u, job.node, a, c.t, 0n, 0));
+      c.write(job.form === 'attr' ? encodeAttr(u, a, c.t) : encodeEntry(u, job.node, a, c.t));
       return;
     }
   }

@@ -61,8 +61,8 @@ export class PoolState {
     Atomics.notify(this.ints, FREED);
   }
 
-  /** Waits until a thread may have become free (or `ms` passed). */
-  waitForFree(ms: number, count = MAX_THREADS): void {
+  /** Waits until one of the first `count` threads may have become free (or `ms` passed). */
+  waitForFree(ms: number, count: number): void {
     const seen = Atomics.load(this.ints, FREED);
     if (this.idle(count) >= 0) return;
     Atomics.wait(this.ints, FREED, seen, ms);

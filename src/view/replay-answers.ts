@@ -13,10 +13,10 @@
  *
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
-import { Body, Op, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader } from './fuse-wire.js';
+import { Body, Op, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
 import { E, syntheticAttr } from './attrs.js';
 import type { FuseServer } from './fuse-server.js';
-import { isPlainName, joinName } from './nodes.js';
+import { isPlainName, joinName, parentOf } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
 
 /**
@@ -24,12 +24,6 @@ import type { ReplayJob } from './replay-job.js';
  * checks included) and are given as expired, so no other caller ever sees them.
  */
 const OWNER = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-
-/** The folder part of a view path (empty for a name in the root). */
-function parentOf(path: Buffer): Buffer {
-  const slash = path.lastIndexOf(0x2f);
-  return slash < 0 ? Buffer.alloc(0) : path.subarray(0, slash);
-}
 
 export class ReplayAnswers {
   constructor(private readonly server: FuseServer) {}
@@ -74,7 +68,7 @@ export class ReplayAnswers {
         // work in it. Made up and given as expired, so the replay does not wait for a backing
         // thread, and anyone else's next look gets the real ones.
         if (rel.equals(parentOf(target)) || (old && rel.equals(parentOf(old)))) {
-          return encodeAttr(u, syntheticAttr(h.nodeid, true, OWNER), { entrySeconds: s.t.entrySeconds, attrSeconds: 0 });
+          return encodeAttr(u, syntheticAttr(h.nodeid, true, OWNER), this.expired);
         }
         return false;
       }
@@ -135,12 +129,16 @@ export class ReplayAnswers {
    */
   private created(isDir: boolean, u: bigint, node: bigint): Buffer {
     const a = syntheticAttr(node, isDir, OWNER);
-    const t = { entrySeconds: this.server.t.entrySeconds, attrSeconds: 0 };
-    return isDir ? encodeEntry(u, node, a, t) : encodeCreate(u, node, a, t, 0n, 0);
+    return isDir ? encodeEntry(u, node, a, this.expired) : encodeCreate(u, node, a, this.expired, 0n, 0);
+  }
+
+  /** Timeouts for made-up attributes: the entry as usual, the attributes already expired. */
+  private get expired(): Timeouts {
+    return { entrySeconds: this.server.t.entrySeconds, attrSeconds: 0 };
   }
 
   /** Real attributes when the backing folder has the name with the expected type, else made up. */
-  private attrs(form: 'entry' | 'attr' | 'create', u: bigint, node: bigint, rel: Buffer, isDir: boolean | undefined): null {
+  private attrs(form: 'entry' | 'attr', u: bigint, node: bigint, rel: Buffer, isDir: boolean | undefined): null {
     return this.server.run({ op: 'replay-attr', form, u, node, path: this.server.backing(rel), isDir });
   }
 }

@@ -159,6 +159,18 @@ export function utf16(s: string): Buffer {
 }
 
 /** Decode UTF-16LE; an odd length is a protocol error, not a silently dropped byte. */
+/**
+ * `fromUtf16(slice(...))` without the intermediate view: the same bounds and length checks, the
+ * string decoded straight from `buf` (for names decoded by the hundred thousand).
+ */
+export function utf16At(buf: Buffer, offset: number, length: number, what: string): string {
+  if (offset < 0 || length < 0 || offset + length > buf.length) {
+    throw new ProtocolError(`${what} out of bounds: offset ${offset} length ${length} in ${buf.length} bytes`);
+  }
+  if (length % 2 !== 0) throw new ProtocolError(`${what}: odd UTF-16 length ${length}`);
+  return buf.toString('utf16le', offset, offset + length);
+}
+
 export function fromUtf16(b: Buffer, what: string): string {
   if (b.length % 2 !== 0) throw new ProtocolError(`${what}: odd UTF-16 length ${b.length}`);
   return b.toString('utf16le');

@@ -3,7 +3,7 @@
  * which carries times, sizes, attributes and the server's FileId of each entry.
  */
 import { ProtocolError } from '../errors.js';
-import { Reader, Writer, slice, utf16 } from './buffer.js';
+import { Reader, Writer, slice, utf16, utf16At } from './buffer.js';
 import { HEADER_SIZE, bodyOf } from './header.js';
 import type { FileId, FileTimes } from './create.js';
 
@@ -81,13 +81,9 @@ function walkDirectoryEntries(buf: Buffer, visit: (at: number, name: string) => 
     if (at + ENTRY_FIXED > buf.length) throw new ProtocolError(`truncated directory entry: need ${ENTRY_FIXED} bytes at offset ${at}, have ${buf.length - at}`);
     const next = buf.readUInt32LE(at);
     const nameLength = buf.readUInt32LE(at + AT_NAME_LENGTH);
-    if (at + ENTRY_FIXED + nameLength > buf.length) {
-      throw new ProtocolError(`directory entry FileName out of bounds: offset ${at + ENTRY_FIXED} length ${nameLength} in ${buf.length} bytes`);
-    }
-    if (nameLength % 2 !== 0) throw new ProtocolError(`directory entry name: odd UTF-16 length ${nameLength}`);
     // Decoded straight from the response (no Buffer view per entry: a listing of 100,000 names
     // would make as many short-lived objects).
-    visit(at, buf.toString('utf16le', at + ENTRY_FIXED, at + ENTRY_FIXED + nameLength));
+    visit(at, utf16At(buf, at + ENTRY_FIXED, nameLength, 'directory entry FileName'));
     if (next === 0) break;
     // Entries are 8-byte aligned and must move forward past this one's name (MS-FSCC 2.4).
     if (next % 8 !== 0 || next < ENTRY_FIXED + nameLength) throw new ProtocolError(`bad NextEntryOffset ${next}`);
