@@ -34,6 +34,8 @@ export type BackingJob = U & (
   | { op: 'fsync'; fd: number; datasync: boolean }
   | { op: 'lseek'; fd: number; offset: bigint; whence: number }
   | { op: 'statfs' }
+  /** ACCESS (without default_permissions): access(2) on the backing path, as the caller's own uid. */
+  | { op: 'access'; path: Uint8Array; mask: number }
   /** OPENDIR: the listing goes to the serving thread as an update, then the reply. */
   | { op: 'opendir'; fh: bigint; path: Uint8Array }
   /** READDIRPLUS: attributes of entries whose nodes the serving thread counted already. */
@@ -68,7 +70,7 @@ export type BackingUpdate =
 /** Requests that may be abandoned when interrupted: redoing or dropping them changes nothing. */
 export function abandonable(job: BackingJob): boolean {
   switch (job.op) {
-    case 'lookup': case 'getattr': case 'readlink': case 'open': case 'read': case 'statfs':
+    case 'lookup': case 'getattr': case 'readlink': case 'open': case 'read': case 'statfs': case 'access':
     case 'opendir': case 'readdirplus': case 'replay-attr': case 'lseek': case 'fsync':
       return true;
     default:

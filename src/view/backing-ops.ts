@@ -156,6 +156,10 @@ function run(job: BackingJob, c: BackingContext): void {
       c.write(encodeStatfs(u, { blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, bsize: Number(s.bsize), namelen: 255 }));
       return;
     }
+    case 'access':
+      fs.accessSync(buf(job.path), job.mask);
+      c.write(encodeReply(u));
+      return;
     case 'opendir':
       opendir(job, c);
       return;

@@ -255,8 +255,13 @@ export class FuseServer {
         this.dirs.release(b.u64(0));
         return encodeReply(u);
       case Op.FSYNCDIR:
-      case Op.ACCESS:
         return encodeReply(u);
+      case Op.ACCESS: {
+        // Sent only without default_permissions (mount.ts), for access(2) and chdir. R_OK, W_OK
+        // and X_OK have the values of the kernel's MAY_READ, MAY_WRITE and MAY_EXEC.
+        const mask = b.u32(0) & 7;
+        return this.run({ op: 'access', u, path: this.backing(this.linked(this.node(h.nodeid))), mask });
+      }
       case Op.LSEEK:
         return this.run({ op: 'lseek', u, fd: this.fd(b.u64(0)), offset: b.u64(8), whence: b.u32(16) });
       case Op.INTERRUPT:

@@ -32,9 +32,18 @@ export interface Mounted {
 
 const isRoot = () => process.getuid?.() === 0;
 
+/**
+ * Who checks permissions. Without allow_other the kernel lets in only processes whose uid and gid
+ * are those of the view's owner, which are ours: the backing threads' own calls on the backing
+ * folder then check exactly what the caller may do, and the kernel need not check modes itself.
+ * Its check would cost a GETATTR round trip for each folder whose attributes are not cached, and
+ * every replay makes the kernel drop its folder's: two of a replayed creation's four requests.
+ * With allow_other other users come in, and default_permissions makes the kernel check their
+ * access against the modes and owners the backing folder reports, as on a local file system.
+ */
 function options(o: MountOptions, uid: number, gid: number): string {
-  // default_permissions: the kernel checks modes itself, as on any local file system.
-  return [`rootmode=40000`, `user_id=${uid}`, `group_id=${gid}`, 'default_permissions', ...(o.allowOther ? ['allow_other'] : [])].join(',');
+  const access = o.allowOther ? ['default_permissions', 'allow_other'] : [];
+  return [`rootmode=40000`, `user_id=${uid}`, `group_id=${gid}`, ...access].join(',');
 }
 
 /** The fusermount3 / umount command that lazily unmounts `mountPoint`. */
