@@ -14,7 +14,7 @@
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
 import { Body, Op, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
-import { E, syntheticAttr } from './attrs.js';
+import { E, attrOfFound, syntheticAttr, type FoundAttr } from './attrs.js';
 import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName, parentOf } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
@@ -77,7 +77,7 @@ export class ReplayAnswers {
         const rel = child(h.opcode === Op.CREATE ? 16 : 8);
         if (job.kind !== 'create' || !rel?.equals(target)) return false;
         const isDir = h.opcode === Op.MKDIR;
-        return this.created(isDir, u, s.nodes.remember(rel).id);
+        return this.created(isDir, u, s.nodes.remember(rel).id, job.found);
       }
       case Op.UNLINK:
       case Op.RMDIR: {
@@ -122,13 +122,13 @@ export class ReplayAnswers {
   }
 
   /**
-   * A replayed creation, answered at once: the inotify event is emitted when this reply arrives,
-   * so it does not wait for a backing thread to read the real attributes. The made-up ones are
-   * given as already expired, so the first look at the new name (stat, open, a file manager's
-   * refresh) gets the real ones from the backing folder.
+   * A replayed creation, answered at once (the inotify event is emitted when this reply arrives)
+   * with the attributes the replaying thread found in the backing folder just before, made up
+   * when it found none. Given as already expired all the same, so the first look at the new
+   * name (stat, open, a file manager's refresh) reads them afresh from the backing folder.
    */
-  private created(isDir: boolean, u: bigint, node: bigint): Buffer {
-    const a = syntheticAttr(node, isDir, OWNER);
+  private created(isDir: boolean, u: bigint, node: bigint, found: FoundAttr | undefined): Buffer {
+    const a = found && (found.mode & 0o170000) === (isDir ? 0o040000 : 0o100000) ? attrOfFound(found, node) : syntheticAttr(node, isDir, OWNER);
     return isDir ? encodeEntry(u, node, a, this.expired) : encodeCreate(u, node, a, this.expired, 0n, 0);
   }
 

@@ -5,8 +5,11 @@
  * thread makes its system calls one after another and waits for each.
  */
 
+import type { FoundAttr } from './attrs.js';
+
 export type ReplayJob =
-  | { kind: 'create'; path: string; isDir?: boolean }
+  /** `found`: the backing file's attributes when the replaying thread found it there. */
+  | { kind: 'create'; path: string; isDir?: boolean; found?: FoundAttr }
   | { kind: 'delete'; path: string; isDir?: boolean }
   | { kind: 'rename'; oldPath: string; path: string; isDir?: boolean }
   | { kind: 'modify'; path: string; isDir?: boolean };

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { foundAttrOf } from './attrs.js';
 import { encodeInvalEntry, encodeInvalInode } from './fuse-wire.js';
 import { ReplayChannel, type ReplayJob } from './replay-job.js';
 
@@ -95,11 +96,12 @@ function run(job: ReplayRequest['job']): void {
     return;
   }
   const [dir] = parentAndName(job.path);
+  if (job.kind === 'create') job = withFound(job);
   channel.set(job);
   try {
     switch (job.kind) {
       case 'create':
-        create(job.path, abs, job.isDir ?? isBackingDir(job.path));
+        create(job.path, abs, job.isDir ?? false);
         break;
       case 'delete':
         if (job.isDir) fs.rmdirSync(abs);
@@ -145,12 +147,22 @@ function create(path: string, abs: string, isDir: boolean): void {
   }
 }
 
-function isBackingDir(path: string): boolean {
+/**
+ * The creation's attributes, read from the backing folder now. The view answers the replayed
+ * CREATE or MKDIR with them, so the kernel's first idea of the new file is its real size and
+ * times. Made-up ones (size 0) were given as expired, but a reader's refresh can be thrown away
+ * by the kernel when another request changes the file's attributes at the same moment (the
+ * replayed MODIFY that follows a write on the server does): the reader then saw size 0 and read
+ * nothing. A name already gone again is replayed with made-up attributes (its DELETE follows).
+ */
+function withFound(job: Extract<ReplayJob, { kind: 'create' }>): Extract<ReplayJob, { kind: 'create' }> {
+  let st: fs.BigIntStats;
   try {
-    return fs.lstatSync(join(data.backing, path)).isDirectory();
+    st = fs.lstatSync(join(data.backing, job.path), { bigint: true });
   } catch {
-    return false;
+    return job;
   }
+  return { ...job, isDir: job.isDir ?? st.isDirectory(), found: foundAttrOf(st) };
 }
 
 /** IN_MODIFY + IN_CLOSE_WRITE for a file (ftruncate to its own size), IN_ATTRIB for a folder. */
