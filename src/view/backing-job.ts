@@ -38,22 +38,16 @@ export type BackingJob = U & (
   | { op: 'access'; path: Uint8Array; mask: number }
   /** OPENDIR: the listing goes to the serving thread as an update, then the reply. */
   | { op: 'opendir'; fh: bigint; path: Uint8Array }
-  /** READDIRPLUS: attributes of entries whose nodes the serving thread counted already. */
-  | { op: 'readdirplus'; size: number; dir: Uint8Array; entries: PlusEntry[] }
+  /**
+   * READDIRPLUS: attributes of the entries from index `from` (0 is '.', 1 is '..', 2 on the
+   * listing's names), whose nodes the serving thread counted already (`nodes`, 0n for '.' and
+   * '..'). `names` is the listing read at OPENDIR (shared memory, not copied), `at` the offset of
+   * the first name of the part in it; `dirIno` the folder's own node id.
+   */
+  | { op: 'readdirplus'; size: number; dir: Uint8Array; dirIno: bigint; names: Uint8Array; from: number; at: number; nodes: BigUint64Array; types: Uint8Array }
   /** A replayed operation's answer that shows real attributes when the backing folder has them. */
   | { op: 'replay-attr'; form: 'entry' | 'attr'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
 );
-
-export interface PlusEntry {
-  name: Uint8Array;
-  /** 0n for '.' and '..' (no entry, no lookup counted). */
-  node: bigint;
-  /** d_ino: the node id, the folder's own for '.' and '..'. */
-  ino: bigint;
-  /** The cookie of the entry after this one. */
-  next: bigint;
-  type: number;
-}
 
 export type BackingUpdate =
   | { kind: 'forget'; node: bigint }
@@ -62,7 +56,7 @@ export type BackingUpdate =
   | { kind: 'closed'; fh: bigint }
   | { kind: 'unlink'; rel: Uint8Array }
   | { kind: 'rename'; from: Uint8Array; to: Uint8Array }
-  /** Names joined by NUL (a name never holds one), and their DT_* types. */
+  /** Names joined by NUL (a name never holds one) in shared memory, and their DT_* types. */
   | { kind: 'listing'; fh: bigint; names: Uint8Array; types: Uint8Array }
   /** An OPENDIR whose reply came too late (interrupted): its listing is not needed. */
   | { kind: 'closedir'; fh: bigint };

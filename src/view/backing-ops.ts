@@ -8,10 +8,9 @@ import * as fs from 'node:fs';
 import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
 import type { BackingJob, BackingUpdate } from './backing-job.js';
 import {
-  Fattr, OpenOut, OUT_HEADER, direntplusSize, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
-  encodeReply, encodeStatfs, encodeWrite, writeDirentplus, writeOutHeader, type Attr, type Timeouts,
+  DirentplusWriter, Fattr, OpenOut, OUT_HEADER, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
+  encodeReply, encodeStatfs, encodeWrite, writeOutHeader, type Attr, type Timeouts,
 } from './fuse-wire.js';
-import { joinName } from './nodes.js';
 
 const { O_NOFOLLOW, O_CREAT, O_EXCL } = fs.constants;
 
@@ -205,38 +204,79 @@ function typeOf(d: fs.Dirent): number {
 
 function opendir(job: Extract<BackingJob, { op: 'opendir' }>, c: BackingContext): void {
   const entries = fs.readdirSync(buf(job.path), { withFileTypes: true, encoding: 'buffer' });
-  const names = Buffer.concat(entries.flatMap((d) => [d.name as unknown as Buffer, Buffer.alloc(1)]));
+  const names = entries.map((d) => d.name as unknown as Buffer);
+  // In shared memory: the serving thread and the READDIRPLUS jobs read it without copies.
+  const joined = Buffer.from(new SharedArrayBuffer(names.reduce((n, name) => n + name.length + 1, 0)));
+  let at = 0;
+  for (const name of names) {
+    joined.set(name, at);
+    at += name.length + 1;
+  }
   const types = Uint8Array.from(entries, (d) => typeOf(d as unknown as fs.Dirent));
-  c.update({ kind: 'listing', fh: job.fh, names, types });
+  c.update({ kind: 'listing', fh: job.fh, names: joined, types });
   if (!c.write(encodeOpen(job.u, job.fh, 0))) c.update({ kind: 'closedir', fh: job.fh });
 }
 
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+let pathBuf = Buffer.alloc(4096);
+let pathDir: Uint8Array | null = null;
+
+/** The backing path of an entry, made in place (Buffer.concat per entry cost 0.8 µs). */
+function entryPath(dir: Uint8Array, dirLength: number, name: Buffer): Buffer {
+  if (pathBuf.length < dirLength + name.length) {
+    pathBuf = Buffer.alloc(dirLength + name.length + 4096);
+    pathDir = null;
+  }
+  if (pathDir !== dir) {
+    pathBuf.set(dir);
+    pathBuf[dirLength - 1] = 0x2f;
+    pathDir = dir;
+  }
+  pathBuf.set(name, dirLength);
+  return pathBuf.subarray(0, dirLength + name.length);
+}
+
 function readdirplus(job: Extract<BackingJob, { op: 'readdirplus' }>, c: BackingContext): Buffer {
-  const out = Buffer.alloc(OUT_HEADER + job.size);
-  let at = OUT_HEADER;
+  const out = new DirentplusWriter(job.size);
+  const names = buf(job.names);
+  const dirLength = job.dir.length + 1;
+  const attrValid = c.t.attrSeconds * 1e9;
   const gone: number[] = [];
-  const place = (i: number, st: fs.BigIntStats | null) => {
-    const e = job.entries[i]!;
-    const a: Attr = st ? attrOf(st, e.ino) : { ...syntheticAttr(e.ino, e.type === 4, { uid: 0, gid: 0 }), mode: e.type << 12 };
-    if (at + direntplusSize(e.name.length) <= out.length) at = writeDirentplus(out, at, st ? e.node : 0n, a, c.t, e.next, e.name);
-  };
-  for (let i = 0; i < job.entries.length; i++) {
-    const e = job.entries[i]!;
-    if (e.node === 0n) {
-      place(i, null);
+  const entryNames: Buffer[] = [];
+  for (let k = 0, at = job.at; k < job.nodes.length; k++) {
+    const i = job.from + k;
+    let name: Buffer;
+    if (i < 2) name = i === 0 ? DOT : DOTDOT;
+    else {
+      const end = names.indexOf(0, at);
+      name = names.subarray(at, end);
+      at = end + 1;
+    }
+    entryNames.push(name);
+    const node = job.nodes[k]!;
+    if (!out.fits(name.length)) break;
+    if (node === 0n) {
+      out.add(0n, job.dirIno, null, c.t, 0, i + 1, job.types[k]!, name);
       continue;
     }
+    let st: fs.BigIntStats | undefined;
     try {
-      place(i, lstat(joinName(buf(job.dir), buf(e.name))));
+      st = fs.lstatSync(entryPath(job.dir, dirLength, name), { bigint: true });
     } catch {
-      gone.push(i); // gone since OPENDIR
-      c.update({ kind: 'forget', node: e.node });
+      st = undefined;
+    }
+    if (st) out.add(node, node, st, c.t, attrValid, i + 1, 0, name);
+    else {
+      gone.push(k); // gone since OPENDIR
+      c.update({ kind: 'forget', node });
     }
   }
   // An empty answer would end the listing: names gone since OPENDIR are shown without an entry.
-  if (at === OUT_HEADER) for (const i of gone) place(i, null);
-  writeOutHeader(out, job.u, at - OUT_HEADER);
-  return out.subarray(0, at);
+  if (out.at === OUT_HEADER) {
+    for (const k of gone) if (out.fits(entryNames[k]!.length)) out.add(0n, job.nodes[k]!, null, c.t, 0, job.from + k + 1, job.types[k]!, entryNames[k]!);
+  }
+  return out.reply(job.u);
 }
 
 /** Real attributes when the backing folder has the name with the expected type, else made up. */

@@ -1,26 +1,27 @@
 /**
  * Open folders: the listing is read once at OPENDIR by a backing thread (so offsets stay stable
- * while the folder changes behind us) and kept here, on the serving thread; READDIR is answered
- * from it directly, READDIRPLUS by a backing thread that adds each entry's attributes. The offset
- * of a request is the index of the next entry.
+ * while the folder changes behind us) into shared memory, and kept here, on the serving thread;
+ * READDIR is answered from it directly, READDIRPLUS by a backing thread that adds each entry's
+ * attributes, reading the names from the same memory (a job carries node ids, no names). The
+ * offset of a request is the index of the next entry: 0 is '.', 1 is '..', then the names.
  */
-import {
-  OUT_HEADER, direntSize, direntplusSize, writeDirent, writeOutHeader,
-} from './fuse-wire.js';
+import { OUT_HEADER, direntSize, direntplusSize, writeDirent, writeOutHeader } from './fuse-wire.js';
 import { joinName, type Node } from './nodes.js';
 import type { FuseServer } from './fuse-server.js';
-import type { PlusEntry } from './backing-job.js';
 import { E, Errno } from './attrs.js';
 
 interface Listing {
   node: Node;
   /** Null until the backing thread has read the folder (always before the kernel reads it). */
-  names: Buffer[] | null;
+  names: Buffer | null;
+  /** Where each name starts in `names`, and one more: where the next would (past the last NUL). */
+  starts: Uint32Array;
   types: Uint8Array;
 }
 
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
+const DIR_TYPE = 4;
 /** d_ino for entries the kernel has no node for yet: informational only, never 0 (some readers skip 0). */
 const UNKNOWN_INO = 0xffffffffn;
 
@@ -33,7 +34,7 @@ export class DirHandles {
   /** A handle for a folder whose listing a backing thread is about to read. */
   open(node: Node): bigint {
     const fh = this.next++;
-    this.open_.set(fh, { node, names: null, types: new Uint8Array(0) });
+    this.open_.set(fh, { node, names: null, starts: new Uint32Array(1), types: new Uint8Array(0) });
     return fh;
   }
 
@@ -41,14 +42,14 @@ export class DirHandles {
   listed(fh: bigint, joined: Buffer, types: Uint8Array): void {
     const l = this.open_.get(fh);
     if (!l) return;
-    const names: Buffer[] = [DOT, DOTDOT];
-    for (let at = 0; at < joined.length; ) {
-      const end = joined.indexOf(0, at);
-      names.push(joined.subarray(at, end));
-      at = end + 1;
+    const starts = new Uint32Array(types.length + 1);
+    for (let k = 0, at = 0; k < types.length; k++) {
+      at = joined.indexOf(0, at) + 1;
+      starts[k + 1] = at;
     }
-    l.names = names;
-    l.types = Uint8Array.from([4, 4, ...types]);
+    l.names = joined;
+    l.starts = starts;
+    l.types = types;
   }
 
   release(fh: bigint): void {
@@ -59,28 +60,36 @@ export class DirHandles {
   read(unique: bigint, fh: bigint, offset: bigint, size: number, plus: boolean): Buffer | null {
     const l = this.open_.get(fh);
     if (!l?.names) throw new Errno(E.EBADF);
-    const names = l.names;
+    const count = l.types.length + 2;
+    const name = (i: number): Buffer => i === 0 ? DOT : i === 1 ? DOTDOT : l.names!.subarray(l.starts[i - 2]!, l.starts[i - 1]! - 1);
+    const from = Math.min(Number(offset), count);
     if (plus) {
       // Entries that fit (a size that depends on the name only), their nodes counted now.
-      const entries: PlusEntry[] = [];
-      let room = size;
-      for (let i = Number(offset); i < names.length; i++) {
-        const name = names[i]!;
-        if (direntplusSize(name.length) > room) break;
-        room -= direntplusSize(name.length);
-        // '.' and '..' carry no entry: the kernel must not count a lookup for them.
-        const node = i < 2 ? 0n : this.server.nodes.remember(joinName(l.node.path, name)).id;
-        entries.push({ name, node, ino: i < 2 ? l.node.id : node, next: BigInt(i + 1), type: l.types[i]! });
+      let to = from;
+      for (let room = size; to < count; to++) {
+        const length = to < 2 ? to + 1 : l.starts[to - 1]! - l.starts[to - 2]! - 1;
+        if (direntplusSize(length) > room) break;
+        room -= direntplusSize(length);
       }
-      return this.server.run({ op: 'readdirplus', u: unique, size, dir: this.server.backing(l.node.path), entries });
+      const nodes = new BigUint64Array(to - from);
+      const types = new Uint8Array(to - from);
+      for (let i = from; i < to; i++) {
+        // '.' and '..' carry no entry: the kernel must not count a lookup for them.
+        nodes[i - from] = i < 2 ? 0n : this.server.nodes.remember(joinName(l.node.path, name(i))).id;
+        types[i - from] = i < 2 ? DIR_TYPE : l.types[i - 2]!;
+      }
+      const at = l.starts[Math.max(from, 2) - 2]!;
+      return this.server.run({
+        op: 'readdirplus', u: unique, size, dir: this.server.backing(l.node.path), dirIno: l.node.id, names: l.names, from, at, nodes, types,
+      });
     }
     const out = Buffer.alloc(OUT_HEADER + size);
     let at = OUT_HEADER;
-    for (let i = Number(offset); i < names.length; i++) {
-      const name = names[i]!;
-      if (at + direntSize(name.length) > out.length) break;
-      const known = i < 2 ? undefined : this.server.nodes.byPathOf(joinName(l.node.path, name));
-      at = writeDirent(out, at, i < 2 ? l.node.id : (known?.id ?? UNKNOWN_INO), BigInt(i + 1), l.types[i]!, name);
+    for (let i = from; i < count; i++) {
+      const n = name(i);
+      if (at + direntSize(n.length) > out.length) break;
+      const known = i < 2 ? undefined : this.server.nodes.byPathOf(joinName(l.node.path, n));
+      at = writeDirent(out, at, i < 2 ? l.node.id : (known?.id ?? UNKNOWN_INO), BigInt(i + 1), i < 2 ? DIR_TYPE : l.types[i - 2]!, n);
     }
     writeOutHeader(out, unique, at - OUT_HEADER);
     return out.subarray(0, at);

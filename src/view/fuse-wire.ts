@@ -363,10 +363,152 @@ export function direntplusSize(nameLength: number): number {
   return ENTRY_OUT_SIZE + direntSize(nameLength);
 }
 
-export function writeDirentplus(out: Buffer, at: number, nodeid: bigint, a: Attr, t: Timeouts, off: bigint, name: Uint8Array): number {
-  if (nodeid === 0n) out.fill(0, at, at + ENTRY_OUT_SIZE);
-  else writeEntry(out, at, nodeid, a, t);
-  return writeDirent(out, at + ENTRY_OUT_SIZE, a.ino, off, direntType(a.mode), name);
+
+/** The fields of a `BigIntStats` (node:fs, `bigint: true`) that an entry's attributes need. */
+export interface BigStat {
+  size: bigint;
+  blocks: bigint;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  rdev: bigint;
+  blksize: bigint;
+}
+
+/**
+ * Host byte order: the FUSE protocol is in the host's order, and typed arrays write in it (the
+ * rest of this file writes little-endian, the same thing on the hosts Node runs on for us).
+ */
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = LITTLE ? 0 : 1;
+const HI = LITTLE ? 1 : 0;
+const scratch = new BigInt64Array(1);
+const scratch32 = new Uint32Array(scratch.buffer);
+
+/**
+ * A READDIRPLUS reply written in place through typed arrays: about 0.3 µs an entry instead of
+ * 5 µs with Buffer's BigInt writers and BigInt divisions for the times (whose garbage also cost
+ * the backing thread its collections). Entries start 8-aligned (the header is 16 bytes, each
+ * entry a multiple of 8), so every 64-bit field is one element of a BigUint64Array view.
+ */
+export class DirentplusWriter {
+  readonly buf: Buffer;
+  /** Where the next entry goes. */
+  at = OUT_HEADER;
+  private readonly u64: BigUint64Array;
+  private readonly s64: BigInt64Array;
+  private readonly u32: Uint32Array;
+
+  /** `size`: the kernel's buffer size for the reply body. */
+  constructor(readonly size: number) {
+    const ab = new ArrayBuffer((OUT_HEADER + size + 7) & ~7);
+    this.buf = Buffer.from(ab, 0, OUT_HEADER + size);
+    this.u64 = new BigUint64Array(ab);
+    this.s64 = new BigInt64Array(ab);
+    this.u32 = new Uint32Array(ab);
+  }
+
+  /** Whether an entry with a name of `nameLength` bytes still fits. */
+  fits(nameLength: number): boolean {
+    return this.at + direntplusSize(nameLength) <= this.buf.length;
+  }
+
+  /**
+   * One fuse_direntplus: with an entry (node id and attributes) when `st` is given, else the
+   * dirent only (nodeid 0: the kernel makes no entry, counts no lookup). `off` is the cookie of
+   * the next entry; `type` is used when there is no `st`. `attrValidNs` is how long the kernel
+   * may keep the attributes. The caller checked `fits`.
+   */
+  add(nodeid: bigint, ino: bigint, st: BigStat | null, t: Timeouts, attrValidNs: number, off: number, type: number, name: Uint8Array): void {
+    const at = this.at;
+    const q = at >>> 3;
+    const w = at >>> 2;
+    const u32 = this.u32;
+    if (st) {
+      this.u64[q] = nodeid;
+      this.u64[q + 1] = 0n; // generation: node ids are never reused
+      this.u64[q + 2] = BigInt(t.entrySeconds);
+      this.u64[q + 3] = BigInt(Math.floor(attrValidNs / 1e9));
+      u32[w + 8] = 0;
+      u32[w + 9] = attrValidNs % 1e9;
+      // fuse_attr at +40
+      this.u64[q + 5] = ino;
+      this.s64[q + 6] = st.size;
+      this.s64[q + 7] = st.blocks;
+      this.time(q + 8, w + 22, st.atimeNs);
+      this.time(q + 9, w + 23, st.mtimeNs);
+      this.time(q + 10, w + 24, st.ctimeNs);
+      const mode = Number(st.mode);
+      u32[w + 25] = mode;
+      u32[w + 26] = Number(st.nlink);
+      u32[w + 27] = Number(st.uid);
+      u32[w + 28] = Number(st.gid);
+      u32[w + 29] = Number(st.rdev);
+      u32[w + 30] = Number(st.blksize);
+      u32[w + 31] = 0;
+      type = direntType(mode);
+    } else {
+      this.buf.fill(0, at, at + ENTRY_OUT_SIZE);
+    }
+    const d = q + ENTRY_OUT_SIZE / 8;
+    this.u64[d] = ino;
+    u32[(d + 1) * 2 + LO] = off >>> 0;
+    u32[(d + 1) * 2 + HI] = Math.floor(off / 4294967296);
+    u32[(d + 2) * 2] = name.length;
+    u32[(d + 2) * 2 + 1] = type;
+    const nameAt = at + ENTRY_OUT_SIZE + 24;
+    this.buf.set(name, nameAt);
+    this.at = at + direntplusSize(name.length);
+    this.buf.fill(0, nameAt + name.length, this.at);
+  }
+
+  /** The finished reply to request `unique`. */
+  reply(unique: bigint): Buffer {
+    writeOutHeader(this.buf, unique, this.at - OUT_HEADER);
+    return this.buf.subarray(0, this.at);
+  }
+
+  /**
+   * `ns` since the epoch as seconds at u64 index `secAt` and nanoseconds at u32 index `nsecAt`,
+   * without BigInt arithmetic: the quotient estimated in floating point is off by at most one
+   * (the double's error is under 1.1 µs), and the remainder, exact modulo 2^32, tells which way
+   * to correct it. Times before 1970 take the BigInt way (floored: nanoseconds are never negative).
+   */
+  private time(secAt: number, nsecAt: number, ns: bigint): void {
+    const u32 = this.u32;
+    if (ns < 0n) {
+      let sec = ns / NS;
+      let nsec = ns % NS;
+      if (nsec < 0n) {
+        sec -= 1n;
+        nsec += NS;
+      }
+      this.s64[secAt] = sec;
+      u32[nsecAt] = Number(nsec);
+      return;
+    }
+    scratch[0] = ns;
+    const lo = scratch32[LO]!;
+    const hi = scratch32[HI]!;
+    let sec = Math.floor((hi * 4294967296 + lo) / 1e9);
+    let nsec = (lo - Math.imul(sec, 1e9)) >>> 0;
+    if (nsec >= 1e9) {
+      if (nsec > 3e9) {
+        sec--;
+        nsec = (nsec + 1e9) >>> 0;
+      } else {
+        sec++;
+        nsec -= 1e9;
+      }
+    }
+    u32[secAt * 2 + LO] = sec >>> 0;
+    u32[secAt * 2 + HI] = Math.floor(sec / 4294967296);
+    u32[nsecAt] = nsec;
+  }
 }
 
 // ---- notifications (unique 0, error = the notify code) ----

@@ -1,14 +1,15 @@
 // The FUSE codec and the serving logic against requests the Linux kernel really sent (captured
 // from /dev/fuse, fixtures/fuse-requests.json), and against every truncation and random damage
 // of them: decoding is exact, replies have the kernel's struct sizes, nothing ever throws.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ATTR_OUT_SIZE, Body, ENTRY_OUT_SIZE, Fattr, IN_HEADER, INIT_OUT_SIZE, OUT_HEADER, Op, decodeHeader, decodeInit, decodeIo,
-  decodeSetattr, direntSize, encodeInvalEntry, encodeInvalInode, FuseWireError,
+  decodeSetattr, DirentplusWriter, direntSize, encodeEntry, encodeInvalEntry, encodeInvalInode, FuseWireError,
 } from '../../src/view/fuse-wire.js';
+import { attrOf } from '../../src/view/attrs.js';
 import { FuseServer, type JobRunner } from '../../src/view/fuse-server.js';
 import { runJob } from '../../src/view/backing-ops.js';
 import { SLOT_DATA } from '../../src/view/pool-state.js';
@@ -102,6 +103,41 @@ describe('replies and notifications', () => {
     expect([inode.length, inode.readUInt32LE(0), inode.readInt32LE(4), inode.readBigInt64LE(32)]).toEqual([40, 40, 2, -1n]);
     const entry = encodeInvalEntry(1n, Buffer.from('abc'));
     expect([entry.length, entry.readInt32LE(4), entry.readUInt32LE(24), entry.subarray(32).toString('latin1')]).toEqual([36, 3, 3, 'abc\0']);
+  });
+
+  it('a READDIRPLUS entry written in place holds what an entry reply holds, for any time', () => {
+    const root = mkdtempSync(join(tmpdir(), 'smbnotify-fuse-unit-'));
+    dirs.push(root);
+    writeFileSync(join(root, 'f'), 'hello');
+    const t = { entrySeconds: 1, attrSeconds: 1 };
+    const real = lstatSync(join(root, 'f'), { bigint: true });
+    // Times around second boundaries (where a floating-point quotient is off by one), far ones.
+    const NS = 1_000_000_000n;
+    const times = [0n, 1n, NS - 1n, NS, 1_764_000_000n * NS - 1n, 1_764_000_000n * NS, 4_294_967_295n * NS + NS - 1n, 9_000_000_000n * NS + 999_999_999n];
+    for (let i = 0; i < 2000; i++) times.push(BigInt(Math.floor(Math.random() * 2 ** 32)) * NS + BigInt(Math.floor(Math.random() * 1e9)));
+    for (const ns of times) {
+      const st = { ...real, atimeNs: ns, mtimeNs: ns + 1n, ctimeNs: ns + NS - 1n, size: 2n ** 40n + 3n };
+      const w = new DirentplusWriter(4096);
+      w.add(42n, 42n, st, t, 1e9, 7, 0, Buffer.from('name'));
+      const entry = encodeEntry(1n, 42n, attrOf(st, 42n), t).subarray(OUT_HEADER);
+      expect(w.buf.subarray(OUT_HEADER, OUT_HEADER + ENTRY_OUT_SIZE).equals(entry)).toBe(true);
+    }
+    // Before 1970: floored seconds, nanoseconds never negative. A shortened attribute timeout.
+    const w = new DirentplusWriter(4096);
+    w.add(42n, 42n, { ...real, atimeNs: -1n, mtimeNs: -NS, ctimeNs: -NS - 5n }, t, 250_000_000, 7, 0, Buffer.from('name'));
+    const e = w.buf.subarray(OUT_HEADER);
+    expect([e.readBigInt64LE(64), e.readUInt32LE(88), e.readBigInt64LE(72), e.readUInt32LE(92), e.readBigInt64LE(80), e.readUInt32LE(96)]).toEqual([-1n, 999_999_999, -1n, 0, -2n, 999_999_995]);
+    expect([e.readBigUInt64LE(24), e.readUInt32LE(36)]).toEqual([0n, 250_000_000]);
+    // The dirent: node id as d_ino, the next cookie, the name padded; without attributes a zero entry.
+    w.add(0n, 9n, null, t, 0, 8, 4, Buffer.from('..'));
+    const d = w.reply(5n);
+    expect([d.readUInt32LE(0), d.readBigUInt64LE(8)]).toEqual([d.length, 5n]);
+    const first = OUT_HEADER + ENTRY_OUT_SIZE;
+    expect([d.readBigUInt64LE(first), d.readBigUInt64LE(first + 8), d.readUInt32LE(first + 16), d.readUInt32LE(first + 20), d.subarray(first + 24, first + 32).toString('latin1')])
+      .toEqual([42n, 7n, 4, 8, 'name\0\0\0\0']);
+    const second = first + direntSize(4);
+    expect(d.subarray(second, second + ENTRY_OUT_SIZE).every((b) => b === 0)).toBe(true);
+    expect([d.readBigUInt64LE(second + ENTRY_OUT_SIZE), d.readUInt32LE(second + ENTRY_OUT_SIZE + 20), d.length]).toEqual([9n, 4, second + ENTRY_OUT_SIZE + 32]);
   });
 
   it('the server answers the captured INIT and LOOKUP as it did for the kernel', () => {
