@@ -42,9 +42,10 @@ export type BackingJob = U & (
    * READDIRPLUS: attributes of the entries from index `from` (0 is '.', 1 is '..', 2 on the
    * listing's names), whose nodes the serving thread counted already (`nodes`, 0n for '.' and
    * '..'). `names` is the listing read at OPENDIR (shared memory, not copied), `at` the offset of
-   * the first name of the part in it; `dirIno` the folder's own node id.
+   * the first name of the part in it; `dirIno` the folder's own node id. The thread that answers
+   * a part prepares the next one (readdirplus.ts), which the serving thread then hands it.
    */
-  | { op: 'readdirplus'; size: number; dir: Uint8Array; dirIno: bigint; names: Uint8Array; from: number; at: number; nodes: BigUint64Array; types: Uint8Array }
+  | { op: 'readdirplus'; fh: bigint; size: number; dir: Uint8Array; dirIno: bigint; names: Uint8Array; from: number; at: number; nodes: BigUint64Array; types: Uint8Array }
   /** A replayed operation's answer that shows real attributes when the backing folder has them. */
   | { op: 'replay-attr'; form: 'entry' | 'attr'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
 );

@@ -7,8 +7,9 @@
 import * as fs from 'node:fs';
 import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
 import type { BackingJob, BackingUpdate } from './backing-job.js';
+import { readdirplus } from './readdirplus.js';
 import {
-  DirentplusWriter, Fattr, OpenOut, OUT_HEADER, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
+  Fattr, OpenOut, OUT_HEADER, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
   encodeReply, encodeStatfs, encodeWrite, writeOutHeader, type Attr, type Timeouts,
 } from './fuse-wire.js';
 
@@ -22,6 +23,10 @@ export interface BackingContext {
   write(reply: Buffer, length?: number): boolean;
   /** Tells the serving thread about a change of its tables; always before the reply. */
   update(u: BackingUpdate): void;
+  /** How many requests with effects the backing threads have done (pool-state.ts). */
+  changes(): number;
+  /** Before the reply: this thread goes on preparing the next part of a listing (readdirplus.ts). */
+  preparing(): void;
 }
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -163,7 +168,7 @@ function run(job: BackingJob, c: BackingContext): void {
       opendir(job, c);
       return;
     case 'readdirplus':
-      c.write(readdirplus(job, c));
+      readdirplus(job, c);
       return;
     case 'replay-attr': {
       const a = replayAttr(job.node, job.path, job.isDir, c);
@@ -215,68 +220,6 @@ function opendir(job: Extract<BackingJob, { op: 'opendir' }>, c: BackingContext)
   const types = Uint8Array.from(entries, (d) => typeOf(d as unknown as fs.Dirent));
   c.update({ kind: 'listing', fh: job.fh, names: joined, types });
   if (!c.write(encodeOpen(job.u, job.fh, 0))) c.update({ kind: 'closedir', fh: job.fh });
-}
-
-const DOT = Buffer.from('.');
-const DOTDOT = Buffer.from('..');
-let pathBuf = Buffer.alloc(4096);
-let pathDir: Uint8Array | null = null;
-
-/** The backing path of an entry, made in place (Buffer.concat per entry cost 0.8 µs). */
-function entryPath(dir: Uint8Array, dirLength: number, name: Buffer): Buffer {
-  if (pathBuf.length < dirLength + name.length) {
-    pathBuf = Buffer.alloc(dirLength + name.length + 4096);
-    pathDir = null;
-  }
-  if (pathDir !== dir) {
-    pathBuf.set(dir);
-    pathBuf[dirLength - 1] = 0x2f;
-    pathDir = dir;
-  }
-  pathBuf.set(name, dirLength);
-  return pathBuf.subarray(0, dirLength + name.length);
-}
-
-function readdirplus(job: Extract<BackingJob, { op: 'readdirplus' }>, c: BackingContext): Buffer {
-  const out = new DirentplusWriter(job.size);
-  const names = buf(job.names);
-  const dirLength = job.dir.length + 1;
-  const attrValid = c.t.attrSeconds * 1e9;
-  const gone: number[] = [];
-  const entryNames: Buffer[] = [];
-  for (let k = 0, at = job.at; k < job.nodes.length; k++) {
-    const i = job.from + k;
-    let name: Buffer;
-    if (i < 2) name = i === 0 ? DOT : DOTDOT;
-    else {
-      const end = names.indexOf(0, at);
-      name = names.subarray(at, end);
-      at = end + 1;
-    }
-    entryNames.push(name);
-    const node = job.nodes[k]!;
-    if (!out.fits(name.length)) break;
-    if (node === 0n) {
-      out.add(0n, job.dirIno, null, c.t, 0, i + 1, job.types[k]!, name);
-      continue;
-    }
-    let st: fs.BigIntStats | undefined;
-    try {
-      st = fs.lstatSync(entryPath(job.dir, dirLength, name), { bigint: true });
-    } catch {
-      st = undefined;
-    }
-    if (st) out.add(node, node, st, c.t, attrValid, i + 1, 0, name);
-    else {
-      gone.push(k); // gone since OPENDIR
-      c.update({ kind: 'forget', node });
-    }
-  }
-  // An empty answer would end the listing: names gone since OPENDIR are shown without an entry.
-  if (out.at === OUT_HEADER) {
-    for (const k of gone) if (out.fits(entryNames[k]!.length)) out.add(0n, job.nodes[k]!, null, c.t, 0, job.from + k + 1, job.types[k]!, entryNames[k]!);
-  }
-  return out.reply(job.u);
 }
 
 /** Real attributes when the backing folder has the name with the expected type, else made up. */

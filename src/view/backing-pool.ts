@@ -53,9 +53,12 @@ export class BackingPool implements JobRunner {
     this.ports.push(port1);
   }
 
-  /** Hands `job` to a free thread (starting one, or waiting for one, when none is free). */
-  run(job: BackingJob): void {
-    let i = this.state.idle(this.workers.length);
+  /**
+   * Hands `job` to a free thread (starting one, or waiting for one, when none is free), or to
+   * `prefer` when that thread is free or preparing this very request. Returns the thread's index.
+   */
+  run(job: BackingJob, prefer = -1): number {
+    let i = prefer >= 0 && prefer < this.workers.length && this.state.takeable(prefer) ? prefer : this.state.idle(this.workers.length);
     while (i < 0) {
       const stuckFor = performance.now() - Math.max(...this.takenAt);
       // A thread still loading its code is about to serve: starting another would not be quicker.
@@ -70,6 +73,7 @@ export class BackingPool implements JobRunner {
     this.takenAt[i] = performance.now();
     this.state.take(i, job.u, abandonable(job));
     this.workers[i]!.postMessage(job);
+    return i;
   }
 
   abandonable(unique: bigint): boolean {

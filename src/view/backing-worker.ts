@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { BackingJob, BackingUpdate } from './backing-job.js';
+import { abandonable, type BackingJob, type BackingUpdate } from './backing-job.js';
 import { runJob, type BackingContext } from './backing-ops.js';
+import { prepareNext } from './readdirplus.js';
 import { PoolState } from './pool-state.js';
 import type { Timeouts } from './fuse-wire.js';
 
@@ -22,11 +23,16 @@ export interface BackingWorkerData {
 
 const data = workerData as BackingWorkerData;
 const state = new PoolState(data.state);
+/** The job being run, and whether it goes on preparing the next part of a listing. */
+let current: BackingJob | null = null;
+let preparing = false;
 
 const context: BackingContext = {
   root: Buffer.from(data.root.replace(/\/*$/, '/')),
   t: data.t,
   write(reply, length = reply.length) {
+    // Done before the reply, so that the kernel's next request cannot find attributes read before it.
+    if (current && !abandonable(current)) state.changed();
     try {
       fs.writeSync(data.fd, reply, 0, length);
       return true;
@@ -41,16 +47,31 @@ const context: BackingContext = {
   update(u: BackingUpdate) {
     data.updates.postMessage(u);
   },
+  changes: () => state.changes(),
+  preparing() {
+    preparing = true;
+    state.preparing(data.index);
+  },
 };
 
 parentPort!.on('message', (job: BackingJob) => {
+  current = job;
   try {
     runJob(job, context);
   } catch {
     // Only a reply the kernel refused lands here (a bug of ours): nothing more can be done for it.
   } finally {
     if (job.op === 'write') PoolState.freeSlot(job.slot);
-    state.done(data.index);
+    current = null;
+    if (!preparing) state.done(data.index);
+  }
+  if (preparing) {
+    preparing = false;
+    try {
+      prepareNext(context);
+    } finally {
+      state.prepared(data.index);
+    }
   }
 });
 state.ready(data.index);

@@ -17,6 +17,8 @@ interface Listing {
   /** Where each name starts in `names`, and one more: where the next would (past the last NUL). */
   starts: Uint32Array;
   types: Uint8Array;
+  /** The backing thread that answered the last READDIRPLUS: it prepares the next part. */
+  thread: number;
 }
 
 const DOT = Buffer.from('.');
@@ -34,7 +36,7 @@ export class DirHandles {
   /** A handle for a folder whose listing a backing thread is about to read. */
   open(node: Node): bigint {
     const fh = this.next++;
-    this.open_.set(fh, { node, names: null, starts: new Uint32Array(1), types: new Uint8Array(0) });
+    this.open_.set(fh, { node, names: null, starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1 });
     return fh;
   }
 
@@ -79,9 +81,10 @@ export class DirHandles {
         types[i - from] = i < 2 ? DIR_TYPE : l.types[i - 2]!;
       }
       const at = l.starts[Math.max(from, 2) - 2]!;
-      return this.server.run({
-        op: 'readdirplus', u: unique, size, dir: this.server.backing(l.node.path), dirIno: l.node.id, names: l.names, from, at, nodes, types,
-      });
+      l.thread = this.server.runOn({
+        op: 'readdirplus', u: unique, fh, size, dir: this.server.backing(l.node.path), dirIno: l.node.id, names: l.names, from, at, nodes, types,
+      }, l.thread);
+      return null;
     }
     const out = Buffer.alloc(OUT_HEADER + size);
     let at = OUT_HEADER;

@@ -42,7 +42,8 @@ export interface ServerOptions {
 const { O_NOFOLLOW, O_CREAT, O_EXCL } = fs.constants;
 
 export interface JobRunner {
-  run(job: BackingJob): void;
+  /** Runs `job` on a backing thread (`prefer` if it can take it); returns the thread's index. */
+  run(job: BackingJob, prefer?: number): number;
   /** True when `unique` is being answered by a backing thread and may be abandoned. */
   abandonable(unique: bigint): boolean;
 }
@@ -93,6 +94,11 @@ export class FuseServer {
   run(job: BackingJob): null {
     this.opts.pool.run(job);
     return null;
+  }
+
+  /** Runs `job` on thread `prefer` when it can take it (it may have prepared the answer); returns the thread. */
+  runOn(job: BackingJob, prefer: number): number {
+    return this.opts.pool.run(job, prefer);
   }
 
   /** Applies a change a backing thread made to the tables (before it answered the kernel). */

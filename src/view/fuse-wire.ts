@@ -421,9 +421,9 @@ export class DirentplusWriter {
    * One fuse_direntplus: with an entry (node id and attributes) when `st` is given, else the
    * dirent only (nodeid 0: the kernel makes no entry, counts no lookup). `off` is the cookie of
    * the next entry; `type` is used when there is no `st`. `attrValidNs` is how long the kernel
-   * may keep the attributes. The caller checked `fits`.
+   * may keep the attributes. The caller checked `fits`. Returns where the entry starts.
    */
-  add(nodeid: bigint, ino: bigint, st: BigStat | null, t: Timeouts, attrValidNs: number, off: number, type: number, name: Uint8Array): void {
+  add(nodeid: bigint, ino: bigint, st: BigStat | null, t: Timeouts, attrValidNs: number, off: number, type: number, name: Uint8Array): number {
     const at = this.at;
     const q = at >>> 3;
     const w = at >>> 2;
@@ -464,6 +464,17 @@ export class DirentplusWriter {
     this.buf.set(name, nameAt);
     this.at = at + direntplusSize(name.length);
     this.buf.fill(0, nameAt + name.length, this.at);
+    return at;
+  }
+
+  /** Gives the entry `add` wrote at `entryAt` its node id (as d_ino too) and its attributes' timeout. */
+  claim(entryAt: number, nodeid: bigint, attrValidNs: number): void {
+    const q = entryAt >>> 3;
+    this.u64[q] = nodeid;
+    this.u64[q + 3] = BigInt(Math.floor(attrValidNs / 1e9));
+    this.u32[(entryAt >>> 2) + 9] = attrValidNs % 1e9;
+    this.u64[q + 5] = nodeid;
+    this.u64[q + ENTRY_OUT_SIZE / 8] = nodeid;
   }
 
   /** The finished reply to request `unique`. */

@@ -140,7 +140,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
       workerData: { fd: mounted.fd, root, shared: channel.shared, pool: pool.shared } satisfies ServeWorkerData,
     });
     const replay = new Worker(new URL('./replay-worker.js', import.meta.url), {
-      workerData: { fd: mounted.fd, mountPoint, backing: root, shared: channel.shared } satisfies ReplayWorkerData,
+      workerData: { fd: mounted.fd, mountPoint, backing: root, shared: channel.shared, pool: pool.shared } satisfies ReplayWorkerData,
     });
     await new Promise<void>((ok, fail) => {
       replay.once('online', ok);

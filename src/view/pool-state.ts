@@ -16,7 +16,15 @@ const FREED = 0;
 const BUSY = 1;
 const ABANDONABLE = 1 + MAX_THREADS;
 const READY = 1 + 2 * MAX_THREADS;
-const INTS = 1 + 3 * MAX_THREADS;
+const CHANGES = 1 + 3 * MAX_THREADS;
+const INTS = 2 + 3 * MAX_THREADS;
+/** The requests' unique ids follow the ints, 8-aligned. */
+const UNIQUES = Math.ceil((INTS * 4) / 8) * 8;
+
+/** BUSY values: a thread preparing the next part of a listing takes that part's request only. */
+const FREE = 0;
+const TAKEN = 1;
+const PREPARING = 2;
 
 export class PoolState {
   private readonly ints: Int32Array;
@@ -24,23 +32,51 @@ export class PoolState {
 
   constructor(readonly shared: SharedArrayBuffer) {
     this.ints = new Int32Array(shared, 0, INTS);
-    this.uniques = new BigInt64Array(shared, INTS * 4 + 4, MAX_THREADS);
+    this.uniques = new BigInt64Array(shared, UNIQUES, MAX_THREADS);
   }
 
   static create(): PoolState {
-    return new PoolState(new SharedArrayBuffer(INTS * 4 + 4 + MAX_THREADS * 8));
+    return new PoolState(new SharedArrayBuffer(UNIQUES + MAX_THREADS * 8));
   }
 
   /** A free thread among the first `count`, or -1. */
   idle(count: number): number {
-    for (let i = 0; i < count; i++) if (Atomics.load(this.ints, BUSY + i) === 0) return i;
+    for (let i = 0; i < count; i++) if (Atomics.load(this.ints, BUSY + i) === FREE) return i;
     return -1;
+  }
+
+  /** Whether thread `i` may be handed a request it prepared for: free, or preparing it. */
+  takeable(i: number): boolean {
+    return Atomics.load(this.ints, BUSY + i) !== TAKEN;
+  }
+
+  /**
+   * Called by backing thread `i` before the reply of a request after which it prepares the next
+   * one: from then on the serving thread may hand it that request (it runs once prepared).
+   */
+  preparing(i: number): void {
+    Atomics.store(this.ints, BUSY + i, PREPARING);
+  }
+
+  /** Called by backing thread `i` when prepared: free, unless handed a request meanwhile. */
+  prepared(i: number): void {
+    if (Atomics.compareExchange(this.ints, BUSY + i, PREPARING, FREE) === PREPARING) this.freed();
+  }
+
+  /** Called by a backing thread when a request with effects is done, before its reply. */
+  changed(): void {
+    Atomics.add(this.ints, CHANGES, 1);
+  }
+
+  /** How many requests with effects were done: attributes read before a change are not reused. */
+  changes(): number {
+    return Atomics.load(this.ints, CHANGES);
   }
 
   take(i: number, unique: bigint, abandonable: boolean): void {
     Atomics.store(this.uniques, i, unique);
     Atomics.store(this.ints, ABANDONABLE + i, abandonable ? 1 : 0);
-    Atomics.store(this.ints, BUSY + i, 1);
+    Atomics.store(this.ints, BUSY + i, TAKEN);
   }
 
   /** Called by backing thread `i` once its code is loaded and it can take requests. */
@@ -56,7 +92,11 @@ export class PoolState {
 
   /** Called by backing thread `i` when its request is answered. */
   done(i: number): void {
-    Atomics.store(this.ints, BUSY + i, 0);
+    Atomics.store(this.ints, BUSY + i, FREE);
+    this.freed();
+  }
+
+  private freed(): void {
     Atomics.add(this.ints, FREED, 1);
     Atomics.notify(this.ints, FREED);
   }
@@ -72,7 +112,7 @@ export class PoolState {
   inFlight(): [bigint, boolean][] {
     const out: [bigint, boolean][] = [];
     for (let i = 0; i < MAX_THREADS; i++) {
-      if (Atomics.load(this.ints, BUSY + i) === 1) out.push([Atomics.load(this.uniques, i), Atomics.load(this.ints, ABANDONABLE + i) === 1]);
+      if (Atomics.load(this.ints, BUSY + i) === TAKEN) out.push([Atomics.load(this.uniques, i), Atomics.load(this.ints, ABANDONABLE + i) === 1]);
     }
     return out;
   }
@@ -80,7 +120,7 @@ export class PoolState {
   /** The thread answering `unique`, if any. */
   holder(unique: bigint): number {
     for (let i = 0; i < MAX_THREADS; i++) {
-      if (Atomics.load(this.ints, BUSY + i) === 1 && Atomics.load(this.uniques, i) === unique) return i;
+      if (Atomics.load(this.ints, BUSY + i) === TAKEN && Atomics.load(this.uniques, i) === unique) return i;
     }
     return -1;
   }

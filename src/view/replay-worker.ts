@@ -11,12 +11,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { foundAttrOf } from './attrs.js';
 import { encodeInvalEntry, encodeInvalInode } from './fuse-wire.js';
 import { ReplayChannel, type ReplayJob } from './replay-job.js';
+import { PoolState } from './pool-state.js';
 
 export interface ReplayWorkerData {
   fd: number;
   mountPoint: string;
   backing: string;
   shared: SharedArrayBuffer;
+  /** The backing threads' state: each replay counts as a change (attributes read before it are not reused). */
+  pool: SharedArrayBuffer;
 }
 
 export interface ReplayRequest {
@@ -31,6 +34,7 @@ export interface ReplayResult {
 
 const data = workerData as ReplayWorkerData;
 const channel = new ReplayChannel(data.shared);
+const pool = new PoolState(data.pool);
 channel.replayThread = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
 
 function notify(message: Buffer): void {
@@ -90,6 +94,8 @@ function code(err: unknown): string | undefined {
 }
 
 function run(job: ReplayRequest['job']): void {
+  // The backing folder has changed already: a listing's part prepared before must be read again.
+  pool.changed();
   const abs = join(data.mountPoint, job.path);
   if (job.kind === 'invalidate') {
     refresh(job.path);

@@ -182,6 +182,36 @@ describe('data through the view', () => {
     expect(again!.split('|').find((l) => l.startsWith('f7 '))).toBe('f7 f 12');
   });
 
+  it('a listing of several parts: a write through the view between parts and names removed after OPENDIR show in the parts read after', () => {
+    const dir = join(backing, 'parts');
+    fs.mkdirSync(dir);
+    // 4-byte names: about 200 entries a 32 KiB READDIRPLUS part.
+    for (let i = 0; i < 700; i++) fs.writeFileSync(join(dir, `f${String(i).padStart(3, '0')}`), 'abc');
+    // After the first part, the backing thread prepares the second (reads its attributes ahead):
+    // a write through the view to a name of that part must still show, and names removed from
+    // the backing folder after OPENDIR must not show in the parts read after.
+    const script = [
+      'import os, sys, time',
+      'view_dir, backing_dir = sys.argv[1], sys.argv[2]',
+      'order = [e.name for e in os.scandir(view_dir)]',
+      'grow, drop = order[300], set(order[500:560])',
+      'it = os.scandir(view_dir)',
+      'first = next(it)',
+      'time.sleep(0.02)',
+      'with open(os.path.join(view_dir, grow), "a") as f: f.write("grown")',
+      'sizes = {e.name: e.stat(follow_symlinks=False).st_size for e in it}',
+      'print(sizes[grow], len(sizes) + 1, flush=True)',
+      'it = os.scandir(view_dir)',
+      'first = next(it)',
+      'for name in drop: os.unlink(os.path.join(backing_dir, name))',
+      'time.sleep(0.3)',
+      'rest = [e.name for e in it]',
+      'print(sorted(rest + [first.name]) == sorted(set(order) - drop), flush=True)',
+    ].join('\n');
+    const out = execFileSync('python3', ['-c', script, join(view.mountPoint, 'parts'), dir], { encoding: 'utf8' }).trim().split('\n');
+    expect(out).toEqual(['8 700', 'True']);
+  });
+
   it('tar x into the view gives the same tree as into a reference folder', () => {
     const archive = join(mkdtempSync(join(tmpdir(), 'smbnotify-tar-')), 'src.tar');
     execFileSync('tar', ['-cf', archive, '-C', REPO, 'src', 'test', 'docs', 'package.json']);

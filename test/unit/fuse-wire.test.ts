@@ -37,7 +37,7 @@ function server(): { s: { handle(b: Buffer, n: number): void }; replies: Buffer[
   const write = (b: Buffer, n = b.length) => void replies.push(Buffer.from(b.subarray(0, n)));
   // The backing calls run on this thread here (backing-ops.ts, as a backing thread runs them).
   const pool: JobRunner = {
-    run: (job) => runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u) }),
+    run: (job) => (runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => 0, preparing: () => undefined }), 0),
     abandonable: () => false,
   };
   const s: FuseServer = new FuseServer({ root, write, pool, replay: ReplayChannel.create(), onLocalChange: () => undefined });
