@@ -3,7 +3,10 @@
  * event loop: it sits in a blocking read of /dev/fuse) and the main thread (which fails the
  * requests still waiting when the view stops) can see it: per thread, whether it is busy, the
  * request it is answering, whether that request may be abandoned and whether it has finished
- * starting; a counter bumped each time a thread becomes free, to wait on.
+ * starting; a counter bumped each time a thread becomes free, to wait on. A thread may also be
+ * preparing the next part of a listing (readdirplus.ts): then it takes that request only. And a
+ * count of the requests with effects done (and replays), which tells whether attributes read
+ * ahead may still be used.
  *
  * Request buffers holding WRITE data are shared too (slots): the first 4 bytes say "in use", the
  * request starts at SLOT_DATA. The backing thread that writes the data frees the slot.
