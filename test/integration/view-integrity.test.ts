@@ -212,6 +212,21 @@ describe('data through the view', () => {
     expect(out).toEqual(['8 700', 'True']);
   });
 
+  it('names of any bytes (not UTF-8, UTF-8, control characters) are listed and found with those bytes', () => {
+    const dir = join(backing, 'bytes');
+    fs.mkdirSync(dir);
+    const names = [Buffer.from([0x63, 0x61, 0x66, 0xe9]), Buffer.from('caf\u00e9 \u00fc\u4e2d'), Buffer.from([0x01, 0x7f, 0x80, 0xff, 0x0a]), Buffer.from('plain')];
+    for (const name of names) fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), name);
+    const script = [
+      'import os, sys',
+      'for d in sys.argv[1:]:',
+      '    print(sorted((n.hex(), os.lstat(os.path.join(d.encode(), n)).st_size) for n in os.listdir(d.encode())))',
+    ].join('\n');
+    const [viewed, direct] = execFileSync('python3', ['-c', script, join(view.mountPoint, 'bytes'), dir], { encoding: 'utf8' }).trim().split('\n');
+    expect(viewed).toBe(direct);
+    expect(direct).toContain("('636166e9', 4)");
+  });
+
   it('tar x into the view gives the same tree as into a reference folder', () => {
     const archive = join(mkdtempSync(join(tmpdir(), 'smbnotify-tar-')), 'src.tar');
     execFileSync('tar', ['-cf', archive, '-C', REPO, 'src', 'test', 'docs', 'package.json']);
