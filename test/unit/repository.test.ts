@@ -9,6 +9,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 function files(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
+    // Installed packages are not ours (test/.optional holds usocket's, with their own docs/ links).
+    if (name === 'node_modules' || name === '.optional') continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...files(p));
     else if (/\.(ts|md|sh|xml|conf|service|json)$/.test(name)) out.push(p);
