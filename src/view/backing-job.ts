@@ -57,8 +57,11 @@ export type BackingUpdate =
   | { kind: 'closed'; fh: bigint }
   | { kind: 'unlink'; rel: Uint8Array }
   | { kind: 'rename'; from: Uint8Array; to: Uint8Array }
-  /** Names joined by NUL (a name never holds one) in shared memory, and their DT_* types. */
-  | { kind: 'listing'; fh: bigint; names: Uint8Array; types: Uint8Array }
+  /**
+   * Names joined by NUL (a name never holds one) in shared memory, the same as a latin1 string
+   * (the serving thread's node keys are made from it), and their DT_* types.
+   */
+  | { kind: 'listing'; fh: bigint; names: Uint8Array; text: string; types: Uint8Array }
   /** An OPENDIR whose reply came too late (interrupted): its listing is not needed. */
   | { kind: 'closedir'; fh: bigint };
 

@@ -217,7 +217,7 @@ function opendir(job: Extract<BackingJob, { op: 'opendir' }>, c: BackingContext)
   const names = Buffer.from(new SharedArrayBuffer(joined.length));
   names.write(joined, 0, 'latin1');
   const types = Uint8Array.from(entries, typeOf);
-  c.update({ kind: 'listing', fh: job.fh, names, types });
+  c.update({ kind: 'listing', fh: job.fh, names, text: joined, types });
   if (!c.write(encodeOpen(job.u, job.fh, 0))) c.update({ kind: 'closedir', fh: job.fh });
 }
 

@@ -14,6 +14,8 @@ interface Listing {
   node: Node;
   /** Null until the backing thread has read the folder (always before the kernel reads it). */
   names: Buffer | null;
+  /** The same as a latin1 string: node keys are made from it without a Buffer a name. */
+  text: string;
   /** Where each name starts in `names`, and one more: where the next would (past the last NUL). */
   starts: Uint32Array;
   types: Uint8Array;
@@ -36,20 +38,21 @@ export class DirHandles {
   /** A handle for a folder whose listing a backing thread is about to read. */
   open(node: Node): bigint {
     const fh = this.next++;
-    this.open_.set(fh, { node, names: null, starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1 });
+    this.open_.set(fh, { node, names: null, text: '', starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1 });
     return fh;
   }
 
-  /** The backing thread's listing: names joined by NUL, and their types. */
-  listed(fh: bigint, joined: Buffer, types: Uint8Array): void {
+  /** The backing thread's listing: names joined by NUL (as bytes and as a latin1 string), and their types. */
+  listed(fh: bigint, joined: Buffer, text: string, types: Uint8Array): void {
     const l = this.open_.get(fh);
     if (!l) return;
     const starts = new Uint32Array(types.length + 1);
     for (let k = 0, at = 0; k < types.length; k++) {
-      at = joined.indexOf(0, at) + 1;
+      at = text.indexOf('\0', at) + 1;
       starts[k + 1] = at;
     }
     l.names = joined;
+    l.text = text;
     l.starts = starts;
     l.types = types;
   }
@@ -75,9 +78,10 @@ export class DirHandles {
       }
       const nodes = new BigUint64Array(to - from);
       const types = new Uint8Array(to - from);
+      const dirKey = l.node.path.length === 0 ? '' : `${l.node.path.toString('latin1')}/`;
       for (let i = from; i < to; i++) {
         // '.' and '..' carry no entry: the kernel must not count a lookup for them.
-        nodes[i - from] = i < 2 ? 0n : this.server.nodes.remember(joinName(l.node.path, name(i))).id;
+        nodes[i - from] = i < 2 ? 0n : this.server.nodes.rememberKey(dirKey + l.text.slice(l.starts[i - 2], l.starts[i - 1]! - 1)).id;
         types[i - from] = i < 2 ? DIR_TYPE : l.types[i - 2]!;
       }
       const at = l.starts[Math.max(from, 2) - 2]!;

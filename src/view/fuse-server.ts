@@ -109,7 +109,7 @@ export class FuseServer {
     else if (u.kind === 'closed') this.files.delete(u.fh);
     else if (u.kind === 'unlink') this.nodes.unlink(b(u.rel));
     else if (u.kind === 'rename') this.nodes.rename(b(u.from), b(u.to));
-    else if (u.kind === 'listing') this.dirs.listed(u.fh, b(u.names), u.types);
+    else if (u.kind === 'listing') this.dirs.listed(u.fh, b(u.names), u.text, u.types);
     else this.dirs.release(u.fh);
   }
 

@@ -14,8 +14,11 @@ export interface Node {
   id: bigint;
   /** Relative path bytes; empty for the root. */
   path: Buffer;
-  /** How many times the kernel was handed this node (LOOKUP, CREATE, READDIRPLUS...); FORGET lowers it. */
-  lookups: bigint;
+  /**
+   * How many times the kernel was handed this node (LOOKUP, CREATE, READDIRPLUS...); FORGET
+   * lowers it. A number (exact up to 2^53): a BigInt made a new one at each count.
+   */
+  lookups: number;
   /** False once the name was removed: the node lives on until the kernel forgets it. */
   linked: boolean;
 }
@@ -44,7 +47,7 @@ export class NodeTable {
   private nextId = ROOT_ID + 1n;
 
   constructor() {
-    const root: Node = { id: ROOT_ID, path: Buffer.alloc(0), lookups: 1n, linked: true };
+    const root: Node = { id: ROOT_ID, path: Buffer.alloc(0), lookups: 1, linked: true };
     this.byId.set(ROOT_ID, root);
     this.byPath.set('', root);
   }
@@ -63,10 +66,17 @@ export class NodeTable {
 
   /** The node for `path`, made if new; counts one more kernel reference. */
   remember(path: Buffer): Node {
-    const key = path.toString('latin1');
+    return this.rememberKey(path.toString('latin1'), path);
+  }
+
+  /**
+   * The same for a path given as its key, the path's bytes as latin1 (one character per byte):
+   * no Buffer is made for a node that exists (a listing counts one node per entry).
+   */
+  rememberKey(key: string, path?: Buffer): Node {
     let node = this.byPath.get(key);
     if (!node) {
-      node = { id: this.nextId++, path, lookups: 0n, linked: true };
+      node = { id: this.nextId++, path: path ?? Buffer.from(key, 'latin1'), lookups: 0, linked: true };
       this.byId.set(node.id, node);
       this.byPath.set(key, node);
     }
@@ -78,8 +88,8 @@ export class NodeTable {
     if (id === ROOT_ID) return;
     const node = this.byId.get(id);
     if (!node) return;
-    node.lookups -= count;
-    if (node.lookups > 0n) return;
+    node.lookups -= Number(count);
+    if (node.lookups > 0) return;
     this.byId.delete(id);
     const key = node.path.toString('latin1');
     if (this.byPath.get(key) === node) this.byPath.delete(key);
