@@ -28,39 +28,6 @@ export function attrOf(st: fs.BigIntStats, ino: bigint): Attr {
   };
 }
 
-/**
- * A backing file's attributes as they travel in a replay job (JSON: the 64-bit values as decimal
- * strings), read by the replaying thread just before it replays the name's creation.
- */
-export interface FoundAttr {
-  size: string;
-  blocks: string;
-  atimeNs: string;
-  mtimeNs: string;
-  ctimeNs: string;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  blksize: number;
-}
-
-export function foundAttrOf(st: fs.BigIntStats): FoundAttr {
-  const a = attrOf(st, 0n);
-  return {
-    size: String(a.size), blocks: String(a.blocks), atimeNs: String(a.atimeNs), mtimeNs: String(a.mtimeNs), ctimeNs: String(a.ctimeNs),
-    mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, rdev: a.rdev, blksize: a.blksize,
-  };
-}
-
-export function attrOfFound(f: FoundAttr, ino: bigint): Attr {
-  return {
-    ino, size: BigInt(f.size), blocks: BigInt(f.blocks), atimeNs: BigInt(f.atimeNs), mtimeNs: BigInt(f.mtimeNs), ctimeNs: BigInt(f.ctimeNs),
-    mode: f.mode, nlink: f.nlink, uid: f.uid, gid: f.gid, rdev: f.rdev, blksize: f.blksize,
-  };
-}
-
 /** Attributes for a name the backing folder no longer (or not yet) has. */
 export function syntheticAttr(ino: bigint, isDir: boolean, owner: { uid: number; gid: number }): Attr {
   const now = BigInt(Date.now()) * 1_000_000n;

@@ -13,8 +13,8 @@
  *
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
-import { Body, Op, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
-import { E, attrOfFound, syntheticAttr, type FoundAttr } from './attrs.js';
+import { Body, Op, type Attr, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
+import { E, syntheticAttr } from './attrs.js';
 import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName, parentOf } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
@@ -127,8 +127,8 @@ export class ReplayAnswers {
    * when it found none. Given as already expired all the same, so the first look at the new
    * name (stat, open, a file manager's refresh) reads them afresh from the backing folder.
    */
-  private created(isDir: boolean, u: bigint, node: bigint, found: FoundAttr | undefined): Buffer {
-    const a = found && (found.mode & 0o170000) === (isDir ? 0o040000 : 0o100000) ? attrOfFound(found, node) : syntheticAttr(node, isDir, OWNER);
+  private created(isDir: boolean, u: bigint, node: bigint, found: Attr | undefined): Buffer {
+    const a = found && (found.mode & 0o170000) === (isDir ? 0o040000 : 0o100000) ? { ...found, ino: node } : syntheticAttr(node, isDir, OWNER);
     return isDir ? encodeEntry(u, node, a, this.expired) : encodeCreate(u, node, a, this.expired, 0n, 0);
   }
 

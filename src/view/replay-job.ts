@@ -5,16 +5,26 @@
  * thread makes its system calls one after another and waits for each.
  */
 
-import type { FoundAttr } from './attrs.js';
+import type { Attr } from './fuse-wire.js';
 
 export type ReplayJob =
-  /** `found`: the backing file's attributes when the replaying thread found it there. */
-  | { kind: 'create'; path: string; isDir?: boolean; found?: FoundAttr }
+  /** `found`: the backing file's attributes (ino unset) when the replaying thread found it there. */
+  | { kind: 'create'; path: string; isDir?: boolean; found?: Attr }
   | { kind: 'delete'; path: string; isDir?: boolean }
   | { kind: 'rename'; oldPath: string; path: string; isDir?: boolean }
   | { kind: 'modify'; path: string; isDir?: boolean };
 
 const HEADER = 12;
+
+/** JSON has no 64-bit integers: a bigint travels as {"bigint": "decimal digits"}. */
+function toJson(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? { bigint: value.toString() } : value;
+}
+
+function fromJson(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && 'bigint' in value && typeof value.bigint === 'string') return BigInt(value.bigint);
+  return value;
+}
 export const JOB_BUFFER_SIZE = 64 * 1024;
 
 /** Slot 0: the replaying thread's id; slot 1: length of the JSON job that follows (0: none); slot 2: job number. */
@@ -46,7 +56,7 @@ export class ReplayChannel {
       Atomics.store(this.ints, 1, 0);
       return;
     }
-    const text = Buffer.from(JSON.stringify(job));
+    const text = Buffer.from(JSON.stringify(job, toJson));
     if (text.length > this.bytes.length) throw new Error('replay job too long');
     this.bytes.set(text);
     Atomics.add(this.ints, 2, 1);
@@ -59,7 +69,7 @@ export class ReplayChannel {
     if (length === 0) return null;
     const number = Atomics.load(this.ints, 2);
     if (number !== this.cachedNumber || !this.cached) {
-      this.cached = JSON.parse(Buffer.from(this.bytes.subarray(0, length)).toString()) as ReplayJob;
+      this.cached = JSON.parse(Buffer.from(this.bytes.subarray(0, length)).toString(), fromJson) as ReplayJob;
       this.cachedNumber = number;
     }
     return this.cached;

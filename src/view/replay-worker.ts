@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { foundAttrOf } from './attrs.js';
+import { attrOf } from './attrs.js';
 import { encodeInvalEntry, encodeInvalInode } from './fuse-wire.js';
 import { ReplayChannel, type ReplayJob } from './replay-job.js';
 import { PoolState } from './pool-state.js';
@@ -168,7 +168,7 @@ function withFound(job: Extract<ReplayJob, { kind: 'create' }>): Extract<ReplayJ
   } catch {
     return job;
   }
-  return { ...job, isDir: job.isDir ?? st.isDirectory(), found: foundAttrOf(st) };
+  return { ...job, isDir: job.isDir ?? st.isDirectory(), found: attrOf(st, 0n) };
 }
 
 /** IN_MODIFY + IN_CLOSE_WRITE for a file (ftruncate to its own size), IN_ATTRIB for a folder. */

@@ -191,3 +191,17 @@ describe('damaged requests', () => {
     expect(replies.every((r) => r.length >= OUT_HEADER)).toBe(true);
   });
 });
+
+describe('ReplayChannel', () => {
+  it('carries a creation job with the attributes found in the backing folder, 64-bit values exact', () => {
+    const channel = ReplayChannel.create();
+    const found = {
+      ino: 0n, size: 2n ** 63n - 1n, blocks: 8n, atimeNs: -1_500_000_000n, mtimeNs: 1_764_547_200_123_456_789n, ctimeNs: 0n,
+      mode: 0o100644, nlink: 1, uid: 1000, gid: 1000, rdev: 0, blksize: 4096,
+    };
+    channel.set({ kind: 'create', path: 'dir/new name', isDir: false, found });
+    expect(channel.get()).toEqual({ kind: 'create', path: 'dir/new name', isDir: false, found });
+    channel.set(null);
+    expect(channel.get()).toBeNull();
+  });
+});
