@@ -4,6 +4,7 @@
  * reports as a real operation on itself, so that inotify (GNOME Files, GIO, editors, build
  * watchers, inotifywait) sees the share change. Threads and their rules: docs/live-view.md.
  */
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { resolve, sep } from 'node:path';
@@ -12,6 +13,7 @@ import type { WatchEvent } from '../watch/events.js';
 import { encodeError } from './fuse-wire.js';
 import { MAX_WRITE } from './fuse-server.js';
 import { MountError, mountView, type Mounted } from './mount.js';
+import { FUSE_TYPE, topMountAt, type MountLine } from './mountinfo.js';
 import { PoolState } from './pool-state.js';
 import { ReplayChannel } from './replay-job.js';
 import { noteThreadLeftBehind } from './threads-left.js';
@@ -68,7 +70,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     private readonly serve: Worker,
     private readonly replay: Worker,
     private readonly coveredFd: number | null,
-    private readonly device: number,
+    private readonly device: MountLine,
     private readonly pool: PoolState,
   ) {
     super();
@@ -146,8 +148,11 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
       replay.once('online', ok);
       replay.once('error', fail);
     });
-    // From this thread, never the serving one: the answer comes from the serving thread.
-    const device = fs.statSync(mountPoint).dev;
+    // From mountinfo, not a stat of the mount point: this thread must never wait on the view. Had
+    // the serving thread died with that GETATTR read and unanswered, this thread would wait for
+    // ever, beyond SIGKILL, and the process (and so the watchdog) could never end.
+    const device = topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint);
+    if (!device || device.fstype !== FUSE_TYPE) throw new MountError(`mount ${mountPoint}: the view is not in /proc/self/mountinfo after mounting`);
     raiseReadahead(device);
     return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool);
   }
@@ -229,11 +234,9 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
  * As root, raise this mount's own readahead to 1 MiB (MAX_WRITE: the request size we accept),
  * as `blockdev --setra` does for a disk: 2.6x the read rate measured. Others cannot; no harm.
  */
-function raiseReadahead(device: number): void {
-  const major = ((device >>> 8) & 0xfff) | (Math.floor(device / 2 ** 32) & ~0xfff);
-  const minor = (device & 0xff) | ((device >>> 12) & ~0xff);
+function raiseReadahead(device: MountLine): void {
   try {
-    fs.writeFileSync(`/sys/class/bdi/${major}:${minor}/read_ahead_kb`, String(MAX_WRITE / 1024));
+    fs.writeFileSync(`/sys/class/bdi/${device.major}:${device.minor}/read_ahead_kb`, String(MAX_WRITE / 1024));
   } catch {
     // not root, or no sysfs: the kernel's 128 KiB
   }
@@ -241,14 +244,18 @@ function raiseReadahead(device: number): void {
 
 /**
  * Still in use after a lazy unmount (a shell inside it): end the FUSE connection through fusectl
- * so that the serving thread's read returns. Best effort: fusectl may not be mounted here.
+ * so that the serving thread's read returns. Best effort. systemd mounts fusectl; where nothing
+ * did (a container, a minimal VM), root mounts it here first.
  */
-function abortConnection(device: number): void {
-  // Anonymous devices have major 0; fusectl names a connection by its minor number.
-  const minor = (device & 0xff) | ((device >>> 12) & ~0xff);
+function abortConnection(device: MountLine): void {
+  // fusectl names a connection by its device's minor number (FUSE mounts have major 0).
+  const abort = `${FUSECTL}/${device.minor}/abort`;
+  if (!fs.existsSync(abort) && process.getuid?.() === 0) spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL], { stdio: 'ignore' });
   try {
-    fs.writeFileSync(`/sys/fs/fuse/connections/${minor}/abort`, '1');
+    fs.writeFileSync(abort, '1');
   } catch {
     // no fusectl: the process still exits; the kernel ends the connection when the fd closes
   }
 }
+
+const FUSECTL = '/sys/fs/fuse/connections';

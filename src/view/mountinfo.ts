@@ -15,13 +15,17 @@ export interface MountLine {
   mountPoint: string;
   fstype: string;
   source: string;
+  /** The device, as in the third field (major:minor). */
+  major: number;
+  minor: number;
 }
 
 export function parseMountLine(line: string): MountLine | null {
   const fields = line.split(' ');
   const dash = fields.indexOf('-', 6);
   if (dash < 0 || fields.length < dash + 3) return null;
-  return { mountPoint: mountinfoUnescape(fields[4]!), fstype: fields[dash + 1]!, source: mountinfoUnescape(fields[dash + 2]!) };
+  const [major, minor] = (fields[2] ?? '').split(':').map(Number);
+  return { mountPoint: mountinfoUnescape(fields[4]!), fstype: fields[dash + 1]!, source: mountinfoUnescape(fields[dash + 2]!), major: major ?? NaN, minor: minor ?? NaN };
 }
 
 /** The mount that is visible at `mountPoint`: the last one listed there. */

@@ -11,7 +11,8 @@ import { BackingPool } from './backing-pool.js';
 import { FuseServer, REQUEST_BUFFER_SIZE } from './fuse-server.js';
 import { PoolState, SLOT_DATA } from './pool-state.js';
 import { ReplayChannel } from './replay-job.js';
-import type { Timeouts } from './fuse-wire.js';
+import { E } from './attrs.js';
+import { encodeError, type Timeouts } from './fuse-wire.js';
 
 export interface ServeWorkerData {
   fd: number;
@@ -64,7 +65,10 @@ for (;;) {
     pool.drain((u) => server.apply(u));
     server.handle(buf, n, slot);
   } catch (err) {
+    // A bug of ours. The caller of the request in hand would wait for its answer beyond SIGKILL
+    // (the kernel gave it to us): fail it before ending, and the view unmounts.
     error = (err as Error).message;
+    if (n >= 16) reply(encodeError(buf.readBigUInt64LE(8), E.EIO));
     break;
   }
   if (server.destroyed) break;
