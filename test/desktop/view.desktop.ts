@@ -22,6 +22,13 @@ let env: NodeJS.ProcessEnv;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The standard deviation of a picture's pixels (0: one colour all over), from ImageMagick. */
+function colourSpread(file: string): number {
+  const r = spawnSync('identify', ['-format', '%[fx:standard_deviation]', file], { stdio: 'pipe' });
+  if (r.status !== 0) throw new Error(`identify: ${r.stderr.toString()}`);
+  return Number(r.stdout.toString());
+}
+
 function screenshot(name: string): string {
   const file = join(RESULTS, `${name}.png`);
   const r = spawnSync('import', ['-window', 'root', file], { env, stdio: 'pipe' });
@@ -87,7 +94,10 @@ for (const app of [
       await sleep(6_000);
       const after = screenshot(`${app.name}-2-after`);
       console.log(`${app.name}: ${before} and ${after}`);
-      expect(existsSync(after)).toBe(true);
+      // A window must be on screen: an empty display is one colour (GNOME Files once showed none
+      // while something it waited on hung, and this check still passed).
+      expect(colourSpread(before), `${before} is blank: ${app.name} shows no window`).toBeGreaterThan(0.05);
+      expect(colourSpread(after), `${after} is blank: ${app.name} shows no window`).toBeGreaterThan(0.05);
     } finally {
       if (child.pid) process.kill(-child.pid, 'SIGTERM');
       await sleep(1000);
