@@ -36,6 +36,8 @@ export interface ServerOptions {
   replay: ReplayChannel;
   /** Paths (relative, UTF-8) the user changes through the view: the server will report them too. */
   onLocalChange: (paths: string[]) => void;
+  /** INIT has been answered: the kernel applied its settings while we wrote the reply. */
+  onInitialized?: () => void;
   timeouts?: Timeouts;
 }
 
@@ -127,6 +129,7 @@ export class FuseServer {
       if (replaying && this.answers.answer(h, b)) return;
       const reply = this.dispatch(h, b, slot);
       if (reply) this.opts.write(reply);
+      if (h.opcode === Op.INIT) this.opts.onInitialized?.();
     } catch (err) {
       this.opts.write(encodeError(h.unique, errnoOf(err)));
     }

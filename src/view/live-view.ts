@@ -78,7 +78,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     this.serveEnded = new Promise((done) => {
       serve.on('message', (m: ServeWorkerMessage) => {
         if (m.type === 'local') this.replayer.noteOwn(m.paths);
-        else {
+        else if (m.type === 'ended') {
           done();
           if (!this.closing) {
             this.state = m.error ? 'failed' : 'stopped';
@@ -144,15 +144,33 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     const replay = new Worker(new URL('./replay-worker.js', import.meta.url), {
       workerData: { fd: mounted.fd, mountPoint, backing: root, shared: channel.shared, pool: pool.shared } satisfies ReplayWorkerData,
     });
+    const initialized = new Promise<boolean>((done) => {
+      const timer = setTimeout(() => done(false), INIT_TIMEOUT_MS);
+      const onMessage = (m: ServeWorkerMessage) => {
+        if (m.type === 'local') return;
+        clearTimeout(timer);
+        serve.off('message', onMessage);
+        done(m.type === 'initialized');
+      };
+      serve.on('message', onMessage);
+    });
     await new Promise<void>((ok, fail) => {
       replay.once('online', ok);
       replay.once('error', fail);
     });
-    // From mountinfo, not a stat of the mount point: this thread must never wait on the view. Had
-    // the serving thread died with that GETATTR read and unanswered, this thread would wait for
-    // ever, beyond SIGKILL, and the process (and so the watchdog) could never end.
+    // Waiting for the serving thread's word, not for a stat of the mount point: this thread must
+    // never wait on the view. Had the serving thread died with that GETATTR read and unanswered,
+    // this thread would wait for ever, beyond SIGKILL, and the process (and so the watchdog)
+    // could never end. The device comes from mountinfo for the same reason.
     const device = topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint);
-    if (!device || device.fstype !== FUSE_TYPE) throw new MountError(`mount ${mountPoint}: the view is not in /proc/self/mountinfo after mounting`);
+    if (!(await initialized) || !device || device.fstype !== FUSE_TYPE) {
+      mounted.unmount();
+      await within(Promise.all([serve.terminate(), replay.terminate()]), 2000);
+      fs.closeSync(mounted.fd);
+      if (coveredFd !== null) fs.closeSync(coveredFd);
+      throw new MountError(`mount ${mountPoint}: the kernel did not start the view within ${INIT_TIMEOUT_MS / 1000} s`);
+    }
+    // After INIT: the kernel sets the readahead from INIT's answer, over anything set before.
     raiseReadahead(device);
     return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool);
   }
@@ -259,3 +277,4 @@ function abortConnection(device: MountLine): void {
 }
 
 const FUSECTL = '/sys/fs/fuse/connections';
+const INIT_TIMEOUT_MS = 10_000;

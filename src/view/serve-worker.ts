@@ -22,7 +22,7 @@ export interface ServeWorkerData {
   pool: SharedArrayBuffer;
 }
 
-export type ServeWorkerMessage = { type: 'local'; paths: string[] } | { type: 'ended'; error?: string };
+export type ServeWorkerMessage = { type: 'local'; paths: string[] } | { type: 'initialized' } | { type: 'ended'; error?: string };
 
 const data = workerData as ServeWorkerData;
 const port = parentPort!;
@@ -45,6 +45,7 @@ const server = new FuseServer({
   pool,
   replay: new ReplayChannel(data.shared),
   onLocalChange: (paths) => post({ type: 'local', paths }),
+  onInitialized: () => post({ type: 'initialized' }),
   timeouts,
 });
 

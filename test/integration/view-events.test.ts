@@ -227,6 +227,14 @@ describe('smbnotify view', () => {
     }
   });
 
+  it('as root, reads ahead 1 MiB (set after INIT, which would reset it to 128 KiB)', () => {
+    expect(process.getuid?.(), 'the tests run as root').toBe(0);
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === view.mountPoint);
+    expect(line, 'the view in mountinfo').toBeDefined();
+    const device = line!.split(' ')[2];
+    expect(readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe('1024');
+  });
+
   it('a program that reads each new file as soon as its IN_CREATE comes reads all of it', async () => {
     // The server's write follows the creation at once, so the replayed MODIFY races the reader;
     // the kernel may then throw away the reader's fresh attributes and keep those of the replayed
