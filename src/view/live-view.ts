@@ -144,13 +144,14 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     const replay = new Worker(new URL('./replay-worker.js', import.meta.url), {
       workerData: { fd: mounted.fd, mountPoint, backing: root, shared: channel.shared, pool: pool.shared } satisfies ReplayWorkerData,
     });
-    const initialized = new Promise<boolean>((done) => {
-      const timer = setTimeout(() => done(false), INIT_TIMEOUT_MS);
+    /** Null once INIT is answered, else why not. */
+    const initialized = new Promise<string | null>((done) => {
+      const timer = setTimeout(() => done(`the kernel did not start the view within ${INIT_TIMEOUT_MS / 1000} s`), INIT_TIMEOUT_MS);
       const onMessage = (m: ServeWorkerMessage) => {
         if (m.type === 'local') return;
         clearTimeout(timer);
         serve.off('message', onMessage);
-        done(m.type === 'initialized');
+        done(m.type === 'initialized' ? null : `the view ended before it started${m.error ? `: ${m.error}` : ''}`);
       };
       serve.on('message', onMessage);
     });
@@ -163,12 +164,13 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     // this thread would wait for ever, beyond SIGKILL, and the process (and so the watchdog)
     // could never end. The device comes from mountinfo for the same reason.
     const device = topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint);
-    if (!(await initialized) || !device || device.fstype !== FUSE_TYPE) {
+    const failed = (await initialized) ?? (device?.fstype === FUSE_TYPE ? null : 'the view is not in /proc/self/mountinfo');
+    if (failed !== null || !device) {
       mounted.unmount();
       await within(Promise.all([serve.terminate(), replay.terminate()]), 2000);
       fs.closeSync(mounted.fd);
       if (coveredFd !== null) fs.closeSync(coveredFd);
-      throw new MountError(`mount ${mountPoint}: the kernel did not start the view within ${INIT_TIMEOUT_MS / 1000} s`);
+      throw new MountError(`mount ${mountPoint}: ${failed}`);
     }
     // After INIT: the kernel sets the readahead from INIT's answer, over anything set before.
     raiseReadahead(device);
