@@ -5,7 +5,7 @@
  * attributes, reading the names from the same memory (a job carries node ids, no names). The
  * offset of a request is the index of the next entry: 0 is '.', 1 is '..', then the names.
  */
-import { OUT_HEADER, direntSize, direntplusSize, writeDirent, writeOutHeader } from './fuse-wire.js';
+import { DOT, DOTDOT, DT_DIR, OUT_HEADER, direntSize, direntplusSize, writeDirent, writeOutHeader } from './fuse-wire.js';
 import { joinName, type Node } from './nodes.js';
 import type { FuseServer } from './fuse-server.js';
 import { E, Errno } from './attrs.js';
@@ -23,9 +23,6 @@ interface Listing {
   thread: number;
 }
 
-const DOT = Buffer.from('.');
-const DOTDOT = Buffer.from('..');
-const DIR_TYPE = 4;
 /** d_ino for entries the kernel has no node for yet: informational only, never 0 (some readers skip 0). */
 const UNKNOWN_INO = 0xffffffffn;
 
@@ -82,7 +79,7 @@ export class DirHandles {
       for (let i = from; i < to; i++) {
         // '.' and '..' carry no entry: the kernel must not count a lookup for them.
         nodes[i - from] = i < 2 ? 0n : this.server.nodes.rememberKey(dirKey + l.text.slice(l.starts[i - 2], l.starts[i - 1]! - 1)).id;
-        types[i - from] = i < 2 ? DIR_TYPE : l.types[i - 2]!;
+        types[i - from] = i < 2 ? DT_DIR : l.types[i - 2]!;
       }
       const at = l.starts[Math.max(from, 2) - 2]!;
       l.thread = this.server.runOn({
@@ -96,7 +93,7 @@ export class DirHandles {
       const n = name(i);
       if (at + direntSize(n.length) > out.length) break;
       const known = i < 2 ? undefined : this.server.nodes.byPathOf(joinName(l.node.path, n));
-      at = writeDirent(out, at, i < 2 ? l.node.id : (known?.id ?? UNKNOWN_INO), BigInt(i + 1), i < 2 ? DIR_TYPE : l.types[i - 2]!, n);
+      at = writeDirent(out, at, i < 2 ? l.node.id : (known?.id ?? UNKNOWN_INO), BigInt(i + 1), i < 2 ? DT_DIR : l.types[i - 2]!, n);
     }
     writeOutHeader(out, unique, at - OUT_HEADER);
     return out.subarray(0, at);

@@ -336,6 +336,12 @@ export function encodeInit(unique: bigint, o: InitOut): Buffer {
   return out;
 }
 
+/** DT_DIR, the type of a folder's entry, '.' and '..' included. */
+export const DT_DIR = 4;
+/** The two entries every listing starts with (offsets 0 and 1 of a folder handle). */
+export const DOT = Buffer.from('.');
+export const DOTDOT = Buffer.from('..');
+
 /** Directory entry types (the DT_* values): mode >> 12. */
 export function direntType(mode: number): number {
   return (mode >>> 12) & 0xf;

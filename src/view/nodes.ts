@@ -29,13 +29,13 @@ export function joinName(dir: Buffer, name: Buffer): Buffer {
   return dir.length === 0 ? name : Buffer.concat([dir, SLASH, name]);
 }
 
-/** A name the kernel may legitimately send in a request: non-empty, no '/', not '.' or '..'. */
 /** The folder part of a relative path (empty for a name in the root). */
 export function parentOf(path: Buffer): Buffer {
   const slash = path.lastIndexOf(0x2f);
   return slash < 0 ? Buffer.alloc(0) : path.subarray(0, slash);
 }
 
+/** A name the kernel may legitimately send in a request: non-empty, no '/', not '.' or '..'. */
 export function isPlainName(name: Buffer): boolean {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) return false;
   return !(name.length === 1 && name[0] === 0x2e) && !(name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);

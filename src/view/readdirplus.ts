@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import type { BackingJob } from './backing-job.js';
 import type { BackingContext } from './backing-ops.js';
-import { DirentplusWriter, OUT_HEADER, direntplusSize, type Timeouts } from './fuse-wire.js';
+import { DOT, DOTDOT, DT_DIR, DirentplusWriter, OUT_HEADER, direntplusSize, type Timeouts } from './fuse-wire.js';
 
 type Job = Extract<BackingJob, { op: 'readdirplus' }>;
 
@@ -44,9 +44,6 @@ interface Built {
 /** How old prepared attributes may be: a reader that keeps up asks within a few milliseconds. */
 const REUSE_MS = 100;
 
-const DOT = Buffer.from('.');
-const DOTDOT = Buffer.from('..');
-const DIR_TYPE = 4;
 
 let next: Part | null = null;
 let prepared: (Built & { part: Part; readAt: number; changes: number }) | null = null;
@@ -119,7 +116,7 @@ function build(part: Part, count: number, t: Timeouts): Built {
     if (i >= 2) at = end + 1;
     entryNames.push(name);
     if (i < 2) {
-      out.add(0n, part.dirIno, null, t, 0, i + 1, DIR_TYPE, name);
+      out.add(0n, part.dirIno, null, t, 0, i + 1, DT_DIR, name);
       entryAt.push(-2);
       continue;
     }

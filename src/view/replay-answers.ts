@@ -3,13 +3,15 @@
  * inotify event when an operation on the view succeeds, so the view makes the replayed
  * operation succeed without doing it: the change already happened on the server.
  *
- *   create:  LOOKUP name -> ENOENT, CREATE/MKDIR -> a node (attributes made up and given as
- *            expired, so the reply needs no backing call), with the dummy file handle 0
+ *   create:  LOOKUP name -> ENOENT, CREATE/MKDIR -> a node (the attributes the replaying thread
+ *            read from the backing folder, given as expired; no backing call), with the
+ *            dummy file handle 0
  *   delete:  LOOKUP name -> a node, UNLINK/RMDIR -> ok
  *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok
  *   modify:  OPEN -> handle 0, SETATTR (ftruncate to the same size) -> current attributes
  *
- *   any:     GETATTR of the folder it works in -> attributes made up and given as expired
+ *   any:     GETATTR of the folder it works in (only with default_permissions, mount.ts: the
+ *            kernel's permission check) -> attributes made up and given as expired
  *
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
@@ -20,8 +22,9 @@ import { isPlainName, joinName, parentOf } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
 
 /**
- * Owner of made-up attributes. They serve the replaying thread's own requests (its permission
- * checks included) and are given as expired, so no other caller ever sees them.
+ * Owner of made-up attributes. They serve the replaying thread's own requests (the kernel's
+ * permission checks with default_permissions included) and are given as expired, so no other
+ * caller ever sees them.
  */
 const OWNER = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 

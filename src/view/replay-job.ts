@@ -15,6 +15,7 @@ export type ReplayJob =
   | { kind: 'modify'; path: string; isDir?: boolean };
 
 const HEADER = 12;
+export const JOB_BUFFER_SIZE = 64 * 1024;
 
 /** JSON has no 64-bit integers: a bigint travels as {"bigint": "decimal digits"}. */
 function toJson(_key: string, value: unknown): unknown {
@@ -25,7 +26,6 @@ function fromJson(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && 'bigint' in value && typeof value.bigint === 'string') return BigInt(value.bigint);
   return value;
 }
-export const JOB_BUFFER_SIZE = 64 * 1024;
 
 /** Slot 0: the replaying thread's id; slot 1: length of the JSON job that follows (0: none); slot 2: job number. */
 export class ReplayChannel {
