@@ -25,8 +25,9 @@ export type BackingJob = U & (
   /** UNLINK / RMDIR: on success the table marks `rel` removed. */
   | { op: 'remove'; dir: boolean; rel: Uint8Array; path: Uint8Array }
   | { op: 'rename'; fromRel: Uint8Array; toRel: Uint8Array; from: Uint8Array; to: Uint8Array; noReplace: boolean }
-  | { op: 'open'; path: Uint8Array; flags: number }
-  | { op: 'create'; node: bigint; path: Uint8Array; flags: number; mode: number }
+  /** `direct`: answered FOPEN_DIRECT_IO (a write-only open on a kernel that keeps readers coherent). */
+  | { op: 'open'; path: Uint8Array; flags: number; direct: boolean }
+  | { op: 'create'; node: bigint; path: Uint8Array; flags: number; mode: number; direct: boolean }
   | { op: 'read'; fd: number; offset: number; size: number }
   /** The data lies in a shared request buffer, which the backing thread frees when done. */
   | { op: 'write'; fd: number; offset: number; size: number; slot: SharedArrayBuffer; at: number }

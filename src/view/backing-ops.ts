@@ -104,7 +104,7 @@ function run(job: BackingJob, c: BackingContext): void {
       const fd = fs.openSync(buf(job.path), job.flags);
       let flags = 0;
       try {
-        flags = keepCache(fd);
+        flags = keepCache(fd) | (job.direct ? OpenOut.DIRECT_IO : 0);
       } catch (err) {
         fs.closeSync(fd);
         throw err;
@@ -117,7 +117,7 @@ function run(job: BackingJob, c: BackingContext): void {
       let reply: Buffer;
       try {
         fs.fchmodSync(fd, job.mode);
-        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, BigInt(fd) + 1n, OpenOut.KEEP_CACHE);
+        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, BigInt(fd) + 1n, OpenOut.KEEP_CACHE | (job.direct ? OpenOut.DIRECT_IO : 0));
       } catch (err) {
         fs.closeSync(fd);
         throw err;

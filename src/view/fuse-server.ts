@@ -41,7 +41,16 @@ export interface ServerOptions {
   timeouts?: Timeouts;
 }
 
-const { O_NOFOLLOW, O_CREAT, O_EXCL } = fs.constants;
+const { O_NOFOLLOW, O_CREAT, O_EXCL, O_WRONLY } = fs.constants;
+/** open(2)'s access mode bits (Node's fs.constants lacks it). */
+const O_ACCMODE = 3;
+
+/**
+ * The FUSE protocol minor version of Linux 6.9. Since 6.6 the kernel drops the cached pages of the
+ * range before it sends a FOPEN_DIRECT_IO write (fs/fuse/file.c, fuse_direct_io); asking for 6.9
+ * leaves a margin, and older kernels simply keep writing through the page cache.
+ */
+const DIRECT_WRITES_MINOR = 40;
 
 export interface JobRunner {
   /** Runs `job` on a backing thread (`prefer` if it can take it); returns the thread's index. */
@@ -68,6 +77,8 @@ export class FuseServer {
   readonly t: Timeouts;
   private readonly answers: ReplayAnswers;
   destroyed = false;
+  /** Whether files opened write-only bypass the page cache (set at INIT: DIRECT_WRITES_MINOR). */
+  private directWrites = false;
 
   constructor(readonly opts: ServerOptions) {
     // The trailing slash makes the root itself resolve through a /proc/self/fd/N magic link.
@@ -139,6 +150,16 @@ export class FuseServer {
     this.opts.onLocalChange(paths.map((p) => p.toString()));
   }
 
+  /**
+   * A file opened write-only is written past the page cache (FOPEN_DIRECT_IO): nothing can read or
+   * map through that descriptor, so caching what it writes only costs the kernel a copy of every
+   * byte. The kernel drops other descriptors' cached pages of the written range before each such
+   * write, so readers stay coherent (test view-data, "a write-only descriptor").
+   */
+  private direct(flags: number): boolean {
+    return this.directWrites && (flags & O_ACCMODE) === O_WRONLY;
+  }
+
   /** A new name: its node is counted now, and forgotten again if the backing call fails. */
   private created(rel: Buffer): bigint {
     this.local(rel);
@@ -151,6 +172,7 @@ export class FuseServer {
     switch (h.opcode) {
       case Op.INIT: {
         const init = decodeInit(b);
+        this.directWrites = init.major === 7 && init.minor >= DIRECT_WRITES_MINOR;
         const want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.DO_READDIRPLUS | InitFlag.PARALLEL_DIROPS | InitFlag.AUTO_INVAL_DATA;
         return encodeInit(u, { flags: init.flags & want, maxReadahead: init.maxReadahead, maxWrite: MAX_WRITE, maxPages: MAX_WRITE / 4096, maxBackground: 64 });
       }
@@ -214,12 +236,12 @@ export class FuseServer {
       }
       case Op.OPEN: {
         const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
-        return this.run({ op: 'open', u, path: this.backing(this.linked(this.node(h.nodeid))), flags });
+        return this.run({ op: 'open', u, path: this.backing(this.linked(this.node(h.nodeid))), flags, direct: this.direct(flags) });
       }
       case Op.CREATE: {
         const rel = this.childPath(h.nodeid, b.names(16, 1)[0]!);
         const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
-        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777 });
+        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777, direct: this.direct(flags) });
       }
       case Op.READ: {
         const io = decodeIo(b);

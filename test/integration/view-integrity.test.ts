@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -65,6 +65,53 @@ function expectSameTree(a: string, b: string): void {
   const tb = tree(b);
   expect([...ta.keys()]).toEqual([...tb.keys()]);
   for (const [k, v] of ta) if (v !== tb.get(k)) expect.fail(`${k} differs: ${v.slice(0, 80)} vs ${(tb.get(k) ?? 'missing').slice(0, 80)}`);
+}
+
+/**
+ * Files opened write-only are answered FOPEN_DIRECT_IO (from Linux 6.9, FUSE 7.40): their writes
+ * leave no pages behind, and drop the written range from the cache of other descriptors.
+ */
+function checkDirectWrites(mountPoint: string, backingDir: string): void {
+  const resident = (p: string) => Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', p], { encoding: 'utf8' }).trim());
+  const [major, minor] = release().split('.').map(Number) as [number, number];
+  // Linux 6.9 speaks FUSE 7.40, from which the view answers write-only opens FOPEN_DIRECT_IO.
+  const direct = major > 6 || (major === 6 && minor >= 9);
+  // The file is read whole into the cache, then its first MiB is overwritten through a
+  // write-only descriptor; its mtime is put back behind the view each time, so that only the
+  // write itself can drop pages.
+  const file = join(mountPoint, 'file');
+  const keepMtime = () => fs.utimesSync(join(backingDir, 'file'), 1_700_000_000, 1_700_000_000);
+  fs.writeFileSync(file, Buffer.alloc(4 << 20, 7));
+  keepMtime();
+  fs.readFileSync(file);
+  expect(resident(file)).toBe(4 << 20);
+  const writer = fs.openSync(file, fs.constants.O_WRONLY);
+  fs.writeSync(writer, Buffer.alloc(1 << 20, 8), 0, 1 << 20, 0);
+  fs.closeSync(writer);
+  keepMtime();
+  expect(resident(file)).toBe(direct ? 3 << 20 : 4 << 20);
+
+  // The same size and the same mtime: the kernel's check of the attributes (AUTO_INVAL_DATA)
+  // sees no change, so only dropping the written range keeps the reader's pages right.
+  const SIZE = 8192;
+  const reader = fs.openSync(file, 'r');
+  const seen = Buffer.alloc(SIZE);
+  const stale: number[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      fs.readSync(reader, seen, 0, SIZE, 0);
+      const fill = 65 + (i % 26);
+      const writer = fs.openSync(file, fs.constants.O_WRONLY);
+      fs.writeSync(writer, Buffer.alloc(SIZE, fill), 0, SIZE, 0);
+      fs.closeSync(writer);
+      keepMtime();
+      fs.readSync(reader, seen, 0, SIZE, 0);
+      if (seen[0] !== fill || seen[SIZE - 1] !== fill) stale.push(i);
+    }
+  } finally {
+    fs.closeSync(reader);
+  }
+  expect(stale).toEqual([]);
 }
 
 describe('data through the view', () => {
@@ -151,6 +198,20 @@ describe('data through the view', () => {
     // And the bytes really are in the backing folder.
     expectSameTree(join(backing, 'random'), refDir);
   }, 240_000);
+
+  it('a write-only descriptor writes past the page cache, and a reader holding cached pages sees each new byte', async () => {
+    // A backing folder outside the share: the mtime put back below must not come back from the
+    // server as a change, whose replay would drop the file's pages by itself.
+    const local = mkdtempSync(join(tmpdir(), 'smbnotify-direct-'));
+    const localView = await startView([`${url}/integrity`, '-A', cred, '--backing', local]);
+    try {
+      checkDirectWrites(localView.mountPoint, local);
+    } finally {
+      await localView.stop();
+      fs.rmSync(local, { recursive: true });
+    }
+  });
+
 
   it('listings: a fresh one and one read again later through the same handle show the backing folder, attributes included', () => {
     const dir = join(backing, 'listed');
