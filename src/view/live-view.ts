@@ -251,12 +251,16 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
 /**
  * The kernel reads ahead at most 128 KiB on a FUSE mount (it takes the smaller of its default and
  * ours), so sequential reads arrive as 128 KiB requests, each a round trip through two threads.
- * As root, raise this mount's own readahead to 1 MiB (MAX_WRITE: the request size we accept),
- * as `blockdev --setra` does for a disk: 2.6x the read rate measured. Others cannot; no harm.
+ * As root, raise this mount's own readahead to four requests of MAX_WRITE, as `blockdev --setra`
+ * does for a disk: 1 MiB gave 2.6x the read rate; 4 MiB keeps requests in flight on both backing
+ * threads while the reader copies (about 20 % more than 1 MiB in 8 runs each of a 1 GiB read from
+ * tmpfs; 8 MiB measured no better than 4). Others cannot; no harm.
  */
+export const READAHEAD_KB = (4 * MAX_WRITE) / 1024;
+
 function raiseReadahead(device: MountLine): void {
   try {
-    fs.writeFileSync(`/sys/class/bdi/${device.major}:${device.minor}/read_ahead_kb`, String(MAX_WRITE / 1024));
+    fs.writeFileSync(`/sys/class/bdi/${device.major}:${device.minor}/read_ahead_kb`, String(READAHEAD_KB));
   } catch {
     // not root, or no sysfs: the kernel's 128 KiB
   }

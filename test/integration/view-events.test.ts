@@ -227,12 +227,12 @@ describe('smbnotify view', () => {
     }
   });
 
-  it('as root, reads ahead 1 MiB (set after INIT, which would reset it to 128 KiB)', () => {
+  it('as root, reads ahead 4 MiB (set after INIT, which would reset it to 128 KiB)', () => {
     expect(process.getuid?.(), 'the tests run as root').toBe(0);
     const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === view.mountPoint);
     expect(line, 'the view in mountinfo').toBeDefined();
     const device = line!.split(' ')[2];
-    expect(readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe('1024');
+    expect(readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe('4096');
   });
 
   it('a program that reads each new file as soon as its IN_CREATE comes reads all of it', async () => {
