@@ -21,6 +21,8 @@ interface Listing {
   types: Uint8Array;
   /** The backing thread that answered the last READDIRPLUS: it prepares the next part. */
   thread: number;
+  /** Where that next part starts: only a request from there goes to `thread`. */
+  preparedFrom: number;
 }
 
 /** d_ino for entries the kernel has no node for yet: informational only, never 0 (some readers skip 0). */
@@ -35,7 +37,7 @@ export class DirHandles {
   /** A handle for a folder whose listing a backing thread is about to read. */
   open(node: Node): bigint {
     const fh = this.next++;
-    this.open_.set(fh, { node, names: null, text: '', starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1 });
+    this.open_.set(fh, { node, names: null, text: '', starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1, preparedFrom: -1 });
     return fh;
   }
 
@@ -82,9 +84,12 @@ export class DirHandles {
         types[i - from] = i < 2 ? DT_DIR : l.types[i - 2]!;
       }
       const at = l.starts[Math.max(from, 2) - 2]!;
+      // Any other part (a rewind, a seek) goes to a free thread: the preparing one may be stuck
+      // on a stalled mount point further on, and would hold the request until it is back.
       l.thread = this.server.runOn({
         op: 'readdirplus', u: unique, fh, size, dir: this.server.backing(l.node.path), dirIno: l.node.id, names: l.names, from, at, nodes, types,
-      }, l.thread);
+      }, from === l.preparedFrom ? l.thread : -1);
+      l.preparedFrom = to;
       return null;
     }
     const out = Buffer.alloc(OUT_HEADER + size);

@@ -5,10 +5,12 @@
 // and the request never reaches the view.) While a program waits on the stalled folder through
 // the view, listing, stat, reading another file and the replay of a server-side change
 // (inotifywait sees IN_CREATE) still work; a signal frees the waiting program; SIGCONT completes
-// its call; and Ctrl-C / SIGTERM unmount the view while a call is still blocked. Every call on the
+// its call; and Ctrl-C / SIGTERM unmount the view while a call is still blocked. A listing whose
+// next part, read ahead, stalls on such a mount point can still be read again from the start.
+// Every call on the
 // view is made from a child process with a time limit, so a hung view fails the test instead of
 // hanging it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +185,42 @@ describe('backing threads', () => {
       expect(threads() - before).toBeLessThanOrEqual(2);
     } finally {
       await v.stop();
+    }
+  });
+});
+
+describe('a listing read ahead into a stalled mount point', () => {
+  it('a rewind is answered by another thread, not by the one stuck preparing the next part', async () => {
+    const folder = join(backing, 'wide');
+    mkdirSync(folder);
+    for (let i = 0; i < 450; i++) writeFileSync(join(folder, `f-${i}`), '');
+    // The view lists a folder in name order (as Node's readdirSync gives it). The stalled mount
+    // point must be in the second part (a part holds about 200 entries): the part read ahead
+    // after the first one.
+    const slow = `${readdirSync(folder)[300]}-slow`;
+    mkdirSync(join(folder, slow));
+    const m = join(view.mountPoint, 'wide');
+    // Every name replayed and listed through the view (in that order) before Samba must stay out
+    // of the folder; then the stalled view is bound onto that name.
+    await within((async () => {
+      while (!(await onView('ls', ['-f', m])).includes(`${slow}\n`)) await new Promise((r) => setTimeout(r, 200));
+    })(), 30_000, 'the names on the view');
+    expect((await onView('ls', ['-f', m])).split('\n').filter((n) => n && n !== '.' && n !== '..')).toEqual(readdirSync(folder));
+    execFileSync('mount', ['--bind', join(backing, 'sub', 'slow'), join(folder, slow)]);
+    stall();
+    try {
+      // The first readdir takes the first part; its thread then reads the second part's
+      // attributes and waits on the stalled mount. rewinddir asks for the first part again.
+      const out = await onView('perl', ['-e', `
+        opendir(my $d, $ARGV[0]) or die "opendir: $!";
+        my $first = readdir($d) // die "readdir: $!";
+        rewinddir($d);
+        my $again = readdir($d) // die "readdir after rewinddir: $!";
+        print "$first $again\\n";`, m]);
+      expect(out).toBe('. .\n');
+    } finally {
+      resume();
+      execFileSync('umount', ['-l', join(folder, slow)]);
     }
   });
 });
