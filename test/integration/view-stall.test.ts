@@ -7,9 +7,8 @@
 // (inotifywait sees IN_CREATE) still work; a signal frees the waiting program; SIGCONT completes
 // its call; and Ctrl-C / SIGTERM unmount the view while a call is still blocked. A listing whose
 // next part, read ahead, stalls on such a mount point can still be read again from the start.
-// Every call on the
-// view is made from a child process with a time limit, so a hung view fails the test instead of
-// hanging it.
+// Every call on the view is made from a child process with a time limit, so a hung view fails the
+// test instead of hanging it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
