@@ -161,3 +161,12 @@ export async function withConnection<T>(
     if (client) await client.close().catch(() => undefined);
   }
 }
+
+/** A commander parser for a positive number (`integer`: a whole one) given for option `what`. */
+export function parsePositive(what: string, integer: boolean) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be a positive number.`);
+    return n;
+  };
+}

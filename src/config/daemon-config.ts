@@ -16,8 +16,10 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
 import { applyMqttKey, type MqttConfig } from './mqtt-config.js';
+import { UsageError } from './errors.js';
 
-export class ConfigError extends Error {
+/** A mistake in the config file: the user's to fix, said in one line (file:line: what). */
+export class ConfigError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
@@ -166,7 +168,16 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
       config.credentials.set(credentialsKey, expandHome(value));
     } else throw new ConfigError(`${where}: key outside a section`);
   });
-  for (const w of config.watches) if (!w.target) throw new ConfigError(`${file}: [watch ${w.name}] has no target`);
+  for (const w of config.watches) {
+    if (!w.target) throw new ConfigError(`${file}: [watch ${w.name}] has no target`);
+    if (!w.view && (w.viewBacking !== undefined || w.viewAllowOther)) {
+      throw new ConfigError(`${file}: [watch ${w.name}] has view-backing or view-allow-other but no view = yes, over or a folder`);
+    }
+    // The name becomes the view's folder under $XDG_RUNTIME_DIR/smbnotify.
+    if (w.view === 'yes' && (w.name.includes('/') || w.name === '.' || w.name === '..')) {
+      throw new ConfigError(`${file}: [watch ${w.name}] with view = yes needs a name without "/" (it names the view's folder), or give view = /a/folder`);
+    }
+  }
   return config;
 }
 

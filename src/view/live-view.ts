@@ -106,24 +106,21 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   }
 
   static async open(opts: LiveViewOptions): Promise<LiveView> {
-    const mountPoint = resolve(opts.mountPoint);
-    const backing = resolve(opts.backing);
+    // Real paths: mountinfo names the mount by its real path, and so must the checks, the
+    // watchdog and the unmount (a mount point under a symbolic link, e.g. /home -> /var/home).
+    const [mountPoint, backing] = [['mount point', opts.mountPoint], ['backing folder', opts.backing]].map(([what, dir]) => realFolder(what!, resolve(dir!))) as [string, string];
     const over = mountPoint === backing;
-    for (const [what, dir] of [['mount point', mountPoint], ['backing folder', backing]] as const) {
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(dir);
-      } catch (err) {
-        throw new MountError(`${what} ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-      if (!st.isDirectory()) throw new MountError(`${what} ${dir} is not a folder`);
-    }
     if (!over) {
       // A mount point inside the backing folder would make the serving thread list itself.
-      const realMount = fs.realpathSync(mountPoint);
-      const realBacking = fs.realpathSync(backing);
-      if (realMount === realBacking || realMount.startsWith(realBacking + sep) || realBacking.startsWith(realMount + sep)) {
+      if (mountPoint.startsWith(backing + sep) || backing.startsWith(mountPoint + sep)) {
         throw new MountError(`the mount point ${mountPoint} must not be inside the backing folder ${backing} (or hold it)`);
+      }
+      if (topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint)?.fstype === FUSE_TYPE) {
+        throw new MountError(`${mountPoint} already shows a view: stop that one first`);
+      }
+      // Over-mounting hides a folder's files: meant only over the backing cifs mount itself.
+      if (fs.readdirSync(mountPoint).length > 0) {
+        throw new MountError(`the mount point ${mountPoint} is not empty (the view would hide its files); use an empty folder, or the cifs mount point itself to make it live in place`);
       }
     }
     // Over-mount: keep the covered folder open, reach it through /proc/self/fd/N once covered.
@@ -245,6 +242,24 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
         // answered meanwhile (ENOENT), or the connection is gone
       }
     }
+  }
+}
+
+/** `dir`'s real path, or a MountError saying why it cannot be used as a folder. */
+function realFolder(what: string, dir: string): string {
+  try {
+    const real = fs.realpathSync(dir);
+    if (!fs.statSync(real).isDirectory()) throw new MountError(`${what} ${dir} is not a folder`);
+    return real;
+  } catch (err) {
+    if (err instanceof MountError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such folder'
+      : code === 'EACCES' ? 'permission denied'
+      : code === 'ENOTDIR' ? 'a parent is not a folder'
+      : code === 'ENOTCONN' ? 'a dead mount ("Transport endpoint is not connected"): unmount it first (fusermount3 -u or umount -l)'
+      : code ?? (err as Error).message;
+    throw new MountError(`${what} ${dir}: ${why}`);
   }
 }
 

@@ -68,7 +68,11 @@ export async function mountView(o: MountOptions): Promise<Mounted> {
   } else {
     fd = await mountAsUser(o.mountPoint, `fsname=${o.source},subtype=smbnotify,${options(o, uid, gid)}`);
   }
-  const watchdog = startWatchdog(o.mountPoint);
+  // The mount's own device: the watchdog and unmount() touch this mount only, never one stacked
+  // on it later or the folder below.
+  const line = topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), o.mountPoint);
+  const device = line?.fstype === FUSE_TYPE ? `${line.major}:${line.minor}` : '';
+  const watchdog = startWatchdog(o.mountPoint, device);
   let done = false;
   return {
     fd,
@@ -76,7 +80,7 @@ export async function mountView(o: MountOptions): Promise<Mounted> {
       if (done) return;
       done = true;
       try {
-        if (isOurs(o.mountPoint)) {
+        if (isOurs(o.mountPoint, device)) {
           const [cmd, args] = unmountCommand();
           spawnSync(cmd, [...args, o.mountPoint], { stdio: 'ignore' });
         }
@@ -87,23 +91,24 @@ export async function mountView(o: MountOptions): Promise<Mounted> {
   };
 }
 
-/** True when the top mount at `mountPoint` is a view (never unmount the cifs mount below it). */
-export function isOurs(mountPoint: string): boolean {
-  return topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint)?.fstype === FUSE_TYPE;
+/** True when the top mount at `mountPoint` is this view (never unmount the cifs mount below it). */
+function isOurs(mountPoint: string, device: string): boolean {
+  const top = topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint);
+  return top?.fstype === FUSE_TYPE && (device === '' || `${top.major}:${top.minor}` === device);
 }
 
 const WATCHDOG = `
 read -r line
 [ "$line" = done ] && exit 0
-top=$(M="$1" awk '$5 == ENVIRON["M"] { for (i = 6; i <= NF; i++) if ($i == "-") { t = $(i + 1); break } } END { print t }' /proc/self/mountinfo)
-[ "$top" = "${FUSE_TYPE}" ] || exit 0
-shift
+top=$(M="$1" awk '$5 == ENVIRON["M"] { d = $3; for (i = 6; i <= NF; i++) if ($i == "-") { t = $(i + 1); break } } END { print d " " t }' /proc/self/mountinfo)
+[ "$top" = "$2 ${FUSE_TYPE}" ] || { [ -z "$2" ] && [ "\${top#* }" = "${FUSE_TYPE}" ]; } || exit 0
+shift 2
 exec "$@"
 `;
 
-function startWatchdog(mountPoint: string): ChildProcess {
+function startWatchdog(mountPoint: string, device: string): ChildProcess {
   const [cmd, args] = unmountCommand();
-  const child = spawn('sh', ['-c', WATCHDOG, 'smbnotify-view-watchdog', mountinfoEscape(mountPoint), cmd, ...args, mountPoint], {
+  const child = spawn('sh', ['-c', WATCHDOG, 'smbnotify-view-watchdog', mountinfoEscape(mountPoint), device, cmd, ...args, mountPoint], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });

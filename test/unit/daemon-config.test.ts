@@ -50,6 +50,13 @@ describe('config file', () => {
     expect(() => parseConfig('[watch x]\ntarget = //h/s\npassword = hunter2', 'cfg')).toThrow(/passwords do not belong/);
     expect(() => parseConfig('[watch x]\nrecursive = yes', 'cfg')).toThrow(/has no target/);
     expect(() => parseConfig('[printers]', 'cfg')).toThrow(ConfigError);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\nview-backing = /srv/copy', 'cfg')).toThrow(/cfg: \[watch x\] has view-backing or view-allow-other but no view =/);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\nview-allow-other = yes', 'cfg')).toThrow(/but no view =/);
+    expect(parseConfig('[watch x]\ntarget = //h/s\nview-allow-other = no', 'cfg').watches[0]?.viewAllowOther).toBe(false);
+    for (const name of ['../../escape', 'a/b', '..', '.']) {
+      expect(() => parseConfig(`[watch ${name}]\ntarget = //h/s\nview = yes`, 'cfg')).toThrow(/with view = yes needs a name without "\/"/);
+      expect(parseConfig(`[watch ${name}]\ntarget = //h/s\nview = /srv/v`, 'cfg').watches[0]?.view).toBe('/srv/v');
+    }
     expect(() => parseConfig('[watch x]\ntarget = //h/s\nevents = CLOSE_WRITE', 'cfg')).toThrow(/unknown event "CLOSE_WRITE"/);
   });
 });

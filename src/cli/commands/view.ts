@@ -8,8 +8,10 @@ import type { Command } from 'commander';
 import type { Watcher } from '../../watch/watcher.js';
 import type { LiveView } from '../../view/live-view.js';
 import { CommandFailed, UsageError } from '../errors.js';
-import { addConnectionOptions } from '../options.js';
+import { addConnectionOptions, parsePositive } from '../options.js';
 import type { WatchCliConnection } from '../watch-targets.js';
+import type { ShareConnection } from '../../smb/share-connection.js';
+import { ExitStatus, stopSignals } from '../stop.js';
 import type { CommandIO } from './info.js';
 
 export interface ViewOptions extends WatchCliConnection {
@@ -21,37 +23,42 @@ export interface ViewOptions extends WatchCliConnection {
   pollInterval?: number;
 }
 
+/**
+ * Ctrl-C and SIGTERM end the view at any time, connecting included: it unmounts and the command
+ * exits 0, as `sshfs -f` does (stopping is how a foreground file system is meant to end); an
+ * error, the view unmounted from outside included, exits 1.
+ */
 export async function runView(targetText: string, mountPoint: string, opts: ViewOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
   // Loaded when used: every other command starts faster without the watch and view code.
   const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }] = await Promise.all([
     import('../watch-targets.js'), import('../../watch/watcher.js'), import('../../view/live-view.js'), import('../../view/mount.js'),
   ]);
-  const [t] = await resolveWatchTargets([targetText], opts);
-  const { target, share } = t!;
-  const backing = opts.backing ?? t!.localPathOf(target.path);
-  if (!backing) {
-    throw new UsageError(`no local folder shows ${targetText}: mount the share with mount.cifs, or give --backing DIR (a folder with the share's files)`);
-  }
+  const stops = stopSignals({});
   let watcher: Watcher | null = null;
   let view: LiveView | null = null;
-  let finish!: (why: string | null) => void;
-  const done = new Promise<string | null>((resolve) => (finish = resolve));
-  const onSignal = () => finish(null);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const ctx = { command: 'view', host: target.host, port: share.opts.port, share: target.share, path: target.path };
+  let share: ShareConnection | null = null;
   try {
+    const [t] = await stops.race(resolveWatchTargets([targetText], opts));
+    const target = t!.target;
+    share = t!.share;
+    const backing = opts.backing ?? t!.localPathOf(target.path);
+    if (!backing) {
+      throw new UsageError(`no local folder shows ${t!.given}: mount the share with mount.cifs, or give --backing DIR (a folder with the share's files)`);
+    }
+    const ctx = { command: 'view', host: target.host, port: share.opts.port, share: target.share, path: target.path };
     try {
-      await share.connect();
+      await stops.race(share.connect());
     } catch (err) {
+      if (err instanceof ExitStatus) throw err;
       throw new CommandFailed(err, ctx);
     }
     try {
+      // Not raced: a view that mounted must be unmounted, and opening gives up within 10 s.
       view = await LiveView.open({
         mountPoint,
         backing,
         root: target.path,
-        source: `//${target.host}/${target.share}${target.path ? `/${target.path}` : ''}`,
+        source: `${share.label}${target.path ? `/${target.path}` : ''}`,
         ...(opts.allowOther ? { allowOther: true } : {}),
       });
     } catch (err) {
@@ -59,10 +66,12 @@ export async function runView(targetText: string, mountPoint: string, opts: View
       throw new UsageError(`cannot mount the view at ${mountPoint}: ${(err as Error).message}`);
     }
     const v = view;
+    let ended!: (why: string) => void;
+    const unmounted = new Promise<string>((resolve) => (ended = resolve));
     v.on('replayError', (msg) => {
       if (!opts.quiet) io.err(`smbnotify: view: replay failed: ${msg}`);
     });
-    v.on('ended', (why) => finish(why ?? 'the view was unmounted'));
+    v.on('ended', (why) => ended(why ?? 'the view was unmounted'));
     watcher = new Watcher(share, {
       path: target.path,
       recursive: true,
@@ -74,19 +83,22 @@ export async function runView(targetText: string, mountPoint: string, opts: View
       if (opts.replay !== false) v.handle(e);
     });
     try {
-      await watcher.start();
+      await stops.race(watcher.start());
     } catch (err) {
+      if (err instanceof ExitStatus) throw err;
       throw new CommandFailed(err, ctx);
     }
-    if (!opts.quiet) io.err(`smbnotify: view of ${targetText} at ${v.opts.mountPoint} (backing ${backing}); Ctrl-C unmounts`);
-    const why = await done;
-    if (why) throw new UsageError(`view stopped: ${why}`);
+    if (!opts.quiet) io.err(`smbnotify: view of ${t!.given} at ${v.opts.mountPoint} (backing ${v.opts.backing}); Ctrl-C unmounts`);
+    const why = await stops.race(unmounted);
+    throw new UsageError(`view stopped: ${why}`);
+  } catch (err) {
+    // A signal: the view ends as asked.
+    if (!(err instanceof ExitStatus)) throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stops.dispose();
     await watcher?.stop();
     await view?.close();
-    await share.close();
+    await share?.close();
   }
 }
 
@@ -99,6 +111,7 @@ export function registerView(program: Command, io: CommandIO & { err: (line: str
     .option('--backing <DIR>', 'the local folder that shows TARGET (default: its cifs mount, from mountinfo)')
     .option('--allow-other', 'let other users enter the view (as a user: needs user_allow_other in /etc/fuse.conf)')
     .option('--no-replay', 'pass through only, without replaying changes (to compare: as dead as the cifs mount)')
+    .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
     .option('-q, --quiet', 'do not print state messages on stderr')
     .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo');
   addConnectionOptions(cmd, 'watch');

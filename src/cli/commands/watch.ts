@@ -10,7 +10,7 @@ import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
 import type { Watcher } from '../../watch/watcher.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
-import { addConnectionOptions } from '../options.js';
+import { addConnectionOptions, parsePositive } from '../options.js';
 import type { ResolvedTarget, WatchCliConnection } from '../watch-targets.js';
 import type { CommandIO } from './info.js';
 
@@ -58,14 +58,6 @@ function parseWatchTimeout(text: string): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('--timeout must be a number of seconds (0: no timeout).');
   return n;
-}
-
-function parsePositive(what: string, integer: boolean) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be a positive number.`);
-    return n;
-  };
 }
 
 function parseSafetyNet(text: string): number {

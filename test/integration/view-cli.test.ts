@@ -1,0 +1,139 @@
+// `smbnotify view` as a new user meets it: a mount point that is missing, not empty, already a
+// view or reached through a symbolic link; a password in the URL; Ctrl-C while connecting; and
+// the daemon's config mistakes. Each refusal is one line and exit 1, and leaves no mount behind.
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild, runCli } from '../support/cli.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+import { isViewMounted, newMountPoint, startView, unmountView } from '../support/view.js';
+
+let samba: SambaServer;
+let cred: string;
+let url: string;
+let backing: string;
+let dir: string;
+
+beforeAll(async () => {
+  requireBuild();
+  requireTool('fusermount3', 'fuse3');
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  url = `smb://${samba.host}:${samba.port}/data`;
+  backing = samba.sharePath;
+  writeFileSync(join(backing, 'hello.txt'), 'hello\n');
+  dir = mkdtempSync(join(tmpdir(), 'smbnotify-view-cli-'));
+}, 60_000);
+
+afterAll(async () => {
+  await stopAllSamba();
+});
+
+/** Runs `view` expecting a refusal: its one stderr line (exit 1, nothing mounted at `mountPoint`). */
+async function refused(mountPoint: string, extra: string[] = []): Promise<string> {
+  const r = runCli(['view', url, mountPoint, '-A', cred, '--backing', backing, ...extra]);
+  const { code } = await r.exit;
+  const lines = r.stderr.filter((l) => l.trim());
+  expect(lines, r.stderr.join('\n')).toHaveLength(1);
+  expect(code).toBe(1);
+  expect(lines[0]).not.toMatch(/internal error|\n|    at /);
+  return lines[0]!;
+}
+
+describe('the mount point', () => {
+  it('missing: says so in words', async () => {
+    const missing = join(dir, 'missing');
+    expect(await refused(missing)).toBe(`smbnotify: mount point ${missing}: no such folder`);
+  });
+
+  it('not empty: refused, and its files stay in sight', async () => {
+    const full = join(dir, 'full');
+    mkdirSync(full);
+    writeFileSync(join(full, 'mine.txt'), 'x');
+    expect(await refused(full)).toMatch(new RegExp(`^smbnotify: the mount point ${full} is not empty \\(the view would hide its files\\)`));
+    expect(isViewMounted(full)).toBe(false);
+    expect(readdirSync(full)).toEqual(['mine.txt']);
+  });
+
+  it('already showing a view: refused, and the view there goes on', async () => {
+    const first = await startView([url, '-A', cred, '--backing', backing]);
+    try {
+      expect(await refused(first.mountPoint)).toBe(`smbnotify: ${first.mountPoint} already shows a view: stop that one first`);
+      expect(isViewMounted(first.mountPoint)).toBe(true);
+      expect(readdirSync(first.mountPoint)).toContain('hello.txt');
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('under a symbolic link: mounted at the real path, and unmounted there after SIGINT and after SIGKILL', async () => {
+    const real = realpathSync(newMountPoint());
+    const link = join(dir, 'link');
+    symlinkSync(real, link);
+    for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+      const v = await startView([url, '-A', cred, '--backing', backing], link);
+      try {
+        expect(isViewMounted(real)).toBe(true);
+        expect(readdirSync(link)).toContain('hello.txt');
+        v.child.kill(signal);
+        await v.exit;
+        const t0 = Date.now();
+        while (isViewMounted(real) && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 50));
+        expect(isViewMounted(real), `a view left at ${real} after ${signal}`).toBe(false);
+        expect(readdirSync(link)).toEqual([]);
+      } finally {
+        await v.stop();
+        unmountView(real);
+      }
+    }
+  });
+});
+
+describe('secrets and signals', () => {
+  it('a password in the URL is never printed', async () => {
+    const withPassword = `smb://${samba.user}:${encodeURIComponent(samba.password)}@${samba.host}:${samba.port}/data`;
+    const v = await startView([withPassword, '--backing', backing]);
+    try {
+      expect(v.stderr.join('\n')).toMatch(/smbnotify: view of smb:\/\//);
+      expect(v.stderr.join('\n')).not.toContain(samba.password);
+    } finally {
+      await v.stop();
+    }
+    expect(v.stderr.join('\n')).not.toContain(samba.password);
+  });
+
+  it('Ctrl-C while connecting (a server that never answers) ends at once: exit 0, nothing mounted', async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const mountPoint = newMountPoint();
+    try {
+      const r = runCli(['view', `smb://127.0.0.1:${port}/data`, mountPoint, '-A', cred, '--backing', backing]);
+      while (sockets.length === 0) await new Promise((res) => setTimeout(res, 50));
+      const t0 = Date.now();
+      r.child.kill('SIGINT');
+      const { code } = await r.exit;
+      expect(Date.now() - t0, 'time from SIGINT to exit').toBeLessThan(5000);
+      expect(code, r.stderr.join('\n')).toBe(0);
+      expect(isViewMounted(mountPoint)).toBe(false);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+});
+
+describe('the daemon config', () => {
+  it('a mistake is one line naming the file and line, not an "internal error"', async () => {
+    const config = join(dir, 'config');
+    writeFileSync(config, `[watch x]\ntarget = ${url}\nbogus = 1\n`);
+    const d = runCli(['daemon', '--config', config, '--journal', 'off', '--bus', 'none']);
+    const { code } = await d.exit;
+    expect(code).toBe(1);
+    expect(d.stderr.filter((l) => l.trim())).toEqual([`smbnotify: ${config}:3: unknown key "bogus" in [watch x]`]);
+  });
+});
