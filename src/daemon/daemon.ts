@@ -244,12 +244,15 @@ export class Daemon implements DaemonControl {
     const wanted = new Map(next.watches.map((w) => [w.name, w]));
     for (const [name, { spec, id }] of [...this.configWatches]) {
       const w = wanted.get(name);
-      if (w && JSON.stringify(w, regexText) === JSON.stringify(spec, regexText)) continue;
+      if (w && JSON.stringify(w, regexText) === JSON.stringify(spec, regexText)) {
+        await this.entries.get(id)?.retryView();
+        continue;
+      }
       this.configWatches.delete(name);
       if (this.entries.has(id)) await this.removeWatch(id);
     }
     for (const [name, w] of wanted) if (!this.configWatches.has(name)) await this.addConfigWatch(w);
-    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} watches`);
+    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} ${this.entries.size === 1 ? 'watch' : 'watches'}`);
   }
 
   /** SIGTERM: cancel requests, close handles, log off, flush the sinks. */

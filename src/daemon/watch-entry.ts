@@ -60,7 +60,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     });
     this.watcher.on('event', (e) => this.onEvent(e));
     if (traceEnabled('notify')) this.watcher.on('notified', (folder, entries) => log(`${spec.id}: ${notifyTraceLine(folder, entries)}`));
-    this.view = spec.view ? new WatchView(spec.view, log) : null;
+    this.view = spec.view ? new WatchView(spec.view, (line) => log(`${spec.id}: ${line}`)) : null;
   }
 
   get id(): string {
@@ -81,9 +81,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       // not a started watcher: without this, a watch whose first connect failed never started.
       if (this.watcher.state === 'connecting' || (this.attempt > 0 && this.watcher.state === 'reconnecting')) await this.watcher.start();
       this.attempt = 0;
-      if (this.view?.state === 'starting') {
-        await this.view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);
-      }
+      if (this.view?.state === 'starting') await this.startView(this.view);
       return undefined;
     } catch (err) {
       if (this.stopped) return undefined;
@@ -101,6 +99,16 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   /** Host, share and path, for messages in the words the command line uses. */
+  private startView(view: WatchView): Promise<void> {
+    return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);
+  }
+
+  /** SIGHUP: a view that failed is tried again (at once when the watch runs, else once it does). */
+  async retryView(): Promise<void> {
+    if (this.stopped || !this.view || !(await this.view.reset())) return;
+    if (this.watcher.state === 'watching' || this.watcher.state === 'polling') await this.startView(this.view);
+  }
+
   get context(): ErrorContext {
     return { host: this.share.opts.host, port: this.share.opts.port ?? 445, share: this.share.opts.share, path: this.spec.path };
   }

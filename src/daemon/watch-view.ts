@@ -28,17 +28,24 @@ export class WatchView {
   view: LiveView | null = null;
   state: 'starting' | 'mounted' | 'stopped' | 'failed' = 'starting';
   message = '';
-  mountPoint: string | null = null;
-  backing: string | null = null;
+  /** Where the view goes and what backs it; '' while not known (over a backing not found yet). */
+  mountPoint: string;
+  backing: string;
   private stopped = false;
 
-  constructor(readonly spec: WatchViewSpec, private readonly log: (line: string) => void) {}
+  /** `log` lines start with the watch's id. */
+  constructor(readonly spec: WatchViewSpec, private readonly log: (line: string) => void) {
+    this.backing = spec.backing ?? '';
+    this.mountPoint = spec.where === 'over' ? this.backing : spec.where === 'yes' ? join(defaultViewRoot(), spec.name) : spec.where;
+  }
 
   /** Mounts the view; `localPath` is the watched folder's cifs mount path, if any. */
   async start(root: string, localPath: string | undefined, source: string): Promise<void> {
+    this.state = 'starting';
+    this.message = '';
     const backing = this.spec.backing ?? localPath;
     if (!backing) return this.fail('no local folder shows this share: mount it (mount.cifs) or set view-backing');
-    const mountPoint = this.spec.where === 'over' ? backing : this.spec.where === 'yes' ? join(defaultViewRoot(), this.spec.name) : this.spec.where;
+    const mountPoint = this.spec.where === 'over' ? backing : this.mountPoint;
     this.backing = backing;
     this.mountPoint = mountPoint;
     try {
@@ -51,12 +58,14 @@ export class WatchView {
       this.view = view;
       this.state = 'mounted';
       this.message = '';
-      this.log(`view of ${source} at ${mountPoint} (backing ${backing})`);
-      view.on('replayError', (m) => this.log(`view ${mountPoint}: replay failed: ${m}`));
+      this.mountPoint = view.opts.mountPoint;
+      this.backing = view.opts.backing;
+      this.log(`view of ${source} at ${this.mountPoint} (backing ${this.backing})`);
+      view.on('replayError', (m) => this.log(`view ${this.mountPoint}: replay failed: ${m}`));
       view.on('ended', (why) => {
         this.state = 'failed';
         this.message = why ?? 'unmounted from outside';
-        this.log(`view ${mountPoint} ended: ${this.message}`);
+        this.log(`view ${this.mountPoint} ended: ${this.message} (SIGHUP tries again)`);
       });
     } catch (err) {
       this.fail((err as Error).message);
@@ -66,7 +75,16 @@ export class WatchView {
   private fail(message: string): void {
     this.state = 'failed';
     this.message = message;
-    this.log(`view: ${message}`);
+    this.log(`view failed: ${message}`);
+  }
+
+  /** A view that failed (unmounted from outside, no backing yet): ready to be started again. */
+  async reset(): Promise<boolean> {
+    if (this.stopped || this.state !== 'failed') return false;
+    await this.view?.close();
+    this.view = null;
+    this.state = 'starting';
+    return true;
   }
 
   handle(e: WatchEvent): void {

@@ -2,7 +2,7 @@
 // default place under $XDG_RUNTIME_DIR/smbnotify/ or at a folder of its own, inotifywait on it
 // sees server-side changes, `status` and ListWatches show the view, its backing and its state,
 // and SIGTERM unmounts it.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,11 +74,23 @@ it('mounts the views of its watches, replays into them, shows them in status, un
     const text = st.stdout.join('\n');
     expect(text).toMatch(new RegExp(`view mounted at ${alpha} \\(backing ${join(samba.sharePath, 'a')}\\)`));
     expect(text).toMatch(new RegExp(`view mounted at ${own} \\(backing ${join(samba.sharePath, 'b')}\\)`));
-    expect(text).toMatch(/view failed: no local folder shows this share/);
+    expect(text).toMatch(/view failed at \S+\/nobacking: no local folder shows this share/);
     const json = runCli(['status', '--bus', bus.address, '--json']);
     await json.exit;
     const watches = (JSON.parse(json.stdout.join('')) as { watches: Record<string, unknown>[] }).watches;
-    expect(watches.map((w) => [w['view'] ?? null, w['viewState']])).toEqual([[alpha, 'mounted'], [own, 'mounted'], [null, 'failed']]);
+    // Every field is there, also for a view that never found a backing folder.
+    expect(watches.map((w) => [w['view'], w['viewBacking'], w['viewState']])).toEqual([
+      [alpha, join(samba.sharePath, 'a'), 'mounted'], [own, join(samba.sharePath, 'b'), 'mounted'], [join(runtime, 'smbnotify', 'nobacking'), '', 'failed'],
+    ]);
+
+    // Unmounted from outside: the log says so, with the watch's id, and SIGHUP mounts it again.
+    execFileSync('umount', ['-l', alpha]);
+    await d.waitLine(new RegExp(`^w\\d+: view ${alpha} ended: .*SIGHUP tries again`), 10_000, 'stderr');
+    d.child.kill('SIGHUP');
+    await d.waitLine(/reloaded config: 3 watches/, 10_000, 'stderr');
+    const t1 = Date.now();
+    while (!isViewMounted(alpha) && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 100));
+    expect(isViewMounted(alpha)).toBe(true);
 
     d.child.kill('SIGTERM');
     expect((await d.exit).code).toBe(0);
