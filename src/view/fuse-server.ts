@@ -154,7 +154,7 @@ export class FuseServer {
    * A file opened write-only is written past the page cache (FOPEN_DIRECT_IO): nothing can read or
    * map through that descriptor, so caching what it writes only costs the kernel a copy of every
    * byte. The kernel drops other descriptors' cached pages of the written range before each such
-   * write, so readers stay coherent (test view-data, "a write-only descriptor").
+   * write, so readers stay coherent (test view-integrity, "a write-only descriptor").
    */
   private direct(flags: number): boolean {
     return this.directWrites && (flags & O_ACCMODE) === O_WRONLY;
