@@ -98,7 +98,6 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     }
   }
 
-  /** Host, share and path, for messages in the words the command line uses. */
   private startView(view: WatchView): Promise<void> {
     return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);
   }
@@ -109,6 +108,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     if (this.watcher.state === 'watching' || this.watcher.state === 'polling') await this.startView(this.view);
   }
 
+  /** Host, share and path, for messages in the words the command line uses. */
   get context(): ErrorContext {
     return { host: this.share.opts.host, port: this.share.opts.port ?? 445, share: this.share.opts.share, path: this.spec.path };
   }

@@ -108,7 +108,8 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   static async open(opts: LiveViewOptions): Promise<LiveView> {
     // Real paths: mountinfo names the mount by its real path, and so must the checks, the
     // watchdog and the unmount (a mount point under a symbolic link, e.g. /home -> /var/home).
-    const [mountPoint, backing] = [['mount point', opts.mountPoint], ['backing folder', opts.backing]].map(([what, dir]) => realFolder(what!, resolve(dir!))) as [string, string];
+    const mountPoint = realFolder('mount point', resolve(opts.mountPoint));
+    const backing = realFolder('backing folder', resolve(opts.backing));
     const over = mountPoint === backing;
     if (!over) {
       // A mount point inside the backing folder would make the serving thread list itself.
@@ -271,7 +272,7 @@ function realFolder(what: string, dir: string): string {
  * threads while the reader copies (about 20 % more than 1 MiB in 8 runs each of a 1 GiB read from
  * tmpfs; 8 MiB measured no better than 4). Others cannot; no harm.
  */
-export const READAHEAD_KB = (4 * MAX_WRITE) / 1024;
+const READAHEAD_KB = (4 * MAX_WRITE) / 1024;
 
 function raiseReadahead(device: MountLine): void {
   try {
