@@ -55,7 +55,7 @@ export async function mountAsUser(mountPoint: string, options: string): Promise<
             sock.destroy();
             if (status !== 0) {
               clearTimeout(timer);
-              reject(new Error(`fusermount3: ${stderr.trim() || `exit ${status}`}`));
+              reject(new Error(`fusermount3: ${stderr.trim().replace(/^fusermount3: /, '') || `exit ${status}`}`));
             }
           });
         });

@@ -55,10 +55,10 @@ afterAll(() => {
 });
 
 /** Runs a script as nobody; it prints one JSON line. */
-function asNobody(script: string, args: string[], nodePath?: string): Promise<Record<string, unknown>> {
+function asNobody(script: string, args: string[], nodePath?: string, setprivFlags: string[] = []): Promise<Record<string, unknown>> {
   const file = join(dir, `script-${mounts.length}-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, script, { mode: 0o644 });
-  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: nobodyEnv(nodePath) });
+  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...setprivFlags, process.execPath, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: nobodyEnv(nodePath) });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -113,6 +113,13 @@ it('as an ordinary user: mounts through fusermount3, replays, unmounts, and SIGK
   const r = await asNobody(VIEW_SCRIPT(false), [mnt, back], usocketPath());
   expect(r).toEqual({ listing: ['from-server.txt', 'hello.txt'], uid: NOBODY, mountedAfterClose: false });
   await killedViewIsUnmounted();
+});
+
+it('as an ordinary user with no_new_privs (what NoNewPrivileges= and seccomp settings give a systemd user unit): fusermount3 cannot mount, and the view says so', async () => {
+  const [mnt, back] = folders();
+  const r = await asNobody(VIEW_SCRIPT(false), [mnt, back], usocketPath(), ['--no-new-privs']);
+  expect(String(r['error'])).toBe('fusermount3: mount failed: Operation not permitted');
+  expect(isViewMounted(mnt)).toBe(false);
 });
 
 // Each check runs directly in the backing folder and through the view, as nobody; the outcomes
