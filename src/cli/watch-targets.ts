@@ -9,7 +9,7 @@ import { localPathMapper, mountForLocalPath, readMounts, shareTargetForLocalPath
 import { credentialsFileOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
-import { readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
+import { errnoText, readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { resolveLogon, targetKerberos } from '../config/kerberos.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
@@ -50,7 +50,7 @@ export async function resolveWatchTargets(
   try {
     mounts = await readMounts(mountinfoFile);
   } catch (err) {
-    if (opts.mountinfo) throw new UsageError(`cannot read ${mountinfoFile}: ${(err as Error).message}`);
+    if (opts.mountinfo) throw new UsageError(`cannot read ${mountinfoFile}: ${errnoText(err)}`);
     mounts = [];
   }
   const shares = new Map<string, ShareConnection>();
@@ -113,7 +113,7 @@ async function mountCredentials(
   try {
     text = await readFile(fstabFile, 'utf8');
   } catch (err) {
-    if (fstabOption) throw new UsageError(`cannot read ${fstabFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (fstabOption) throw new UsageError(`cannot read ${fstabFile}: ${errnoText(err)}`);
     text = '';
   }
   const file = credentialsFileOfMount(parseFstab(text), mount);

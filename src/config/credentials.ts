@@ -132,7 +132,8 @@ export async function readAuthFile(file: string, io: Pick<CredentialsIO, 'readFi
   return parseAuthFile(text, file);
 }
 
-function errnoText(err: unknown): string {
+/** What a failed read of a file means, in words (no such file, permission denied, ...). */
+export function errnoText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT': return 'no such file';

@@ -3,7 +3,8 @@
  * (`tail -F`, jq, systemd .path units), not for desktops.
  *
  * - Appends; never truncates an existing journal. The file is created with mode 0600 (an existing
- *   one with a looser mode is tightened), parent directories we create get 0700.
+ *   one with a looser mode is tightened), parent directories we create get 0700; with a group,
+ *   0640 and our `smbnotify*` folder 0750 with that group.
  * - Writes are ordered and batched: an idle journal writes an event at once; events published
  *   while a write is in flight go out together, one write per batch, not one syscall per event.
  * - Rotation by size: when a write would take the file past `maxBytes`, events.jsonl becomes
@@ -16,6 +17,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DaemonEvent, EventSink } from './types.js';
 import { eventJson } from '../watch/events.js';
+import { JournalError } from './journal-error.js';
 
 export interface JournalOptions {
   /** Rotate before the file would exceed this size (default 8 MiB). */
@@ -44,18 +46,61 @@ export function defaultJournalPath(system: boolean): string {
 
 const OPEN_FLAGS = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW; // libuv adds O_CLOEXEC itself
 
-/** mkdir -p with mode 0700 for what we create; our own `smbnotify*` directory is kept at 0700. */
-async function ensureParent(dir: string): Promise<void> {
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+/** What an errno means, in the words the rest of the CLI uses. */
+function errnoWords(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT': return 'no such folder';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'ENOTDIR': return 'a parent is not a folder';
+    case 'EROFS': return 'read-only file system';
+    case 'ENOSPC': return 'no space left';
+    default: return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/**
+ * mkdir -p, one level at a time, with mode 0700 for what we create. (Node 20's recursive mkdir
+ * never returns for a path under /proc, and cannot be stopped.)
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      await fsp.lstat(d);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || d === path.dirname(d)) throw err;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) {
+    try {
+      await fsp.mkdir(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new JournalError(`cannot create ${d}: ${errnoWords(err)}`);
+    }
+  }
+}
+
+/**
+ * The journal's folder, created when missing; our own `smbnotify*` folder is kept at 0700, or at
+ * 0750 with the journal's group, so that the group can reach the file.
+ */
+async function ensureParent(dir: string, group: number | undefined): Promise<void> {
+  await makeFolders(dir);
   const st = await fsp.lstat(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (!st.isDirectory()) throw new JournalError(`${dir} is not a folder`);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
     // e.g. someone else created /tmp/smbnotify-$UID first: never write our events there.
-    throw new Error(`${dir} belongs to another user (uid ${st.uid})`);
+    throw new JournalError(`${dir} belongs to another user (uid ${st.uid})`);
   }
-  if (path.basename(dir).startsWith('smbnotify') && st.uid === uid && (st.mode & 0o077) !== 0) {
-    await fsp.chmod(dir, 0o700);
+  if (path.basename(dir).startsWith('smbnotify') && st.uid === uid) {
+    if (group !== undefined && st.gid !== group) await fsp.chown(dir, st.uid, group);
+    const mode = group !== undefined ? 0o750 : 0o700;
+    if ((st.mode & 0o777) !== mode) await fsp.chmod(dir, mode);
   }
 }
 
@@ -104,11 +149,11 @@ export class JournalSink implements EventSink {
     if (!Number.isInteger(keep) || keep < 0) throw new Error(`journal keep must be a whole number, got ${keep}`);
     const abs = path.resolve(file);
     try {
-      await ensureParent(path.dirname(abs));
+      await ensureParent(path.dirname(abs), opts.group);
       const { fh, size } = await openJournal(abs, mode, opts.group);
       return new JournalSink(abs, fh, size, maxBytes, keep, mode, opts.onError, opts.group);
     } catch (err) {
-      throw new Error(`cannot open the journal ${abs}: ${describe(err)}`);
+      throw new JournalError(`cannot open the journal ${abs}: ${err instanceof JournalError ? err.message : errnoWords(err)}`);
     }
   }
 

@@ -426,6 +426,11 @@ describe('ls', () => {
       }
     });
 
+    it('a --mountinfo or --fstab file that is not there', async () => {
+      const missing = join(scratch, 'no-such-mountinfo');
+      expectOneLineError(await cli(['watch', '--mountinfo', missing, '/mnt/projects', '-A', cred]), new RegExp(`^smbnotify: cannot read ${missing}: no such file\\n`));
+    });
+
     it('unreadable credentials file', async () => {
       const missing = join(scratch, 'no-such-credentials');
       const r = await cli(['ls', url, '-A', missing]);

@@ -90,6 +90,27 @@ describe('JournalSink', () => {
     expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([0, 1, 2]);
   });
 
+  it('with a group: the file 0640 and its smbnotify folder 0750, both of that group, so members can reach it', async () => {
+    const folder = join(dir, 'smbnotify');
+    const file = join(folder, 'events.jsonl');
+    const j = await JournalSink.open(file, { group: 65534 });
+    await j.close();
+    const { statSync } = await import('node:fs');
+    expect([statSync(folder).mode & 0o777, statSync(folder).gid]).toEqual([0o750, 65534]);
+    expect([statSync(file).mode & 0o777, statSync(file).gid]).toEqual([0o640, 65534]);
+    // Without a group again: private again.
+    await (await JournalSink.open(file)).close();
+    expect(statSync(folder).mode & 0o777).toBe(0o700);
+  });
+
+  it('a folder that cannot be made is one line in words, at once (Node\'s recursive mkdir hangs under /proc)', async () => {
+    // A hang would fail the test at its time limit.
+    await expect(JournalSink.open('/proc/nope/j.jsonl')).rejects.toThrow(/^cannot open the journal \/proc\/nope\/j\.jsonl: cannot create \/proc\/nope: no such folder$/);
+    const notAFolder = join(dir, 'file');
+    writeFileSync(notAFolder, '');
+    await expect(JournalSink.open(join(notAFolder, 'sub', 'j.jsonl'))).rejects.toThrow(/^cannot open the journal .*: a parent is not a folder$/);
+  });
+
   it('refuses a symlink in place of the journal', async () => {
     const { symlinkSync } = await import('node:fs');
     const target = join(dir, 'elsewhere');
