@@ -262,7 +262,7 @@ export class Daemon implements DaemonControl {
     if (this.mountTimer) clearInterval(this.mountTimer);
     const entries = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(entries.map((e) => e.stop()));
+    await Promise.all(entries.map((e) => e.stop('the daemon stopped')));
     await this.pool.closeAll();
     for (const sink of this.sinks) await sink.close().catch(() => undefined);
   }

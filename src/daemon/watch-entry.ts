@@ -160,7 +160,9 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     };
   }
 
-  async stop(): Promise<void> {
+  /** Ends the watch; its last STATE says so (`why`), to the journal, D-Bus and MQTT alike. */
+  async stop(why = 'watch removed'): Promise<void> {
+    if (!this.stopped && this.stateNow !== 'stopped') this.setState('stopped', why);
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     await this.view?.stop();

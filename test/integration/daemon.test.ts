@@ -129,6 +129,12 @@ describe('daemon signals, journal and control API', () => {
     expect(await gdbus(bus, 'ListWatches')).toContain(`'id': <'${id}'>`);
     await gdbus(bus, 'RemoveWatch', id!);
     expect(await gdbus(bus, 'ListWatches')).not.toContain(`'id': <'${id}'>`);
+    // Its last word in the journal (as on D-Bus and MQTT): stopped.
+    const stoppedLine = () => readFileSync(journal(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e['watchId'] === id && e['event'] === 'STATE' && e['state'] === 'stopped');
+    const t0 = Date.now();
+    while (!stoppedLine() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 100));
+    expect(stoppedLine()?.['message']).toBe('watch removed');
     await expect(gdbus(bus, 'RemoveWatch', 'w999')).rejects.toThrow(/NotFound/);
   });
 
