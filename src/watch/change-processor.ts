@@ -170,7 +170,7 @@ export class ChangeProcessor {
       const to = creation.item.event.path;
       this.w.snapshot.remove(to);
       this.placeMoved(detached, to);
-      this.outbox.replace(creation.item, this.movePair(path, to, detached.entry, action, creation.item.event.action));
+      this.outbox.replaceMove(creation.item, this.movePair(path, to, detached.entry, action, creation.item.event.action), path, to);
       return;
     }
     this.outbox.push({

@@ -38,6 +38,8 @@ export class EventOutbox {
   private readonly present = new Set<OutItem>();
   private readonly halvesByName = new Map<string, Set<OutItem>>();
   private readonly movedTo = new Map<string, number>();
+  /** Waiting items by their event's path (mostly one), so that a move finds those about a path. */
+  private readonly byPath = new Map<string, OutItem | OutItem[]>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -87,6 +89,30 @@ export class EventOutbox {
     this.items.splice(i, 1, ...replacement);
     this.untrack(item);
     for (const r of replacement) this.track(r);
+    this.drain(false);
+  }
+
+  /**
+   * Put a move's pair where its creation half `item` stands, unless items about the old path
+   * `from` still wait behind it: what the server reported of the old name before removing it (a
+   * MODIFY after the creation, say) came first and must go out first, so the pair goes after the
+   * last of them, and the items about the new path `to` it passes there move behind it.
+   */
+  replaceMove(item: OutItem, pair: OutItem[], from: string, to: string): void {
+    const i = this.indexOf(item);
+    if (i < 0) return;
+    let last = i;
+    for (const o of this.about(from)) last = Math.max(last, this.indexOf(o));
+    if (last === i) {
+      this.replace(item, pair);
+      return;
+    }
+    const passed = new Set(this.about(to).filter((o) => o !== item));
+    const between = this.items.slice(i + 1, last + 1);
+    for (const r of pair) r.releaseAt = item.releaseAt ?? 0;
+    this.items.splice(i, last - i + 1, ...between.filter((o) => !passed.has(o)), ...pair, ...between.filter((o) => passed.has(o)));
+    this.untrack(item);
+    for (const r of pair) this.track(r);
     this.drain(false);
   }
 
@@ -141,10 +167,26 @@ export class EventOutbox {
       this.halvesByName.set(name, halves);
     }
     if (item.event.event === 'MOVED_TO') this.movedTo.set(item.event.path, (this.movedTo.get(item.event.path) ?? 0) + 1);
+    const same = this.byPath.get(item.event.path);
+    if (same === undefined) this.byPath.set(item.event.path, item);
+    else if (Array.isArray(same)) same.push(item);
+    else this.byPath.set(item.event.path, [same, item]);
+  }
+
+  private about(path: string): OutItem[] {
+    const same = this.byPath.get(path);
+    return same === undefined ? [] : Array.isArray(same) ? same : [same];
   }
 
   private untrack(item: OutItem): void {
     this.present.delete(item);
+    const same = this.byPath.get(item.event.path);
+    if (same === item) this.byPath.delete(item.event.path);
+    else if (Array.isArray(same)) {
+      const k = same.indexOf(item);
+      if (k >= 0) same.splice(k, 1);
+      if (same.length === 0) this.byPath.delete(item.event.path);
+    }
     const name = baseName(item.event.path);
     const halves = this.halvesByName.get(name);
     if (halves?.delete(item) && halves.size === 0) this.halvesByName.delete(name);
@@ -216,5 +258,6 @@ export class EventOutbox {
     this.present.clear();
     this.halvesByName.clear();
     this.movedTo.clear();
+    this.byPath.clear();
   }
 }

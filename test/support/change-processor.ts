@@ -5,9 +5,10 @@ import { EventFactory, type WatchEvent } from '../../src/watch/events.js';
 import { EventOutbox } from '../../src/watch/outbox.js';
 import type { Snapshot } from '../../src/watch/snapshot.js';
 
-export function standaloneProcessor(snapshot: Snapshot, watch: string, out: WatchEvent[], opts: ChangeProcessorOptions): ChangeProcessor {
+/** `windowMs`: how long the outbox holds a half of a possible move between folders (0: none). */
+export function standaloneProcessor(snapshot: Snapshot, watch: string, out: WatchEvent[], opts: ChangeProcessorOptions, windowMs = 0): ChangeProcessor {
   const events = new EventFactory({ server: 's', share: 'data', watch });
-  const outbox = new EventOutbox(0, (e) => out.push(events.stamp(e)));
+  const outbox = new EventOutbox(windowMs, (e) => out.push(events.stamp(e)));
   const context: ChangeContext = {
     snapshot,
     events,

@@ -10,12 +10,12 @@ import { standaloneProcessor } from '../support/change-processor.js';
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A processor over folders `d` and `e` holding `d/a.txt`; events land in `out` as they go out. */
-function processor(out: WatchEvent[]): ChangeProcessor {
+function processor(out: WatchEvent[], windowMs = 0): ChangeProcessor {
   const snapshot = new Snapshot();
   snapshot.replaceFolder('', [{ name: 'd', isDirectory: true, size: 0, lastWrite: 0 }, { name: 'e', isDirectory: true, size: 0, lastWrite: 0 }]);
   snapshot.replaceFolder('d', [{ name: 'a.txt', isDirectory: false, size: 1, lastWrite: 1 }]);
   snapshot.replaceFolder('e', []);
-  return standaloneProcessor(snapshot, '', out, { renameWindowMs: 20, echoWindowMs: 0 });
+  return standaloneProcessor(snapshot, '', out, { renameWindowMs: 20, echoWindowMs: 0 }, windowMs);
 }
 
 const entry = (action: number, fileName: string): FileNotifyInformation => ({ action, fileName });
@@ -51,5 +51,28 @@ describe('rename pairing across a long gap', () => {
     cp.process('e', [entry(FileAction.RENAMED_NEW_NAME, 'c.txt')]);
     await pause(10);
     expect(out.map(brief)).toEqual(['MOVED_FROM d/a.txt', 'MOVED_TO e/b.txt', 'MOVED_TO e/c.txt']);
+  });
+});
+
+describe('a move between folders after changes to the old name', () => {
+  it('what the server reported of the old name before its removal goes out before the move', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out, 30);
+    // touch d/q.txt; mv d/q.txt e/q.txt: e's ADDED may come before d's MODIFIED and REMOVED.
+    cp.process('d', [entry(FileAction.ADDED, 'q.txt')]);
+    cp.process('e', [entry(FileAction.ADDED, 'q.txt')]);
+    cp.process('d', [entry(FileAction.MODIFIED, 'q.txt'), entry(FileAction.REMOVED, 'q.txt')]);
+    await pause(100);
+    expect(out.map(brief)).toEqual(['CREATE d/q.txt', 'MODIFY d/q.txt', 'MOVED_FROM d/q.txt', 'MOVED_TO e/q.txt <- d/q.txt']);
+  });
+
+  it('and what the server reported of the new name since still follows the move', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out, 30);
+    cp.process('d', [entry(FileAction.ADDED, 'q.txt')]);
+    cp.process('e', [entry(FileAction.ADDED, 'q.txt'), entry(FileAction.MODIFIED, 'q.txt')]);
+    cp.process('d', [entry(FileAction.MODIFIED, 'q.txt'), entry(FileAction.REMOVED, 'q.txt')]);
+    await pause(100);
+    expect(out.map(brief)).toEqual(['CREATE d/q.txt', 'MODIFY d/q.txt', 'MOVED_FROM d/q.txt', 'MOVED_TO e/q.txt <- d/q.txt', 'MODIFY e/q.txt']);
   });
 });
