@@ -209,7 +209,11 @@ function parseKerberosUse(value: string, where: string): KerberosUse {
 
 function applyWatchKey(w: WatchConfig, key: string, value: string, where: string): void {
   switch (key) {
-    case 'target': w.target = value; break;
+    case 'target':
+      // As a password = key is: a secret does not belong in the config (status, logs, D-Bus).
+      if (/^smb:\/\/[^/@]*:[^/@]*@/i.test(value)) throw new ConfigError(`${where}: a password in the target URL is not accepted here: use a credentials file (credentials = FILE or a [credentials //HOST/SHARE] section)`);
+      w.target = value;
+      break;
     case 'recursive': w.recursive = parseBool(value, where); break;
     case 'credentials': w.credentialsFile = expandHome(value); break;
     case 'guest': w.guest = parseBool(value, where); break;

@@ -233,7 +233,7 @@ export function formatTarget(t: Pick<Target, 'host' | 'port' | 'share' | 'path'>
  */
 export function targetPort(target: Target, optionPort: number | undefined): number {
   if (target.port !== undefined && optionPort !== undefined && target.port !== optionPort) {
-    throw new UsageError(`the target names port ${target.port} but -p says ${optionPort}: give the port once (a port in the target wins over -p, which is for targets without one)`);
+    throw new UsageError(`the target names port ${target.port} but -p says ${optionPort}: give the port once: in the target, or with -p for targets without one`);
   }
   return target.port ?? optionPort ?? 445;
 }

@@ -185,7 +185,7 @@ describe('watch -t 0 means no timeout (inotifywait)', () => {
 describe('one port rule: a port in the target is used, -p is for targets without one', () => {
   it('ls, watch and daemon refuse a target naming another port than -p, in the same words', async () => {
     const other = samba.port === 445 ? 446 : samba.port + 1;
-    const expected = [`smbnotify: the target names port ${samba.port} but -p says ${other}: give the port once (a port in the target wins over -p, which is for targets without one)`];
+    const expected = [`smbnotify: the target names port ${samba.port} but -p says ${other}: give the port once: in the target, or with -p for targets without one`];
     for (const args of [
       ['ls', url, '-p', String(other), '-A', cred],
       ['watch', url, '-p', String(other), '-A', cred],

@@ -180,7 +180,7 @@ describe('--safety-net, on a server that does not report changes made on its own
     const r = runCli(['watch', '--safety-net', 'soon', `${url}/docs`, '-A', cred]);
     const { code } = await r.exit;
     expect(code).not.toBe(0);
-    expect(r.stderr.filter(Boolean)).toEqual(["smbnotify: option '--safety-net <SECONDS|off>' argument 'soon' is invalid. --safety-net must be a positive number."]);
+    expect(r.stderr.filter(Boolean)).toEqual(["smbnotify: option '--safety-net <SECONDS|off>' argument 'soon' is invalid. --safety-net must be a positive number of seconds, or off."]);
   });
 });
 

@@ -91,13 +91,20 @@ describe('a password inside a target URL is refused on every daemon path', () =>
     expect(d.stderr.filter(Boolean)).toEqual(["smbnotify: a password in a --watch URL would stay visible in the daemon's command line: use -A FILE or PASSWD instead"]);
   });
 
-  it('target = in the config file, and D-Bus AddWatch', { timeout: 30_000 }, async () => {
-    const config = join(scratch, 'config');
+  it('target = in the config file: a config mistake, as a password = key is (exit 1, the password not echoed)', async () => {
+    const config = join(scratch, 'config-leaky');
     writeFileSync(config, `[daemon]\nfollow-desktop = no\n\n[watch leaky]\ntarget = smb://${samba.user}:${samba.password}@127.0.0.1:${samba.port}/data\n`, { mode: 0o600 });
+    const d = runCli(['daemon', '--bus', 'none', '--journal', 'off', '--config', config, '-A', credentialsFile(samba)]);
+    expect((await d.exit).code).toBe(1);
+    expect(d.stderr.filter(Boolean)).toEqual([`smbnotify: ${config}:5: a password in the target URL is not accepted here: use a credentials file (credentials = FILE or a [credentials //HOST/SHARE] section)`]);
+  });
+
+  it('D-Bus AddWatch', { timeout: 30_000 }, async () => {
+    const config = join(scratch, 'config');
+    writeFileSync(config, `[daemon]\nfollow-desktop = no\n`, { mode: 0o600 });
     const d = runCli(['daemon', '--bus', bus.address, '--journal', 'off', '--config', config, '-A', credentialsFile(samba)]);
     try {
       await d.waitLine(/daemon running: 0 watches/, 20_000, 'stderr');
-      expect(d.stderr).toContain(`[watch leaky]: ${REFUSED}`);
       const gdbus = requireTool('gdbus', 'libglib2.0-bin');
       const err = await run(gdbus, ['call', '--address', bus.address, '--dest', 'io.github.smbnotify', '--object-path', '/io/github/smbnotify', '--method', 'io.github.smbnotify.Watcher1.AddWatch', `smb://${samba.user}:${samba.password}@127.0.0.1:${samba.port}/data`, '{}']).then(
         () => 'no error',

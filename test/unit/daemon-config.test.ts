@@ -48,6 +48,9 @@ describe('config file', () => {
   it('refuses what it does not understand, with the file and line', () => {
     expect(() => parseConfig('[daemon]\nfollow-desktop = maybe', 'cfg')).toThrow(/cfg:2: expected yes or no/);
     expect(() => parseConfig('[watch x]\ntarget = //h/s\npassword = hunter2', 'cfg')).toThrow(/passwords do not belong/);
+    expect(() => parseConfig('[watch x]\ntarget = smb://alice:hunter2@h/s', 'cfg')).toThrow(/^cfg:2: a password in the target URL is not accepted here/);
+    expect(() => parseConfig('[watch x]\ntarget = smb://DOM;alice:hunter2@h:4445/s/p', 'cfg')).toThrow(/a password in the target URL/);
+    expect(parseConfig('[watch x]\ntarget = smb://alice@h/s', 'cfg').watches[0]?.target).toBe('smb://alice@h/s');
     expect(() => parseConfig('[watch x]\nrecursive = yes', 'cfg')).toThrow(/has no target/);
     expect(() => parseConfig('[printers]', 'cfg')).toThrow(ConfigError);
     expect(() => parseConfig('[watch x]\ntarget = //h/s\nview-backing = /srv/copy', 'cfg')).toThrow(/cfg: \[watch x\] has view-backing or view-allow-other but no view =/);

@@ -62,7 +62,9 @@ function parseWatchTimeout(text: string): number {
 
 function parseSafetyNet(text: string): number {
   if (['off', 'no', '0'].includes(text.trim().toLowerCase())) return 0;
-  return parsePositive('--safety-net', false)(text);
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--safety-net must be a positive number of seconds, or off.');
+  return n;
 }
 
 export type WatchIO = CommandIO & { err: (line: string) => void } & StopIO;
