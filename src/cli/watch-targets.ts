@@ -88,7 +88,8 @@ export async function resolveWatchTargets(
       });
       shares.set(key, share);
     }
-    resolved.push({ ...(fromMount?.credentials ? { credentialsFrom: fromMount.from } : {}), given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port) });
+    const namedThrough = local ? mountForLocalPath(mounts, path.resolve(given))?.mount : undefined;
+    resolved.push({ ...(fromMount?.credentials ? { credentialsFrom: fromMount.from } : {}), given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port, namedThrough) });
   }
   return resolved;
 }

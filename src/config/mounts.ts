@@ -113,12 +113,14 @@ function sameServer(m: CifsMount, host: string, port: number | undefined): boole
 
 /**
  * A function mapping a share-relative path of //host/share to its local path, through the
- * mounts that show it; undefined for paths no mount shows.
+ * mounts that show it; undefined for paths no mount shows. `preferred` (the mount a target was
+ * named through) comes first wherever it shows the path: the user named paths below it, even
+ * when another mount of the same share shows that part more deeply.
  */
-export function localPathMapper(mounts: CifsMount[], host: string, share: string, port?: number): (sharePath: string) => string | undefined {
+export function localPathMapper(mounts: CifsMount[], host: string, share: string, port?: number, preferred?: CifsMount): (sharePath: string) => string | undefined {
   const candidates = mounts
     .filter((m) => sameServer(m, host, port) && m.share.toLowerCase() === share.toLowerCase())
-    .sort((a, b) => b.prefix.length - a.prefix.length);
+    .sort((a, b) => Number(b === preferred) - Number(a === preferred) || b.prefix.length - a.prefix.length);
   return (sharePath: string) => {
     for (const m of candidates) {
       if (!isWithin(sharePath, m.prefix)) continue;

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, type DaemonConfig, type WatchConfig } from '..
 import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
 import { WatchEntry } from './watch-entry.js';
-import { localPathMapper, parseMountinfo, type CifsMount } from '../config/mounts.js';
+import { localPathMapper, mountForLocalPath, parseMountinfo, type CifsMount } from '../config/mounts.js';
 import { describeSmbFailure } from '../smb/describe.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from '../sinks/types.js';
 
@@ -155,7 +155,8 @@ export class Daemon implements DaemonControl {
       protect: this.opts.protect ?? 'off',
       ...(this.opts.maxDialect ? { maxDialect: this.opts.maxDialect } : {}),
     });
-    const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port)(p);
+    // Mounts come and go (re-read every 2 s): the one a local target was named through is looked up each time.
+    const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port, target.startsWith('/') ? mountForLocalPath(this.mounts, target)?.mount : undefined)(p);
     const entry = new WatchEntry({
       id,
       target,

@@ -36,4 +36,19 @@ describe('mountinfo', () => {
     expect(localPathMapper(mounts, 'nas', 'home', 445)('alice/docs/x')).toBeUndefined();
     expect(localPathMapper(mounts, '192.0.2.10', 'PROJECTS')('a/b')).toBe('/mnt/projects/a/b');
   });
+
+  it('the same share mounted twice: paths go through the mount the target was named through', () => {
+    const twice = parseMountinfo([
+      '98 22 0:54 / /mnt/projects rw - cifs //fileserver/projects rw,vers=3.1.1,addr=192.0.2.10',
+      '99 22 0:55 / /mnt/sub rw - cifs //fileserver/projects/2026 rw,vers=3.1.1,addr=192.0.2.10',
+    ].join('\n'));
+    // Without a preference the deepest mount wins (a daemon's watch of the whole share).
+    expect(localPathMapper(twice, 'fileserver', 'projects')('2026/minutes.odt')).toBe('/mnt/sub/minutes.odt');
+    const named = mountForLocalPath(twice, '/mnt/projects/2026')!.mount;
+    const mapper = localPathMapper(twice, 'fileserver', 'projects', undefined, named);
+    expect(mapper('2026/minutes.odt')).toBe('/mnt/projects/2026/minutes.odt');
+    const viaSub = localPathMapper(twice, 'fileserver', 'projects', undefined, mountForLocalPath(twice, '/mnt/sub')!.mount);
+    expect(viaSub('2026/minutes.odt')).toBe('/mnt/sub/minutes.odt');
+    expect(viaSub('other/x')).toBe('/mnt/projects/other/x');
+  });
 });
