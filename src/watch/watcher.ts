@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { CompletionFilter, type FileNotifyInformation } from '../smb/change-notify.js';
 import type { ShareConnection } from '../smb/share-connection.js';
+import { describeSmbFailure } from '../smb/describe.js';
 import { isMissing, isNotifyUnsupported } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
 import { ChangeProcessor } from './change-processor.js';
@@ -314,7 +315,10 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   };
 
   private readonly onRetrying = (err: Error, attempt: number, delayMs: number): void => {
-    if (!this.stopped) this.emitState('reconnecting', `reconnect attempt ${attempt} failed (${err.message}); next in ${Math.round(delayMs / 1000)} s`);
+    if (this.stopped) return;
+    // In the words of the first attempt's error ('connection refused', not Node's ECONNREFUSED text).
+    const why = describeSmbFailure(err, { host: this.share.opts.host, port: this.share.opts.port ?? 445 }) ?? err.message;
+    this.emitState('reconnecting', `reconnect attempt ${attempt} failed (${why}); next in ${Math.round(delayMs / 1000)} s`);
   };
 
   /** The session's ticket ended with no fresh one to take: the handles wait, nothing is lost. */

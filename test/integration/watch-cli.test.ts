@@ -184,3 +184,20 @@ describe('--safety-net, on a server that does not report changes made on its own
   });
 });
 
+
+describe('the server gone while watching', () => {
+  it('each failed reconnect says why in words (connection refused), and the watch comes back', async () => {
+    const r = runCli(['watch', '-m', `${url}/docs`, '-A', cred]);
+    try {
+      await established(r);
+      await samba.kill();
+      const line = await r.waitLine(/reconnect attempt \d+ failed/, 20_000, 'stderr');
+      expect(line).toMatch(new RegExp(`reconnect attempt \\d+ failed \\(cannot connect to 127\\.0\\.0\\.1:${samba.port}: connection refused\\); next in \\d+ s$`));
+      await samba.start();
+      await r.waitLine(/reconnected and resynchronised/, 30_000, 'stderr');
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exit;
+    }
+  }, 60_000);
+});
