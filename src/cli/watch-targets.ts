@@ -9,7 +9,8 @@ import { localPathMapper, mountForLocalPath, readMounts, shareTargetForLocalPath
 import { credentialsFileOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
-import { errnoText, readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
+import { readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
+import { errnoWords } from '../platform/errno-words.js';
 import { resolveLogon, targetKerberos } from '../config/kerberos.js';
 import { UsageError } from './errors.js';
 import type { ConnectionCliOptions } from './options.js';
@@ -50,7 +51,7 @@ export async function resolveWatchTargets(
   try {
     mounts = await readMounts(mountinfoFile);
   } catch (err) {
-    if (opts.mountinfo) throw new UsageError(`cannot read ${mountinfoFile}: ${errnoText(err)}`);
+    if (opts.mountinfo) throw new UsageError(`cannot read ${mountinfoFile}: ${errnoWords(err, 'file')}`);
     mounts = [];
   }
   const shares = new Map<string, ShareConnection>();
@@ -114,7 +115,7 @@ async function mountCredentials(
   try {
     text = await readFile(fstabFile, 'utf8');
   } catch (err) {
-    if (fstabOption) throw new UsageError(`cannot read ${fstabFile}: ${errnoText(err)}`);
+    if (fstabOption) throw new UsageError(`cannot read ${fstabFile}: ${errnoWords(err, 'file')}`);
     text = '';
   }
   const file = credentialsFileOfMount(parseFstab(text), mount);

@@ -17,6 +17,7 @@ import os from 'node:os';
 import type { Credentials } from '../smb/types.js';
 import { UsageError } from './errors.js';
 import type { Target } from './target.js';
+import { errnoWords } from '../platform/errno-words.js';
 
 export interface CredentialOptions {
   /** -U, --user: `[DOMAIN\]USER[%PASSWORD]` (also `DOMAIN/USER`, `USER@REALM`). */
@@ -116,7 +117,7 @@ export async function readAuthFile(file: string, io: Pick<CredentialsIO, 'readFi
   try {
     st = await io.stat(file);
   } catch (err) {
-    throw new UsageError(`cannot read credentials file ${file}: ${errnoText(err)}`);
+    throw new UsageError(`cannot read credentials file ${file}: ${errnoWords(err, 'file')}`);
   }
   if (!st.isFile()) throw new UsageError(`cannot read credentials file ${file}: not a regular file`);
   if (st.mode & 0o044) {
@@ -127,22 +128,9 @@ export async function readAuthFile(file: string, io: Pick<CredentialsIO, 'readFi
   try {
     text = await io.readFile(file);
   } catch (err) {
-    throw new UsageError(`cannot read credentials file ${file}: ${errnoText(err)}`);
+    throw new UsageError(`cannot read credentials file ${file}: ${errnoWords(err, 'file')}`);
   }
   return parseAuthFile(text, file);
-}
-
-/** What a failed read of a file means, in words (no such file, permission denied, ...). */
-export function errnoText(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT': return 'no such file';
-    case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a folder';
-    case 'ENOTDIR': return 'a parent is not a folder';
-    default: return code ?? (err instanceof Error ? err.message : String(err));
-  }
 }
 
 /** Read one line from the terminal with echo off; `message` goes to stderr. */

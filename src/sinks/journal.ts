@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { DaemonEvent, EventSink } from './types.js';
 import { eventJson } from '../watch/events.js';
 import { JournalError } from './journal-error.js';
+import { errnoWords } from '../platform/errno-words.js';
 
 export interface JournalOptions {
   /** Rotate before the file would exceed this size (default 8 MiB). */
@@ -46,20 +47,6 @@ export function defaultJournalPath(system: boolean): string {
 
 const OPEN_FLAGS = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW; // libuv adds O_CLOEXEC itself
 
-/** What an errno means, in the words the rest of the CLI uses. */
-function errnoWords(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT': return 'no such folder';
-    case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'ENOTDIR': return 'a parent is not a folder';
-    case 'EROFS': return 'read-only file system';
-    case 'ENOSPC': return 'no space left';
-    default: return err instanceof Error ? err.message : String(err);
-  }
-}
-
 /**
  * mkdir -p, one level at a time, with mode 0700 for what we create. (Node 20's recursive mkdir
  * never returns for a path under /proc, and cannot be stopped.)
@@ -79,7 +66,7 @@ async function makeFolders(dir: string): Promise<void> {
     try {
       await fsp.mkdir(d, { mode: 0o700 });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new JournalError(`cannot create ${d}: ${errnoWords(err)}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new JournalError(`cannot create ${d}: ${errnoWords(err, 'folder')}`);
     }
   }
 }
@@ -153,7 +140,7 @@ export class JournalSink implements EventSink {
       const { fh, size } = await openJournal(abs, mode, opts.group);
       return new JournalSink(abs, fh, size, maxBytes, keep, mode, opts.onError, opts.group);
     } catch (err) {
-      throw new JournalError(`cannot open the journal ${abs}: ${err instanceof JournalError ? err.message : errnoWords(err)}`);
+      throw new JournalError(`cannot open the journal ${abs}: ${err instanceof JournalError ? err.message : errnoWords(err, 'folder')}`);
     }
   }
 

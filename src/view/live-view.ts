@@ -15,6 +15,7 @@ import { MAX_WRITE } from './fuse-server.js';
 import { MountError, mountView, type Mounted } from './mount.js';
 import { FUSE_TYPE, topMountAt, type MountLine } from './mountinfo.js';
 import { PoolState } from './pool-state.js';
+import { errnoWords } from '../platform/errno-words.js';
 import { ReplayChannel } from './replay-job.js';
 import { noteThreadLeftBehind } from './threads-left.js';
 import { Replayer, type ReplayWork } from './replayer.js';
@@ -254,13 +255,7 @@ function realFolder(what: string, dir: string): string {
     return real;
   } catch (err) {
     if (err instanceof MountError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such folder'
-      : code === 'EACCES' ? 'permission denied'
-      : code === 'ENOTDIR' ? 'a parent is not a folder'
-      : code === 'ENOTCONN' ? 'a dead mount ("Transport endpoint is not connected"): unmount it first (fusermount3 -u or umount -l)'
-      : code ?? (err as Error).message;
-    throw new MountError(`${what} ${dir}: ${why}`);
+    throw new MountError(`${what} ${dir}: ${errnoWords(err, 'folder')}`);
   }
 }
 
