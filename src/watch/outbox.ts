@@ -84,12 +84,7 @@ export class EventOutbox {
   /** Put `replacement` where `item` stands, released with it. */
   replace(item: OutItem, replacement: OutItem[]): void {
     const i = this.indexOf(item);
-    if (i < 0) return;
-    for (const r of replacement) r.releaseAt = item.releaseAt ?? 0;
-    this.items.splice(i, 1, ...replacement);
-    this.untrack(item);
-    for (const r of replacement) this.track(r);
-    this.drain(false);
+    if (i >= 0) this.swap(item, i, i, replacement);
   }
 
   /**
@@ -103,16 +98,19 @@ export class EventOutbox {
     if (i < 0) return;
     let last = i;
     for (const o of this.about(from)) last = Math.max(last, this.indexOf(o));
-    if (last === i) {
-      this.replace(item, pair);
-      return;
-    }
-    const passed = new Set(this.about(to).filter((o) => o !== item));
+    this.swap(item, i, last, pair, new Set(this.about(to)));
+  }
+
+  /**
+   * Take out `item` (at `i`) and put `replacement`, released with it, after the items up to
+   * `last`; of those, the ones in `behind` go after the replacement.
+   */
+  private swap(item: OutItem, i: number, last: number, replacement: OutItem[], behind = new Set<OutItem>()): void {
     const between = this.items.slice(i + 1, last + 1);
-    for (const r of pair) r.releaseAt = item.releaseAt ?? 0;
-    this.items.splice(i, last - i + 1, ...between.filter((o) => !passed.has(o)), ...pair, ...between.filter((o) => passed.has(o)));
+    for (const r of replacement) r.releaseAt = item.releaseAt ?? 0;
+    this.items.splice(i, last - i + 1, ...between.filter((o) => !behind.has(o)), ...replacement, ...between.filter((o) => behind.has(o)));
     this.untrack(item);
-    for (const r of pair) this.track(r);
+    for (const r of replacement) this.track(r);
     this.drain(false);
   }
 
