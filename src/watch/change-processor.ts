@@ -30,7 +30,7 @@ export interface ChangeContext {
    */
   confirmName(path: string, item: OutItem | null, watch: boolean, companion?: OutItem): void;
   /** List a folder soon (debounced): a notified name it holds could not be placed. */
-  verifyFolder(path: string, name?: string): void;
+  verifyFolder(path: string): void;
   /** A notified name the listing may show under another name (listed-names.ts). */
   listedOtherwise(name: string): boolean;
 }
@@ -134,7 +134,7 @@ export class ChangeProcessor {
   private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO', raw: string, oldPath?: string): void {
     // Listed under another name (an 8.3 one): only a listing can say what the stream should.
     if (this.w.listedOtherwise(raw)) {
-      this.w.verifyFolder(parentOf(path), raw);
+      this.w.verifyFolder(parentOf(path));
       return;
     }
     // A removal of the same name from another folder, still in the outbox: a move.
@@ -285,7 +285,7 @@ export class ChangeProcessor {
     if (this.w.listedOtherwise(raw)) {
       // Renamed to a name listed otherwise: out of view under this name; the listing says which.
       this.releaseOld(held);
-      this.w.verifyFolder(parentOf(to), raw);
+      this.w.verifyFolder(parentOf(to));
       return;
     }
     if (replaced) {

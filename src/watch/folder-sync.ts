@@ -13,6 +13,7 @@ import type { ChangeKind, ChangeFields, EventSource } from './events.js';
 import type { FolderRegistry } from './folder-registry.js';
 import type { FolderWatch } from './folder-watch.js';
 import { joinPath, safeComponent } from './paths.js';
+import { provesNamesServedAsIs } from './listed-names.js';
 import type { Difference, Snapshot } from './snapshot.js';
 import type { WatchLiveState } from './live-state.js';
 
@@ -28,6 +29,8 @@ export interface SyncContext extends WatchLiveState {
   emitChange(kind: ChangeKind, path: string, fields: ChangeFields): void;
   /** A STATE event in the current state (a folder that cannot be watched). */
   say(message: string): void;
+  /** A listing showed a name Windows forbids as it is (NameCheck.learnNamesServedAsIs). */
+  namesServedAsIs(): void;
   label(path: string): string;
 }
 
@@ -147,10 +150,15 @@ export class FolderSync {
       if (emit) w.emitDifference(d, source);
       else if (d.kind === 'DELETE' && d.entry.isDir !== false) w.folders.closeUnder(d.path);
     });
+    let learnt = false;
     const visit = (entry: Readonly<ListedEntry>): void => {
       // Names made safe exactly as notified names are (paths.ts): a listing from a hostile
       // server must not put `..` components or extra separators into paths either.
       const name = safeComponent(entry.name);
+      if (!learnt && provesNamesServedAsIs(entry.name)) {
+        learnt = true;
+        w.namesServedAsIs();
+      }
       if (entry.isDirectory) dirs.push({ name, id: entry.fileId });
       listing.add(name === entry.name ? entry : { ...entry, name });
     };

@@ -11,7 +11,22 @@
 // eslint-disable-next-line no-control-regex
 const WINDOWS_FORBIDDEN = /["*/:<>?\\|\u0000-\u001f\u2215]/;
 
+/**
+ * Characters only a server that lists forbidden names as they are can list (U+2215 is legal on
+ * Windows; trailing dots and spaces are left out, as servers differ on them).
+ */
+// eslint-disable-next-line no-control-regex
+const MANGLED_UNLESS_SERVED_AS_IS = /["*/:<>?\\|\u0000-\u001f]/;
+
 export function mayBeListedOtherwise(name: string): boolean {
   if (name === '.' || name === '..' || name === '') return false;
   return WINDOWS_FORBIDDEN.test(name) || name.endsWith('.') || name.endsWith(' ');
+}
+
+/**
+ * Whether a listed name shows that the server lists the names Windows forbids as they are (Samba's
+ * `mangled names = no`): a mangling server lists such a name under an 8.3 name, never as it is.
+ */
+export function provesNamesServedAsIs(listedName: string): boolean {
+  return MANGLED_UNLESS_SERVED_AS_IS.test(listedName);
 }

@@ -18,7 +18,7 @@ import { FILE_ATTRIBUTE_DIRECTORY } from '../smb/wire/create.js';
 import type { FolderRegistry } from './folder-registry.js';
 import { mayBeListedOtherwise } from './listed-names.js';
 import type { EventOutbox, OutItem } from './outbox.js';
-import { baseName, joinPath, parentOf, safeComponent } from './paths.js';
+import { baseName, joinPath, parentOf } from './paths.js';
 import type { Snapshot } from './snapshot.js';
 import type { WatchLiveState } from './live-state.js';
 
@@ -48,11 +48,12 @@ interface Waiting {
 export class NameCheck {
   private readonly verifying = new Map<string, NodeJS.Timeout>();
   private readonly graceTimers = new Set<NodeJS.Timeout>();
-  private readonly verifyNames = new Map<string, Set<string>>();
   private readonly verifyItems = new Map<string, Waiting[]>();
   /**
    * Whether this share lists names Windows forbids as they are (`mangled names = no`): learnt
-   * when a listing shows such a name exactly as notified. Until then they are checked by listing.
+   * from the first listing that shows such a name (whatever made the listing: a mangling server
+   * never lists one), so that a name notified after that listing's events went out is never
+   * taken for a mangled one. Until then they are checked by listing.
    */
   private servesForbiddenNames = false;
 
@@ -61,6 +62,11 @@ export class NameCheck {
   /** Listings waiting to be made. */
   get pending(): number {
     return this.verifying.size + this.graceTimers.size;
+  }
+
+  /** A listing showed a name Windows forbids exactly as it is. */
+  learnNamesServedAsIs(): void {
+    this.servesForbiddenNames = true;
   }
 
   /** A notified name the listing may show under another name (listed-names.ts). */
@@ -140,20 +146,15 @@ export class NameCheck {
           w.outbox.settle(item);
           return;
         }
-        this.verify(parentOf(path), undefined, { path, item });
+        this.verify(parentOf(path), { path, item });
       });
     }, GONE_GRACE_MS);
     this.graceTimers.add(timer);
   }
 
   /** List a folder shortly (once for a burst) and report what the listing shows. */
-  verify(path: string, name?: string, waiting?: Waiting): void {
+  verify(path: string, waiting?: Waiting): void {
     const w = this.w;
-    if (name !== undefined) {
-      const names = this.verifyNames.get(path) ?? new Set<string>();
-      names.add(name);
-      this.verifyNames.set(path, names);
-    }
     if (waiting) {
       const items = this.verifyItems.get(path) ?? [];
       items.push(waiting);
@@ -178,8 +179,6 @@ export class NameCheck {
         }, VERIFY_DELAY_MS));
         return;
       }
-      const names = this.verifyNames.get(path);
-      this.verifyNames.delete(path);
       const now = fw && w.folders.isCurrent(fw) ? fw.path : path;
       if (now !== w.root && !w.snapshot.hasFolder(now)) {
         this.release(path, true);
@@ -190,9 +189,6 @@ export class NameCheck {
       } finally {
         this.release(path, false, now);
       }
-      // A forbidden name listed exactly as notified: this server does not mangle names.
-      const listed = w.snapshot.entriesOf(now);
-      if (names && listed && [...names].some((n) => listed.has(safeComponent(n)))) this.servesForbiddenNames = true;
     }), VERIFY_DELAY_MS);
     this.verifying.set(path, timer);
   }
@@ -228,6 +224,5 @@ export class NameCheck {
     this.verifying.clear();
     this.graceTimers.clear();
     this.verifyItems.clear();
-    this.verifyNames.clear();
   }
 }

@@ -149,6 +149,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       emitChange: (kind, path, fields) => this.emitChange(kind, path, fields),
       say: (message) => this.emitState(this.stateNow, message),
       label: (path) => this.label(path),
+      namesServedAsIs: () => this.names.learnNamesServedAsIs(),
     }));
     this.outbox = new EventOutbox(opts.recursive ? (opts.moveWindowMs ?? 50) : 0, (e) => this.emitChangeNow(e));
     this.changes = new ChangeProcessor({
@@ -159,7 +160,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       moveFolders: (from, to) => this.folders.move(from, to),
       isWatched: (path) => this.folders.has(path),
       confirmName: (path, item, watch, companion) => this.names.confirm(path, item, watch, companion),
-      verifyFolder: (path, name) => this.names.verify(path, name),
+      verifyFolder: (path) => this.names.verify(path),
       listedOtherwise: (name) => this.names.listedOtherwise(name),
     }, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 500, echoWindowMs: 100 });
     this.names = new NameCheck(withLiveState(live, {

@@ -151,6 +151,23 @@ describe('names the server mangles (mangled names = yes, the default)', () => {
   }, 120_000);
 });
 
+describe('names served as they are (mangled names = no)', () => {
+  it('a listing that shows one teaches the watch: the next forbidden name is a notify event, its rename a pair', async () => {
+    // The watch's first listing holds `old:name`, which a mangling server would list under an
+    // 8.3 name: the names notified after it need no listing to be placed.
+    const b = await bench({ extraShare: ['mangled names = no'] }, (d) => writeFileSync(join(d, 'old:name'), 'x'));
+    try {
+      expect(b.start.has('old:name')).toBe(true);
+      writeFileSync(join(b.disk, 'new:name'), 'x');
+      renameSync(join(b.disk, 'new:name'), join(b.disk, 'renamed?'));
+      const changes = await holdsTheBar(b);
+      expect(changes.filter((e) => e.event !== 'MODIFY').map(brief)).toEqual(['CREATE new:name [notify]', 'MOVED_FROM new:name [notify]', 'MOVED_TO renamed? <- new:name [notify]']);
+    } finally {
+      await done(b);
+    }
+  }, 120_000);
+});
+
 describe('names the listing hides (veto files, vfs_fruit AppleDouble, dangling symlinks)', () => {
   const setup: SambaOptions = { fruit: true, vetoFiles: '/*.tmp/', hideDotFiles: true };
 
