@@ -35,7 +35,8 @@ export interface ServerOptions {
   pool: JobRunner;
   replay: ReplayChannel;
   /** Paths (relative, UTF-8) the user changes through the view: the server will report them too. */
-  onLocalChange: (paths: string[]) => void;
+  /** `closedAfterWrite`: a descriptor written through the view was closed. */
+  onLocalChange: (paths: string[], closedAfterWrite?: true) => void;
   /** INIT has been answered: the kernel applied its settings while we wrote the reply. */
   onInitialized?: () => void;
   timeouts?: Timeouts;
@@ -266,7 +267,7 @@ export class FuseServer {
         if (fh === 0n) return encodeReply(u);
         const fd = this.fd(fh);
         this.files.delete(fh);
-        if (this.written.delete(fh)) this.local(this.node(h.nodeid).path);
+        if (this.written.delete(fh)) this.opts.onLocalChange([this.node(h.nodeid).path.toString()], true);
         return this.run({ op: 'release', u, fd });
       }
       case Op.FLUSH:

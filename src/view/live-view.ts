@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WatchEvent } from '../watch/events.js';
 import { encodeError } from './fuse-wire.js';
@@ -78,8 +78,10 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     this.replayer = new Replayer(opts.root, (work) => this.post(work));
     this.serveEnded = new Promise((done) => {
       serve.on('message', (m: ServeWorkerMessage) => {
-        if (m.type === 'local') this.replayer.noteOwn(m.paths);
-        else if (m.type === 'ended') {
+        if (m.type === 'local') {
+          this.replayer.noteOwn(m.paths);
+          if (m.closedAfterWrite) for (const path of m.paths) this.readSaved(path);
+        } else if (m.type === 'ended') {
           done();
           if (!this.closing) {
             this.state = m.error ? 'failed' : 'stopped';
@@ -184,6 +186,20 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   handle(e: WatchEvent): void {
     if (this.state !== 'mounted') return;
     this.replayer.handle(e);
+  }
+
+  /**
+   * The backing file as a save through the view left it, read without waiting on this thread
+   * (the backing folder may be a stalled mount): a colleague's change right after the save is
+   * told from the save's own report by it (Replayer.noteSaved).
+   */
+  private readSaved(path: string): void {
+    const mark = this.replayer.ownMark(path);
+    const root = this.coveredFd !== null ? `/proc/self/fd/${this.coveredFd}` : this.opts.backing;
+    fs.promises.lstat(join(root, path), { bigint: true }).then(
+      (st) => this.replayer.noteSaved(path, mark, st.isFile() ? { size: st.size, mtimeNs: st.mtimeNs } : null),
+      () => undefined,
+    );
   }
 
   private post(work: ReplayWork): void {

@@ -7,12 +7,19 @@
 
 import type { Attr } from './fuse-wire.js';
 
+/** A backing file's size and modification time (ns), as a save through the view left it. */
+export interface BackingVersion {
+  size: bigint;
+  mtimeNs: bigint;
+}
+
 export type ReplayJob =
   /** `found`: the backing file's attributes (ino unset) when the replaying thread found it there. */
   | { kind: 'create'; path: string; isDir?: boolean; found?: Attr }
   | { kind: 'delete'; path: string; isDir?: boolean }
   | { kind: 'rename'; oldPath: string; path: string; isDir?: boolean }
-  | { kind: 'modify'; path: string; isDir?: boolean };
+  /** `unlessStill`: nothing to replay while the backing file is still that version. */
+  | { kind: 'modify'; path: string; isDir?: boolean; unlessStill?: BackingVersion };
 
 const HEADER = 12;
 export const JOB_BUFFER_SIZE = 64 * 1024;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { attrOf } from './attrs.js';
 import { encodeInvalEntry, encodeInvalInode } from './fuse-wire.js';
-import { ReplayChannel, type ReplayJob } from './replay-job.js';
+import { ReplayChannel, type BackingVersion, type ReplayJob } from './replay-job.js';
 import { PoolState } from './pool-state.js';
 
 export interface ReplayWorkerData {
@@ -124,7 +124,7 @@ function run(job: ReplayRequest['job']): void {
         fs.renameSync(join(data.mountPoint, job.oldPath), abs);
         break;
       case 'modify':
-        modify(job.path, abs, job.isDir === true);
+        modify(job.path, abs, job.isDir === true, job.unlessStill);
         break;
     }
   } finally {
@@ -172,12 +172,13 @@ function withFound(job: Extract<ReplayJob, { kind: 'create' }>): Extract<ReplayJ
 }
 
 /** IN_MODIFY + IN_CLOSE_WRITE for a file (ftruncate to its own size), IN_ATTRIB for a folder. */
-function modify(path: string, abs: string, isDir: boolean): void {
+function modify(path: string, abs: string, isDir: boolean, unlessStill?: BackingVersion): void {
   if (!isDir) {
     let size: number | null = null;
     try {
-      const st = fs.lstatSync(join(data.backing, path));
-      if (st.isFile()) size = st.size;
+      const st = fs.lstatSync(join(data.backing, path), { bigint: true });
+      if (unlessStill && st.size === unlessStill.size && st.mtimeNs === unlessStill.mtimeNs) return;
+      if (st.isFile()) size = Number(st.size);
     } catch {
       return; // gone again: its DELETE follows
     }

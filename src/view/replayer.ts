@@ -4,7 +4,7 @@
  * made through the view itself left out (the kernel reported those already, from its own path).
  */
 import type { WatchEvent } from '../watch/events.js';
-import type { ReplayJob } from './replay-job.js';
+import type { BackingVersion, ReplayJob } from './replay-job.js';
 
 export type ReplayWork = ReplayJob | { kind: 'invalidate'; path: string };
 
@@ -36,6 +36,12 @@ export function viewPath(path: string, root: string): string | null {
 export class Replayer {
   readonly stats: ReplayerStats = { replayed: 0, ownSkipped: 0, unsafeSkipped: 0 };
   private readonly own = new Map<string, number>();
+  /**
+   * Files whose last change through the view was a write, closed since: the backing file as the
+   * close left it. A MODIFY of one in the own-change window is replayed when the backing file is
+   * no longer that version (a colleague's change right after the user's save), not skipped.
+   */
+  private readonly savedAs = new Map<string, BackingVersion>();
   private pendingFrom: { path: string; isDir?: boolean; timer: NodeJS.Timeout } | null = null;
 
   constructor(private readonly root: string, private readonly send: (work: ReplayWork) => void) {}
@@ -43,11 +49,33 @@ export class Replayer {
   /** Paths the user changed through the view (reported by the serving thread). */
   noteOwn(paths: string[]): void {
     const until = Date.now() + OWN_CHANGE_WINDOW_MS;
-    for (const p of paths) this.own.set(p, until);
+    for (const p of paths) {
+      this.own.set(p, until);
+      this.savedAs.delete(p);
+    }
     if (this.own.size > 10_000) {
       const now = Date.now();
-      for (const [p, t] of this.own) if (t < now) this.own.delete(p);
+      for (const [p, t] of this.own) {
+        if (t < now) {
+          this.own.delete(p);
+          this.savedAs.delete(p);
+        }
+      }
     }
+  }
+
+  /**
+   * A file written through the view was closed, and `version` read from the backing file after
+   * that (null: it could not be read). Kept only while nothing else was changed through the view
+   * since the close (`mark`: the own-change mark the close left, from `ownMark`).
+   */
+  noteSaved(path: string, mark: number | undefined, version: BackingVersion | null): void {
+    if (version && mark !== undefined && this.own.get(path) === mark) this.savedAs.set(path, version);
+  }
+
+  /** The own-change mark of a path right now (compared by noteSaved). */
+  ownMark(path: string): number | undefined {
+    return this.own.get(path);
   }
 
   private isOwn(path: string): boolean {
@@ -55,6 +83,7 @@ export class Replayer {
     if (until === undefined) return false;
     if (until >= Date.now()) return true;
     this.own.delete(path);
+    this.savedAs.delete(path);
     return false;
   }
 
@@ -80,9 +109,18 @@ export class Replayer {
       case 'DELETE':
         this.job({ kind: 'delete', path: rel, ...isDir }, [rel]);
         return;
-      case 'MODIFY':
+      case 'MODIFY': {
+        const saved = this.isOwn(rel) ? this.savedAs.get(rel) : undefined;
+        if (saved) {
+          // Replayed only if the backing file changed since the user's save (the replaying
+          // thread compares): the server's report of the save itself finds it unchanged.
+          this.stats.replayed++;
+          this.send({ kind: 'modify', path: rel, ...isDir, unlessStill: saved });
+          return;
+        }
         this.job({ kind: 'modify', path: rel, ...isDir }, [rel]);
         return;
+      }
       case 'MOVED_FROM':
         this.pendingFrom = { path: rel, ...isDir, timer: setTimeout(() => this.flushFrom(), PAIR_WINDOW_MS) };
         return;

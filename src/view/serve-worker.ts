@@ -22,7 +22,7 @@ export interface ServeWorkerData {
   pool: SharedArrayBuffer;
 }
 
-export type ServeWorkerMessage = { type: 'local'; paths: string[] } | { type: 'initialized' } | { type: 'ended'; error?: string };
+export type ServeWorkerMessage = { type: 'local'; paths: string[]; closedAfterWrite?: true } | { type: 'initialized' } | { type: 'ended'; error?: string };
 
 const data = workerData as ServeWorkerData;
 const port = parentPort!;
@@ -44,7 +44,7 @@ const server = new FuseServer({
   write: reply,
   pool,
   replay: new ReplayChannel(data.shared),
-  onLocalChange: (paths) => post({ type: 'local', paths }),
+  onLocalChange: (paths, closedAfterWrite) => post(closedAfterWrite ? { type: 'local', paths, closedAfterWrite } : { type: 'local', paths }),
   onInitialized: () => post({ type: 'initialized' }),
   timeouts,
 });

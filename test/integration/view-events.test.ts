@@ -205,6 +205,32 @@ describe('smbnotify view', () => {
     }
   });
 
+  it('a colleague\'s change right after a save through the view is replayed (the save\'s own report is not)', async () => {
+    const m = view.mountPoint;
+    const iw = await inotifywait(m);
+    try {
+      writeFileSync(join(m, 'saved.txt'), 'mine\n');
+      await iw.waitFor(new RegExp(`^CLOSE_WRITE,CLOSE ${m}/saved.txt$`));
+      // Well inside the 3 s own-change window of the save, which once masked this change.
+      await new Promise((r) => setTimeout(r, 500));
+      const seen = iw.lines.length;
+      appendFileSync(join(backing, 'saved.txt'), 'colleague\n');
+      const t0 = Date.now();
+      while (!iw.lines.slice(seen).includes(`MODIFY ${m}/saved.txt`) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
+      expect(iw.lines.slice(seen)).toContain(`MODIFY ${m}/saved.txt`);
+      expect(readFileSync(join(m, 'saved.txt'), 'utf8')).toBe('mine\ncolleague\n');
+      // Then the save alone, nothing after it: its report finds the file as the save left it.
+      writeFileSync(join(m, 'saved-alone.txt'), 'mine\n');
+      await iw.waitFor(new RegExp(`^CLOSE_WRITE,CLOSE ${m}/saved-alone.txt$`));
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(join(backing, 'saved-marker.txt'), 'm');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/saved-marker.txt$`));
+      expect(iw.lines.filter((l) => l === `CLOSE_WRITE,CLOSE ${m}/saved-alone.txt`)).toHaveLength(1);
+    } finally {
+      iw.stop();
+    }
+  });
+
   it('a file read through the view (its pages kept by the kernel) reads the new data once the server changed it', async () => {
     const m = view.mountPoint;
     const iw = await inotifywait(m);
