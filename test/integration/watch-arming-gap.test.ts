@@ -37,6 +37,21 @@ function notifyDaemonPid(samba: SambaServer): number {
   throw new Error(`no smbd-notifyd child of smbd ${samba.pid}`);
 }
 
+/**
+ * Waits until a tree connect succeeds: smbd's first tree connect of a connection finds the notify
+ * daemon by the name it registers once started, and answers STATUS_NO_MEMORY until then (seen
+ * on a loaded CI machine). A notify daemon stopped before it registered never does.
+ */
+async function notifyDaemonRegistered(samba: SambaServer): Promise<void> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const r = await samba.smbclient(['-c', 'ls']);
+    if (r.code === 0 && !/NT_STATUS_/.test(r.stdout)) return;
+    if (Date.now() > until) throw new Error(`no tree connect within 20 s: ${r.stdout}${r.stderr}`);
+    await sleep(200);
+  }
+}
+
 describe('changes made while the server has not yet started watching a newly armed folder', () => {
   it('after a reconnect, are found by listing the folders again: the stream stays exact', async () => {
     const samba = await startSamba({});
@@ -103,6 +118,7 @@ describe('changes made while the server has not yet started watching a newly arm
   it('a watched folder removed from the disk before the parent is watched there: DELETE_SELF all the same', async () => {
     const samba = await startSamba({});
     mkdirSync(join(samba.sharePath, 'outer', 'inner'), { recursive: true });
+    await notifyDaemonRegistered(samba);
     const notifyd = notifyDaemonPid(samba);
     process.kill(notifyd, 'SIGSTOP');
     let h: Awaited<ReturnType<typeof watch>> | undefined;
