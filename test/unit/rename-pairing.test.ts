@@ -54,6 +54,27 @@ describe('rename pairing across a long gap', () => {
   });
 });
 
+describe('the server repeating the old name of a rename', () => {
+  it('an old name repeated at the start of the next responses (as Samba 4.17 sent them) is one rename', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out);
+    cp.process('d', [entry(FileAction.ADDED, 'b.txt'), entry(FileAction.RENAMED_OLD_NAME, 'a.txt')]);
+    cp.process('d', [entry(FileAction.RENAMED_OLD_NAME, 'a.txt')]);
+    cp.process('d', [entry(FileAction.RENAMED_OLD_NAME, 'a.txt'), entry(FileAction.RENAMED_NEW_NAME, 'c.txt')]);
+    await pause(50);
+    expect(out.map(brief)).toEqual(['CREATE d/b.txt', 'MOVED_FROM d/a.txt', 'MOVED_TO d/c.txt <- d/a.txt']);
+  });
+
+  it('an old name seen again after something brought it back is a second rename', async () => {
+    const out: WatchEvent[] = [];
+    const cp = processor(out);
+    cp.process('d', [entry(FileAction.RENAMED_OLD_NAME, 'a.txt'), entry(FileAction.RENAMED_NEW_NAME, 'b.txt')]);
+    cp.process('d', [entry(FileAction.ADDED, 'a.txt'), entry(FileAction.RENAMED_OLD_NAME, 'a.txt'), entry(FileAction.RENAMED_NEW_NAME, 'c.txt')]);
+    await pause(50);
+    expect(out.map(brief)).toEqual(['MOVED_FROM d/a.txt', 'MOVED_TO d/b.txt <- d/a.txt', 'CREATE d/a.txt', 'MOVED_FROM d/a.txt', 'MOVED_TO d/c.txt <- d/a.txt']);
+  });
+});
+
 describe('a move between folders after changes to the old name', () => {
   it('what the server reported of the old name before its removal goes out before the move', async () => {
     const out: WatchEvent[] = [];
