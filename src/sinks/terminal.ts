@@ -30,7 +30,8 @@ export function pathBelow(e: WatchEvent): string {
  * in inotifywait, MOVED_TO as `old -> new`.
  */
 export function humanLine(e: WatchEvent, label?: string): string {
-  const name = eventName(e).padEnd(16);
+  // At least one space after the event, also after the longest (`MOVED_FROM,ISDIR`, 16).
+  const name = `${eventName(e)} `.padEnd(16);
   const where = label ? `${label} ` : '';
   if (e.event === 'STATE') return `${where}${e.state?.toUpperCase() ?? 'STATE'}: ${escapeForTerminal(e.message ?? '')}`;
   const path = escapeForTerminal(pathBelow(e) || '.');

@@ -4,6 +4,8 @@ import {
   formatInfo, formatLsLine, formatLsTime, infoJson, lsJson, lsJsonLine, sizeColumnWidth,
 } from '../../src/cli/format.js';
 import { escapeForTerminal } from '../../src/watch/safe-text.js';
+import { humanLine } from '../../src/sinks/terminal.js';
+import type { WatchEvent } from '../../src/watch/events.js';
 import { byName } from '../../src/cli/commands/ls.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../../src/smb/errors.js';
 import type { FileStat, SessionInfo, ShareInfo } from '../../src/smb/types.js';
@@ -211,4 +213,15 @@ describe('describeError', () => {
       .toBe('share not found: \\\\h\\s (STATUS_BAD_NETWORK_NAME)');
   });
 
+});
+
+describe('humanLine (watch and monitor text output)', () => {
+  const event = (kind: WatchEvent['event'], path: string, extra: Partial<WatchEvent> = {}): WatchEvent => ({ seq: 1, time: '2026-12-02T00:00:00.000Z', event: kind, server: 's', share: 'data', path, watch: '', source: 'notify', ...extra });
+
+  it('pads the event to 16 columns and always leaves a space, also after MOVED_FROM,ISDIR', () => {
+    expect(humanLine(event('CREATE', 'a.txt'))).toBe('CREATE          a.txt');
+    expect(humanLine(event('MOVED_TO', '2026/drafts2', { isDir: true, oldPath: '2026/drafts' }))).toBe('MOVED_TO,ISDIR  2026/drafts -> 2026/drafts2');
+    expect(humanLine(event('MOVED_FROM', '2026/drafts', { isDir: true }))).toBe('MOVED_FROM,ISDIR 2026/drafts');
+    expect(humanLine(event('MOVED_FROM', '2026/drafts', { isDir: true })).split(/\s+/)).toEqual(['MOVED_FROM,ISDIR', '2026/drafts']);
+  });
 });
