@@ -9,6 +9,7 @@ import { UsageError } from '../config/errors.js';
 import { ConfigError, loadConfig, type DaemonConfig, type WatchConfig } from '../config/daemon-config.js';
 import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
+import { leaveWithin } from '../smb/share-connection.js';
 import { WatchEntry } from './watch-entry.js';
 import { localPathMapper, mountForLocalPath, parseMountinfo, type CifsMount } from '../config/mounts.js';
 import { describeSmbFailure } from '../smb/describe.js';
@@ -263,8 +264,13 @@ export class Daemon implements DaemonControl {
     if (this.mountTimer) clearInterval(this.mountTimer);
     const entries = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(entries.map((e) => e.stop('the daemon stopped')));
-    await this.pool.closeAll();
+    // Each entry unmounts its view first (local, always waited for); the server's part waits
+    // LEAVE_GRACE_MS at most on a server that stopped answering.
+    const shares = this.pool.all();
+    await leaveWithin(async () => {
+      await Promise.all(entries.map((e) => e.stop('the daemon stopped')));
+      await this.pool.closeAll();
+    }, () => shares);
     for (const sink of this.sinks) await sink.close().catch(() => undefined);
   }
 }

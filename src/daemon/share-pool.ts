@@ -68,6 +68,11 @@ export class SharePool {
     return this.shares.size;
   }
 
+  /** Every pooled connection (a stop drops those whose server no longer answers). */
+  all(): ShareConnection[] {
+    return [...this.shares.values()].map((p) => p.share);
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.shares.values()];
     this.shares.clear();

@@ -158,6 +158,22 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
     });
   }
 
+  /**
+   * Give up on the server at once: every request still on its way fails now (a stop's CANCEL,
+   * CLOSE and LOGOFF included) and no reconnect follows. For a stop that must not wait on a
+   * server that has stopped answering (leaveWithin).
+   */
+  drop(): void {
+    this.closed = true;
+    this.stopKeepalive();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryWake?.();
+    const client = this.client;
+    this.client = null;
+    this.current = null;
+    client?.connection.close();
+  }
+
   /** Close for good: no more reconnects; LOGOFF when connected. */
   async close(): Promise<void> {
     this.closed = true;
@@ -170,4 +186,28 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
     this.current = null;
     await client?.close();
   }
+}
+
+/** How long a stop waits for a server to answer its goodbyes (CLOSE, LOGOFF) before dropping it. */
+export const LEAVE_GRACE_MS = 2000;
+
+/**
+ * Runs a stop's `goodbye` (cancelling requests, closing handles, logging off). A server that has
+ * not answered within `graceMs` (stopped, gone, or a network that dropped the connection without
+ * a word) is dropped, which fails what still waits on it; the stop then waits `graceMs` more at
+ * most for what is left. Resolves whether everything finished.
+ */
+export async function leaveWithin(goodbye: () => Promise<unknown>, shares: () => Iterable<ShareConnection>, graceMs = LEAVE_GRACE_MS): Promise<boolean> {
+  const done = goodbye().then(() => true, () => true);
+  if (await within(done, graceMs)) return true;
+  for (const share of shares()) share.drop();
+  return within(done, graceMs);
+}
+
+function within(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

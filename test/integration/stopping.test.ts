@@ -117,6 +117,37 @@ describe('signals are honoured at once, also while connecting to a server that n
     expect((await r.exit).code).toBe(130);
   });
 
+  it('watch and daemon: a signal while the server has stopped answering (smbd stopped) ends within seconds', { timeout: 60_000 }, async () => {
+    const frozen = await startSamba({});
+    const frozenCred = credentialsFile(frozen);
+    const smbd = frozen.pid;
+    if (smbd === undefined) throw new Error('the test Samba has no pid');
+    try {
+      for (const [args, signal, status] of [
+        [['watch', '-m', `smb://${frozen.host}:${frozen.port}/data`, '-A', frozenCred], 'SIGINT', 130],
+        [['daemon', '--bus', 'none', '--journal', 'off', '--watch', `//${frozen.host}:${frozen.port}/data`, '-A', frozenCred], 'SIGTERM', 0],
+      ] as const) {
+        const r = runCli([...args]);
+        await r.waitLine(/WATCHING|watching: watching/, 15_000, 'stderr');
+        // The connection's own smbd too: the cancel, close and logoff of the stop go unanswered.
+        const all = [smbd, ...(await run('pgrep', ['-P', String(smbd)])).stdout.trim().split('\n').map(Number)];
+        for (const pid of new Set(all)) process.kill(pid, 'SIGSTOP');
+        try {
+          const t0 = Date.now();
+          r.child.kill(signal);
+          const { code } = await r.exit;
+          expect(code).toBe(status);
+          // The requests' own timeout is 10 s; a stop waits 2 s for the server, then 2 s at most.
+          expect(Date.now() - t0).toBeLessThan(6_000);
+        } finally {
+          for (const pid of new Set(all)) process.kill(pid, 'SIGCONT');
+        }
+      }
+    } finally {
+      await frozen.stop();
+    }
+  });
+
   it('daemon: says it runs at once, honours SIGTERM (0) and SIGINT (130) while a server hangs', { timeout: 30_000 }, async () => {
     for (const [signal, status] of [['SIGTERM', 0], ['SIGINT', 130]] as const) {
       const before = held.length;

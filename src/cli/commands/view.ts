@@ -30,8 +30,9 @@ export interface ViewOptions extends WatchCliConnection {
  */
 export async function runView(targetText: string, mountPoint: string, opts: ViewOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
   // Loaded when used: every other command starts faster without the watch and view code.
-  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }] = await Promise.all([
+  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }, { leaveWithin }] = await Promise.all([
     import('../watch-targets.js'), import('../../watch/watcher.js'), import('../../view/live-view.js'), import('../../view/mount.js'),
+    import('../../smb/share-connection.js'),
   ]);
   const stops = stopSignals({});
   let watcher: Watcher | null = null;
@@ -96,9 +97,12 @@ export async function runView(targetText: string, mountPoint: string, opts: View
     if (!(err instanceof ExitStatus)) throw err;
   } finally {
     stops.dispose();
-    await watcher?.stop();
+    // The server's part of the stop waits LEAVE_GRACE_MS at most on a server that stopped
+    // answering; unmounting the view is local and always waited for.
+    const shares = () => (share ? [share] : []);
+    await leaveWithin(async () => watcher?.stop(), shares);
     await view?.close();
-    await share?.close();
+    await leaveWithin(async () => share?.close(), shares);
   }
 }
 

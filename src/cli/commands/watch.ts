@@ -85,8 +85,9 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
     timer = setTimeout(() => finish(changesSeen > 0 ? 0 : 2), opts.timeout * 1000);
   };
   // Loaded when used: `ls` and `info`, which scripts call in loops, start without the watch code.
-  const [{ Watcher }, { eventPrinter }, { notifyTraceLine, traceEnabled }, { resolveWatchTargets }] = await Promise.all([
+  const [{ Watcher }, { eventPrinter }, { notifyTraceLine, traceEnabled }, { resolveWatchTargets }, { leaveWithin }] = await Promise.all([
     import('../../watch/watcher.js'), import('../../sinks/printer.js'), import('../../watch/trace.js'), import('../watch-targets.js'),
+    import('../../smb/share-connection.js'),
   ]);
   // Signals and a closed stdout end the watch at once, also while it is still connecting.
   const stops = stopSignals(io);
@@ -144,8 +145,13 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
     finished = true;
     if (timer) clearTimeout(timer);
     stops.dispose();
-    await Promise.all(watchers.map((w) => w.stop()));
-    await Promise.all([...new Set(targets.map((t) => t.share))].map((s) => s.close()));
+    // A server that stopped answering holds the stop up for LEAVE_GRACE_MS at most, not for the
+    // requests' own timeouts.
+    const shares = [...new Set(targets.map((t) => t.share))];
+    await leaveWithin(async () => {
+      await Promise.all(watchers.map((w) => w.stop()));
+      await Promise.all(shares.map((s) => s.close()));
+    }, () => shares);
   }
 }
 
