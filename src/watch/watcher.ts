@@ -250,7 +250,9 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   private folderOptions(tree: SmbTree) {
     return {
-      bufferSize: this.opts.bufferSize ?? Math.min(tree.client.session.maxTransactSize, 1024 * 1024),
+      // MS-SMB2 3.3.5.19: a server fails a CHANGE_NOTIFY whose OutputBufferLength is above its
+      // MaxTransactSize (Samba: STATUS_INVALID_PARAMETER, on every re-arm): never ask for more.
+      bufferSize: Math.min(this.opts.bufferSize ?? 1024 * 1024, tree.client.session.maxTransactSize),
       completionFilter: this.opts.completionFilter ?? DEFAULT_FILTER,
       outstanding: this.opts.outstanding ?? 2,
     };

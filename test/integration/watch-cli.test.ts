@@ -40,6 +40,21 @@ describe('smbnotify watch', () => {
     expect(r.stdout.filter(Boolean)).toEqual(['CREATE          first.txt']);
   });
 
+  it('--buffer-size: above the server\'s maximum is cut to it; beyond the 32-bit field is refused in one line', async () => {
+    // Samba's MaxTransactSize is 8 MiB: a CHANGE_NOTIFY asking for more fails on every re-arm.
+    const r = runCli(['watch', `${url}/docs`, '-A', cred, '--buffer-size', String(8 * 1024 * 1024 + 1)]);
+    await established(r);
+    writeFileSync(join(samba.sharePath, 'docs', 'big-buffer.txt'), 'x');
+    expect((await r.exit).code).toBe(0);
+    expect(r.stdout.filter(Boolean)).toEqual(['CREATE          big-buffer.txt']);
+    expect(r.stderr.filter((l) => /RECONNECTING|INVALID_PARAMETER/.test(l))).toEqual([]);
+    for (const bad of ['99999999999', '0', '1.5', 'lots']) {
+      const b = runCli(['watch', `${url}/docs`, '-A', cred, '--buffer-size', bad]);
+      expect((await b.exit).code).toBe(1);
+      expect(b.stderr.filter(Boolean)).toEqual(["smbnotify: option '--buffer-size <BYTES>' argument '" + bad + "' is invalid. --buffer-size must be a whole number of bytes from 1 to 4294967295."]);
+    }
+  });
+
   it('exits 2 when --timeout passes with nothing to report', async () => {
     const r = runCli(['watch', `${url}/docs`, '-A', cred, '-t', '1', '-q']);
     const { code } = await r.exit;

@@ -155,6 +155,13 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
   }
 }
 
+/** OutputBufferLength is a 32-bit field (MS-SMB2 2.2.35); the watch asks for the server's maximum at most. */
+function parseBufferSize(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 0xffffffff) throw new InvalidArgumentError('--buffer-size must be a whole number of bytes from 1 to 4294967295.');
+  return n;
+}
+
 export function registerWatch(program: Command, io: WatchIO): Command {
   const cmd = program
     .command('watch')
@@ -172,7 +179,7 @@ export function registerWatch(program: Command, io: WatchIO): Command {
     .option('--json', 'one JSON object per event per line')
     .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
     .option('--safety-net <SECONDS|off>', "base interval of the check for changes the server does not report (default 2; grows with the number of folders)", parseSafetyNet)
-    .option('--buffer-size <BYTES>', 'CHANGE_NOTIFY output buffer (default: the server maximum, at most 1 MiB)', parsePositive('--buffer-size', true))
+    .option('--buffer-size <BYTES>', 'CHANGE_NOTIFY output buffer (default 1 MiB; never more than the server allows)', parseBufferSize)
     .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo')
     .option('--fstab <FILE>', "where a mount's credentials= file is looked up (default /etc/fstab)");
   addConnectionOptions(cmd, 'watch');
