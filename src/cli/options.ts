@@ -2,6 +2,7 @@
  * Connection options shared by every subcommand that talks to a server, and the one place that
  * turns TARGET + options into a connected client and tree.
  */
+import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SmbClient } from '../smb/client.js';
 import type { Credentials, DialectName, Protection } from '../smb/types.js';
@@ -88,7 +89,7 @@ export function addConnectionOptions(cmd: Command, variant: 'default' | 'watch' 
     .option('-k, --kerberos', 'log on with the Kerberos ticket (same as --use-kerberos=required)')
     .addOption(new Option('--use-kerberos <MODE>', 'Kerberos: required, desired (fall back to the password) or off').choices(['required', 'desired', 'off']))
     .option('--use-krb5-ccache <CCACHE>', 'Kerberos credential cache to use, e.g. FILE:/tmp/krb5cc_1000 or KCM: (default: KRB5CCNAME)')
-    .option('-I, --ip-address <IP>', "connect to IP; TARGET's host still names the server (and the Kerberos principal cifs/HOST)")
+    .option('-I, --ip-address <IP>', "connect to IP; TARGET's host still names the server (and the Kerberos principal cifs/HOST)", parseIpAddress)
     .option('-p, --port <PORT>', 'TCP port of targets that name none (default 445); a target naming another port is refused', parsePortOption)
     .option(`${watch ? '' : '-m, '}--max-protocol <DIALECT>`, 'highest dialect to offer: SMB2_02, SMB2_10, SMB3_00, SMB3_02, SMB3_11', parseDialect)
     .addOption(
@@ -163,6 +164,13 @@ export async function withConnection<T>(
 }
 
 /** A commander parser for a positive number (`integer`: a whole one) given for option `what`. */
+/** -I takes an address, as smbclient's does: a name there would be looked up and blamed on TARGET's host. */
+function parseIpAddress(text: string): string {
+  const address = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  if (isIP(address) === 0) throw new InvalidArgumentError(`-I takes an IPv4 or IPv6 address, not "${text}".`);
+  return address;
+}
+
 export function parsePositive(what: string, integer: boolean) {
   return (text: string): number => {
     const n = Number(text);

@@ -387,6 +387,15 @@ describe('ls', () => {
       expectOneLineError(r, /unknown host no-such-host\.invalid/);
     });
 
+    it('-I that is not an address names -I, not the target\'s host; an address there reaches a host name that resolves nowhere', async () => {
+      for (const bad of ['notanip', 'no-such.invalid', '300.1.1.1']) {
+        const r = await cli(['ls', '-I', bad, '//fileserver.invalid/data', '-A', cred]);
+        expectOneLineError(r, new RegExp(`-I takes an IPv4 or IPv6 address, not "${bad.replace(/\./g, '\\.')}"`));
+      }
+      const ok = await cli(['ls', '-I', '127.0.0.1', '-p', String(s.port), '//fileserver.invalid/data', '-A', cred]);
+      expect(ok.code, ok.stderr).toBe(0);
+    });
+
     it('connection refused', async () => {
       const port = await closedPort();
       const r = await cli(['ls', `smb://127.0.0.1:${port}/data`, '-A', cred]);
