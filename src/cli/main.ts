@@ -12,12 +12,13 @@ import { Command, CommanderError } from 'commander';
 import { registerInfo, type CommandIO } from './commands/info.js';
 import { registerLs } from './commands/ls.js';
 import { registerWatch } from './commands/watch.js';
-import { ExitStatus } from './stop.js';
+import { ExitStatus, SIGNAL_STATUS } from './stop.js';
+import { Interrupted } from '../config/errors.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerView } from './commands/view.js';
-import { describeError, oneLine } from './errors.js';
+import { CommandFailed, describeError, oneLine } from './errors.js';
 import { threadsLeftBehind } from '../view/threads-left.js';
 import { LineWriter } from './line-writer.js';
 import { withoutPassword } from '../config/target.js';
@@ -167,6 +168,7 @@ async function run(program: Command, argv: readonly string[], fail: (line: strin
     return 0;
   } catch (err) {
     if (err instanceof ExitStatus) return err.status;
+    if (err instanceof Interrupted || (err instanceof CommandFailed && err.original instanceof Interrupted)) return SIGNAL_STATUS.SIGINT;
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0;
       if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') {

@@ -15,7 +15,7 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import type { Credentials } from '../smb/types.js';
-import { UsageError } from './errors.js';
+import { Interrupted, UsageError } from './errors.js';
 import type { Target } from './target.js';
 import { errnoWords } from '../platform/errno-words.js';
 
@@ -156,7 +156,7 @@ export function promptHidden(message: string): Promise<string> {
             finish(null);
             return;
           case '\u0003': // Ctrl-C
-            finish(new UsageError('interrupted at the password prompt'));
+            finish(new Interrupted('the password prompt'));
             return;
           case '\u0004': // Ctrl-D
             if (value === '') {

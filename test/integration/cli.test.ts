@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSamba, stopAllSamba, type SambaOptions, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -394,6 +395,22 @@ describe('ls', () => {
       }
       const ok = await cli(['ls', '-I', '127.0.0.1', '-p', String(s.port), '//fileserver.invalid/data', '-A', cred]);
       expect(ok.code, ok.stderr).toBe(0);
+    });
+
+    it('Ctrl-C at the password prompt (a terminal: it comes as a character) ends as Ctrl-C does: 130, nothing more', async () => {
+      const script = requireTool('script', 'bsdutils');
+      for (const command of ['ls', 'watch']) {
+        // script(1) gives the command a terminal; the prompt puts it in raw mode, so ^C is a byte.
+        const child = spawn(script, ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} ${command} //127.0.0.1:${s.port}/data -U someone`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        for (let i = 0; i < 100 && !out.includes('Password for [someone]: '); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(out).toContain('Password for [someone]: ');
+        child.stdin.write('\u0003');
+        expect(await exit).toBe(130);
+        expect(out.replace('Password for [someone]: ', '').trim()).toBe('');
+      }
     });
 
     it('connection refused', async () => {
