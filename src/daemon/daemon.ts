@@ -229,7 +229,10 @@ export class Daemon implements DaemonControl {
     return this.mounts;
   }
 
-  /** SIGHUP: re-read the config file; add the new watches, remove the dropped ones, keep the rest. */
+  /**
+   * SIGHUP: re-read the config file; add the new watches, remove the dropped ones, keep the rest.
+   * The running config watches then are the file's: one removed over D-Bus starts again.
+   */
   async reload(): Promise<void> {
     if (!this.opts.configFile) {
       this.opts.log('reload: no config file to re-read');
@@ -246,8 +249,9 @@ export class Daemon implements DaemonControl {
     const wanted = new Map(next.watches.map((w) => [w.name, w]));
     for (const [name, { spec, id }] of [...this.configWatches]) {
       const w = wanted.get(name);
-      if (w && JSON.stringify(w, regexText) === JSON.stringify(spec, regexText)) {
-        await this.entries.get(id)?.retryView();
+      const running = this.entries.get(id);
+      if (running && w && JSON.stringify(w, regexText) === JSON.stringify(spec, regexText)) {
+        await running.retryView();
         continue;
       }
       this.configWatches.delete(name);

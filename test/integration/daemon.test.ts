@@ -271,6 +271,15 @@ describe('service life cycle', () => {
       await daemon.waitLine(/reloaded config: 2 watches/, 10_000, 'stderr');
       expect(await gdbus(bus, 'ListWatches')).toMatch(/data\/two/);
       expect(await samba.smbstatus(['-L'])).toMatch(/two/);
+      // A config watch removed over D-Bus: the next reload makes the running watches the file's.
+      const one = /'id': <'(w\d+)'>[^}]*data\/one/.exec(await gdbus(bus, 'ListWatches'))?.[1];
+      expect(one).toBeDefined();
+      await gdbus(bus, 'RemoveWatch', one!);
+      expect(await gdbus(bus, 'ListWatches')).not.toMatch(/data\/one/);
+      daemon.child.kill('SIGHUP');
+      for (let i = 0; i < 100 && daemon.stderr.filter((l) => /reloaded config: 2 watches/.test(l)).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(daemon.stderr.filter((l) => /reloaded config: 2 watches/.test(l))).toHaveLength(2);
+      expect(await gdbus(bus, 'ListWatches')).toMatch(/data\/one/);
     } finally {
       expect(await stopDaemon(daemon)).toBe(0);
     }
