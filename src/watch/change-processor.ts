@@ -84,10 +84,10 @@ export class ChangeProcessor {
       const key = `${e.action}:${path}`;
       if (e.action === FileAction.MODIFIED && key === previous) continue;
       previous = key;
-      // Samba (4.17, two requests outstanding on the handle) may repeat the entries at the end of
-      // one response at the start of the next: the old name of a rename can come again before
-      // its new name. Seen once more, it is the same rename, not a second one (a name renamed
-      // away can only be renamed away again once something has brought it back in between).
+      // Samba (4.17) reports a change once for every client watching the folder, repeating the
+      // entries at the end of one response at the start of the next (docs/protocol.md): the old
+      // name of a rename can come again before its new name. Seen once more, it is the same
+      // rename (a name renamed away can be renamed away again only once something brought it back).
       if (e.action === FileAction.RENAMED_OLD_NAME && this.heldOld?.path === path) continue;
       if (e.action !== FileAction.RENAMED_NEW_NAME) this.flushOld();
       switch (e.action) {

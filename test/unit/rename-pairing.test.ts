@@ -55,7 +55,7 @@ describe('rename pairing across a long gap', () => {
 });
 
 describe('the server repeating the old name of a rename', () => {
-  it('an old name repeated at the start of the next responses (as Samba 4.17 sent them) is one rename', async () => {
+  it('an old name repeated at the start of the next responses (as Samba 4.17 sends them when three clients watch the folder) is one rename', async () => {
     const out: WatchEvent[] = [];
     const cp = processor(out);
     cp.process('d', [entry(FileAction.ADDED, 'b.txt'), entry(FileAction.RENAMED_OLD_NAME, 'a.txt')]);
