@@ -168,6 +168,30 @@ describe('names served as they are (mangled names = no)', () => {
   }, 120_000);
 });
 
+describe('several clients watching one folder (Samba repeats each change to each of them)', () => {
+  it('every watcher pairs every rename made on the disk, and its stream rebuilds the listing', async () => {
+    const samba = await startSamba({});
+    mkdirSync(join(samba.sharePath, 'shared'));
+    for (let i = 0; i < 40; i++) writeFileSync(join(samba.sharePath, 'shared', `f${i}`), 'x');
+    const watchers = [];
+    try {
+      for (let i = 0; i < 3; i++) watchers.push(await watch(samba, { path: 'shared', recursive: true }));
+      const start = await listingTree(watchers[0]!.share.tree!, 'shared');
+      for (let i = 0; i < 40; i++) renameSync(join(samba.sharePath, 'shared', `f${i}`), join(samba.sharePath, 'shared', `g${i}`));
+      for (const h of watchers) {
+        await h.quiet(1500, 60_000);
+        const changes = h.changes();
+        const moves = changes.filter((e) => e.event === 'MOVED_TO').map((e) => `${e.oldPath} -> ${e.path}`);
+        expect(moves, JSON.stringify(changes.map(brief))).toEqual(Array.from({ length: 40 }, (_, i) => `shared/f${i} -> shared/g${i}`));
+        expect(setDiff(applyStream(start, changes), await listingTree(h.share.tree!, 'shared'))).toEqual({ missing: [], extra: [] });
+      }
+    } finally {
+      for (const h of watchers) await h.stop();
+      await samba.stop();
+    }
+  }, 120_000);
+});
+
 describe('names the listing hides (veto files, vfs_fruit AppleDouble, dangling symlinks)', () => {
   const setup: SambaOptions = { fruit: true, vetoFiles: '/*.tmp/', hideDotFiles: true };
 
