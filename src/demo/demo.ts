@@ -10,10 +10,10 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureTools, findTool, startDemoBus, startDemoSamba, type DemoBus, type DemoSamba } from './processes.js';
+import { ExitStatus, SIGNAL_STATUS, stopSignals, type StopIO } from '../cli/stop.js';
+import { ensureTools, findTool, freePort, spawnDemoBus, spawnDemoSamba, stopProcess, type DemoBus, type DemoSamba } from './processes.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Consumer {
   name: string;
@@ -22,7 +22,7 @@ interface Consumer {
   ready: Promise<void>;
 }
 
-export interface DemoIO {
+export interface DemoIO extends StopIO {
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -30,21 +30,35 @@ export interface DemoIO {
 export async function runDemo(io: DemoIO): Promise<number> {
   const say = (line: string) => io.out(line);
   const { smbd, dbusDaemon } = ensureTools(say);
+  // Like watch: Ctrl-C (130) and SIGTERM (143) end the demo at any step, and the finally below
+  // stops what it started; without this Node dies at once and leaves dbus-daemon, dbus-monitor
+  // and the temporary folder behind.
+  const stops = stopSignals(io);
+  const sleep = (ms: number) => stops.race(new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void stops.stopped.then(() => clearTimeout(timer));
+  }));
   const dir = mkdtempSync(join(tmpdir(), 'smbnotify-demo-'));
   const consumers: Consumer[] = [];
   let samba: DemoSamba | null = null;
   let bus: DemoBus | null = null;
   let journalTimer: NodeJS.Timeout | null = null;
+  // The signal's status (130, 143), or 0 when the reader of the output went away.
+  let stoppedWith: number | null = null;
+  void stops.stopped.then((s) => (stoppedWith = s));
+  let status = 1;
   try {
-    samba = await startDemoSamba(smbd, dir);
-    bus = await startDemoBus(dbusDaemon, dir);
+    samba = spawnDemoSamba(smbd, dir, await stops.race(freePort()));
+    await stops.race(samba.ready);
+    bus = spawnDemoBus(dbusDaemon, dir);
+    const busAddress = await stops.race(bus.address);
     const target = `//127.0.0.1/${samba.share}`;
     const mnt = join(dir, 'mnt', 'Demo Share');
     const mountinfo = join(dir, 'mountinfo');
     writeFileSync(mountinfo, `99 1 0:55 / ${mnt.replace(/ /g, '\\040')} rw - cifs ${target} rw,vers=3.1.1,addr=127.0.0.1,port=${samba.port}\n`);
     const journal = join(dir, 'events.jsonl');
     say(`Samba on 127.0.0.1:${samba.port} sharing ${samba.sharePath} as [${samba.share}] (guest)`);
-    say(`private D-Bus at ${bus.address}`);
+    say(`private D-Bus at ${busAddress}`);
     say(`the share is "mounted" at ${mnt} (a mountinfo fixture), so events get local paths and KDirNotify URLs`);
     say('');
 
@@ -66,15 +80,15 @@ export async function runDemo(io: DemoIO): Promise<number> {
       consumers.push(c);
       return c;
     };
-    const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', bus.address, '--journal', journal, '--mountinfo', mountinfo], /: watching: watching /);
-    await withTimeout(daemon.ready, 20_000, 'the daemon did not start');
+    const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', busAddress, '--journal', journal, '--mountinfo', mountinfo], /: watching: watching /);
+    await withTimeout(stops.race(daemon.ready), 20_000, 'the daemon did not start');
     const watch = start('watch', ['watch', '-m', '-r', target, '-p', String(samba.port), '-N'], /WATCHING/);
-    const monitor = start('d-bus', ['monitor', '--bus', bus.address], /listening to the daemon's events/);
+    const monitor = start('d-bus', ['monitor', '--bus', busAddress], /listening to the daemon's events/);
     const kde = findTool('dbus-monitor')
-      ? spawnKdeMonitor(bus.address, say, consumers)
+      ? spawnKdeMonitor(busAddress, say, consumers)
       : null;
-    await withTimeout(watch.ready, 20_000, 'watch did not start');
-    await withTimeout(monitor.ready, 20_000, 'monitor did not start');
+    await withTimeout(stops.race(watch.ready), 20_000, 'watch did not start');
+    await withTimeout(stops.race(monitor.ready), 20_000, 'monitor did not start');
     await sleep(500);
 
     let journalSeen = 0;
@@ -114,18 +128,28 @@ export async function runDemo(io: DemoIO): Promise<number> {
     say('');
     if (silent.length) {
       io.err(`smbnotify: demo: no events reached ${silent.join(', ')}`);
-      return 1;
+    } else {
+      say('every consumer saw the changes: the CLI stream, the D-Bus signals, KDirNotify and the journal.');
+      status = 0;
     }
-    say('every consumer saw the changes: the CLI stream, the D-Bus signals, KDirNotify and the journal.');
-    return 0;
+  } catch (err) {
+    if (!(err instanceof ExitStatus)) throw err;
   } finally {
     if (journalTimer) clearInterval(journalTimer);
-    await Promise.all(consumers.map((c) => stopChild(c.child)));
-    await bus?.stop();
-    await samba?.stop();
-    rmSync(dir, { recursive: true, force: true });
-    say('cleaned up: processes stopped, temporary files removed.');
+    try {
+      await Promise.all(consumers.map((c) => stopProcess(c.child, 5000)));
+      await bus?.stop();
+      await samba?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      // Only now: a second Ctrl-C during the clean-up ends the demo at once, as in every command.
+      stops.dispose();
+    }
+    const by = stoppedWith === SIGNAL_STATUS.SIGINT ? ' by Ctrl-C' : stoppedWith === SIGNAL_STATUS.SIGTERM ? ' by SIGTERM' : '';
+    say(`${stoppedWith === null ? '' : `demo stopped${by}; `}cleaned up: processes stopped, temporary files removed.`);
   }
+  // A signal that came during the clean-up still decides the status, as it would have ended us.
+  return stoppedWith ?? status;
 }
 
 function spawnKdeMonitor(address: string, say: (line: string) => void, consumers: Consumer[]): Consumer {
@@ -159,13 +183,4 @@ async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }

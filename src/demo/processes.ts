@@ -1,6 +1,8 @@
 /**
  * What `smbnotify demo` starts and always cleans up: a throwaway smbd with a guest share on a
  * free loopback port, and a private dbus-daemon. Everything lives in one temporary folder.
+ * Each is returned as soon as it is spawned, with its readiness as a promise: a demo stopped by
+ * a signal while one is still starting must be able to stop it too.
  * (smbd facts: docs/testbench.md. From Node with a piped stdin smbd needs --daemon, or it runs
  * in inetd mode on the pipe; it exits when its stdin closes, so it never outlives us.)
  */
@@ -49,9 +51,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+async function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (exited()) throw new Error(`smbd exited before it listened on port ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: '127.0.0.1', port }, () => {
         s.destroy();
@@ -65,20 +68,34 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`smbd did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
+/**
+ * Stop a child: SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited, at once if
+ * it already had or never started.
+ */
+export async function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 export interface DemoSamba {
   port: number;
   share: string;
   sharePath: string;
+  /** Resolves when smbd listens. */
+  ready: Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startDemoSamba(smbd: string, dir: string): Promise<DemoSamba> {
+export function spawnDemoSamba(smbd: string, dir: string, port: number): DemoSamba {
   chmodSync(dir, 0o755);
   for (const sub of ['private', 'lock', 'state', 'cache', 'pid', 'ncalrpc', 'log', 'nowb']) mkdirSync(join(dir, sub), { recursive: true });
   const sharePath = join(dir, 'share');
   mkdirSync(sharePath);
   chmodSync(sharePath, 0o777);
-  const port = await freePort();
   const conf = join(dir, 'smb.conf');
   const root = process.getuid?.() === 0;
   writeFileSync(conf, [
@@ -96,18 +113,17 @@ export async function startDemoSamba(smbd: string, dir: string): Promise<DemoSam
   const child: ChildProcess = spawn(smbd, ['--foreground', '--daemon', '--debug-stdout', '-d0', `--configfile=${conf}`], {
     stdio: ['pipe', 'ignore', 'ignore'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
-  await waitForPort(port, 10_000);
+  const ready = waitForPort(port, 10_000, () => child.pid === undefined || child.exitCode !== null || child.signalCode !== null);
+  // Nobody may be waiting any more when the demo is stopped during the start.
+  ready.catch(() => undefined);
   return {
     port,
     share: 'demo',
     sharePath,
+    ready,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
+      await stopProcess(child, 3000);
       // samba-dcerpcd helpers daemonize on their own; end them by their unique config path.
       spawnSync('pkill', ['-f', `--configfile=${conf}`]);
     },
@@ -115,16 +131,16 @@ export async function startDemoSamba(smbd: string, dir: string): Promise<DemoSam
 }
 
 export interface DemoBus {
-  address: string;
+  /** Resolves with the bus address once dbus-daemon listens. */
+  address: Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startDemoBus(dbusDaemon: string, dir: string): Promise<DemoBus> {
+export function spawnDemoBus(dbusDaemon: string, dir: string): DemoBus {
   const child = spawn(dbusDaemon, ['--session', `--address=unix:path=${join(dir, 'bus')}`, '--nofork', '--nopidfile', '--print-address=1'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const address = await new Promise<string>((resolve, reject) => {
+  const address = new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('dbus-daemon did not start')), 5000);
     child.stdout!.on('data', (b: Buffer) => {
@@ -139,12 +155,15 @@ export async function startDemoBus(dbusDaemon: string, dir: string): Promise<Dem
       clearTimeout(timer);
       reject(err);
     });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error('dbus-daemon exited before it printed its address'));
+    });
   });
+  // Nobody may be waiting any more when the demo is stopped during the start.
+  address.catch(() => undefined);
   return {
     address,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopProcess(child, 3000),
   };
 }
