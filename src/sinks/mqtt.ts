@@ -176,13 +176,13 @@ export class MqttSink implements EventSink {
       this.queueOverflows();
       await this.queue.prepend([...this.unacked.values()]);
       await this.queue.flush();
-      if (this.client.connected) {
-        await Promise.race([
-          this.client.publishAsync(this.status, 'offline', { qos: 1, retain: true }).catch(() => undefined),
-          new Promise((r) => setTimeout(r, 1000)),
-        ]);
-      }
-      await this.client.endAsync(true).catch(() => undefined);
+      const said = this.client.connected && await within(this.client.publishAsync(this.status, 'offline', { qos: 1, retain: true }), 1000);
+      // Ending with force closes the socket without a DISCONNECT, which the broker takes for a
+      // lost client: it published the will, a second retained "offline" after ours. A DISCONNECT
+      // makes it discard the will, so it is sent once ours is acknowledged and nothing else is
+      // pending (MQTT.js would wait for that, unbounded); otherwise the will says it for us.
+      const clean = said && Object.keys(this.client.outgoing).length === 0;
+      if (!(await within(this.client.endAsync(!clean), 1000))) this.client.stream?.destroy();
     })();
     return this.closing;
   }
@@ -328,6 +328,19 @@ export class MqttSink implements EventSink {
       this.wake = pump;
       pump();
     });
+  }
+}
+
+/** True when `p` resolves within `ms`; false when it rejects or takes longer. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

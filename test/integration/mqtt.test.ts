@@ -162,8 +162,9 @@ describe('events on MQTT', () => {
     }
   });
 
-  it('last will: "offline" when the daemon dies; a clean stop says "offline" too', async () => {
+  it('last will: "offline" when the daemon dies; a clean stop says "offline" once', async () => {
     const status = await subscribe(broker.url, ['smbnotify/$status/+']);
+    let mon: Running | null = null;
     try {
       await status.waitFor((m) => m.payload === 'online');
       daemon.child.kill('SIGKILL');
@@ -174,10 +175,26 @@ describe('events on MQTT', () => {
       await daemon.waitLine(/mqtt: connected/, 20_000, 'stderr');
       const seen = status.messages.length;
       await status.waitFor((m) => status.messages.indexOf(m) >= seen && m.payload === 'online');
+      mon = runCli(['monitor', '--mqtt', broker.url]);
+      await mon.waitLine(/is online$/, 15_000, 'stderr');
       daemon.child.kill('SIGTERM');
       expect((await daemon.exit).code).toBe(0);
       await status.waitFor((m) => status.messages.indexOf(m) >= seen && m.payload === 'offline');
+      // The second one was the broker's will, sent when the daemon closed its socket without a
+      // DISCONNECT: the daemon has exited, so it would be here by the time this marker is (the
+      // broker handled that close first) and the messages have been quiet for a second.
+      await status.client.publishAsync('smbnotify/$status/marker', 'after the stop', { qos: 1 });
+      await status.waitFor((m) => m.topic === 'smbnotify/$status/marker');
+      await status.quiet(1000, 10_000);
+      const after = status.messages.slice(seen).filter((m) => m.topic !== 'smbnotify/$status/marker');
+      expect(after.map((m) => m.payload)).toEqual(['online', 'offline']);
+      await mon.waitLine(/^smbnotify: daemon .* is offline$/, 5_000, 'stderr');
+      expect(mon.stderr.filter((l) => / is offline$/.test(l))).toHaveLength(1);
     } finally {
+      if (mon) {
+        mon.child.kill('SIGINT');
+        await mon.exit;
+      }
       await status.end();
     }
   });
