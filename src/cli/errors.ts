@@ -7,7 +7,7 @@
 import { UsageError } from '../config/errors.js';
 import { SecurityError } from '../smb/errors.js';
 import { describeSmbFailure, type ErrorContext } from '../smb/describe.js';
-import { BusUnavailable } from '../sinks/bus-errors.js';
+import { BusNameTaken, BusUnavailable } from '../sinks/bus-errors.js';
 import { JournalError } from '../sinks/journal-error.js';
 
 export { UsageError };
@@ -51,7 +51,7 @@ export function describeError(err: unknown, context: ErrorContext = {}): string 
   const smb = describeSmbFailure(e, ctx);
   if (smb !== undefined) {
     line = smb;
-  } else if (e instanceof UsageError || e instanceof SecurityError || e instanceof BusUnavailable || e instanceof JournalError) {
+  } else if (e instanceof UsageError || e instanceof SecurityError || e instanceof BusUnavailable || e instanceof BusNameTaken || e instanceof JournalError) {
     line = e.message;
   } else if (e instanceof Error) {
     line = `internal error: ${e.message || e.name}`;

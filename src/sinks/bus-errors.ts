@@ -9,3 +9,14 @@ export class BusUnavailable extends Error {
     this.name = 'BusUnavailable';
   }
 }
+
+/**
+ * Another smbnotify daemon already owns the well-known name on this bus: a normal situation (one
+ * daemon per bus), said as it is, not as an internal error.
+ */
+export class BusNameTaken extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BusNameTaken';
+  }
+}

@@ -15,6 +15,7 @@
 import { isIP } from 'node:net';
 import dbus from 'dbus-next';
 import { EVENT_FIELDS } from '../watch/events.js';
+import { BusNameTaken } from './bus-errors.js';
 import { busString, EventSignalEncoder } from './dbus-event-signal.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, EventSink, WatchStatus, DaemonStatus } from './types.js';
 
@@ -363,7 +364,7 @@ export class DbusApi implements EventSink {
       bus.unexport(OBJECT_PATH, iface);
       bus.removeMethodHandler(noteSender);
       exportedOn.delete(bus);
-      throw new Error(ALREADY_OWNED);
+      throw new BusNameTaken(ALREADY_OWNED);
     }
     return new DbusApi(bus, iface, noteSender);
   }

@@ -1,6 +1,7 @@
 // Errors a user can act on, from the daemon: D-Bus AddWatch fails with the command line's words
 // when no retry can help (no such share or folder, wrong password) and keeps only what may come
-// back (server down); `monitor` says when the daemon leaves and when it is back.
+// back (server down); `monitor` says when the daemon leaves and when it is back; a second daemon
+// on the same bus says that one is already there.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -115,6 +116,24 @@ describe('monitor', () => {
       expect((await mon.exit).code).toBe(130);
       d.child.kill('SIGTERM');
       await d.exit;
+    }
+  });
+});
+
+describe('a second daemon on the same bus', () => {
+  it('exits 1 with one line saying another daemon owns the name (not "internal error"); the first keeps going', { timeout: 60_000 }, async () => {
+    const first = await startDaemon();
+    try {
+      const second = runCli(['daemon', '--bus', bus.address, '--journal', 'off', '--config', '/dev/null', '-A', cred]);
+      const { code } = await second.exit;
+      expect(code).toBe(1);
+      expect(second.stderr).toEqual(['smbnotify: another smbnotify daemon owns io.github.smbnotify on this bus']);
+      expect(second.stdout).toEqual([]);
+      // The name is still the first daemon's, and it answers.
+      expect(await gdbus('GetStatus')).toContain(`'pid': <uint32 ${first.child.pid}>`);
+    } finally {
+      first.child.kill('SIGTERM');
+      expect((await first.exit).code).toBe(0);
     }
   });
 });
