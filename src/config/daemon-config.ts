@@ -134,6 +134,14 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
   let section = '';
   let watch: WatchConfig | null = null;
   let credentialsKey: string | null = null;
+  // Where each [watch NAME] and [credentials ...] began: a second one would silently make two
+  // watches of one name, or override the first credentials.
+  const seen = new Map<string, number>();
+  const once = (id: string, shown: string, line: number, where: string): void => {
+    const first = seen.get(id);
+    if (first !== undefined) throw new ConfigError(`${where}: a second ${shown} section (the first is at line ${first})`);
+    seen.set(id, line);
+  };
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const where = `${file}:${i + 1}`;
@@ -147,10 +155,12 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
       credentialsKey = null;
       if (section === 'watch') {
         watch = { name: arg ?? `watch${config.watches.length + 1}`, target: '', recursive: false, guest: false };
+        once(`watch ${watch.name}`, `[watch ${watch.name}]`, i + 1, where);
         config.watches.push(watch);
       } else if (section === 'credentials') {
         if (!arg || !/^(\/\/|\\\\)[^/\\]+([/\\][^/\\]+)?[/\\]?$/.test(arg)) throw new ConfigError(`${where}: [credentials] needs //HOST or //HOST/SHARE`);
         credentialsKey = arg.replace(/\\/g, '/').replace(/\/$/, '').toLowerCase();
+        once(`credentials ${credentialsKey}`, `[credentials ${arg}]`, i + 1, where);
       } else if (section === 'mqtt') {
         config.mqtt ??= {};
       } else if (section !== 'daemon') throw new ConfigError(`${where}: unknown section [${header[1]}]`);

@@ -63,3 +63,18 @@ describe('config file', () => {
     expect(() => parseConfig('[watch x]\ntarget = //h/s\nevents = CLOSE_WRITE', 'cfg')).toThrow(/unknown event "CLOSE_WRITE"/);
   });
 });
+
+describe('config file: sections given twice', () => {
+  it('refuses a second [watch NAME], naming the line of the first', () => {
+    const text = ['[watch docs]', 'target = //h/s', '[watch other]', 'target = //h/t', '[watch docs]', 'target = //h/u'].join('\n');
+    expect(() => parseConfig(text, 'cfg')).toThrow(new ConfigError('cfg:5: a second [watch docs] section (the first is at line 1)'));
+  });
+
+  it('refuses a second [credentials //HOST...] for the same place, whatever the case or slashes', () => {
+    const text = ['[credentials //FileServer]', 'file = /a', '', '[credentials \\\\fileserver\\]', 'file = /b'].join('\n');
+    expect(() => parseConfig(text, 'cfg')).toThrow(new ConfigError('cfg:4: a second [credentials \\\\fileserver\\] section (the first is at line 1)'));
+    // A host and one of its shares are two places (the share's wins for that share).
+    const c = parseConfig(['[credentials //fs]', 'file = /a', '[credentials //fs/data]', 'file = /b'].join('\n'));
+    expect([...c.credentials]).toEqual([['//fs', '/a'], ['//fs/data', '/b']]);
+  });
+});
