@@ -7,7 +7,7 @@
  *                         follow-desktop, watch-mounts, credentials, guest, poll-interval, safety-net
  *   [watch NAME]          target, recursive, credentials, guest, events, include, exclude,
  *                         poll-interval, safety-net, view, view-backing, view-allow-other
- *   [credentials //HOST[/SHARE]]   file: credentials for mounts and desktop folders there
+ *   [credentials //HOST[:PORT][/SHARE]]   file: credentials for watches, mounts and desktop folders there
  *   [mqtt]                url, client-id, username, password-file, qos, topic-prefix, ca, cert,
  *                         key, queue, queue-max-size (src/config/mqtt-config.ts)
  */
@@ -17,6 +17,7 @@ import os from 'node:os';
 import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
 import { applyMqttKey, type MqttConfig } from './mqtt-config.js';
 import { UsageError } from './errors.js';
+import { parseAuthority } from './target.js';
 
 /** A mistake in the config file: the user's to fix, said in one line (file:line: what). */
 export class ConfigError extends UsageError {
@@ -68,7 +69,7 @@ export interface DaemonConfig {
   kerberos?: KerberosUse;
   krb5Ccache?: string;
   watches: WatchConfig[];
-  /** `//host` or `//host/share` (lower case) -> credentials file. */
+  /** `//host[:port][/share]` (credentialsSectionKey) -> credentials file. */
   credentials: Map<string, string>;
   /** Present when the config has an [mqtt] section. */
   mqtt?: MqttConfig;
@@ -158,8 +159,7 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
         once(`watch ${watch.name}`, `[watch ${watch.name}]`, i + 1, where);
         config.watches.push(watch);
       } else if (section === 'credentials') {
-        if (!arg || !/^(\/\/|\\\\)[^/\\]+([/\\][^/\\]+)?[/\\]?$/.test(arg)) throw new ConfigError(`${where}: [credentials] needs //HOST or //HOST/SHARE`);
-        credentialsKey = arg.replace(/\\/g, '/').replace(/\/$/, '').toLowerCase();
+        credentialsKey = parseCredentialsSection(arg, where);
         once(`credentials ${credentialsKey}`, `[credentials ${arg}]`, i + 1, where);
       } else if (section === 'mqtt') {
         config.mqtt ??= {};
@@ -189,6 +189,39 @@ export function parseConfig(text: string, file = 'config'): DaemonConfig {
     }
   }
   return config;
+}
+
+/** `//HOST[:PORT][/SHARE]` (or with backslashes) -> the key credentialsSectionKey makes of it. */
+function parseCredentialsSection(arg: string | undefined, where: string): string {
+  const m = arg ? /^(?:\/\/|\\\\)([^/\\]+)(?:[/\\]([^/\\]+))?[/\\]?$/.exec(arg) : null;
+  if (!m) throw new ConfigError(`${where}: [credentials] needs //HOST, //HOST:PORT, //HOST/SHARE or //HOST:PORT/SHARE`);
+  let authority: { host: string; port?: number };
+  try {
+    authority = parseAuthority(m[1]!);
+  } catch (err) {
+    throw new ConfigError(`${where}: [credentials ${arg}]: ${(err as Error).message.replace(/^bad TARGET: /, '')}`);
+  }
+  return credentialsSectionKey(authority.host, authority.port, m[2]);
+}
+
+/**
+ * The key of a [credentials] section in DaemonConfig.credentials: `//host[:port][/share]`, lower
+ * case, an IPv6 host in brackets. Without a port the section is for every port of the host.
+ */
+export function credentialsSectionKey(host: string, port?: number, share?: string): string {
+  const h = host.toLowerCase();
+  return `//${h.includes(':') ? `[${h}]` : h}${port !== undefined ? `:${port}` : ''}${share !== undefined ? `/${share.toLowerCase()}` : ''}`;
+}
+
+/**
+ * The credentials file of the [credentials] section for a share on host:port: the share's section
+ * wins over the host's, and at each level a section naming the port over one naming none.
+ */
+export function credentialsSectionFor(config: Pick<DaemonConfig, 'credentials'>, host: string, port: number, share: string): string | undefined {
+  return config.credentials.get(credentialsSectionKey(host, port, share))
+    ?? config.credentials.get(credentialsSectionKey(host, undefined, share))
+    ?? config.credentials.get(credentialsSectionKey(host, port))
+    ?? config.credentials.get(credentialsSectionKey(host));
 }
 
 function applyDaemonKey(c: DaemonConfig, key: string, value: string, where: string): void {

@@ -92,6 +92,11 @@ function parseHostPort(text: string, rawV6Ok: boolean, percent: boolean): { host
   return out;
 }
 
+/** `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT` as in a UNC name (the authority of `//HOST:PORT/SHARE`). */
+export function parseAuthority(text: string): { host: string; port?: number } {
+  return parseHostPort(text, true, false);
+}
+
 /** Split `/`-separated segments (already without host) into share and share-relative path. */
 function shareAndPath(segments: string[], percent: boolean): { share: string; path: string } {
   const parts: string[] = [];

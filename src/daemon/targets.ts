@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { readAuthFile } from '../config/credentials.js';
-import type { DaemonConfig } from '../config/daemon-config.js';
+import { credentialsSectionFor, type DaemonConfig } from '../config/daemon-config.js';
 import { UsageError } from '../config/errors.js';
 import { isShareTarget, parseTarget, type Target } from '../config/target.js';
 import type { Credentials } from '../smb/types.js';
@@ -101,7 +101,7 @@ export async function resolveTarget(target: string, opts: AddWatchOptions, origi
   const { host, share, path: sharePath } = t;
   const port = t.port ?? r.defaultPort ?? 445;
   const config = r.config();
-  const section = config.credentials.get(`//${host.toLowerCase()}/${share.toLowerCase()}`) ?? config.credentials.get(`//${host.toLowerCase()}`);
+  const section = credentialsSectionFor(config, host, port, share);
   let credentials: Credentials | undefined;
   if (opts.guest) credentials = { kind: 'guest' };
   else if (opts.credentialsFile) credentials = await fromFile(opts.credentialsFile, opts.callerUid);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/daemon-config.js';
+import { ConfigError, credentialsSectionFor, parseConfig } from '../../src/config/daemon-config.js';
 
 describe('config file', () => {
   it('parses the shipped example', () => {
@@ -76,5 +76,40 @@ describe('config file: sections given twice', () => {
     // A host and one of its shares are two places (the share's wins for that share).
     const c = parseConfig(['[credentials //fs]', 'file = /a', '[credentials //fs/data]', 'file = /b'].join('\n'));
     expect([...c.credentials]).toEqual([['//fs', '/a'], ['//fs/data', '/b']]);
+  });
+});
+
+describe('config file: [credentials //HOST:PORT]', () => {
+  const config = parseConfig([
+    '[credentials //FS]', 'file = /host',
+    '[credentials //fs:4445]', 'file = /host-4445',
+    '[credentials //fs/data]', 'file = /share',
+    '[credentials \\\\fs:4445\\data\\]', 'file = /share-4445',
+    '[credentials //[FE80::1]:4445]', 'file = /v6-4445',
+    '[credentials //other:445]', 'file = /other-445',
+  ].join('\n'), 'cfg');
+
+  it('matches a target on that port; a section without a port matches every port', () => {
+    expect(credentialsSectionFor(config, 'fs', 445, 'docs')).toBe('/host');
+    expect(credentialsSectionFor(config, 'fs', 4445, 'docs')).toBe('/host-4445');
+    expect(credentialsSectionFor(config, 'FS', 445, 'Data')).toBe('/share');
+    expect(credentialsSectionFor(config, 'fs', 4445, 'data')).toBe('/share-4445');
+    expect(credentialsSectionFor(config, 'fe80::1', 4445, 'data')).toBe('/v6-4445');
+    expect(credentialsSectionFor(config, 'fe80::1', 445, 'data')).toBeUndefined();
+    // :445 is the port of a target that names none.
+    expect(credentialsSectionFor(config, 'other', 445, 'data')).toBe('/other-445');
+    expect(credentialsSectionFor(config, 'other', 1445, 'data')).toBeUndefined();
+  });
+
+  it('the share wins over the port: //fs/data beats //fs:4445 for data on 4445 when there is no //fs:4445/data', () => {
+    const c = parseConfig(['[credentials //fs:4445]', 'file = /host-4445', '[credentials //fs/data]', 'file = /share'].join('\n'));
+    expect(credentialsSectionFor(c, 'fs', 4445, 'data')).toBe('/share');
+    expect(credentialsSectionFor(c, 'fs', 4445, 'other')).toBe('/host-4445');
+  });
+
+  it('refuses a bad port or host in the section name, with the file and line', () => {
+    expect(() => parseConfig('[credentials //fs:99999]', 'cfg')).toThrow(new ConfigError('cfg:1: [credentials //fs:99999]: bad port 99999: must be 1-65535'));
+    expect(() => parseConfig('[credentials //fs:]', 'cfg')).toThrow(new ConfigError('cfg:1: [credentials //fs:]: bad port "": must be a number 1-65535'));
+    expect(() => parseConfig('\n[credentials //fs/data/sub]', 'cfg')).toThrow(new ConfigError('cfg:2: [credentials] needs //HOST, //HOST:PORT, //HOST/SHARE or //HOST:PORT/SHARE'));
   });
 });
