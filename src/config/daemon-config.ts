@@ -18,6 +18,7 @@ import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
 import { applyMqttKey, type MqttConfig } from './mqtt-config.js';
 import { UsageError } from './errors.js';
 import { parseAuthority } from './target.js';
+import { isBusSpec } from './bus-spec.js';
 
 /** A mistake in the config file: the user's to fix, said in one line (file:line: what). */
 export class ConfigError extends UsageError {
@@ -95,6 +96,12 @@ function parseSeconds(value: string, where: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${where}: expected a number of seconds, got "${value}"`);
   return n;
+}
+
+/** A whole number, 0 or more (journal-keep: how many rotated files to keep). */
+function parseCount(value: string, where: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${where}: expected a whole number of files (0 or more), got "${value}"`);
+  return Number(value);
 }
 
 /** Seconds, or `off` (0). */
@@ -226,10 +233,13 @@ export function credentialsSectionFor(config: Pick<DaemonConfig, 'credentials'>,
 
 function applyDaemonKey(c: DaemonConfig, key: string, value: string, where: string): void {
   switch (key) {
-    case 'bus': c.bus = value; break;
+    case 'bus':
+      if (!isBusSpec(value)) throw new ConfigError(`${where}: bus must be session, system, none or a D-Bus address such as unix:path=/run/user/1000/bus, got "${value}"`);
+      c.bus = value;
+      break;
     case 'journal': c.journal = ['off', 'no', 'none'].includes(value.toLowerCase()) ? null : expandHome(value); break;
     case 'journal-max-size': c.journalMaxBytes = parseSize(value, where); break;
-    case 'journal-keep': c.journalKeep = Math.max(0, Math.floor(parseSeconds(value, where))); break;
+    case 'journal-keep': c.journalKeep = parseCount(value, where); break;
     case 'journal-group': c.journalGroup = value; break;
     case 'mountinfo': c.mountinfo = expandHome(value); break;
     case 'follow-desktop': c.followDesktop = parseBool(value, where); break;

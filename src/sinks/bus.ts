@@ -23,6 +23,7 @@ import dbus from 'dbus-next';
 import { existsSync } from 'node:fs';
 import { OptionalModuleMissing, tryLoadUsocket } from '../platform/usocket.js';
 import { BusUnavailable } from './bus-errors.js';
+import { isBusAddress } from '../config/bus-spec.js';
 
 export { BusUnavailable };
 
@@ -98,11 +99,7 @@ function oneLine(err: unknown): string {
 
 /** Every `;`-separated element must look like `transport:key=value,...`. */
 function checkAddressSyntax(address: string): void {
-  for (const part of address.split(';')) {
-    if (!/^[A-Za-z][A-Za-z0-9-]*:/.test(part)) {
-      throw new BusUnavailable(`"${address}" is not a D-Bus address (expected e.g. unix:path=/run/user/1000/bus)`);
-    }
-  }
+  if (!isBusAddress(address)) throw new BusUnavailable(`"${address}" is not a D-Bus address (expected e.g. unix:path=/run/user/1000/bus)`);
 }
 
 /** D-Bus address values escape bytes as %XX (D-Bus specification, "Server Addresses"). */

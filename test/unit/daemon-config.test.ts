@@ -113,3 +113,23 @@ describe('config file: [credentials //HOST:PORT]', () => {
     expect(() => parseConfig('\n[credentials //fs/data/sub]', 'cfg')).toThrow(new ConfigError('cfg:2: [credentials] needs //HOST, //HOST:PORT, //HOST/SHARE or //HOST:PORT/SHARE'));
   });
 });
+
+describe('config file: journal-keep and bus', () => {
+  it('journal-keep is a whole number of files, 0 or more', () => {
+    expect(parseConfig('[daemon]\njournal-keep = 0').journalKeep).toBe(0);
+    expect(parseConfig('[daemon]\njournal-keep = 12').journalKeep).toBe(12);
+    for (const bad of ['-1', '2.5', 'three', '']) {
+      expect(() => parseConfig(`[daemon]\njournal-keep = ${bad}`, 'cfg')).toThrow(new ConfigError(`cfg:2: expected a whole number of files (0 or more), got "${bad}"`));
+    }
+  });
+
+  it('bus is session, system, none or a D-Bus address; a typo is a file:line error when the config is read', () => {
+    for (const bus of ['session', 'system', 'none', 'unix:path=/run/user/1000/bus', 'unix:path=/tmp/a;tcp:host=127.0.0.1,port=4000']) {
+      expect(parseConfig(`[daemon]\nbus = ${bus}`).bus).toBe(bus);
+    }
+    expect(() => parseConfig('# user bus\n[daemon]\nbus = sesion', 'cfg')).toThrow(
+      new ConfigError('cfg:3: bus must be session, system, none or a D-Bus address such as unix:path=/run/user/1000/bus, got "sesion"'),
+    );
+    expect(() => parseConfig('[daemon]\nbus = unix:path=/a;/b', 'cfg')).toThrow(/^cfg:2: bus must be session, system, none or a D-Bus address/);
+  });
+});
