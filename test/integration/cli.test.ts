@@ -494,6 +494,13 @@ describe('ls', () => {
   });
 });
 
+describe('daemon usage errors', () => {
+  it('-r without --watch: refused in one line before anything starts, not taken for the config\'s watches', async () => {
+    const r = await cli(['daemon', '-r', '--config', '/dev/null', '--bus', 'none', '--journal', 'off']);
+    expectOneLineError(r, /^smbnotify: -r\/--recursive needs --watch TARGET \(a config watch takes recursive = yes\)\n$/);
+  });
+});
+
 describe('info', () => {
   interface InfoJson {
     dialect: string;

@@ -56,6 +56,8 @@ async function groupId(name: string): Promise<number> {
 export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (line: string) => void } & StopIO, version: string): Promise<void> {
   const log = (line: string) => io.err(line);
   const system = opts.bus === 'system';
+  // -r only applies to --watch; alone it would look like it made the config's watches recursive.
+  if (opts.recursive && !opts.watch?.length) throw new UsageError('-r/--recursive needs --watch TARGET (a config watch takes recursive = yes)');
   let configFile = opts.config;
   let config: DaemonConfig;
   if (configFile) config = await loadConfig(configFile);
