@@ -111,6 +111,17 @@ export function parseAuthFile(text: string, file = 'credentials file'): UserSpec
   return out;
 }
 
+/**
+ * Why a secret file's mode is too open, in words that match the bits (`group-readable` for 0640,
+ * `readable by others` once the world may read it); undefined for 0600, 0400 and the like.
+ */
+export function tooOpen(mode: number): string | undefined {
+  const shown = `(mode ${(mode & 0o7777).toString(8).padStart(4, '0')})`;
+  if (mode & 0o004) return `is readable by others ${shown}`;
+  if (mode & 0o040) return `is group-readable ${shown}`;
+  return undefined;
+}
+
 /** Read a credentials file, refusing one that others can read. */
 export async function readAuthFile(file: string, io: Pick<CredentialsIO, 'readFile' | 'stat'>): Promise<UserSpec> {
   let st: { mode: number; isFile(): boolean };
@@ -120,10 +131,8 @@ export async function readAuthFile(file: string, io: Pick<CredentialsIO, 'readFi
     throw new UsageError(`cannot read credentials file ${file}: ${errnoWords(err, 'file')}`);
   }
   if (!st.isFile()) throw new UsageError(`cannot read credentials file ${file}: not a regular file`);
-  if (st.mode & 0o044) {
-    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-    throw new UsageError(`credentials file ${file} is readable by others (mode ${mode}): run chmod 600 ${file}`);
-  }
+  const open = tooOpen(st.mode);
+  if (open) throw new UsageError(`credentials file ${file} ${open}: run chmod 600 ${file}`);
   let text: string;
   try {
     text = await io.readFile(file);

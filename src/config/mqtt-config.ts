@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MqttSinkOptions } from '../sinks/mqtt.js';
 import { UsageError } from './errors.js';
+import { tooOpen } from './credentials.js';
 
 export const MQTT_PASSWORD_ENV = 'SMBNOTIFY_MQTT_PASSWORD';
 
@@ -79,7 +80,8 @@ async function readSecretFile(file: string, what: string): Promise<string> {
     throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   if (!st.isFile()) throw new UsageError(`${what} ${file} is not a regular file`);
-  if (st.mode & 0o044) throw new UsageError(`${what} ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}): run chmod 600 ${file}`);
+  const open = tooOpen(st.mode);
+  if (open) throw new UsageError(`${what} ${file} ${open}: run chmod 600 ${file}`);
   return readFile(file, 'utf8');
 }
 

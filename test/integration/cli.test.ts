@@ -464,10 +464,11 @@ describe('ls', () => {
     });
 
     it('credentials file readable by group or others', async () => {
-      for (const mode of [0o644, 0o640, 0o604]) {
+      for (const [mode, words] of [[0o644, 'is readable by others (mode 0644)'], [0o640, 'is group-readable (mode 0640)'], [0o604, 'is readable by others (mode 0604)']] as const) {
         const file = credFile(s, s.password, mode);
         const r = await cli(['ls', url, '-A', file]);
-        expectOneLineError(r, /credentials file .* is readable by others \(mode 06\d\d\): run chmod 600/);
+        expectOneLineError(r, /credentials file/);
+        expect(r.stderr).toBe(`smbnotify: credentials file ${file} ${words}: run chmod 600 ${file}\n`);
       }
     });
 

@@ -57,7 +57,7 @@ async function finished(r: Running): Promise<{ code: number | null; out: string;
 }
 
 const OPEN_MODES = [0o644, 0o640, 0o604, 0o660, 0o666, 0o444];
-const refusal = (file: string) => new RegExp(`^smbnotify: credentials file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is readable by others \\(mode 0[0-7]{3}\\): run chmod 600 `);
+const refusal = (file: string) => new RegExp(`^smbnotify: credentials file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (is readable by others|is group-readable) \\(mode 0[0-7]{3}\\): run chmod 600 `);
 
 describe('a credentials file readable by group or others is refused', () => {
   for (const mode of OPEN_MODES) {
@@ -71,7 +71,7 @@ describe('a credentials file readable by group or others is refused', () => {
         expect(r.code, `${args[0]}: ${r.out}`).toBe(1);
         expect(r.stderr, args[0]).toHaveLength(1);
         expect(r.stderr[0]).toMatch(refusal(file));
-        expect(r.stderr[0]).toContain(`(mode ${m})`);
+        expect(r.stderr[0]).toContain(`${mode & 0o004 ? 'is readable by others' : 'is group-readable'} (mode ${m})`);
         expect(r.out).not.toContain(samba.password);
       }
       expect(counter.accepted).toBe(before);
@@ -107,13 +107,13 @@ describe('a credentials file readable by group or others is refused', () => {
       try {
         await d.waitLine(/daemon running: 0 watches/, 15_000, 'stderr');
         const log = d.stderr.join('\n');
-        expect(log).toMatch(new RegExp(`\\[watch by-watch\\]: credentials file ${file}.* is readable by others \\(mode 0640\\)`));
-        expect(log).toMatch(new RegExp(`\\[watch by-section\\]: credentials file ${file}.* is readable by others \\(mode 0640\\)`));
+        expect(log).toMatch(new RegExp(`\\[watch by-watch\\]: credentials file ${file}.* is group-readable \\(mode 0640\\)`));
+        expect(log).toMatch(new RegExp(`\\[watch by-section\\]: credentials file ${file}.* is group-readable \\(mode 0640\\)`));
         const err = await run(requireTool('gdbus', 'libglib2.0-bin'), ['call', '--address', bus.address, '--dest', NAME, '--object-path', OBJ, '--method', `${IFACE}.AddWatch`, url, `{'credentialsFile': <'${file}'>}`]).then(
           () => '',
           (e: { stderr: string }) => e.stderr,
         );
-        expect(err).toMatch(/io\.github\.smbnotify\.Error\.InvalidArgs: credentials file .* is readable by others \(mode 0640\): run chmod 600/);
+        expect(err).toMatch(/io\.github\.smbnotify\.Error\.InvalidArgs: credentials file .* is group-readable \(mode 0640\): run chmod 600/);
       } finally {
         d.child.kill('SIGTERM');
         await d.exit;

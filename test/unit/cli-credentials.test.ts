@@ -117,9 +117,13 @@ describe('readAuthFile permissions (real files)', () => {
     const msg = await usageMessage(resolveCredentials({ authenticationFile: file }, {}, io({ readFile: undefined, stat: undefined })));
     expect(msg).toBe(`credentials file ${file} is readable by others (mode 0644): run chmod 600 ${file}`);
 
+    // Only the group may read it: said so, not "others".
     await chmod(file, 0o640);
     expect(await usageMessage(readAuthFile(file, { readFile: async () => '', stat: (p) => import('node:fs/promises').then((m) => m.stat(p)) })))
-      .toMatch(/mode 0640/);
+      .toBe(`credentials file ${file} is group-readable (mode 0640): run chmod 600 ${file}`);
+    await chmod(file, 0o604);
+    expect(await usageMessage(readAuthFile(file, { readFile: async () => '', stat: (p) => import('node:fs/promises').then((m) => m.stat(p)) })))
+      .toBe(`credentials file ${file} is readable by others (mode 0604): run chmod 600 ${file}`);
 
     await chmod(file, 0o600);
     const creds = await resolveCredentials({ authenticationFile: file }, {}, io({ readFile: undefined, stat: undefined }));

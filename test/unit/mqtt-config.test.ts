@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/daemon-config.js';
+import { UsageError } from '../../src/config/errors.js';
 import { checkMqttUrl, checkTopicPrefix, resolveMqtt } from '../../src/config/mqtt-config.js';
 import { argvWithoutPasswords } from '../../src/cli/main.js';
 import { escapeTopicLevel, eventTopic, MAX_TOPIC_BYTES, statusTopic, TRUNCATED_LEVEL, unescapeTopicLevel, watchStateTopic } from '../../src/sinks/mqtt-topic.js';
@@ -123,7 +124,9 @@ describe('[mqtt] config', () => {
     expect(r).toMatchObject({ url: 'mqtt://h', username: 'u', password: 'pa ss', qos: 1, prefix: 'smbnotify' });
     expect((await resolveMqtt({ url: 'mqtt://u@h' }, false, { SMBNOTIFY_MQTT_PASSWORD: 'env', XDG_STATE_HOME: '/s' }))).toMatchObject({ username: 'u', password: 'env', queueDir: '/s/smbnotify/mqtt-queue', url: 'mqtt://h' });
     chmodSync(file, 0o644);
-    await expect(resolveMqtt({ url: 'mqtt://h', username: 'u', passwordFile: file }, false, {})).rejects.toThrow(/readable by others.*chmod 600/);
+    await expect(resolveMqtt({ url: 'mqtt://h', username: 'u', passwordFile: file }, false, {})).rejects.toThrow(new UsageError(`MQTT password file ${file} is readable by others (mode 0644): run chmod 600 ${file}`));
+    chmodSync(file, 0o640);
+    await expect(resolveMqtt({ url: 'mqtt://h', username: 'u', passwordFile: file }, false, {})).rejects.toThrow(new UsageError(`MQTT password file ${file} is group-readable (mode 0640): run chmod 600 ${file}`));
     await expect(resolveMqtt({ url: 'mqtt://h' }, false, { SMBNOTIFY_MQTT_PASSWORD: 'x' })).rejects.toThrow(/no username/);
     await expect(resolveMqtt({ url: 'mqtt://h', ca: '/ca.pem' }, false, {})).rejects.toThrow(/mqtts:\/\//);
   });
