@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { localPathMapper, mountForLocalPath, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
+import { localPathMapper, missingFolder, mountForLocalPath, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
 import { credentialsFileOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
@@ -37,7 +37,11 @@ export interface ResolvedTarget {
 export function targetFromLocalPath(text: string, mounts: CifsMount[], mountinfoFile: string): Target {
   const abs = path.resolve(text);
   const target = shareTargetForLocalPath(mounts, abs);
-  if (!target) throw new UsageError(`${abs} is not inside a cifs or smb3 mount (none in ${mountinfoFile} shows it); give an smb:// URL or //HOST/SHARE instead`);
+  if (!target) {
+    const missing = missingFolder(abs);
+    if (missing) throw new UsageError(`cannot watch ${abs}: ${missing}`);
+    throw new UsageError(`${abs} is not inside a cifs or smb3 mount (none in ${mountinfoFile} shows it); give an smb:// URL or //HOST/SHARE instead`);
+  }
   return target;
 }
 

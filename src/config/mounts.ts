@@ -3,7 +3,9 @@
  * so that events get a `localPath` and a local path can be watched by name.
  * Line format: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { errnoWords } from '../platform/errno-words.js';
 import type { Target } from './target.js';
 import { isWithin, normalizeSharePath } from '../watch/paths.js';
 
@@ -85,6 +87,20 @@ export function mountForLocalPath(mounts: CifsMount[], path: string): { mount: C
   const rest = clean.slice(mp.length).replace(/^\/+/, '');
   const sharePath = [best.prefix, rest].filter(Boolean).join('/');
   return { mount: best, sharePath };
+}
+
+/**
+ * `no such folder` (or `a parent is not a folder`) when a local path outside every mount does not
+ * exist: the real reason it cannot be watched, rather than "not inside a cifs mount".
+ */
+export function missingFolder(path: string): string | undefined {
+  try {
+    statSync(path);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? errnoWords(err, 'folder') : undefined;
+  }
 }
 
 /** The share target a mount shows at the local `path` (its server, share, port and user). */

@@ -133,6 +133,15 @@ describe('smbnotify watch', () => {
     expect(r.stderr[0]).toMatch(/not inside a cifs or smb3 mount/);
   });
 
+  it('a local path that does not exist: "no such folder", not "not inside a mount"', async () => {
+    const r = runCli(['watch', '/nonexistent/dir', '--mountinfo', '/proc/self/mountinfo', '-A', cred]);
+    expect((await r.exit).code).toBe(1);
+    expect(r.stderr.filter(Boolean)).toEqual(['smbnotify: cannot watch /nonexistent/dir: no such folder']);
+    const under = runCli(['watch', '/etc/hostname/dir', '--mountinfo', '/proc/self/mountinfo', '-A', cred]);
+    expect((await under.exit).code).toBe(1);
+    expect(under.stderr.filter(Boolean)).toEqual(['smbnotify: cannot watch /etc/hostname/dir: a parent is not a folder']);
+  });
+
   it('names the cause of a bad password on one line, exit 1', async () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'smbnotify-bad-')), 'cred');
     writeFileSync(bad, `username=${samba.user}\npassword=wrong-${samba.password.length}\n`, { mode: 0o600 });
