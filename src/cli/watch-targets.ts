@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { localPathMapper, missingFolder, mountForLocalPath, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
-import { credentialsFileOfMount, parseFstab } from '../config/fstab.js';
+import { credentialsFileOfMount, entriesOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
 import { readAuthFile, resolveCredentials, type CredentialsIO } from '../config/credentials.js';
@@ -122,10 +122,12 @@ async function mountCredentials(
     if (fstabOption) throw new UsageError(`cannot read ${fstabFile}: ${errnoWords(err, 'file')}`);
     text = '';
   }
-  const file = credentialsFileOfMount(parseFstab(text), mount);
+  const entries = parseFstab(text);
+  const file = credentialsFileOfMount(entries, mount);
   const share = `//${mount.host}/${mount.share}`;
   if (!file) {
-    return { from: fstabFile, hint: `no credentials for ${share} (mounted at ${mount.mountPoint}; its ${fstabFile} entry names no credentials= file, and the kernel's session cannot be borrowed): ${how}` };
+    const why = entriesOfMount(entries, mount).length ? `its ${fstabFile} entry names no credentials= file` : `${fstabFile} has no entry for it`;
+    return { from: fstabFile, hint: `no credentials for ${share} (mounted at ${mount.mountPoint}; ${why}, and the kernel's session cannot be borrowed): ${how}` };
   }
   const io = {
     readFile: credentialsIO?.readFile ?? ((f: string) => readFile(f, 'utf8')),

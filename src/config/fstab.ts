@@ -37,12 +37,15 @@ export function parseFstab(text: string): FstabEntry[] {
   return out;
 }
 
+/** The fstab entries of this mount (same mount point, cifs/smb3). */
+export function entriesOfMount(entries: FstabEntry[], mount: Pick<CifsMount, 'mountPoint'>): FstabEntry[] {
+  const norm = (p: string) => p.replace(/\/+$/, '') || '/';
+  return entries.filter((e) => (e.type === 'cifs' || e.type === 'smb3') && norm(e.file) === norm(mount.mountPoint));
+}
+
 /** The credentials file named by the fstab entry of this mount (same mount point, cifs/smb3). */
 export function credentialsFileOfMount(entries: FstabEntry[], mount: Pick<CifsMount, 'mountPoint'>): string | undefined {
-  const norm = (p: string) => p.replace(/\/+$/, '') || '/';
-  for (const e of entries) {
-    if (e.type !== 'cifs' && e.type !== 'smb3') continue;
-    if (norm(e.file) !== norm(mount.mountPoint)) continue;
+  for (const e of entriesOfMount(entries, mount)) {
     const file = e.options.get('credentials') ?? e.options.get('cred');
     if (typeof file === 'string' && file) return file;
   }

@@ -72,6 +72,14 @@ describe('watch on a mounted share: the mount\'s own credentials', () => {
     ]);
   });
 
+  it('no fstab entry for the mount at all (--fstab /dev/null): says there is none', async () => {
+    const w = runCli(['watch', join(mnt, 'sub'), '--mountinfo', mountinfo, '--fstab', '/dev/null']);
+    expect((await w.exit).code).toBe(1);
+    expect(w.stderr.filter(Boolean)).toEqual([
+      `smbnotify: no credentials for //127.0.0.1/data (mounted at ${mnt}; /dev/null has no entry for it, and the kernel's session cannot be borrowed): give -A FILE (username=, password=, mode 600), -U USER, PASSWD=..., or -N for guest`,
+    ]);
+  });
+
   it('credentials given on the command line win, and nothing is said about the mount', { timeout: 30_000 }, async () => {
     const tab = fstab('fstab-cli', `credentials=/nonexistent,port=${samba.port}`);
     const w = runCli(['watch', join(mnt, 'sub'), '--mountinfo', mountinfo, '--fstab', tab, '-A', cred]);
