@@ -433,6 +433,19 @@ describe('ls', () => {
       }
     });
 
+    it('a service that is not SMB (HTTP) answering: the malformed-message line asks "not an SMB server?"', async () => {
+      const http = createServer((sock) => sock.once('data', () => sock.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')));
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const port = (http.address() as AddressInfo).port;
+      try {
+        const r = await cli(['ls', `smb://127.0.0.1:${port}/data`, '-A', cred]);
+        expectOneLineError(r, /malformed message/);
+        expect(r.stderr).toBe('smbnotify: server sent a malformed message: bad transport header byte 0x48 (not an SMB server?)\n');
+      } finally {
+        await new Promise((resolve) => http.close(resolve));
+      }
+    });
+
     it('unknown share', async () => {
       const r = await cli(['ls', `smb://127.0.0.1:${s.port}/no-such-share`, '-A', cred]);
       expectOneLineError(r, /share not found: \\\\127\.0\.0\.1\\no-such-share \(STATUS_BAD_NETWORK_NAME\)/);

@@ -9,6 +9,7 @@ import type { WatchEvent } from '../../src/watch/events.js';
 import { byName } from '../../src/cli/commands/ls.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../../src/smb/errors.js';
 import type { FileStat, SessionInfo, ShareInfo } from '../../src/smb/types.js';
+import { encodeFrame, FrameDecoder } from '../../src/smb/wire/frame.js';
 
 const NOW = new Date('2025-11-24T12:00:00Z');
 
@@ -206,6 +207,15 @@ describe('describeError', () => {
     expect(describeError(new TypeError('x is not a function\n    at foo (bar.js:1:1)'))).toBe('internal error: x is not a function at foo (bar.js:1:1)');
     expect(describeError('weird')).toBe('internal error: weird');
     expect(describeError(new ProtocolError('name \u001b[2J'))).toBe('server sent a malformed message: name \\x1b[2J');
+  });
+
+  it('a bad first transport byte (an HTTP service answering) asks whether it is an SMB server; later ones do not', () => {
+    const http = new FrameDecoder();
+    expect(http.push(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'))).toEqual([]);
+    expect(describeError(http.error)).toBe('server sent a malformed message: bad transport header byte 0x48 (not an SMB server?)');
+    const smb = new FrameDecoder();
+    expect(smb.push(Buffer.concat([encodeFrame(Buffer.from('SMB-frame')), Buffer.from([0x85, 0, 0, 4, 1, 2, 3, 4])]))).toEqual([Buffer.from('SMB-frame')]);
+    expect(describeError(smb.error)).toBe('server sent a malformed message: bad transport header byte 0x85');
   });
 
   it('unwraps CommandFailed with its context', () => {

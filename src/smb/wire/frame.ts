@@ -23,6 +23,8 @@ export class FrameDecoder {
    * outcome does not depend on how TCP split the bytes; the caller handles them, then fails.
    */
   error: ProtocolError | null = null;
+  /** Whether a whole frame came already: a bad first byte before that is likely not SMB at all. */
+  private framed = false;
 
   /** Feed received bytes; returns every complete frame payload before any break. */
   push(chunk: Buffer): Buffer[] {
@@ -33,11 +35,13 @@ export class FrameDecoder {
     while (this.pendingBytes >= 4) {
       const head = this.peek(4);
       const length = head.readUInt32BE(0);
-      if (head[0] !== 0) this.error = new ProtocolError(`bad transport header byte 0x${head[0]!.toString(16)}`);
+      // An HTTP, SSH or TLS service answers with text or a record type of its own: say so.
+      if (head[0] !== 0) this.error = new ProtocolError(`bad transport header byte 0x${head[0]!.toString(16)}${this.framed ? '' : ' (not an SMB server?)'}`);
       else if (length < 4) this.error = new ProtocolError(`transport frame of ${length} bytes is too short`);
       if (this.error) break;
       if (this.pendingBytes < 4 + length) break;
       const all = this.take(4 + length);
+      this.framed = true;
       frames.push(all.subarray(4));
     }
     return frames;
