@@ -4,7 +4,7 @@
  *
  * - Appends; never truncates an existing journal. The file is created with mode 0600 (an existing
  *   one with a looser mode is tightened), parent directories we create get 0700; with a group,
- *   0640 and our `smbnotify*` folder 0750 with that group.
+ *   0640, and our `smbnotify*` folder and the folders we create 0750 with that group.
  * - Writes are ordered and batched: an idle journal writes an event at once; events published
  *   while a write is in flight go out together, one write per batch, not one syscall per event.
  * - Rotation by size: when a write would take the file past `maxBytes`, events.jsonl becomes
@@ -48,10 +48,10 @@ export function defaultJournalPath(system: boolean): string {
 const OPEN_FLAGS = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW; // libuv adds O_CLOEXEC itself
 
 /**
- * mkdir -p, one level at a time, with mode 0700 for what we create. (Node 20's recursive mkdir
- * never returns for a path under /proc, and cannot be stopped.)
+ * mkdir -p, one level at a time, with mode 0700 for what we create; returns what it created.
+ * (Node 20's recursive mkdir never returns for a path under /proc, and cannot be stopped.)
  */
-async function makeFolders(dir: string): Promise<void> {
+async function makeFolders(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let d = dir; ; d = path.dirname(d)) {
     try {
@@ -69,14 +69,24 @@ async function makeFolders(dir: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new JournalError(`cannot create ${d}: ${errnoWords(err, 'folder')}`);
     }
   }
+  return missing;
 }
 
 /**
  * The journal's folder, created when missing; our own `smbnotify*` folder is kept at 0700, or at
- * 0750 with the journal's group, so that the group can reach the file.
+ * 0750 with the journal's group, so that the group can reach the file. With a group, every folder
+ * created here gets the same 0750 and group: a custom `--journal /new/dir/events.jsonl` is
+ * otherwise a 0640 file the group cannot reach.
  */
 async function ensureParent(dir: string, group: number | undefined): Promise<void> {
-  await makeFolders(dir);
+  const created = await makeFolders(dir);
+  if (group !== undefined) {
+    for (const d of created) {
+      const st = await fsp.lstat(d);
+      if (st.gid !== group) await fsp.chown(d, st.uid, group);
+      await fsp.chmod(d, 0o750);
+    }
+  }
   const st = await fsp.lstat(dir);
   if (!st.isDirectory()) throw new JournalError(`${dir} is not a folder`);
   const uid = process.getuid?.();

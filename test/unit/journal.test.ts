@@ -212,6 +212,21 @@ describe('defaultJournalPath', () => {
 });
 
 describe('journal-group', () => {
+  it('a custom path: every folder the journal creates is 0750 of the group, so members reach the file; existing ones are left alone', async () => {
+    chmodSync(dir, 0o711);
+    const file = join(dir, 'new', 'folder', 'events.jsonl');
+    const j = await JournalSink.open(file, { group: 65534 });
+    await j.close();
+    for (const folder of [join(dir, 'new'), join(dir, 'new', 'folder')]) {
+      expect([folder, mode(folder), statSync(folder).gid]).toEqual([folder, 0o750, 65534]);
+    }
+    expect([mode(file), statSync(file).gid]).toEqual([0o640, 65534]);
+    expect([mode(dir), statSync(dir).gid]).toEqual([0o711, process.getgid!()]);
+    // The group can get to the file: nobody (65534) reads it.
+    const { execFileSync } = await import('node:child_process');
+    expect(execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'cat', file]).toString()).toBe('');
+  });
+
   it('a group-readable journal is 0640 and owned by that group', async () => {
     const gid = process.getgid!();
     const file = join(dir, 'grouped', 'events.jsonl');
