@@ -9,6 +9,7 @@ import { SecurityError } from '../smb/errors.js';
 import { describeSmbFailure, type ErrorContext } from '../smb/describe.js';
 import { BusNameTaken, BusUnavailable } from '../sinks/bus-errors.js';
 import { JournalError } from '../sinks/journal-error.js';
+import { DemoSetupError } from '../demo/demo-error.js';
 
 export { UsageError };
 export { hostPort, uncName, type ErrorContext } from '../smb/describe.js';
@@ -51,7 +52,7 @@ export function describeError(err: unknown, context: ErrorContext = {}): string 
   const smb = describeSmbFailure(e, ctx);
   if (smb !== undefined) {
     line = smb;
-  } else if (e instanceof UsageError || e instanceof SecurityError || e instanceof BusUnavailable || e instanceof BusNameTaken || e instanceof JournalError) {
+  } else if (e instanceof UsageError || e instanceof SecurityError || e instanceof BusUnavailable || e instanceof BusNameTaken || e instanceof JournalError || e instanceof DemoSetupError) {
     line = e.message;
   } else if (e instanceof Error) {
     line = `internal error: ${e.message || e.name}`;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitStatus, SIGNAL_STATUS, stopSignals, type StopIO } from '../cli/stop.js';
 import { ensureTools, findTool, freePort, spawnDemoBus, spawnDemoSamba, stopProcess, type DemoBus, type DemoSamba } from './processes.js';
+import { DemoSetupError } from './demo-error.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -176,7 +177,7 @@ function spawnKdeMonitor(address: string, say: (line: string) => void, consumers
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = setTimeout(() => reject(new DemoSetupError(message)), ms);
   });
   try {
     return await Promise.race([p, limit]);

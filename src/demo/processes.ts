@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { DemoSetupError } from './demo-error.js';
 
 const PACKAGES = ['samba', 'smbclient', 'dbus-daemon', 'dbus-bin'];
 
@@ -26,16 +27,16 @@ export function ensureTools(log: (line: string) => void): { smbd: string; dbusDa
   let dbusDaemon = findTool('dbus-daemon');
   if (!smbd || !dbusDaemon) {
     const cmd = `apt-get install -y --no-install-recommends ${PACKAGES.join(' ')}`;
-    if (process.getuid?.() !== 0) throw new Error(`the demo needs Samba and D-Bus: run "sudo ${cmd}"`);
+    if (process.getuid?.() !== 0) throw new DemoSetupError(`the demo needs Samba and D-Bus: run "sudo ${cmd}"`);
     log(`installing ${PACKAGES.join(', ')} (${cmd})`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...PACKAGES]]) {
       const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`apt-get ${args[0]} failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? 'unknown error'}`);
+      if (r.status !== 0) throw new DemoSetupError(`apt-get ${args[0]} failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? 'unknown error'}`);
     }
     smbd = findTool('smbd');
     dbusDaemon = findTool('dbus-daemon');
-    if (!smbd || !dbusDaemon) throw new Error('smbd or dbus-daemon still missing after apt-get install');
+    if (!smbd || !dbusDaemon) throw new DemoSetupError('smbd or dbus-daemon still missing after apt-get install');
   }
   return { smbd, dbusDaemon };
 }
@@ -54,7 +55,7 @@ export function freePort(): Promise<number> {
 async function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (exited()) throw new Error(`smbd exited before it listened on port ${port}`);
+    if (exited()) throw new DemoSetupError(`smbd exited before it listened on port ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: '127.0.0.1', port }, () => {
         s.destroy();
@@ -65,7 +66,7 @@ async function waitForPort(port: number, timeoutMs: number, exited: () => boolea
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`smbd did not listen on port ${port} within ${timeoutMs} ms`);
+  throw new DemoSetupError(`smbd did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
 /**

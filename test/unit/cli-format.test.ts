@@ -5,6 +5,7 @@ import {
 } from '../../src/cli/format.js';
 import { escapeForTerminal } from '../../src/watch/safe-text.js';
 import { humanLine } from '../../src/sinks/terminal.js';
+import { DemoSetupError } from '../../src/demo/demo-error.js';
 import type { WatchEvent } from '../../src/watch/events.js';
 import { byName } from '../../src/cli/commands/ls.js';
 import { ConnectionError, ProtocolError, SecurityError, SmbError } from '../../src/smb/errors.js';
@@ -233,5 +234,12 @@ describe('humanLine (watch and monitor text output)', () => {
     expect(humanLine(event('MOVED_TO', '2026/drafts2', { isDir: true, oldPath: '2026/drafts' }))).toBe('MOVED_TO,ISDIR  2026/drafts -> 2026/drafts2');
     expect(humanLine(event('MOVED_FROM', '2026/drafts', { isDir: true }))).toBe('MOVED_FROM,ISDIR 2026/drafts');
     expect(humanLine(event('MOVED_FROM', '2026/drafts', { isDir: true })).split(/\s+/)).toEqual(['MOVED_FROM,ISDIR', '2026/drafts']);
+  });
+});
+
+describe('describeError of what keeps the demo from running', () => {
+  it('is said as it is, not as an internal error', () => {
+    expect(describeError(new DemoSetupError('the demo needs Samba and D-Bus: run "sudo apt-get install -y samba"'))).toBe('the demo needs Samba and D-Bus: run "sudo apt-get install -y samba"');
+    expect(describeError(new Error('a bug'))).toBe('internal error: a bug');
   });
 });
