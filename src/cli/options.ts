@@ -163,7 +163,6 @@ export async function withConnection<T>(
   }
 }
 
-/** A commander parser for a positive number (`integer`: a whole one) given for option `what`. */
 /** -I takes an address, as smbclient's does: a name there would be looked up and blamed on TARGET's host. */
 function parseIpAddress(text: string): string {
   const address = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
@@ -171,6 +170,7 @@ function parseIpAddress(text: string): string {
   return address;
 }
 
+/** A commander parser for a positive number (`integer`: a whole one) given for option `what`. */
 export function parsePositive(what: string, integer: boolean) {
   return (text: string): number => {
     const n = Number(text);

@@ -23,6 +23,7 @@ import { EventFactory, eventJson, type WatchEvent } from '../watch/events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import type { DaemonEvent, EventSink } from './types.js';
+import { within } from '../platform/within.js';
 
 export interface MqttSinkOptions {
   /** mqtt://, mqtts://, ws:// or wss://, without a password. */
@@ -176,13 +177,13 @@ export class MqttSink implements EventSink {
       this.queueOverflows();
       await this.queue.prepend([...this.unacked.values()]);
       await this.queue.flush();
-      const said = this.client.connected && await within(this.client.publishAsync(this.status, 'offline', { qos: 1, retain: true }), 1000);
+      const said = this.client.connected && await resolvesWithin(this.client.publishAsync(this.status, 'offline', { qos: 1, retain: true }), 1000);
       // Ending with force closes the socket without a DISCONNECT, which the broker takes for a
       // lost client: it published the will, a second retained "offline" after ours. A DISCONNECT
       // makes it discard the will, so it is sent once ours is acknowledged and nothing else is
       // pending (MQTT.js would wait for that, unbounded); otherwise the will says it for us.
       const clean = said && Object.keys(this.client.outgoing).length === 0;
-      if (!(await within(this.client.endAsync(!clean), 1000))) this.client.stream?.destroy();
+      if (!(await resolvesWithin(this.client.endAsync(!clean), 1000))) this.client.stream?.destroy();
     })();
     return this.closing;
   }
@@ -332,16 +333,8 @@ export class MqttSink implements EventSink {
 }
 
 /** True when `p` resolves within `ms`; false when it rejects or takes longer. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true, () => false), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+function resolvesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return within(p.then(() => true, () => false), ms, false);
 }
 
 /** The topic of a queued line; null when the line is not an event (a damaged queue file). */

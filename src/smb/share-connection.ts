@@ -5,6 +5,7 @@
  * closed. ECHO keepalives find a dead server long before TCP would.
  */
 import { EventEmitter } from 'node:events';
+import { within } from '../platform/within.js';
 import { SmbClient } from './client.js';
 import type { SmbTree } from './tree.js';
 import type { ConnectOptions } from './types.js';
@@ -199,15 +200,7 @@ export const LEAVE_GRACE_MS = 2000;
  */
 export async function leaveWithin(goodbye: () => Promise<unknown>, shares: () => Iterable<ShareConnection>, graceMs = LEAVE_GRACE_MS): Promise<boolean> {
   const done = goodbye().then(() => true, () => true);
-  if (await within(done, graceMs)) return true;
+  if (await within(done, graceMs, false)) return true;
   for (const share of shares()) share.drop();
-  return within(done, graceMs);
-}
-
-function within(p: Promise<boolean>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  return within(done, graceMs, false);
 }

@@ -16,6 +16,7 @@ import { MountError, mountView, type Mounted } from './mount.js';
 import { FUSE_TYPE, topMountAt, type MountLine } from './mountinfo.js';
 import { PoolState } from './pool-state.js';
 import { errnoWords } from '../platform/errno-words.js';
+import { within } from '../platform/within.js';
 import { ReplayChannel } from './replay-job.js';
 import { noteThreadLeftBehind } from './threads-left.js';
 import { Replayer, type ReplayWork } from './replayer.js';
@@ -39,13 +40,9 @@ export type ViewState = 'mounted' | 'stopped' | 'failed';
 const STOP_GRACE_MS = 500;
 const EIO = 5;
 
-/** True when `p` settles within `ms`. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-  const r = await Promise.race([p.then(() => true, () => true), late]);
-  clearTimeout(timer);
-  return r;
+/** True when `p` settles (either way) within `ms`. */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return within(p.then(() => true, () => true), ms, false);
 }
 
 export interface LiveViewEvents {
@@ -168,7 +165,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     const failed = (await initialized) ?? (device?.fstype === FUSE_TYPE ? null : 'the view is not in /proc/self/mountinfo');
     if (failed !== null || !device) {
       mounted.unmount();
-      await within(Promise.all([serve.terminate(), replay.terminate()]), 2000);
+      await settlesWithin(Promise.all([serve.terminate(), replay.terminate()]), 2000);
       fs.closeSync(mounted.fd);
       if (coveredFd !== null) fs.closeSync(coveredFd);
       throw new MountError(`mount ${mountPoint}: ${failed}`);
@@ -227,15 +224,15 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     // The replaying thread must be gone before the unmount: over a cifs mount point, its calls
     // would then reach the cifs mount. It may wait on a blocked backing call itself.
     const replayStopped = this.replay.terminate();
-    if (!(await within(replayStopped, STOP_GRACE_MS))) {
+    if (!(await settlesWithin(replayStopped, STOP_GRACE_MS))) {
       await this.failWaiting();
-      if (!(await within(replayStopped, 2000))) noteThreadLeftBehind();
+      if (!(await settlesWithin(replayStopped, 2000))) noteThreadLeftBehind();
     }
     this.mounted.unmount();
     await this.failWaiting();
-    if (!(await within(this.serveEnded, 3000))) abortConnection(this.device);
+    if (!(await settlesWithin(this.serveEnded, 3000))) abortConnection(this.device);
     // The serving thread's end waits for its backing threads: one blocked stays behind.
-    if (!(await within(this.serve.terminate(), 2000))) noteThreadLeftBehind();
+    if (!(await settlesWithin(this.serve.terminate(), 2000))) noteThreadLeftBehind();
     try {
       fs.closeSync(this.mounted.fd);
     } catch {
