@@ -20,6 +20,7 @@ import { NodeTable, ROOT_ID, isPlainName, joinName, type Node } from './nodes.js
 import { DirHandles } from './dir-listing.js';
 import { ReplayAnswers } from './replay-answers.js';
 import type { ReplayChannel } from './replay-job.js';
+import type { OwnChange } from './replayer.js';
 import { PoolState, SLOT_DATA } from './pool-state.js';
 
 export const MAX_WRITE = 1024 * 1024;
@@ -36,7 +37,7 @@ export interface ServerOptions {
   replay: ReplayChannel;
   /** Paths (relative, UTF-8) the user changes through the view: the server will report them too. */
   /** `closedAfterWrite`: a descriptor written through the view was closed. */
-  onLocalChange: (paths: string[], closedAfterWrite?: true) => void;
+  onLocalChange: (paths: string[], change: OwnChange, closedAfterWrite?: true) => void;
   /** INIT has been answered: the kernel applied its settings while we wrote the reply. */
   onInitialized?: () => void;
   timeouts?: Timeouts;
@@ -147,8 +148,8 @@ export class FuseServer {
     }
   }
 
-  private local(...paths: Buffer[]): void {
-    this.opts.onLocalChange(paths.map((p) => p.toString()));
+  private local(change: OwnChange, ...paths: Buffer[]): void {
+    this.opts.onLocalChange(paths.map((p) => p.toString()), change);
   }
 
   /**
@@ -163,7 +164,7 @@ export class FuseServer {
 
   /** A new name: its node is counted now, and forgotten again if the backing call fails. */
   private created(rel: Buffer): bigint {
-    this.local(rel);
+    this.local('created', rel);
     return this.nodes.remember(rel).id;
   }
 
@@ -201,7 +202,7 @@ export class FuseServer {
         const s = decodeSetattr(b);
         const node = this.node(h.nodeid);
         const fd = s.valid & Fattr.FH && this.files.has(s.fh) ? fdOf(s.fh) : -1;
-        if (s.valid & ~Fattr.FH) this.local(node.path);
+        if (s.valid & ~Fattr.FH) this.local('changed', node.path);
         return this.run({ op: 'setattr', u, node: node.id, path: this.backing(fd >= 0 ? node.path : this.linked(node)), fd, s });
       }
       case Op.READLINK:
@@ -224,7 +225,7 @@ export class FuseServer {
       case Op.UNLINK:
       case Op.RMDIR: {
         const rel = this.childPath(h.nodeid, b.names(0, 1)[0]!);
-        this.local(rel);
+        this.local('removed', rel);
         return this.run({ op: 'remove', u, dir: h.opcode === Op.RMDIR, rel, path: this.backing(rel) });
       }
       case Op.RENAME:
@@ -254,7 +255,7 @@ export class FuseServer {
         const now = Date.now();
         if (now - (this.written.get(io.fh) ?? 0) >= 1000) {
           this.written.set(io.fh, now);
-          this.local(this.node(h.nodeid).path);
+          this.local('changed', this.node(h.nodeid).path);
         }
         const at = SLOT_DATA + b.dataAt(WRITE_IN_SIZE, io.size);
         PoolState.useSlot(slot);
@@ -267,7 +268,7 @@ export class FuseServer {
         if (fh === 0n) return encodeReply(u);
         const fd = this.fd(fh);
         this.files.delete(fh);
-        if (this.written.delete(fh)) this.opts.onLocalChange([this.node(h.nodeid).path.toString()], true);
+        if (this.written.delete(fh)) this.opts.onLocalChange([this.node(h.nodeid).path.toString()], 'changed', true);
         return this.run({ op: 'release', u, fd });
       }
       case Op.FLUSH:
@@ -336,7 +337,8 @@ export class FuseServer {
     const to = this.childPath(b.u64(0), newName!);
     const RENAME_NOREPLACE = 1;
     if (flags & ~RENAME_NOREPLACE) throw new Errno(E.EINVAL);
-    this.local(from, to);
+    this.local('moved-away', from);
+    this.local('moved-in', to);
     return this.run({ op: 'rename', u: h.unique, fromRel: from, toRel: to, from: this.backing(from), to: this.backing(to), noReplace: (flags & RENAME_NOREPLACE) !== 0 });
   }
 

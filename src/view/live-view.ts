@@ -76,7 +76,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     this.serveEnded = new Promise((done) => {
       serve.on('message', (m: ServeWorkerMessage) => {
         if (m.type === 'local') {
-          this.replayer.noteOwn(m.paths);
+          this.replayer.noteOwn(m.paths, m.change);
           if (m.closedAfterWrite) for (const path of m.paths) this.readSaved(path);
         } else if (m.type === 'ended') {
           done();

@@ -10,6 +10,28 @@ export type ReplayWork = ReplayJob | { kind: 'invalidate'; path: string };
 
 /** How long a change made through the view masks the server's report of the same path. */
 export const OWN_CHANGE_WINDOW_MS = 3000;
+
+/** What the user did to a path through the view. */
+export type OwnChange = 'created' | 'changed' | 'removed' | 'moved-away' | 'moved-in';
+
+/**
+ * The replays the server's report of an own change can ask for: only those are its echo. A
+ * colleague's change of another kind to the same path in the window (a file the user just
+ * deleted, created again; a folder the user just made, removed) is replayed. A rename may come
+ * as a pair or as a removal and an addition; a rename over a file also removes that file.
+ */
+const ECHOES: Record<OwnChange, readonly ReplayJob['kind'][]> = {
+  created: ['create', 'modify'],
+  changed: ['modify'],
+  removed: ['delete'],
+  'moved-away': ['rename', 'delete'],
+  'moved-in': ['rename', 'create', 'modify', 'delete'],
+};
+
+interface OwnMark {
+  until: number;
+  echoes: Set<ReplayJob['kind']>;
+}
 /** How long a MOVED_FROM waits for its MOVED_TO before it counts as a removal. */
 const PAIR_WINDOW_MS = 200;
 
@@ -35,7 +57,7 @@ export function viewPath(path: string, root: string): string | null {
 
 export class Replayer {
   readonly stats: ReplayerStats = { replayed: 0, ownSkipped: 0, unsafeSkipped: 0 };
-  private readonly own = new Map<string, number>();
+  private readonly own = new Map<string, OwnMark>();
   /**
    * Files whose last change through the view was a write, closed since: the backing file as the
    * close left it. A MODIFY of one in the own-change window is replayed when the backing file is
@@ -46,17 +68,20 @@ export class Replayer {
 
   constructor(private readonly root: string, private readonly send: (work: ReplayWork) => void) {}
 
-  /** Paths the user changed through the view (reported by the serving thread). */
-  noteOwn(paths: string[]): void {
-    const until = Date.now() + OWN_CHANGE_WINDOW_MS;
+  /** Paths the user changed through the view (reported by the serving thread), and how. */
+  noteOwn(paths: string[], change: OwnChange): void {
+    const now = Date.now();
     for (const p of paths) {
-      this.own.set(p, until);
+      const mark = this.own.get(p);
+      // The kinds add up within the window: create, write and delete all make echoes.
+      const echoes = mark && mark.until >= now ? mark.echoes : new Set<ReplayJob['kind']>();
+      for (const kind of ECHOES[change]) echoes.add(kind);
+      this.own.set(p, { until: now + OWN_CHANGE_WINDOW_MS, echoes });
       this.savedAs.delete(p);
     }
     if (this.own.size > 10_000) {
-      const now = Date.now();
-      for (const [p, t] of this.own) {
-        if (t < now) {
+      for (const [p, mark] of this.own) {
+        if (mark.until < now) {
           this.own.delete(p);
           this.savedAs.delete(p);
         }
@@ -70,18 +95,19 @@ export class Replayer {
    * since the close (`mark`: the own-change mark the close left, from `ownMark`).
    */
   noteSaved(path: string, mark: number | undefined, version: BackingVersion | null): void {
-    if (version && mark !== undefined && this.own.get(path) === mark) this.savedAs.set(path, version);
+    if (version && mark !== undefined && this.own.get(path)?.until === mark) this.savedAs.set(path, version);
   }
 
   /** The own-change mark of a path right now (compared by noteSaved). */
   ownMark(path: string): number | undefined {
-    return this.own.get(path);
+    return this.own.get(path)?.until;
   }
 
-  private isOwn(path: string): boolean {
-    const until = this.own.get(path);
-    if (until === undefined) return false;
-    if (until >= Date.now()) return true;
+  /** Whether a replay of `kind` at `path` would be the echo of the user's own change there. */
+  private isEcho(path: string, kind: ReplayJob['kind']): boolean {
+    const mark = this.own.get(path);
+    if (mark === undefined) return false;
+    if (mark.until >= Date.now()) return mark.echoes.has(kind);
     this.own.delete(path);
     this.savedAs.delete(path);
     return false;
@@ -110,7 +136,7 @@ export class Replayer {
         this.job({ kind: 'delete', path: rel, ...isDir }, [rel]);
         return;
       case 'MODIFY': {
-        const saved = this.isOwn(rel) ? this.savedAs.get(rel) : undefined;
+        const saved = this.isEcho(rel, 'modify') ? this.savedAs.get(rel) : undefined;
         if (saved) {
           // Replayed only if the backing file changed since the user's save (the replaying
           // thread compares): the server's report of the save itself finds it unchanged.
@@ -152,7 +178,7 @@ export class Replayer {
   }
 
   private job(job: ReplayJob, paths: string[]): void {
-    if (paths.some((p) => this.isOwn(p))) {
+    if (paths.some((p) => this.isEcho(p, job.kind))) {
       this.stats.ownSkipped++;
       return;
     }

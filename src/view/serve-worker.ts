@@ -13,6 +13,7 @@ import { PoolState, SLOT_DATA } from './pool-state.js';
 import { ReplayChannel } from './replay-job.js';
 import { E } from './attrs.js';
 import { encodeError, type Timeouts } from './fuse-wire.js';
+import type { OwnChange } from './replayer.js';
 
 export interface ServeWorkerData {
   fd: number;
@@ -22,7 +23,7 @@ export interface ServeWorkerData {
   pool: SharedArrayBuffer;
 }
 
-export type ServeWorkerMessage = { type: 'local'; paths: string[]; closedAfterWrite?: true } | { type: 'initialized' } | { type: 'ended'; error?: string };
+export type ServeWorkerMessage = { type: 'local'; paths: string[]; change: OwnChange; closedAfterWrite?: true } | { type: 'initialized' } | { type: 'ended'; error?: string };
 
 const data = workerData as ServeWorkerData;
 const port = parentPort!;
@@ -44,7 +45,7 @@ const server = new FuseServer({
   write: reply,
   pool,
   replay: new ReplayChannel(data.shared),
-  onLocalChange: (paths, closedAfterWrite) => post(closedAfterWrite ? { type: 'local', paths, closedAfterWrite } : { type: 'local', paths }),
+  onLocalChange: (paths, change, closedAfterWrite) => post(closedAfterWrite ? { type: 'local', paths, change, closedAfterWrite } : { type: 'local', paths, change }),
   onInitialized: () => post({ type: 'initialized' }),
   timeouts,
 });

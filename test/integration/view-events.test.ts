@@ -231,6 +231,24 @@ describe('smbnotify view', () => {
     }
   });
 
+  it('a file deleted through the view and made again on the server right after reaches inotify as a new file', async () => {
+    const m = view.mountPoint;
+    writeFileSync(join(backing, 'again.txt'), 'old\n');
+    const iw = await inotifywait(m);
+    try {
+      unlinkSync(join(m, 'again.txt'));
+      await iw.waitFor(new RegExp(`^DELETE ${m}/again.txt$`));
+      // Inside the 3 s window of the user's delete, which masks its own report, not this one.
+      await new Promise((r) => setTimeout(r, 300));
+      writeFileSync(join(backing, 'again.txt'), 'new\n');
+      await iw.waitFor(new RegExp(`^CREATE ${m}/again.txt$`));
+      expect(readFileSync(join(m, 'again.txt'), 'utf8')).toBe('new\n');
+      expect(iw.lines.filter((l) => l === `DELETE ${m}/again.txt`)).toHaveLength(1);
+    } finally {
+      iw.stop();
+    }
+  });
+
   it('a file read through the view (its pages kept by the kernel) reads the new data once the server changed it', async () => {
     const m = view.mountPoint;
     const iw = await inotifywait(m);

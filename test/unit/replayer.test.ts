@@ -62,7 +62,7 @@ describe('Replayer', () => {
   it('leaves out changes made through the view within the window, and replays them after it', () => {
     vi.useFakeTimers();
     const { r, sent } = replayer();
-    r.noteOwn(['mine.txt']);
+    r.noteOwn(['mine.txt'], 'created');
     r.handle(event('CREATE', 'projects/mine.txt'));
     r.handle(event('MODIFY', 'projects/mine.txt'));
     expect(sent).toEqual([]);
@@ -76,22 +76,22 @@ describe('Replayer', () => {
   it('after a save through the view, a MODIFY goes to the replaying thread with the version the save left', () => {
     const { r, sent } = replayer();
     const version = { size: 5n, mtimeNs: 1_764_633_600_123_456_789n };
-    r.noteOwn(['saved.txt']);
+    r.noteOwn(['saved.txt'], 'changed');
     r.noteSaved('saved.txt', r.ownMark('saved.txt'), version);
     r.handle(event('MODIFY', 'projects/saved.txt', { isDir: false }));
     expect(sent).toEqual([{ kind: 'modify', path: 'saved.txt', isDir: false, unlessStill: version }]);
-    // Other kinds of report of that path stay masked.
-    r.handle(event('CREATE', 'projects/saved.txt'));
-    expect(sent).toHaveLength(1);
+    // Another MODIFY (the save's own report finds the same version: the replaying thread skips it).
+    r.handle(event('MODIFY', 'projects/saved.txt', { isDir: false }));
+    expect(sent).toHaveLength(2);
     r.close();
   });
 
   it('forgets the saved version when the path is changed through the view again, or was since the close', () => {
     const { r, sent } = replayer();
     const version = { size: 5n, mtimeNs: 1n };
-    r.noteOwn(['a.txt', 'b.txt']);
+    r.noteOwn(['a.txt', 'b.txt'], 'changed');
     r.noteSaved('a.txt', r.ownMark('a.txt'), version);
-    r.noteOwn(['a.txt']); // written again: the saved version is no longer the last own change
+    r.noteOwn(['a.txt'], 'changed'); // written again: the saved version is no longer the last own change
     const staleMark = r.ownMark('b.txt')! - 1;
     r.noteSaved('b.txt', staleMark, version); // read after a later own change: not kept
     r.noteSaved('c.txt', undefined, version); // never changed through the view
@@ -99,6 +99,37 @@ describe('Replayer', () => {
     r.handle(event('MODIFY', 'projects/b.txt'));
     r.handle(event('MODIFY', 'projects/c.txt'));
     expect(sent).toEqual([{ kind: 'modify', path: 'c.txt' }]);
+    r.close();
+  });
+
+  it('an own change masks only the reports it makes: a colleague\'s change of another kind in the window is replayed', () => {
+    const { r, sent } = replayer();
+    r.noteOwn(['gone.txt'], 'removed');
+    r.handle(event('DELETE', 'projects/gone.txt')); // the echo of the user's delete
+    r.handle(event('CREATE', 'projects/gone.txt')); // a colleague made it again
+    r.noteOwn(['made'], 'created');
+    r.handle(event('CREATE', 'projects/made', { isDir: true })); // echo
+    r.handle(event('DELETE', 'projects/made', { isDir: true })); // a colleague removed it
+    expect(sent).toEqual([{ kind: 'create', path: 'gone.txt' }, { kind: 'delete', path: 'made', isDir: true }]);
+    expect(r.stats.ownSkipped).toBe(2);
+    r.close();
+  });
+
+  it('kinds add up in the window; a rename through the view masks its pair, or the removal and addition it may come as', () => {
+    const { r, sent } = replayer();
+    r.noteOwn(['tmp'], 'created');
+    r.noteOwn(['tmp'], 'changed');
+    r.noteOwn(['tmp'], 'moved-away');
+    r.noteOwn(['doc.odt'], 'moved-in');
+    r.handle(event('CREATE', 'projects/tmp'));
+    r.handle(event('MODIFY', 'projects/tmp'));
+    r.handle(event('MOVED_FROM', 'projects/tmp'));
+    r.handle(event('MOVED_TO', 'projects/doc.odt', { oldPath: 'projects/tmp' }));
+    r.handle(event('DELETE', 'projects/tmp'));
+    r.handle(event('CREATE', 'projects/doc.odt'));
+    r.handle(event('MODIFY', 'projects/doc.odt'));
+    expect(sent).toEqual([]);
+    expect(r.stats.ownSkipped).toBe(6);
     r.close();
   });
 });
