@@ -171,13 +171,27 @@ function withFound(job: Extract<ReplayJob, { kind: 'create' }>): Extract<ReplayJ
   return { ...job, isDir: job.isDir ?? st.isDirectory(), found: attrOf(st, 0n) };
 }
 
+/**
+ * Whether the backing file is still as a save through the view left it. The mtime may move a
+ * little without anyone changing the file: a cifs mount shows the time it set itself until it
+ * learns the server's, set when the cached writes reached the server at close. So a version of the
+ * same size within SAVED_MTIME_SLACK_NS counts as the same; a colleague's change within that
+ * slack that keeps the size is the one it misses.
+ */
+function stillSaved(st: fs.BigIntStats, saved: BackingVersion): boolean {
+  const drift = st.mtimeNs - saved.mtimeNs;
+  return st.size === saved.size && drift < SAVED_MTIME_SLACK_NS && drift > -SAVED_MTIME_SLACK_NS;
+}
+
+const SAVED_MTIME_SLACK_NS = 2_000_000_000n;
+
 /** IN_MODIFY + IN_CLOSE_WRITE for a file (ftruncate to its own size), IN_ATTRIB for a folder. */
 function modify(path: string, abs: string, isDir: boolean, unlessStill?: BackingVersion): void {
   if (!isDir) {
     let size: number | null = null;
     try {
       const st = fs.lstatSync(join(data.backing, path), { bigint: true });
-      if (unlessStill && st.size === unlessStill.size && st.mtimeNs === unlessStill.mtimeNs) return;
+      if (unlessStill && stillSaved(st, unlessStill)) return;
       if (st.isFile()) size = Number(st.size);
     } catch {
       return; // gone again: its DELETE follows
