@@ -1,7 +1,7 @@
 // info, ls and watch with -k against a real Samba AD DC on loopback, where NTLM is disabled:
 // every success here is a Kerberos logon. Dialects 2.1 (signed), 3.0.2 and 3.1.1 (encrypted),
 // the client keytab, --use-krb5-ccache, and each Kerberos error in words.
-import { copyFileSync, mkdirSync, rmSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, openSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,17 @@ describe('credential sources', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Authentication: +Kerberos/);
+  });
+
+  it('a named cache that holds nothing is "no Kerberos ticket", even beside a client keytab, and nothing is written there', async () => {
+    // A service's keytab (KRB5_CLIENT_KTNAME) serves the default cache only: a mount user's cache
+    // or a named one must never be filled with the service's ticket (as root, in the user's name).
+    const missing = join(realm.dir, 'nobody-has-this.cc');
+    const r = await run(['info', ...at('share', '--use-krb5-ccache', `FILE:${missing}`, '--use-kerberos=required')], realm.clientEnv('MEMORY:smbnotify', { KRB5_CLIENT_KTNAME: realm.bob.keytab }));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/no Kerberos ticket/);
+    expect(existsSync(missing)).toBe(false);
   });
 
   it('--use-kerberos=desired with a ticket uses Kerberos', async () => {

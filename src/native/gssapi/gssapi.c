@@ -278,8 +278,14 @@ static void step_run(Job *job) {
   Context *c = job->context;
   OM_uint32 minor = 0, major = GSS_S_COMPLETE;
   if (c->ccache && c->cred == GSS_C_NO_CREDENTIAL) {
-    gss_key_value_element_desc element = { "ccache", c->ccache };
-    gss_key_value_set_desc store = { 1, &element };
+    /*
+     * A named cache (a mount user's, --use-krb5-ccache, krb5-ccache =) is used as it is. Without
+     * the empty client keytab, libkrb5 would get initial credentials for the keytab's principal
+     * (KRB5_CLIENT_KTNAME, a service's) when that cache holds none, log on as that principal and
+     * write them into the named cache, creating another user's cache as root.
+     */
+    gss_key_value_element_desc elements[2] = { { "ccache", c->ccache }, { "client_keytab", "FILE:/dev/null" } };
+    gss_key_value_set_desc store = { 2, elements };
     gss_OID_set_desc mechs = { 1, (gss_OID)gss_mech_krb5 };
     major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store, &c->cred, NULL, NULL);
   }
