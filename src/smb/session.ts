@@ -157,6 +157,9 @@ export async function setupSession(
   };
 }
 
+/** What a renewal asks for (gss_init_sec_context's time_req): 30 days, beyond every KDC's maximum. */
+const RENEWAL_TIME_REQ_S = 30 * 24 * 3600;
+
 /**
  * Re-authenticate the live session with fresh Kerberos credentials: SESSION_SETUP on the same
  * SessionId (MS-SMB2 3.2.4.2.3 "re-authenticate", 3.3.5.5.3). Open files, trees and pending
@@ -174,10 +177,13 @@ export async function reauthenticate(
 ): Promise<number | null> {
   const security = conn.security;
   if (!security) throw new SecurityError('cannot re-authenticate a session that was never set up');
-  // Ahead of the end, a cached service ticket that ends no later than the session's is not taken:
-  // libkrb5 asks the KDC for a new one, which it gets if the TGT lasts longer (a kinit, SSSD's
-  // renewal, or a client keytab's refreshed TGT, with the old service ticket still cached).
-  const minLifetime = endsAfter === undefined ? undefined : Math.max(1, Math.ceil((endsAfter - Date.now()) / 1000));
+  // Ahead of the end, a cached service ticket is not taken: libkrb5 asks the KDC for a new one,
+  // which ends later if the TGT does (a kinit, SSSD's renewal, or a client keytab's refreshed
+  // TGT, with the old service ticket still cached). time_req is also the lifetime libkrb5 asks
+  // the KDC for, and the KDC grants it: asking for just past the old end gave tickets a few
+  // seconds longer each time, renewed every 30 s for good. So ask for far more than any KDC
+  // grants (it caps the ticket at the TGT's end and its own maximum): the longest ticket there is.
+  const minLifetime = endsAfter === undefined ? undefined : RENEWAL_TIME_REQ_S;
   const mechanism = await KerberosMechanism.create({ ...kerberosTarget(credentials, host), ...(minLifetime ? { minLifetime } : {}) });
   if (endsAfter !== undefined && Date.now() + mechanism.lifetime * 1000 <= endsAfter) return null;
   await runLegs(conn, neg, mechanism, security.sessionId, undefined);

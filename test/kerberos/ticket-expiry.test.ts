@@ -74,6 +74,10 @@ it('a watch keeps its session across the end of its ticket: renewed in time, or 
     // line, and from then on the server's end for the session is the new ticket's.
     const ahead = await renewed.waitLine(/Kerberos session renewed before its ticket ended/, ticketEnd - Date.now());
     expect(JSON.parse(ahead)).toMatchObject({ event: 'STATE', state: 'watching' });
+    // The new service ticket lasts as long as the new TGT allows (hours), not just past the old
+    // end: that made the session renew every 30 s for good.
+    const validUntil = Date.parse(/valid until (\S+)\)/.exec(ahead)?.[1] ?? '');
+    expect(validUntil - ticketEnd).toBeGreaterThan(30 * 60_000);
 
     const keytabAhead = await keytab.waitLine(/Kerberos session renewed before its ticket ended/, keytabEnd - Date.now());
     expect(JSON.parse(keytabAhead)).toMatchObject({ event: 'STATE', state: 'watching' });
