@@ -133,3 +133,13 @@ describe('config file: journal-keep and bus', () => {
     expect(() => parseConfig('[daemon]\nbus = unix:path=/a;/b', 'cfg')).toThrow(/^cfg:2: bus must be session, system, none or a D-Bus address/);
   });
 });
+
+describe('config file: ip-address', () => {
+  it('takes an IPv4 or IPv6 address (brackets allowed), as -I does, and refuses a name in words with its line', () => {
+    const c = parseConfig(['[watch a]', 'target = //fs/data', 'ip-address = 10.0.0.5', '[watch b]', 'target = //fs/data', 'ip-address = [fd00::5]'].join('\n'));
+    expect(c.watches.map((w) => w.ipAddress)).toEqual(['10.0.0.5', 'fd00::5']);
+    for (const bad of ['fileserver', '300.1.1.1', '']) {
+      expect(() => parseConfig(['[watch a]', 'target = //fs/data', `ip-address = ${bad}`].join('\n'), 'cfg')).toThrow(new ConfigError(`cfg:3: ip-address takes an IPv4 or IPv6 address, got "${bad}"`));
+    }
+  });
+});
