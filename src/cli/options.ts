@@ -2,14 +2,13 @@
  * Connection options shared by every subcommand that talks to a server, and the one place that
  * turns TARGET + options into a connected client and tree.
  */
-import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SmbClient } from '../smb/client.js';
 import type { Credentials, DialectName, Protection } from '../smb/types.js';
 import { resolveCredentials, type CredentialsIO } from '../config/credentials.js';
 import { resolveLogon, type KerberosOptions } from '../config/kerberos.js';
 import { CommandFailed, UsageError, type ErrorContext } from './errors.js';
-import { parsePortNumber, parseTarget, targetPort, type Target } from '../config/target.js';
+import { ipAddressOf, parsePortNumber, parseTarget, targetPort, type Target } from '../config/target.js';
 
 /** What commander hands us for the shared options. */
 export interface ConnectionCliOptions extends KerberosOptions {
@@ -163,10 +162,10 @@ export async function withConnection<T>(
   }
 }
 
-/** -I takes an address, as smbclient's does: a name there would be looked up and blamed on TARGET's host. */
+/** -I takes an address, as smbclient's does. */
 function parseIpAddress(text: string): string {
-  const address = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (isIP(address) === 0) throw new InvalidArgumentError(`-I takes an IPv4 or IPv6 address, not "${text}".`);
+  const address = ipAddressOf(text);
+  if (address === null) throw new InvalidArgumentError(`-I takes an IPv4 or IPv6 address, not "${text}".`);
   return address;
 }
 

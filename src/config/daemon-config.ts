@@ -11,14 +11,13 @@
  *   [mqtt]                url, client-id, username, password-file, qos, topic-prefix, ca, cert,
  *                         key, queue, queue-max-size (src/config/mqtt-config.ts)
  */
-import { isIP } from 'node:net';
 import { KERBEROS_USES, type KerberosUse } from './kerberos.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { CHANGE_KINDS, type ChangeKind } from '../watch/events.js';
 import { applyMqttKey, type MqttConfig } from './mqtt-config.js';
 import { UsageError } from './errors.js';
-import { parseAuthority } from './target.js';
+import { ipAddressOf, parseAuthority } from './target.js';
 import { isBusSpec } from './bus-spec.js';
 
 /** A mistake in the config file: the user's to fix, said in one line (file:line: what). */
@@ -281,11 +280,12 @@ function applyWatchKey(w: WatchConfig, key: string, value: string, where: string
     case 'view-allow-other': w.viewAllowOther = parseBool(value, where); break;
     case 'kerberos': w.kerberos = parseKerberosUse(value, where); break;
     case 'krb5-ccache': w.krb5Ccache = value; break;
-    case 'ip-address':
-      // As -I: an address; a name there would be looked up and blamed on the target's host.
-      if (isIP(value.replace(/^\[(.*)\]$/, '$1')) === 0) throw new ConfigError(`${where}: ip-address takes an IPv4 or IPv6 address, got "${value}"`);
-      w.ipAddress = value.replace(/^\[(.*)\]$/, '$1');
+    case 'ip-address': {
+      const address = ipAddressOf(value);
+      if (address === null) throw new ConfigError(`${where}: ip-address takes an IPv4 or IPv6 address, got "${value}"`);
+      w.ipAddress = address;
       break;
+    }
     case 'password': throw new ConfigError(`${where}: passwords do not belong in the config; use credentials = FILE (mode 600)`);
     default: throw new ConfigError(`${where}: unknown key "${key}" in [watch ${w.name}]`);
   }

@@ -8,6 +8,7 @@
  *
  * Error messages never repeat the TARGET text, since it may hold a password.
  */
+import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 
 export interface Target {
@@ -43,6 +44,15 @@ function decode(component: string, what: string): string {
 }
 
 /** Parse a port given as text; `what` names it in the message. */
+/**
+ * An IPv4 or IPv6 address to connect to (-I, `ip-address =`), brackets allowed around IPv6; null
+ * for anything else: a name there would be looked up and its failure blamed on the target's host.
+ */
+export function ipAddressOf(text: string): string | null {
+  const address = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  return isIP(address) === 0 ? null : address;
+}
+
 export function parsePortNumber(text: string, what = 'port'): number {
   if (!/^[0-9]{1,5}$/.test(text)) throw usage(`bad ${what} "${text.slice(0, 20)}": must be a number 1-65535`);
   const port = Number(text);
