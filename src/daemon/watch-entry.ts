@@ -139,7 +139,11 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   status(): WatchStatus {
-    const session = this.share.tree?.client.session;
+    const tree = this.share.tree;
+    const session = tree?.client.session;
+    // A share that requires encryption (SMB2_SHAREFLAG_ENCRYPT_DATA) has this watch's traffic
+    // encrypted although the session does not encrypt everything: say so, as `info` does.
+    const shareCipher = tree?.info.encrypted ? tree.client.connection.security?.cipher?.name ?? null : null;
     return {
       id: this.spec.id,
       target: this.spec.target,
@@ -149,8 +153,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       state: this.stopped ? 'stopped' : this.watcher.state === 'connecting' ? this.stateNow : this.watcher.state,
       message: this.messageNow,
       dialect: session?.dialect ?? null,
-      encryption: session?.encryption ?? null,
-      signing: session?.signing ?? null,
+      encryption: session?.encryption ?? shareCipher,
+      signing: session?.encryption || shareCipher ? null : session?.signing ?? null,
       eventsSeen: this.passed,
       lastEventTime: this.lastPassedTime,
       localPath: this.spec.localPathOf(this.spec.path) ?? null,

@@ -255,6 +255,26 @@ describe('watch-mounts', () => {
   });
 });
 
+describe('protection shown for a watch', () => {
+  it('a share that requires encryption shows the cipher, not signing, in status --json', async () => {
+    const encrypted = await startSamba({ encryptShare: true });
+    const bus = await startDbus();
+    const d = runCli(['daemon', '--bus', bus.address, '--journal', 'off', '--config', '/dev/null', '--watch', `smb://${encrypted.host}:${encrypted.port}/data`, '-A', credentialsFile(encrypted)]);
+    try {
+      await d.waitLine(/watching: watching/, 20_000, 'stderr');
+      const st = runCli(['status', '--json', '--bus', bus.address]);
+      expect((await st.exit).code).toBe(0);
+      const [w] = (JSON.parse(st.stdout.join('')) as { watches: Array<{ encryption: string | null; signing: string | null }> }).watches;
+      expect(w!.encryption).toMatch(/^AES-/);
+      expect(w!.signing ?? null).toBeNull();
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+      await bus.stop();
+      await encrypted.stop();
+    }
+  });
+});
+
 describe('service life cycle', () => {
   it('reloads its config on SIGHUP, stops cleanly on SIGTERM, and `status` then says it is not running', async () => {
     const bus = await startDbus();
