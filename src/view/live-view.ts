@@ -40,6 +40,14 @@ export type ViewState = 'mounted' | 'stopped' | 'failed';
 const STOP_GRACE_MS = 500;
 const EIO = 5;
 
+/**
+ * Where the backing folder is reached: over-mounted (the view covers it), only through the
+ * descriptor opened on it before the mount.
+ */
+function backingRoot(backing: string, coveredFd: number | null): string {
+  return coveredFd !== null ? `/proc/self/fd/${coveredFd}` : backing;
+}
+
 /** True when `p` settles (either way) within `ms`. */
 function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   return within(p.then(() => true, () => true), ms, false);
@@ -126,7 +134,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     }
     // Over-mount: keep the covered folder open, reach it through /proc/self/fd/N once covered.
     const coveredFd = over ? fs.openSync(backing, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : null;
-    const root = coveredFd !== null ? `/proc/self/fd/${coveredFd}` : backing;
+    const root = backingRoot(backing, coveredFd);
     let mounted: Mounted;
     try {
       mounted = await mountView({ mountPoint, source: opts.source, ...(opts.allowOther ? { allowOther: true } : {}) });
@@ -192,7 +200,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
    */
   private readSaved(path: string): void {
     const mark = this.replayer.ownMark(path);
-    const root = this.coveredFd !== null ? `/proc/self/fd/${this.coveredFd}` : this.opts.backing;
+    const root = backingRoot(this.opts.backing, this.coveredFd);
     fs.promises.lstat(join(root, path), { bigint: true }).then(
       (st) => this.replayer.noteSaved(path, mark, st.isFile() ? { size: st.size, mtimeNs: st.mtimeNs } : null),
       () => undefined,
