@@ -32,6 +32,7 @@ interface OwnMark {
   until: number;
   echoes: Set<ReplayJob['kind']>;
 }
+
 /** How long a MOVED_FROM waits for its MOVED_TO before it counts as a removal. */
 const PAIR_WINDOW_MS = 200;
 
@@ -103,11 +104,11 @@ export class Replayer {
     return this.own.get(path)?.until;
   }
 
-  /** Whether a replay of `kind` at `path` would be the echo of the user's own change there. */
-  private isEcho(path: string, kind: ReplayJob['kind']): boolean {
+  /** Whether a replay of one of `kinds` at `path` would be the echo of the user's own change there. */
+  private isEcho(path: string, ...kinds: ReplayJob['kind'][]): boolean {
     const mark = this.own.get(path);
     if (mark === undefined) return false;
-    if (mark.until >= Date.now()) return mark.echoes.has(kind);
+    if (mark.until >= Date.now()) return kinds.some((kind) => mark.echoes.has(kind));
     this.own.delete(path);
     this.savedAs.delete(path);
     return false;
@@ -130,10 +131,10 @@ export class Replayer {
     const isDir = e.isDir !== undefined ? { isDir: e.isDir } : {};
     switch (e.event) {
       case 'CREATE':
-        this.job({ kind: 'create', path: rel, ...isDir }, [rel]);
+        this.job({ kind: 'create', path: rel, ...isDir });
         return;
       case 'DELETE':
-        this.job({ kind: 'delete', path: rel, ...isDir }, [rel]);
+        this.job({ kind: 'delete', path: rel, ...isDir });
         return;
       case 'MODIFY': {
         const saved = this.isEcho(rel, 'modify') ? this.savedAs.get(rel) : undefined;
@@ -144,7 +145,7 @@ export class Replayer {
           this.send({ kind: 'modify', path: rel, ...isDir, unlessStill: saved });
           return;
         }
-        this.job({ kind: 'modify', path: rel, ...isDir }, [rel]);
+        this.job({ kind: 'modify', path: rel, ...isDir });
         return;
       }
       case 'MOVED_FROM':
@@ -156,11 +157,11 @@ export class Replayer {
         if (from && old !== null && from.path === old) {
           clearTimeout(from.timer);
           this.pendingFrom = null;
-          this.job({ kind: 'rename', oldPath: old, path: rel, ...isDir }, [old, rel]);
+          this.job({ kind: 'rename', oldPath: old, path: rel, ...isDir });
           return;
         }
         this.flushFrom();
-        this.job({ kind: 'create', path: rel, ...isDir }, [rel]);
+        this.job({ kind: 'create', path: rel, ...isDir });
         return;
       }
       case 'DELETE_SELF':
@@ -174,11 +175,21 @@ export class Replayer {
     if (!from) return;
     clearTimeout(from.timer);
     this.pendingFrom = null;
-    this.job({ kind: 'delete', path: from.path, ...(from.isDir !== undefined ? { isDir: from.isDir } : {}) }, [from.path]);
+    this.job({ kind: 'delete', path: from.path, ...(from.isDir !== undefined ? { isDir: from.isDir } : {}) });
   }
 
-  private job(job: ReplayJob, paths: string[]): void {
-    if (paths.some((p) => this.isEcho(p, job.kind))) {
+  /**
+   * Whether the job replays the user's own change. A rename is also the removal of its old name
+   * and the addition of its new one: the watch pairs a removal and an addition of one name in two
+   * folders into a move (the user's `rm d2/f; mkdir d1/f` comes back as d2/f -> d1/f).
+   */
+  private isOwnJob(job: ReplayJob): boolean {
+    if (job.kind !== 'rename') return this.isEcho(job.path, job.kind);
+    return this.isEcho(job.oldPath, 'rename', 'delete') || this.isEcho(job.path, 'rename', 'create');
+  }
+
+  private job(job: ReplayJob): void {
+    if (this.isOwnJob(job)) {
       this.stats.ownSkipped++;
       return;
     }

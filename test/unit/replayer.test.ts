@@ -132,4 +132,16 @@ describe('Replayer', () => {
     expect(r.stats.ownSkipped).toBe(6);
     r.close();
   });
+
+  it('a removal and an addition of one name through the view, paired by the watch into a move, stay masked', () => {
+    const { r, sent } = replayer();
+    r.noteOwn(['d2/f9'], 'removed');
+    r.noteOwn(['d1/f9'], 'created');
+    r.handle(event('MOVED_FROM', 'projects/d2/f9'));
+    r.handle(event('MOVED_TO', 'projects/d1/f9', { oldPath: 'projects/d2/f9', isDir: true }));
+    expect(sent).toEqual([]);
+    expect(r.stats.ownSkipped).toBe(1);
+    r.close();
+  });
 });
+
