@@ -35,6 +35,9 @@ function pathName(ctx: ErrorContext): string {
   return ctx.path ? ctx.path : '(share root)';
 }
 
+/** SmbError's detail for a failed Kerberos SESSION_SETUP (session.ts). */
+export const KERBEROS_AUTHENTICATION = 'Kerberos authentication';
+
 const LOGON_MESSAGES: Record<string, string> = {
   STATUS_LOGON_FAILURE: 'logon failed: wrong user name or password',
   STATUS_WRONG_PASSWORD: 'logon failed: wrong user name or password',
@@ -47,7 +50,17 @@ const LOGON_MESSAGES: Record<string, string> = {
 };
 
 function describeSmbError(err: SmbError, ctx: ErrorContext): string {
+  const text = describeStatus(err, ctx);
+  return err.triedFirst ? `${text}; ${err.triedFirst}` : text;
+}
+
+function describeStatus(err: SmbError, ctx: ErrorContext): string {
   const s = err.statusName;
+  // The ticket was valid (libkrb5 made the AP-REQ) but the server could not take it: Samba says
+  // STATUS_LOGON_FAILURE or STATUS_INVALID_PARAMETER, neither of which is about a password.
+  if (err.command === 'SESSION_SETUP' && err.detail === KERBEROS_AUTHENTICATION) {
+    return `the server refused the Kerberos logon: is it a member of the ticket's realm, known there as cifs/${ctx.host ?? 'HOST'}? (${s})`;
+  }
   const logon = LOGON_MESSAGES[s];
   if (logon) return `${logon} (${s})`;
   switch (s) {

@@ -12,6 +12,12 @@ export class SmbError extends Error {
   readonly command: string;
   /** What the failure means in this context, when the caller knows better than the status name. */
   readonly detail: string | undefined;
+  /**
+   * Why an attempt made before this one failed, when this one was its fallback: `--use-kerberos
+   * desired` tries the password after Kerberos, and a user who reads only the password's failure
+   * would never learn that the ticket was the problem.
+   */
+  triedFirst: string | undefined;
 
   constructor(status: number, command: string, detail?: string) {
     const name = ntStatusName(status);

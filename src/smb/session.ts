@@ -120,9 +120,20 @@ export async function setupSession(
   } catch (err) {
     const fallback = kerberosFallback(credentials, err);
     if (!fallback) throw err;
-    return setupSession(conn, neg, { ...target, credentials: fallback }, protect);
+    return fallBack(setupSession(conn, neg, { ...target, credentials: fallback }, protect), (err as Error).message);
   }
-  const { sessionId, hash, final } = await runLegs(conn, neg, mechanism, 0n, neg.preauthHash ?? undefined);
+  let legs: Awaited<ReturnType<typeof runLegs>>;
+  try {
+    legs = await runLegs(conn, neg, mechanism, 0n, neg.preauthHash ?? undefined);
+  } catch (err) {
+    // The server refused the ticket (it has no key for cifs/HOST, or the name reached is not the
+    // one the ticket names). A failed SESSION_SETUP ends only that session (MS-SMB2 3.3.5.5), so
+    // 'desired' starts a new one on the same connection with the password, as smbclient does.
+    const fallback = refusedKerberosFallback(credentials, err);
+    if (!fallback || conn.closed) throw err;
+    return fallBack(setupSession(conn, neg, { ...target, credentials: fallback }, protect), `the server refused the Kerberos logon (${(err as SmbError).statusName})`);
+  }
+  const { sessionId, hash, final } = legs;
   const { sessionFlags } = conn.decode(() => decodeSessionSetupResponse(final.message));
 
   const isGuest = anonymous || (sessionFlags & (SessionFlag.IS_GUEST | SessionFlag.IS_NULL)) !== 0;
@@ -211,6 +222,21 @@ function refuseUnsignedChallenge(conn: Connection, neg: Negotiated, protect: Pro
 function kerberosFallback(credentials: Credentials, err: unknown): Credentials | undefined {
   if (credentials.kind !== 'kerberos' || credentials.use !== 'desired' || !credentials.fallback) return undefined;
   return err instanceof KerberosError && FALLBACK_REASONS.has(err.reason) ? credentials.fallback : undefined;
+}
+
+function refusedKerberosFallback(credentials: Credentials, err: unknown): Credentials | undefined {
+  if (credentials.kind !== 'kerberos' || credentials.use !== 'desired' || !credentials.fallback) return undefined;
+  return err instanceof SmbError && err.command === 'SESSION_SETUP' ? credentials.fallback : undefined;
+}
+
+/** The password's session; if it fails too, its error also says why Kerberos was not used. */
+async function fallBack(setup: Promise<EstablishedSession>, kerberosFailure: string): Promise<EstablishedSession> {
+  try {
+    return await setup;
+  } catch (err) {
+    if (err instanceof SmbError && err.triedFirst === undefined) err.triedFirst = `Kerberos: ${kerberosFailure}`;
+    throw err;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { krb5ConfText, krb5ConfWith, startKcm, useRealm, type Realm } from '../support/kerberos.js';
+import { startSamba, type SambaServer } from '../support/samba.js';
 
 const theRealm = useRealm('kerberos-cli', { beforeAll, afterAll });
 let realm: Realm;
@@ -164,6 +165,56 @@ describe('credential cache types', () => {
     } finally {
       kcm.stop();
     }
+  });
+});
+
+// A server outside the domain reached under the DC's name: the KDC gives a valid ticket for
+// cifs/<DC>, which this server has no key for. It refuses the AP-REQ, and 'desired' logs on with
+// the password instead, as smbclient does.
+describe('a server that refuses a valid ticket', () => {
+  let plain: SambaServer;
+  let creds: string;
+  let wrongCreds: string;
+
+  beforeAll(async () => {
+    plain = await startSamba();
+    creds = join(realm.dir, 'plain.creds');
+    wrongCreds = join(realm.dir, 'plain-wrong.creds');
+    writeFileSync(creds, `username=${plain.user}\npassword=${plain.password}\ndomain=${plain.domain}\n`, { mode: 0o600 });
+    writeFileSync(wrongCreds, `username=${plain.user}\npassword=not-${plain.password}\ndomain=${plain.domain}\n`, { mode: 0o600 });
+  });
+  afterAll(async () => {
+    await plain?.stop();
+  });
+
+  const plainAt = (...more: string[]) => ['-I', '127.0.0.1', '-p', String(plain.port), ...more, `//${realm.host}/${plain.share}`];
+
+  it('-k says the server refused the Kerberos logon, in one line', async () => {
+    const r = await run(['info', ...plainAt('-k')], realm.clientEnv(aliceCache));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`the server refused the Kerberos logon: is it a member of the ticket's realm, known there as cifs/${realm.host.replace(/\./g, '\\.')}\\? \\(STATUS_`));
+  });
+
+  it('--use-kerberos=desired then logs on with the password', async () => {
+    const r = await run(['info', ...plainAt('--use-kerberos=desired', '-A', creds)], realm.clientEnv(aliceCache));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Authentication: +NTLMv2/);
+  });
+
+  it('when the password fails too, the one line says why Kerberos was not used', async () => {
+    const r = await run(['info', ...plainAt('--use-kerberos=desired', '-A', wrongCreds)], realm.clientEnv(aliceCache));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/logon failed: wrong user name or password \(STATUS_LOGON_FAILURE\); Kerberos: the server refused the Kerberos logon \(STATUS_/);
+  });
+
+  it('with no ticket at all, the password\'s failure says so too', async () => {
+    const r = await run(['info', ...plainAt('--use-kerberos=desired', '-A', wrongCreds)], realm.clientEnv(`FILE:${join(realm.dir, 'none.cc')}`));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/logon failed: wrong user name or password \(STATUS_LOGON_FAILURE\); Kerberos: no Kerberos ticket/);
   });
 });
 
