@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
 import type { ShareConnection } from '../smb/share-connection.js';
 import { isMissing, isPermanent } from '../smb/status.js';
+import { RepeatedFailure } from '../watch/repeated-failure.js';
 import { Watcher } from '../watch/watcher.js';
 import { notifyTraceLine, traceEnabled } from '../watch/trace.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
@@ -38,6 +39,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
   private attempt = 0;
+  /** A first connect that keeps failing the same way is said at growing intervals. */
+  private readonly connectFailures = new RepeatedFailure();
   /**
    * The watch's own numbering and counters, of the events that pass its filters (events=,
    * include=, exclude=): a script reading seq sees no gap for what it asked not to see, and
@@ -81,6 +84,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       // not a started watcher: without this, a watch whose first connect failed never started.
       if (this.watcher.state === 'connecting' || (this.attempt > 0 && this.watcher.state === 'reconnecting')) await this.watcher.start();
       this.attempt = 0;
+      this.connectFailures.reset();
       if (this.view?.state === 'starting') await this.startView(this.view);
       return undefined;
     } catch (err) {
@@ -92,7 +96,10 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       }
       this.attempt++;
       const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.attempt - 1, 6)) * (0.8 + Math.random() * 0.4);
-      this.setState('reconnecting', `cannot connect (${message}); retrying in ${Math.round(delay / 1000)} s`);
+      const repeated = this.connectFailures.next(message);
+      const now = `cannot connect (${message}); retrying in ${Math.round(delay / 1000)} s`;
+      if (repeated !== null) this.setState('reconnecting', `${now}${repeated}`);
+      else this.messageNow = now;
       this.retry = setTimeout(() => void this.start(), delay);
       return undefined;
     }

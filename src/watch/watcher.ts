@@ -27,6 +27,7 @@ import { FolderSync } from './folder-sync.js';
 import type { FolderWatch } from './folder-watch.js';
 import { EventOutbox } from './outbox.js';
 import { OverflowDebounce } from './overflow-debounce.js';
+import { RepeatedFailure } from './repeated-failure.js';
 import { normalizeSharePath } from './paths.js';
 import { Poller } from './poller.js';
 import { NameCheck } from './name-check.js';
@@ -95,6 +96,9 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private stateNow: WatchState = 'connecting';
   private stopped = false;
   private reauthFailing = false;
+  /** Retries that fail the same way are said at growing intervals (repeated-failure.ts). */
+  private readonly reconnectFailures = new RepeatedFailure();
+  private readonly reauthFailures = new RepeatedFailure();
   eventsSeen = 0;
   lastEventTime: string | null = null;
 
@@ -321,14 +325,16 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.stopped) return;
     // In the words of the first attempt's error ('connection refused', not Node's ECONNREFUSED text).
     const why = describeSmbFailure(err, { host: this.share.opts.host, port: this.share.opts.port ?? 445 }) ?? err.message;
-    this.emitState('reconnecting', `reconnect attempt ${attempt} failed (${why}); next in ${Math.round(delayMs / 1000)} s`);
+    const repeated = this.reconnectFailures.next(why);
+    if (repeated !== null) this.emitState('reconnecting', `reconnect attempt ${attempt} failed (${why}); next in ${Math.round(delayMs / 1000)} s${repeated}`);
   };
 
   /** The session's ticket ended with no fresh one to take: the handles wait, nothing is lost. */
   private readonly onReauthFailed = (err: Error, delayMs: number): void => {
     if (this.stopped) return;
     this.reauthFailing = true;
-    this.emitState(this.stateNow, `${err.message}; changes are kept, next try in ${Math.max(1, Math.round(delayMs / 1000))} s`);
+    const repeated = this.reauthFailures.next(err.message);
+    if (repeated !== null) this.emitState(this.stateNow, `${err.message}; changes are kept, next try in ${Math.max(1, Math.round(delayMs / 1000))} s${repeated}`);
   };
 
   /**
@@ -339,6 +345,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.stopped) return;
     const failing = this.reauthFailing;
     this.reauthFailing = false;
+    this.reauthFailures.reset();
     const until = `new ticket valid until ${new Date(Date.now() + lifetime * 1000).toISOString().slice(0, 19)}Z`;
     if (when === 'ahead') this.emitState(this.stateNow, `Kerberos session renewed before its ticket ended (${until})`);
     else if (failing) this.emitState(this.stateNow, `Kerberos session renewed with a fresh ticket (${until})`);
@@ -347,6 +354,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   private readonly onConnected = (tree: SmbTree, reconnect: boolean): void => {
     if (!reconnect || this.stopped) return;
+    this.reconnectFailures.reset();
     this.queue.push(async () => {
       try {
         await this.establish(tree, 'reconnect');
