@@ -95,7 +95,8 @@ describe('credential sources', () => {
     const r = await run(['info', ...at('share', '--use-krb5-ccache', `FILE:${missing}`, '--use-kerberos=required')], realm.clientEnv('MEMORY:smbnotify', { KRB5_CLIENT_KTNAME: realm.bob.keytab }));
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/no Kerberos ticket/);
+    // Named, with the kinit that fills it, and no keytab hint: a keytab never fills a named cache.
+    expect(r.stderr.trim()).toMatch(new RegExp(`^smbnotify: no Kerberos ticket in FILE:${missing.replace(/[.]/g, '\\.')}: .*\\(run kinit -c FILE:${missing.replace(/[.]/g, '\\.')}\\)$`));
     expect(existsSync(missing)).toBe(false);
   });
 
@@ -296,5 +297,8 @@ describe('errors in words, one line each', () => {
     closeSync(fd);
     const line = await failure(['info', ...at('share', '-k')], realm.clientEnv(`FILE:${path}`));
     expect(line).toBe('smbnotify: Kerberos ticket expired for alice@TEST.LAN: run kinit');
+    // The same cache named on the command line is said by name, with the kinit that fills it.
+    const named = await failure(['info', ...at('share', '-k', '--use-krb5-ccache', `FILE:${path}`)], realm.clientEnv(`FILE:${join(realm.dir, 'none.cc')}`));
+    expect(named).toBe(`smbnotify: Kerberos ticket expired for alice@TEST.LAN in FILE:${path}: run kinit -c FILE:${path}`);
   });
 });

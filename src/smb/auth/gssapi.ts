@@ -145,9 +145,16 @@ export async function describeGssFailure(gss: GssapiBinding, err: unknown, ccach
   const routine = ((e.major ?? 0) >>> 16) << 16; // GSS routine error bits (RFC 2744 3.9.1)
   const expired = e.minor === codes.TKT_EXPIRED || routine === majors.CREDENTIALS_EXPIRED;
   const principal = expired ? await cachePrincipal(gss, ccache) : undefined;
+  // A cache named by --use-krb5-ccache, krb5-ccache =, a mount's cruid or D-Bus is said by name,
+  // and so is the kinit that fills it; a client keytab is never used for one (gssapi.c).
+  const kinit = ccache ? `run kinit -c ${ccache}` : 'run kinit';
+  const noTicket = new KerberosError('no-ticket', ccache
+    ? `no Kerberos ticket in ${ccache}: ${text} (${kinit})`
+    : `no Kerberos ticket: ${text} (${kinit}, or set KRB5_CLIENT_KTNAME to a keytab)`);
+  const expiredTicket = new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}${ccache ? ` in ${ccache}` : ''}: ${kinit}`);
   switch (e.minor) {
     case codes.TKT_EXPIRED:
-      return new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}: run kinit`);
+      return expiredTicket;
     case codes.SKEW:
       return new KerberosError('clock-skew', `Kerberos clock skew too great between this machine and the KDC (more than the 5 minutes allowed): set the clock right (NTP) (${text})`);
     case codes.C_PRINCIPAL_UNKNOWN:
@@ -162,15 +169,11 @@ export async function describeGssFailure(gss: GssapiBinding, err: unknown, ccach
     case codes.FCC_NOFILE:
     case codes.CC_NOTFOUND:
     case codes.CC_END:
-      return new KerberosError('no-ticket', `no Kerberos ticket: ${text} (run kinit, or set KRB5_CLIENT_KTNAME to a keytab)`);
+      return noTicket;
     default:
       break;
   }
-  if (routine === majors.CREDENTIALS_EXPIRED) {
-    return new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}: run kinit`);
-  }
-  if (routine === majors.NO_CRED) {
-    return new KerberosError('no-ticket', `no Kerberos ticket: ${text} (run kinit, or set KRB5_CLIENT_KTNAME to a keytab)`);
-  }
+  if (routine === majors.CREDENTIALS_EXPIRED) return expiredTicket;
+  if (routine === majors.NO_CRED) return noTicket;
   return new KerberosError('other', `Kerberos failed: ${text}`);
 }
