@@ -69,6 +69,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   private idleWaiters: (() => void)[] = [];
   private serveEnded: Promise<void>;
   private closing = false;
+  private closed: Promise<void> | null = null;
 
   private constructor(
     readonly opts: LiveViewOptions,
@@ -88,18 +89,12 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
           if (m.closedAfterWrite) for (const path of m.paths) this.readSaved(path);
         } else if (m.type === 'ended') {
           done();
-          if (!this.closing) {
-            this.state = m.error ? 'failed' : 'stopped';
-            this.emit('ended', m.error);
-          }
+          this.endedByItself(m.error ? 'failed' : 'stopped', m.error);
         }
       });
       serve.on('error', (err) => {
         done();
-        if (!this.closing) {
-          this.state = 'failed';
-          this.emit('ended', err.message);
-        }
+        this.endedByItself('failed', err.message);
       });
     });
     replay.on('message', (r: ReplayResult) => {
@@ -220,13 +215,30 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   }
 
   /**
+   * The serving thread ended without close(): unmounted from outside, its connection aborted
+   * (fusectl), or a failure of ours. A mount still there answers nobody ("Transport endpoint is
+   * not connected"): it goes at once, as after a crash, so the folder below works again.
+   */
+  private endedByItself(state: 'failed' | 'stopped', why: string | undefined): void {
+    if (this.closing) return;
+    void this.close().finally(() => {
+      this.state = state;
+      this.emit('ended', why);
+    });
+  }
+
+  /**
    * Unmounts (lazily: programs inside keep working until they leave) and stops the threads. A
    * request still waiting on a blocked backing call after STOP_GRACE_MS is failed with EIO, so
    * that its caller (who cannot even be killed while we hold its request) and the mount can go;
    * the thread blocked in that call is left behind (threadsLeftBehind).
    */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  close(): Promise<void> {
+    this.closed ??= this.shutDown();
+    return this.closed;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closing = true;
     this.replayer.close();
     // The replaying thread must be gone before the unmount: over a cifs mount point, its calls

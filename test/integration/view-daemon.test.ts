@@ -3,7 +3,7 @@
 // sees server-side changes, `status` and ListWatches show the view, its backing and its state,
 // and SIGTERM unmounts it.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -29,6 +29,15 @@ afterAll(async () => {
   await bus?.stop();
   await stopAllSamba();
 });
+
+/** The minor device number of the FUSE mount at `mountPoint` (fusectl names connections by it). */
+function viewDeviceMinor(mountPoint: string): string {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mountPoint && / - fuse/.test(l));
+  if (!line) throw new Error(`no FUSE mount at ${mountPoint}`);
+  const minor = line.split(' ')[2]!.split(':')[1]!;
+  if (!existsSync(`/sys/fs/fuse/connections/${minor}`)) execFileSync('mount', ['-t', 'fusectl', 'none', '/sys/fs/fuse/connections']);
+  return minor;
+}
 
 it('mounts the views of its watches, replays into them, shows them in status, unmounts on SIGTERM', async () => {
   const cred = credentialsFile(samba);
@@ -91,6 +100,17 @@ it('mounts the views of its watches, replays into them, shows them in status, un
     const t1 = Date.now();
     while (!isViewMounted(alpha) && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 100));
     expect(isViewMounted(alpha)).toBe(true);
+
+    // Its connection aborted (fusectl's abort, as an administrator unsticks a hung FUSE mount):
+    // the view's end unmounts it, so the folder works again at once, never "Transport endpoint
+    // is not connected" until a SIGHUP.
+    const minor = viewDeviceMinor(own);
+    writeFileSync(`/sys/fs/fuse/connections/${minor}/abort`, '1');
+    await d.waitLine(new RegExp(`^w\\d+: view ${own} ended: `), 10_000, 'stderr');
+    const t2 = Date.now();
+    while (isViewMounted(own) && Date.now() - t2 < 2000) await new Promise((r) => setTimeout(r, 50));
+    expect(isViewMounted(own)).toBe(false);
+    expect(readdirSync(own)).toEqual([]);
 
     d.child.kill('SIGTERM');
     expect((await d.exit).code).toBe(0);
