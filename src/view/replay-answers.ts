@@ -6,7 +6,8 @@
  *   create:  LOOKUP name -> ENOENT, CREATE/MKDIR -> a node (the attributes the replaying thread
  *            read from the backing folder, given as expired; no backing call), with the
  *            dummy file handle 0
- *   delete:  LOOKUP name -> a node, UNLINK/RMDIR -> ok
+ *   delete:  LOOKUP name -> a node, UNLINK/RMDIR -> ok; LOOKUP of a folder it is in that the
+ *            kernel holds -> that node (the server may have removed the folder too: rm -r)
  *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok
  *   modify:  OPEN -> handle 0, SETATTR (ftruncate to the same size) -> current attributes
  *
@@ -27,6 +28,11 @@ import type { ReplayJob } from './replay-job.js';
  * caller ever sees them.
  */
 const OWNER = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+
+/** True when `path` lies below the folder `dir`. */
+function isInside(path: Buffer, dir: Buffer): boolean {
+  return path.length > dir.length + 1 && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir);
+}
 
 export class ReplayAnswers {
   constructor(private readonly server: FuseServer) {}
@@ -60,6 +66,11 @@ export class ReplayAnswers {
         if ((job.kind === 'create' || job.kind === 'rename') && rel.equals(target)) return encodeError(u, E.ENOENT);
         if (job.kind === 'delete' && rel.equals(target)) return this.entry(u, rel, target, job.isDir);
         if (old && rel.equals(old)) return this.entry(u, rel, target, job.isDir);
+        // A folder the removed name is in, which the server removed too (rm -r there reports
+        // the files, then their folders): the backing folder no longer has it, yet while the
+        // kernel holds it (someone looked, inotify may watch it) it is the same folder, so each
+        // removal inside is replayed in turn, with IN_DELETE_SELF for each folder, as locally.
+        if (job.kind === 'delete' && isInside(target, rel) && s.nodes.byPathOf(rel)) return this.entry(u, rel, rel, true);
         return false;
       }
       case Op.GETATTR: {

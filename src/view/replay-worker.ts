@@ -110,15 +110,7 @@ function run(job: ReplayRequest['job']): void {
         create(job.path, abs, job.isDir ?? false);
         break;
       case 'delete':
-        if (job.isDir) fs.rmdirSync(abs);
-        else {
-          try {
-            fs.unlinkSync(abs);
-          } catch (err) {
-            if (code(err) !== 'EISDIR' && code(err) !== 'EPERM') throw err;
-            fs.rmdirSync(abs);
-          }
-        }
+        remove(abs, job.isDir);
         break;
       case 'rename':
         fs.renameSync(join(data.mountPoint, job.oldPath), abs);
@@ -132,6 +124,27 @@ function run(job: ReplayRequest['job']): void {
   }
   refresh(dir);
   if (job.kind === 'rename') refresh(parentAndName(job.oldPath)[0]);
+}
+
+/**
+ * IN_DELETE: unlink or rmdir. ENOENT means the view shows no such name any more: a folder it was
+ * in went first and the kernel no longer holds it (nobody can be watching inside), or the name was
+ * never looked at since it was made. Nothing is left to remove, so that is no failure.
+ */
+function remove(abs: string, isDir: boolean | undefined): void {
+  try {
+    if (isDir) fs.rmdirSync(abs);
+    else {
+      try {
+        fs.unlinkSync(abs);
+      } catch (err) {
+        if (code(err) !== 'EISDIR' && code(err) !== 'EPERM') throw err;
+        fs.rmdirSync(abs);
+      }
+    }
+  } catch (err) {
+    if (code(err) !== 'ENOENT') throw err;
+  }
 }
 
 /**
@@ -227,7 +240,10 @@ parentPort!.on('message', (req: ReplayRequest) => {
   try {
     run(req.job);
   } catch (err) {
-    error = `${code(err) ?? 'error'}: ${(err as Error).message}`;
+    // Node's messages start with the code already ("ENOENT: no such file or directory, ...").
+    const message = (err as Error).message;
+    const c = code(err);
+    error = c && !message.startsWith(c) ? `${c}: ${message}` : message;
   }
   parentPort!.postMessage({ id: req.id, ...(error ? { error } : {}) } satisfies ReplayResult);
 });

@@ -2,7 +2,7 @@
 // monitor, the one GNOME Files uses) on a view see every change made on the server, on its disk
 // and over SMB, with the right names and types; on a view that does not replay, they see none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -226,6 +226,48 @@ describe('smbnotify view', () => {
       writeFileSync(join(backing, 'saved-marker.txt'), 'm');
       await iw.waitFor(new RegExp(`^CREATE ${m}/saved-marker.txt$`));
       expect(iw.lines.filter((l) => l === `CLOSE_WRITE,CLOSE ${m}/saved-alone.txt`)).toHaveLength(1);
+    } finally {
+      iw.stop();
+    }
+  });
+
+  it('a folder tree removed on the server (rm -r) reaches inotify as locally: each file, then each folder with its DELETE_SELF', async () => {
+    const m = view.mountPoint;
+    const tree = join(backing, 'tree');
+    mkdirSync(join(tree, 'a', 'b'), { recursive: true });
+    writeFileSync(join(tree, 'a', 'f1.txt'), '1');
+    writeFileSync(join(tree, 'a', 'b', 'f2.txt'), '2');
+    // Someone browsed it through the view (the kernel holds its folders, inotifywait watches
+    // them), a while ago: the entries have expired (1 s), so the removals' walks look the folders
+    // up again, when the server has removed them all already.
+    const t0 = Date.now();
+    while (!readdirSync(m).includes('tree') && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(readdirSync(join(m, 'tree', 'a', 'b'))).toEqual(['f2.txt']);
+    const iw = await inotifywait(m);
+    const errors = view.stderr.length;
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      rmSync(tree, { recursive: true });
+      await iw.waitFor(new RegExp(`^DELETE,ISDIR ${m}/tree$`));
+      const seen = iw.lines.filter((l) => !/^(OPEN|ACCESS|CLOSE_NOWRITE)/.test(l) && l.includes(`${m}/tree`));
+      expect([...seen].sort()).toEqual([
+        `DELETE ${m}/tree/a/b/f2.txt`,
+        `DELETE ${m}/tree/a/f1.txt`,
+        `DELETE,ISDIR ${m}/tree`,
+        `DELETE,ISDIR ${m}/tree/a`,
+        `DELETE,ISDIR ${m}/tree/a/b`,
+        `DELETE_SELF ${m}/tree/`,
+        `DELETE_SELF ${m}/tree/a/`,
+        `DELETE_SELF ${m}/tree/a/b/`,
+      ]);
+      // A folder goes after what it held, as rm -r does it.
+      const at = (line: string) => seen.indexOf(line);
+      expect(at(`DELETE ${m}/tree/a/b/f2.txt`)).toBeLessThan(at(`DELETE,ISDIR ${m}/tree/a/b`));
+      expect(at(`DELETE,ISDIR ${m}/tree/a/b`)).toBeLessThan(at(`DELETE,ISDIR ${m}/tree/a`));
+      expect(at(`DELETE ${m}/tree/a/f1.txt`)).toBeLessThan(at(`DELETE,ISDIR ${m}/tree/a`));
+      expect(at(`DELETE,ISDIR ${m}/tree`)).toBe(seen.length - 1);
+      expect(view.stderr.slice(errors).filter((l) => /replay failed/.test(l))).toEqual([]);
     } finally {
       iw.stop();
     }
