@@ -4,7 +4,7 @@
  * could not, rather than stopping the watch.
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { WatchEvent } from '../watch/events.js';
 import { LiveView } from '../view/live-view.js';
 
@@ -22,6 +22,40 @@ export function defaultViewRoot(): string {
   const uid = process.getuid?.() ?? 0;
   const runtime = process.env['XDG_RUNTIME_DIR'] || (uid === 0 ? '/run' : `/run/user/${uid}`);
   return join(runtime, 'smbnotify');
+}
+
+/**
+ * The view's folder at the default place. With view-allow-other the folder holding the views must
+ * let other users pass (a root service's /run/smbnotify), else theirs only.
+ */
+function makeDefaultPlace(mountPoint: string, allowOther: boolean): void {
+  const root = dirname(mountPoint);
+  fs.mkdirSync(root, { recursive: true, mode: allowOther ? 0o755 : 0o700 });
+  if (allowOther) {
+    const st = fs.statSync(root);
+    if ((st.mode & 0o001) === 0 && st.uid === process.getuid?.()) fs.chmodSync(root, 0o755);
+  }
+  fs.mkdirSync(mountPoint, { recursive: true, mode: 0o700 });
+}
+
+/** The first folder above `path` that other users cannot pass through, or null. */
+function closedToOthers(path: string): string | null {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    try {
+      if ((fs.statSync(dir).mode & 0o001) === 0) return dir;
+    } catch {
+      return null;
+    }
+    if (dir === dirname(dir)) return null;
+  }
+}
+
+function modeOf(path: string): string {
+  try {
+    return (fs.statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
+  } catch {
+    return '?';
+  }
 }
 
 export class WatchView {
@@ -49,7 +83,7 @@ export class WatchView {
     this.backing = backing;
     this.mountPoint = mountPoint;
     try {
-      if (this.spec.where === 'yes') fs.mkdirSync(mountPoint, { recursive: true, mode: 0o700 });
+      if (this.spec.where === 'yes') makeDefaultPlace(mountPoint, this.spec.allowOther === true);
       const view = await LiveView.open({ mountPoint, backing, root, source, ...(this.spec.allowOther ? { allowOther: true } : {}) });
       if (this.stopped) {
         await view.close();
@@ -57,10 +91,11 @@ export class WatchView {
       }
       this.view = view;
       this.state = 'mounted';
-      this.message = '';
       this.mountPoint = view.opts.mountPoint;
       this.backing = view.opts.backing;
-      this.log(`view of ${source} at ${this.mountPoint} (backing ${this.backing})`);
+      const closed = this.spec.allowOther ? closedToOthers(this.mountPoint) : null;
+      this.message = closed ? `other users cannot reach it: ${closed} is private (mode ${modeOf(closed)}); give view = a folder they can reach` : '';
+      this.log(`view of ${source} at ${this.mountPoint} (backing ${this.backing})${this.message ? `: ${this.message}` : ''}`);
       view.on('replayError', (m) => this.log(`view ${this.mountPoint}: replay failed: ${m}`));
       view.on('ended', (why) => {
         this.state = 'failed';

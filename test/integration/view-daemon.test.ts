@@ -2,8 +2,8 @@
 // default place under $XDG_RUNTIME_DIR/smbnotify/ or at a folder of its own, inotifywait on it
 // sees server-side changes, `status` and ListWatches show the view, its backing and its state,
 // and SIGTERM unmounts it.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -120,5 +120,41 @@ it('mounts the views of its watches, replays into them, shows them in status, un
     if (d.child.exitCode === null) d.child.kill('SIGKILL');
     unmountView(alpha);
     unmountView(own);
+  }
+}, 90_000);
+
+it('view-allow-other: other users reach a view at the default place of a root service; where they cannot, status says why', async () => {
+  const cred = credentialsFile(samba);
+  const url = `smb://${samba.host}:${samba.port}/data`;
+  mkdirSync(join(samba.sharePath, 'team'));
+  writeFileSync(join(samba.sharePath, 'team', 'plan.txt'), 'x');
+  // Standing in for /run (a root service's XDG_RUNTIME_DIR is unset: /run/smbnotify).
+  const run = mkdtempSync(join(tmpdir(), 'smbnotify-view-daemon-run-'));
+  chmodSync(run, 0o755);
+  // A folder of its own inside a private one (mkdtemp: 0700).
+  const hidden = join(dir, 'hidden-view');
+  mkdirSync(hidden);
+  const config = join(dir, 'config-allow-other');
+  writeFileSync(config, [
+    '[watch team]', `target = ${url}/team`, 'view = yes', `view-backing = ${join(samba.sharePath, 'team')}`, 'view-allow-other = yes', '',
+    '[watch hidden]', `target = ${url}/team`, `view = ${hidden}`, `view-backing = ${join(samba.sharePath, 'team')}`, 'view-allow-other = yes', '',
+  ].join('\n'));
+  const team = join(run, 'smbnotify', 'team');
+  const d = runCli(['daemon', '--bus', bus.address, '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', '/dev/null'], { XDG_RUNTIME_DIR: run });
+  try {
+    await d.waitLine(/view of .* at .*\/team /, 20_000, 'stderr');
+    await d.waitLine(/view of .* at .*hidden-view/, 20_000, 'stderr');
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'ls', team], { encoding: 'utf8' });
+    expect(asNobody.stderr + asNobody.stdout).toBe('plan.txt\n');
+    const st = runCli(['status', '--bus', bus.address]);
+    await st.exit;
+    const text = st.stdout.join('\n');
+    expect(text).toMatch(new RegExp(`view mounted at ${team} \\(backing [^)]*\\)$`, 'm'));
+    expect(text).toContain(`view mounted at ${hidden} (backing ${join(samba.sharePath, 'team')}): other users cannot reach it: ${dir} is private (mode 0700)`);
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGTERM');
+    await d.exit;
+    unmountView(team);
+    unmountView(hidden);
   }
 }, 90_000);
