@@ -3,7 +3,7 @@
  * view's root and checked, MOVED_FROM + MOVED_TO joined into one rename, and changes the user
  * made through the view itself left out (the kernel reported those already, from its own path).
  */
-import type { WatchEvent } from '../watch/events.js';
+import type { WatchEvent, WatchState } from '../watch/events.js';
 import type { BackingVersion, ReplayJob } from './replay-job.js';
 
 export type ReplayWork = ReplayJob | { kind: 'invalidate'; path: string };
@@ -66,6 +66,12 @@ export class Replayer {
    */
   private readonly savedAs = new Map<string, BackingVersion>();
   private pendingFrom: { path: string; isDir?: boolean; timer: NodeJS.Timeout } | null = null;
+  /**
+   * The watch has lost its connection: the server's reports of changes made through the view
+   * meanwhile come only with the listing diff after it reconnects, however long that takes, so own
+   * changes are kept (until Infinity) and their window starts once the watch is back.
+   */
+  private offline = false;
 
   constructor(private readonly root: string, private readonly send: (work: ReplayWork) => void) {}
 
@@ -77,7 +83,7 @@ export class Replayer {
       // The kinds add up within the window: create, write and delete all make echoes.
       const echoes = mark && mark.until >= now ? mark.echoes : new Set<ReplayJob['kind']>();
       for (const kind of ECHOES[change]) echoes.add(kind);
-      this.own.set(p, { until: now + OWN_CHANGE_WINDOW_MS, echoes });
+      this.own.set(p, { until: this.offline ? Infinity : now + OWN_CHANGE_WINDOW_MS, echoes });
       this.savedAs.delete(p);
     }
     if (this.own.size > 10_000) {
@@ -115,7 +121,10 @@ export class Replayer {
   }
 
   handle(e: WatchEvent): void {
-    if (e.event === 'STATE') return;
+    if (e.event === 'STATE') {
+      if (e.state) this.watchState(e.state);
+      return;
+    }
     if (e.event !== 'MOVED_TO') this.flushFrom();
     if (e.event === 'OVERFLOW') {
       this.send({ kind: 'invalidate', path: '' });
@@ -166,6 +175,17 @@ export class Replayer {
       }
       case 'DELETE_SELF':
         return;
+    }
+  }
+
+  /** Own changes not reported yet when the watch goes offline wait for its return (`offline`). */
+  private watchState(state: WatchState): void {
+    const offline = state === 'reconnecting';
+    if (offline === this.offline) return;
+    this.offline = offline;
+    const now = Date.now();
+    for (const mark of this.own.values()) {
+      if (mark.until >= now) mark.until = offline ? Infinity : now + OWN_CHANGE_WINDOW_MS;
     }
   }
 

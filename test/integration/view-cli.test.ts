@@ -1,7 +1,8 @@
 // `smbnotify view` as a new user meets it: a mount point that is missing, not empty, already a
 // view or reached through a symbolic link; a password in the URL; Ctrl-C while connecting; and
 // the daemon's config mistakes. Each refusal is one line and exit 1, and leaves no mount behind.
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,4 +137,42 @@ describe('the daemon config', () => {
     expect(code).toBe(1);
     expect(d.stderr.filter((l) => l.trim())).toEqual([`smbnotify: ${config}:3: unknown key "bogus" in [watch x]`]);
   });
+});
+
+describe('the server away', () => {
+  it('changes made through the view while the watch reconnects reach inotify once, not again with the resync after the server is back', async () => {
+    requireTool('inotifywait', 'inotify-tools');
+    const away = await startSamba({});
+    const v = await startView([`smb://${away.host}:${away.port}/data`, '-A', credentialsFile(away), '--backing', away.sharePath]);
+    const m = v.mountPoint;
+    writeFileSync(join(away.sharePath, 'old.txt'), 'old');
+    const iw = spawn('inotifywait', ['-m', '-r', '--format', '%e %w%f', m], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    iw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await new Promise<void>((resolve) => iw.stderr.on('data', (c: Buffer) => c.toString().includes('Watches established') && resolve()));
+      await away.stop();
+      await v.waitLine(/view: reconnecting/, 15_000, 'stderr');
+      // The backing folder is local: the user's changes go through while the server is away.
+      writeFileSync(join(m, 'offline.txt'), 'mine');
+      mkdirSync(join(m, 'offline-dir'));
+      unlinkSync(join(m, 'old.txt'));
+      await new Promise((r) => setTimeout(r, 3500)); // longer than the own-change window
+      await away.start();
+      await v.waitLine(/view: watching: reconnected and resynchronised/, 30_000, 'stderr');
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(join(away.sharePath, 'marker.txt'), 'm');
+      const t0 = Date.now();
+      while (!out.includes(`CREATE ${m}/marker.txt`) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
+      const lines = out.split('\n');
+      expect(lines).toContain(`CREATE ${m}/marker.txt`);
+      expect(lines.filter((l) => l === `CREATE ${m}/offline.txt`)).toHaveLength(1);
+      expect(lines.filter((l) => l === `CREATE,ISDIR ${m}/offline-dir`)).toHaveLength(1);
+      expect(lines.filter((l) => l === `DELETE ${m}/old.txt`)).toHaveLength(1);
+    } finally {
+      iw.kill();
+      await v.stop();
+      await away.stop();
+    }
+  }, 90_000);
 });

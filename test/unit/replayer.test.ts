@@ -143,5 +143,24 @@ describe('Replayer', () => {
     expect(r.stats.ownSkipped).toBe(1);
     r.close();
   });
+  it('own changes made while the watch reconnects stay masked until the resync after it is back, then for the window', () => {
+    vi.useFakeTimers();
+    const { r, sent } = replayer();
+    r.noteOwn(['before.txt'], 'created');
+    r.handle(event('STATE', 'projects', { state: 'reconnecting' }));
+    r.noteOwn(['during.txt'], 'created');
+    vi.advanceTimersByTime(60_000);
+    r.handle(event('STATE', 'projects', { state: 'watching' }));
+    // The resync's listing diff, long after the changes.
+    r.handle(event('CREATE', 'projects/before.txt', { isDir: false }));
+    r.handle(event('CREATE', 'projects/during.txt', { isDir: false }));
+    r.handle(event('CREATE', 'projects/colleague.txt', { isDir: false }));
+    expect(sent).toEqual([{ kind: 'create', path: 'colleague.txt', isDir: false }]);
+    vi.advanceTimersByTime(OWN_CHANGE_WINDOW_MS + 1);
+    r.handle(event('DELETE', 'projects/during.txt', { isDir: false }));
+    r.handle(event('CREATE', 'projects/during.txt', { isDir: false }));
+    expect(sent.slice(1)).toEqual([{ kind: 'delete', path: 'during.txt', isDir: false }, { kind: 'create', path: 'during.txt', isDir: false }]);
+    r.close();
+  });
 });
 
