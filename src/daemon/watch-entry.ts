@@ -63,7 +63,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     });
     this.watcher.on('event', (e) => this.onEvent(e));
     if (traceEnabled('notify')) this.watcher.on('notified', (folder, entries) => log(`${spec.id}: ${notifyTraceLine(folder, entries)}`));
-    this.view = spec.view ? new WatchView(spec.view, (line) => log(`${spec.id}: ${line}`)) : null;
+    const view = spec.view && spec.pollIntervalSeconds ? { ...spec.view, pollIntervalMs: spec.pollIntervalSeconds * 1000 } : spec.view;
+    this.view = view ? new WatchView(view, (line) => log(`${spec.id}: ${line}`)) : null;
   }
 
   get id(): string {
@@ -106,7 +107,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private startView(view: WatchView): Promise<void> {
-    return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`);
+    return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, this.watcher.state);
   }
 
   /** SIGHUP: a view that failed is tried again (at once when the watch runs, else once it does). */

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { WatchEvent } from '../watch/events.js';
+import type { WatchEvent, WatchState } from '../watch/events.js';
 import { LiveView } from '../view/live-view.js';
 
 export interface WatchViewSpec {
@@ -15,6 +15,8 @@ export interface WatchViewSpec {
   name: string;
   backing?: string;
   allowOther?: boolean;
+  /** The watch's polling interval (where the server has no change notification). */
+  pollIntervalMs?: number;
 }
 
 /** $XDG_RUNTIME_DIR/smbnotify (or /run/user/UID/smbnotify; /run/smbnotify for root services). */
@@ -73,8 +75,11 @@ export class WatchView {
     this.mountPoint = spec.where === 'over' ? this.backing : spec.where === 'yes' ? join(defaultViewRoot(), spec.name) : spec.where;
   }
 
-  /** Mounts the view; `localPath` is the watched folder's cifs mount path, if any. */
-  async start(root: string, localPath: string | undefined, source: string): Promise<void> {
+  /**
+   * Mounts the view; `localPath` is the watched folder's cifs mount path, if any, `watchState` the
+   * watch's state now (its STATE events before the view are not seen by it).
+   */
+  async start(root: string, localPath: string | undefined, source: string, watchState: WatchState): Promise<void> {
     this.state = 'starting';
     this.message = '';
     const backing = this.spec.backing ?? localPath;
@@ -84,12 +89,17 @@ export class WatchView {
     this.mountPoint = mountPoint;
     try {
       if (this.spec.where === 'yes') makeDefaultPlace(mountPoint, this.spec.allowOther === true);
-      const view = await LiveView.open({ mountPoint, backing, root, source, ...(this.spec.allowOther ? { allowOther: true } : {}) });
+      const view = await LiveView.open({
+        mountPoint, backing, root, source,
+        ...(this.spec.allowOther ? { allowOther: true } : {}),
+        ...(this.spec.pollIntervalMs ? { pollIntervalMs: this.spec.pollIntervalMs } : {}),
+      });
       if (this.stopped) {
         await view.close();
         return;
       }
       this.view = view;
+      view.watchState(watchState);
       this.state = 'mounted';
       this.mountPoint = view.opts.mountPoint;
       this.backing = view.opts.backing;

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { WatchEvent } from '../watch/events.js';
+import type { WatchEvent, WatchState } from '../watch/events.js';
 import { encodeError } from './fuse-wire.js';
 import { MAX_WRITE } from './fuse-server.js';
 import { MountError, mountView, type Mounted } from './mount.js';
@@ -32,6 +32,8 @@ export interface LiveViewOptions {
   /** Shown as the mount's source, e.g. //server/share/path. */
   source: string;
   allowOther?: boolean;
+  /** The watch's polling interval, where the server has no change notification. */
+  pollIntervalMs?: number;
 }
 
 export type ViewState = 'mounted' | 'stopped' | 'failed';
@@ -81,7 +83,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     private readonly pool: PoolState,
   ) {
     super();
-    this.replayer = new Replayer(opts.root, (work) => this.post(work));
+    this.replayer = new Replayer(opts.root, (work) => this.post(work), opts.pollIntervalMs);
     this.serveEnded = new Promise((done) => {
       serve.on('message', (m: ServeWorkerMessage) => {
         if (m.type === 'local') {
@@ -180,6 +182,11 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
 
   get stats(): { replayed: number; ownSkipped: number; unsafeSkipped: number; failed: number; queued: number } {
     return { ...this.replayer.stats, failed: this.replayFailures, queued: this.inFlight.size };
+  }
+
+  /** The watch's state when the view starts after it (later ones come as STATE events). */
+  watchState(state: WatchState): void {
+    this.replayer.watchState(state);
   }
 
   /** Replays one event of the watch whose root the view shows. */

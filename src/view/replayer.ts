@@ -4,6 +4,7 @@
  * made through the view itself left out (the kernel reported those already, from its own path).
  */
 import type { WatchEvent, WatchState } from '../watch/events.js';
+import { DEFAULT_POLL_INTERVAL_MS } from '../watch/watcher.js';
 import type { BackingVersion, ReplayJob } from './replay-job.js';
 
 export type ReplayWork = ReplayJob | { kind: 'invalidate'; path: string };
@@ -72,8 +73,17 @@ export class Replayer {
    * changes are kept (until Infinity) and their window starts once the watch is back.
    */
   private offline = false;
+  /**
+   * How long an own change masks the server's report of it. Polling, the report comes with the
+   * next listing, up to a poll interval later: the interval is added.
+   */
+  private windowMs = OWN_CHANGE_WINDOW_MS;
 
-  constructor(private readonly root: string, private readonly send: (work: ReplayWork) => void) {}
+  constructor(
+    private readonly root: string,
+    private readonly send: (work: ReplayWork) => void,
+    private readonly pollIntervalMs = DEFAULT_POLL_INTERVAL_MS,
+  ) {}
 
   /** Paths the user changed through the view (reported by the serving thread), and how. */
   noteOwn(paths: string[], change: OwnChange): void {
@@ -83,7 +93,7 @@ export class Replayer {
       // The kinds add up within the window: create, write and delete all make echoes.
       const echoes = mark && mark.until >= now ? mark.echoes : new Set<ReplayJob['kind']>();
       for (const kind of ECHOES[change]) echoes.add(kind);
-      this.own.set(p, { until: this.offline ? Infinity : now + OWN_CHANGE_WINDOW_MS, echoes });
+      this.own.set(p, { until: this.offline ? Infinity : now + this.windowMs, echoes });
       this.savedAs.delete(p);
     }
     if (this.own.size > 10_000) {
@@ -178,14 +188,18 @@ export class Replayer {
     }
   }
 
-  /** Own changes not reported yet when the watch goes offline wait for its return (`offline`). */
-  private watchState(state: WatchState): void {
+  /**
+   * The watch's state (its STATE events; the daemon tells the one it had before the view started).
+   * Own changes not reported yet when the watch goes offline wait for its return (`offline`).
+   */
+  watchState(state: WatchState): void {
+    this.windowMs = OWN_CHANGE_WINDOW_MS + (state === 'polling' ? this.pollIntervalMs : 0);
     const offline = state === 'reconnecting';
     if (offline === this.offline) return;
     this.offline = offline;
     const now = Date.now();
     for (const mark of this.own.values()) {
-      if (mark.until >= now) mark.until = offline ? Infinity : now + OWN_CHANGE_WINDOW_MS;
+      if (mark.until >= now) mark.until = offline ? Infinity : now + this.windowMs;
     }
   }
 

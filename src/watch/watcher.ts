@@ -54,7 +54,7 @@ export interface WatcherOptions {
   completionFilter?: number;
   /** Requests kept outstanding per folder handle (default 2). */
   outstanding?: number;
-  /** Polling interval where the server has no CHANGE_NOTIFY (default 2 s). */
+  /** Polling interval where the server has no CHANGE_NOTIFY (default DEFAULT_POLL_INTERVAL_MS). */
   pollIntervalMs?: number;
   /** How long an unpaired rename or a removal waits for its other half (default 500 ms / 50 ms). */
   renameWindowMs?: number;
@@ -78,6 +78,8 @@ export interface WatcherEvents {
   /** A CHANGE_NOTIFY response with entries, as it arrived, before it becomes events (trace.ts). */
   notified: [folder: string, entries: FileNotifyInformation[]];
 }
+
+export const DEFAULT_POLL_INTERVAL_MS = 2000;
 
 export class Watcher extends EventEmitter<WatcherEvents> {
   readonly root: string;
@@ -284,7 +286,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.poller || this.stopped) return;
     this.safetyNet?.stop();
     void this.folders.closeAll();
-    const interval = this.opts.pollIntervalMs ?? 2000;
+    const interval = this.opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const poller = new Poller({
       root: this.root,
       snapshot: this.snapshot,

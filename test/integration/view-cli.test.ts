@@ -176,3 +176,34 @@ describe('the server away', () => {
     }
   }, 90_000);
 });
+
+describe('a server without change notification', () => {
+  it('--poll-interval 5: changes made through the view reach inotify once, not again with the next listing', async () => {
+    requireTool('inotifywait', 'inotify-tools');
+    const polled = await startSamba({ changeNotify: false });
+    const v = await startView([`smb://${polled.host}:${polled.port}/data`, '-A', credentialsFile(polled), '--backing', polled.sharePath, '--poll-interval', '5']);
+    const m = v.mountPoint;
+    const iw = spawn('inotifywait', ['-m', '-r', '--format', '%e %w%f', m], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    iw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await new Promise<void>((resolve) => iw.stderr.on('data', (c: Buffer) => c.toString().includes('Watches established') && resolve()));
+      // Spread over a poll interval: some are listed more than the 3 s own-change window later.
+      for (let i = 0; i < 4; i++) {
+        writeFileSync(join(m, `mine-${i}.txt`), 'mine');
+        await new Promise((r) => setTimeout(r, 1300));
+      }
+      await new Promise((r) => setTimeout(r, 6000));
+      writeFileSync(join(polled.sharePath, 'marker.txt'), 'm');
+      const t0 = Date.now();
+      while (!out.includes(`CREATE ${m}/marker.txt`) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+      const lines = out.split('\n');
+      expect(lines).toContain(`CREATE ${m}/marker.txt`);
+      for (let i = 0; i < 4; i++) expect(lines.filter((l) => l === `CREATE ${m}/mine-${i}.txt`), `mine-${i}.txt`).toHaveLength(1);
+    } finally {
+      iw.kill();
+      await v.stop();
+      await polled.stop();
+    }
+  }, 90_000);
+});

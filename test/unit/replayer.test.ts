@@ -162,5 +162,25 @@ describe('Replayer', () => {
     expect(sent.slice(1)).toEqual([{ kind: 'delete', path: 'during.txt', isDir: false }, { kind: 'create', path: 'during.txt', isDir: false }]);
     r.close();
   });
+  it('polling, an own change masks the report of it for the window plus the poll interval', () => {
+    vi.useFakeTimers();
+    const sent: ReplayWork[] = [];
+    const r = new Replayer('projects', (w) => sent.push(w), 10_000);
+    r.handle(event('STATE', 'projects', { state: 'polling' }));
+    r.noteOwn(['mine.txt'], 'created');
+    vi.advanceTimersByTime(OWN_CHANGE_WINDOW_MS + 9_000);
+    r.handle(event('CREATE', 'projects/mine.txt', { isDir: false }));
+    expect(sent).toEqual([]);
+    vi.advanceTimersByTime(2_000);
+    r.handle(event('DELETE', 'projects/mine.txt', { isDir: false }));
+    expect(sent).toEqual([{ kind: 'delete', path: 'mine.txt', isDir: false }]);
+    // Back to notifications: the plain window.
+    r.handle(event('STATE', 'projects', { state: 'watching' }));
+    r.noteOwn(['two.txt'], 'created');
+    vi.advanceTimersByTime(OWN_CHANGE_WINDOW_MS + 1);
+    r.handle(event('CREATE', 'projects/two.txt', { isDir: false }));
+    expect(sent.slice(1)).toEqual([{ kind: 'create', path: 'two.txt', isDir: false }]);
+    r.close();
+  });
 });
 

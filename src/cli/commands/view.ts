@@ -61,6 +61,7 @@ export async function runView(targetText: string, mountPoint: string, opts: View
         root: target.path,
         source: `${share.label}${target.path ? `/${target.path}` : ''}`,
         ...(opts.allowOther ? { allowOther: true } : {}),
+        ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
       });
     } catch (err) {
       if (err instanceof MountError) throw new UsageError(err.message);
