@@ -115,6 +115,12 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     // watchdog and the unmount (a mount point under a symbolic link, e.g. /home -> /var/home).
     const mountPoint = realFolder('mount point', resolve(opts.mountPoint));
     const backing = realFolder('backing folder', resolve(opts.backing));
+    // A folder we cannot list would mount a view that answers everything with EACCES.
+    try {
+      fs.accessSync(backing, fs.constants.R_OK | fs.constants.X_OK);
+    } catch (err) {
+      throw new MountError(`backing folder ${backing}: ${errnoWords(err, 'folder')} (you cannot read it)`);
+    }
     const over = mountPoint === backing;
     if (!over) {
       // A mount point inside the backing folder would make the serving thread list itself.

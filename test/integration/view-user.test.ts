@@ -202,3 +202,11 @@ async function killedViewIsUnmounted(): Promise<void> {
   expect(isViewMounted(mnt)).toBe(false);
   expect(spawnSync('ls', [mnt]).status).toBe(0);
 }
+
+it('as an ordinary user: a backing folder the user cannot read is refused before mounting, in words', async () => {
+  const [mnt, back] = folders();
+  chmodSync(back, 0o700);
+  const r = await asNobody(VIEW_SCRIPT(false), [mnt, back], usocketPath());
+  expect(r).toEqual({ error: `backing folder ${back}: permission denied (you cannot read it)` });
+  expect(isViewMounted(mnt)).toBe(false);
+});
