@@ -122,13 +122,15 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
       throw new MountError(`backing folder ${backing}: ${errnoWords(err, 'folder')} (you cannot read it)`);
     }
     const over = mountPoint === backing;
+    // Over a view (also over the cifs mount point that one covers), a second view would back onto
+    // the first and replay every change twice.
+    if (topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint)?.fstype === FUSE_TYPE) {
+      throw new MountError(`${mountPoint} already shows a view: stop that one first`);
+    }
     if (!over) {
       // A mount point inside the backing folder would make the serving thread list itself.
       if (mountPoint.startsWith(backing + sep) || backing.startsWith(mountPoint + sep)) {
         throw new MountError(`the mount point ${mountPoint} must not be inside the backing folder ${backing} (or hold it)`);
-      }
-      if (topMountAt(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mountPoint)?.fstype === FUSE_TYPE) {
-        throw new MountError(`${mountPoint} already shows a view: stop that one first`);
       }
       // Over-mounting hides a folder's files: meant only over the backing cifs mount itself.
       if (fs.readdirSync(mountPoint).length > 0) {

@@ -109,3 +109,20 @@ it('after SIGKILL of the daemon, the watchdog puts the mount below back within a
   expect(readFileSync(join(mnt, 'existing.txt'), 'utf8')).toBe('below\n');
   expect(readdirSync(mnt).sort()).toEqual(['existing.txt', 'sub']);
 }, 90_000);
+
+it('a second view over the same mount point is refused (it would stack on the first view and replay each change twice)', async () => {
+  const d = await startDaemon();
+  try {
+    const mountinfo = args[args.indexOf('--mountinfo') + 1]!;
+    const second = runCli(['view', mnt, mnt, '-A', credentialsFile(samba), '--mountinfo', mountinfo]);
+    const { code } = await second.exit;
+    expect(second.stderr.filter((l) => l.trim())).toEqual([`smbnotify: ${mnt} already shows a view: stop that one first`]);
+    expect(code).toBe(1);
+    const views = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === mnt && l.includes(' - fuse.smbnotify '));
+    expect(views).toHaveLength(1);
+  } finally {
+    d.child.kill('SIGTERM');
+    await d.exit;
+  }
+  expect(topMountType(mnt)).toBe(below);
+}, 90_000);
