@@ -8,7 +8,8 @@
  *            dummy file handle 0
  *   delete:  LOOKUP name -> a node, UNLINK/RMDIR -> ok; LOOKUP of a folder it is in that the
  *            kernel holds -> that node (the server may have removed the folder too: rm -r)
- *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok
+ *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok; LOOKUP of a folder old
+ *            is in that the kernel holds -> that node (as for delete)
  *   modify:  OPEN -> handle 0, SETATTR (ftruncate to the same size) -> current attributes
  *
  *   any:     GETATTR of the folder it works in (only with default_permissions, mount.ts: the
@@ -66,11 +67,13 @@ export class ReplayAnswers {
         if ((job.kind === 'create' || job.kind === 'rename') && rel.equals(target)) return encodeError(u, E.ENOENT);
         if (job.kind === 'delete' && rel.equals(target)) return this.entry(u, rel, target, job.isDir);
         if (old && rel.equals(old)) return this.entry(u, rel, target, job.isDir);
-        // A folder the removed name is in, which the server removed too (rm -r there reports
-        // the files, then their folders): the backing folder no longer has it, yet while the
-        // kernel holds it (someone looked, inotify may watch it) it is the same folder, so each
-        // removal inside is replayed in turn, with IN_DELETE_SELF for each folder, as locally.
-        if (job.kind === 'delete' && isInside(target, rel) && s.nodes.byPathOf(rel)) return this.entry(u, rel, rel, true);
+        // A folder the removed (or moved) name is in, which the server removed too (rm -r there
+        // reports the files, then their folders; a file moved out of a folder, then the folder
+        // removed): the backing folder no longer has it, yet while the kernel holds it (someone
+        // looked, inotify may watch it) it is the same folder, so each removal inside is replayed
+        // in turn, with IN_DELETE_SELF for each folder, as locally.
+        const from = job.kind === 'delete' ? target : old;
+        if (from && isInside(from, rel) && s.nodes.byPathOf(rel)) return this.entry(u, rel, rel, true);
         return false;
       }
       case Op.GETATTR: {

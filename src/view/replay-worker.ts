@@ -113,7 +113,16 @@ function run(job: ReplayRequest['job']): void {
         remove(abs, job.isDir);
         break;
       case 'rename':
-        fs.renameSync(join(data.mountPoint, job.oldPath), abs);
+        try {
+          fs.renameSync(join(data.mountPoint, job.oldPath), abs);
+        } catch (err) {
+          if (code(err) !== 'ENOENT') throw err;
+          // The old name's folder is gone from the backing folder and the kernel never held it
+          // (nobody looked): nothing to move away, but the new name must still appear.
+          const created = withFound({ kind: 'create', path: job.path, ...(job.isDir !== undefined ? { isDir: job.isDir } : {}) });
+          channel.set(created);
+          create(created.path, abs, created.isDir ?? false);
+        }
         break;
       case 'modify':
         modify(job.path, abs, job.isDir === true, job.unlessStill);

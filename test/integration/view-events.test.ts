@@ -273,6 +273,34 @@ describe('smbnotify view', () => {
     }
   });
 
+  it('a file moved out of a folder that the server then removes appears at its new name, whether the kernel held that folder or not', async () => {
+    const m = view.mountPoint;
+    for (const held of [true, false]) {
+      const tmp = join(backing, `tmp-${held}`);
+      mkdirSync(join(tmp, 'in'), { recursive: true });
+      writeFileSync(join(tmp, 'in', `res-${held}.txt`), 'r');
+      const t0 = Date.now();
+      while (!readdirSync(m).includes(`tmp-${held}`) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect(readdirSync(join(m, `tmp-${held}`, 'in'))).toEqual([`res-${held}.txt`]);
+      // Not held: the kernel has dropped the folders (as it does under memory pressure).
+      if (!held) writeFileSync('/proc/sys/vm/drop_caches', '2');
+      // Only the root is watched: a recursive watch would hold the folders.
+      const iw = follow('inotifywait', ['-m', '--format', '%e %w%f', m]);
+      await iw.waitFor(/Watches established/);
+      const errors = view.stderr.length;
+      try {
+        await new Promise((r) => setTimeout(r, 1500)); // the entries expire: the walk looks again
+        renameSync(join(tmp, 'in', `res-${held}.txt`), join(backing, `res-${held}.txt`));
+        rmSync(tmp, { recursive: true });
+        await iw.waitFor(new RegExp(`^DELETE,ISDIR ${m}/tmp-${held}$`));
+        await iw.waitFor(new RegExp(`^(MOVED_TO|CREATE) ${m}/res-${held}.txt$`));
+        expect(view.stderr.slice(errors).filter((l) => /replay failed/.test(l))).toEqual([]);
+      } finally {
+        iw.stop();
+      }
+    }
+  });
+
   it('a file deleted through the view and made again on the server right after reaches inotify as a new file', async () => {
     const m = view.mountPoint;
     writeFileSync(join(backing, 'again.txt'), 'old\n');
