@@ -107,7 +107,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private startView(view: WatchView): Promise<void> {
-    return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, this.watcher.state);
+    return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, () => this.watcher.state);
   }
 
   /** SIGHUP: a view that failed is tried again (at once when the watch runs, else once it does). */

@@ -77,9 +77,9 @@ export class WatchView {
 
   /**
    * Mounts the view; `localPath` is the watched folder's cifs mount path, if any, `watchState` the
-   * watch's state now (its STATE events before the view are not seen by it).
+   * watch's state (read once mounted: its STATE events before that are not seen by the view).
    */
-  async start(root: string, localPath: string | undefined, source: string, watchState: WatchState): Promise<void> {
+  async start(root: string, localPath: string | undefined, source: string, watchState: () => WatchState): Promise<void> {
     this.state = 'starting';
     this.message = '';
     const backing = this.spec.backing ?? localPath;
@@ -99,7 +99,7 @@ export class WatchView {
         return;
       }
       this.view = view;
-      view.watchState(watchState);
+      view.watchState(watchState());
       this.state = 'mounted';
       this.mountPoint = view.opts.mountPoint;
       this.backing = view.opts.backing;
