@@ -136,10 +136,22 @@ export class WatchView {
     this.view?.handle(e);
   }
 
+  /**
+   * Unmounts. The folder made at the default place goes too (when empty, as it is once unmounted):
+   * a bookmark to it then says the location is gone, rather than showing the share as empty.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    const mounted = this.view !== null;
     await this.view?.close();
     this.view = null;
     this.state = 'stopped';
+    if (mounted && this.spec.where === 'yes') {
+      try {
+        fs.rmdirSync(this.mountPoint);
+      } catch {
+        // not empty (something was put there by hand), or already gone
+      }
+    }
   }
 }

@@ -116,6 +116,10 @@ it('mounts the views of its watches, replays into them, shows them in status, un
     expect((await d.exit).code).toBe(0);
     expect(isViewMounted(alpha)).toBe(false);
     expect(isViewMounted(own)).toBe(false);
+    // The folder it made at the default place is gone (a bookmark says so, rather than showing
+    // an empty share); a folder of the user's own stays.
+    expect(existsSync(alpha)).toBe(false);
+    expect(existsSync(own)).toBe(true);
   } finally {
     if (d.child.exitCode === null) d.child.kill('SIGKILL');
     unmountView(alpha);
