@@ -139,18 +139,32 @@ describe('the daemon config', () => {
   });
 });
 
+/** inotifywait -m -r on `dir`, once its watches are set. */
+async function inotifywaitOn(dir: string): Promise<{ linesUntil(line: string, timeoutMs: number): Promise<string[]>; stop(): void }> {
+  requireTool('inotifywait', 'inotify-tools');
+  const iw = spawn('inotifywait', ['-m', '-r', '--format', '%e %w%f', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  iw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise<void>((resolve) => iw.stderr.on('data', (c: Buffer) => c.toString().includes('Watches established') && resolve()));
+  return {
+    /** Every line so far, once `line` came (or the time is up). */
+    async linesUntil(line, timeoutMs) {
+      const t0 = Date.now();
+      while (!out.split('\n').includes(line) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 100));
+      return out.split('\n');
+    },
+    stop: () => void iw.kill(),
+  };
+}
+
 describe('the server away', () => {
   it('changes made through the view while the watch reconnects reach inotify once, not again with the resync after the server is back', async () => {
-    requireTool('inotifywait', 'inotify-tools');
     const away = await startSamba({});
     const v = await startView([`smb://${away.host}:${away.port}/data`, '-A', credentialsFile(away), '--backing', away.sharePath]);
     const m = v.mountPoint;
     writeFileSync(join(away.sharePath, 'old.txt'), 'old');
-    const iw = spawn('inotifywait', ['-m', '-r', '--format', '%e %w%f', m], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    iw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const iw = await inotifywaitOn(m);
     try {
-      await new Promise<void>((resolve) => iw.stderr.on('data', (c: Buffer) => c.toString().includes('Watches established') && resolve()));
       await away.stop();
       await v.waitLine(/view: reconnecting/, 15_000, 'stderr');
       // The backing folder is local: the user's changes go through while the server is away.
@@ -162,15 +176,13 @@ describe('the server away', () => {
       await v.waitLine(/view: watching: reconnected and resynchronised/, 30_000, 'stderr');
       await new Promise((r) => setTimeout(r, 1500));
       writeFileSync(join(away.sharePath, 'marker.txt'), 'm');
-      const t0 = Date.now();
-      while (!out.includes(`CREATE ${m}/marker.txt`) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
-      const lines = out.split('\n');
+      const lines = await iw.linesUntil(`CREATE ${m}/marker.txt`, 15_000);
       expect(lines).toContain(`CREATE ${m}/marker.txt`);
       expect(lines.filter((l) => l === `CREATE ${m}/offline.txt`)).toHaveLength(1);
       expect(lines.filter((l) => l === `CREATE,ISDIR ${m}/offline-dir`)).toHaveLength(1);
       expect(lines.filter((l) => l === `DELETE ${m}/old.txt`)).toHaveLength(1);
     } finally {
-      iw.kill();
+      iw.stop();
       await v.stop();
       await away.stop();
     }
@@ -179,15 +191,11 @@ describe('the server away', () => {
 
 describe('a server without change notification', () => {
   it('--poll-interval 5: changes made through the view reach inotify once, not again with the next listing', async () => {
-    requireTool('inotifywait', 'inotify-tools');
     const polled = await startSamba({ changeNotify: false });
     const v = await startView([`smb://${polled.host}:${polled.port}/data`, '-A', credentialsFile(polled), '--backing', polled.sharePath, '--poll-interval', '5']);
     const m = v.mountPoint;
-    const iw = spawn('inotifywait', ['-m', '-r', '--format', '%e %w%f', m], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    iw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const iw = await inotifywaitOn(m);
     try {
-      await new Promise<void>((resolve) => iw.stderr.on('data', (c: Buffer) => c.toString().includes('Watches established') && resolve()));
       // Spread over a poll interval: some are listed more than the 3 s own-change window later.
       for (let i = 0; i < 4; i++) {
         writeFileSync(join(m, `mine-${i}.txt`), 'mine');
@@ -195,13 +203,11 @@ describe('a server without change notification', () => {
       }
       await new Promise((r) => setTimeout(r, 6000));
       writeFileSync(join(polled.sharePath, 'marker.txt'), 'm');
-      const t0 = Date.now();
-      while (!out.includes(`CREATE ${m}/marker.txt`) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
-      const lines = out.split('\n');
+      const lines = await iw.linesUntil(`CREATE ${m}/marker.txt`, 20_000);
       expect(lines).toContain(`CREATE ${m}/marker.txt`);
       for (let i = 0; i < 4; i++) expect(lines.filter((l) => l === `CREATE ${m}/mine-${i}.txt`), `mine-${i}.txt`).toHaveLength(1);
     } finally {
-      iw.kill();
+      iw.stop();
       await v.stop();
       await polled.stop();
     }
