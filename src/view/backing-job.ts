@@ -48,7 +48,11 @@ export type BackingJob = U & (
    */
   | { op: 'readdirplus'; fh: bigint; size: number; dir: Uint8Array; dirIno: bigint; names: Uint8Array; from: number; at: number; nodes: BigUint64Array; types: Uint8Array }
   /** A replayed operation's answer that shows real attributes when the backing folder has them. */
-  | { op: 'replay-attr'; form: 'entry' | 'attr'; node: bigint; path: Uint8Array; isDir: boolean | undefined }
+  | {
+    op: 'replay-attr'; form: 'entry' | 'attr'; node: bigint; path: Uint8Array; isDir: boolean | undefined;
+    /** A folder a replay walks through: its real attributes whatever its type (a symbolic link), made up as a folder only when gone. */
+    walk?: true;
+  }
 );
 
 export type BackingUpdate =

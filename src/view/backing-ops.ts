@@ -171,7 +171,7 @@ function run(job: BackingJob, c: BackingContext): void {
       readdirplus(job, c);
       return;
     case 'replay-attr': {
-      const a = replayAttr(job.node, job.path, job.isDir, c);
+      const a = replayAttr(job.node, job.path, job.isDir, c, job.walk === true);
       c.write(job.form === 'attr' ? encodeAttr(u, a, c.t) : encodeEntry(u, job.node, a, c.t));
       return;
     }
@@ -221,11 +221,14 @@ function opendir(job: Extract<BackingJob, { op: 'opendir' }>, c: BackingContext)
   if (!c.write(encodeOpen(job.u, job.fh, 0))) c.update({ kind: 'closedir', fh: job.fh });
 }
 
-/** Real attributes when the backing folder has the name with the expected type, else made up. */
-function replayAttr(ino: bigint, path: Uint8Array, isDir: boolean | undefined, c: BackingContext): Attr {
+/**
+ * Real attributes when the backing folder has the name with the expected type (any type for a
+ * `walk`: the kernel must keep what it knows of a name that is still there), else made up.
+ */
+function replayAttr(ino: bigint, path: Uint8Array, isDir: boolean | undefined, c: BackingContext, walk: boolean): Attr {
   try {
     const st = lstat(path);
-    if (isDir === undefined || st.isDirectory() === isDir) return attrOf(st, ino);
+    if (walk || isDir === undefined || st.isDirectory() === isDir) return attrOf(st, ino);
   } catch {
     // gone already: made-up attributes are all the kernel needs to remove the name
   }

@@ -73,7 +73,7 @@ export class ReplayAnswers {
         // looked, inotify may watch it) it is the same folder, so each removal inside is replayed
         // in turn, with IN_DELETE_SELF for each folder, as locally.
         const from = job.kind === 'delete' ? target : old;
-        if (from && isInside(from, rel) && s.nodes.byPathOf(rel)) return this.entry(u, rel, rel, true);
+        if (from && isInside(from, rel) && s.nodes.byPathOf(rel)) return this.attrs('entry', u, s.nodes.remember(rel).id, rel, true, true);
         return false;
       }
       case Op.GETATTR: {
@@ -155,7 +155,7 @@ export class ReplayAnswers {
   }
 
   /** Real attributes when the backing folder has the name with the expected type, else made up. */
-  private attrs(form: 'entry' | 'attr', u: bigint, node: bigint, rel: Buffer, isDir: boolean | undefined): null {
-    return this.server.run({ op: 'replay-attr', form, u, node, path: this.server.backing(rel), isDir });
+  private attrs(form: 'entry' | 'attr', u: bigint, node: bigint, rel: Buffer, isDir: boolean | undefined, walk = false): null {
+    return this.server.run({ op: 'replay-attr', form, u, node, path: this.server.backing(rel), isDir, ...(walk ? { walk } : {}) });
   }
 }
