@@ -177,3 +177,17 @@ export function parsePositive(what: string, integer: boolean) {
     return n;
   };
 }
+
+/**
+ * `--format` and `--timefmt` of `watch` and `monitor`: an unknown directive (`%x` in --format, a
+ * conversion strftime does not know in --timefmt) or a lone `%` at the end is a usage error, said
+ * before connecting. The printer's module is loaded only when either option is given.
+ */
+export async function checkFormatOptions(opts: { format?: string; timefmt?: string }): Promise<void> {
+  if (opts.format === undefined && opts.timefmt === undefined) return;
+  const { formatProblem, FORMAT_DIRECTIVES, TIME_CONVERSIONS } = await import('../sinks/terminal.js');
+  const format = opts.format === undefined ? undefined : formatProblem(opts.format, FORMAT_DIRECTIVES);
+  if (format) throw new UsageError(`bad --format: ${format}`);
+  const timefmt = opts.timefmt === undefined ? undefined : formatProblem(opts.timefmt, TIME_CONVERSIONS);
+  if (timefmt) throw new UsageError(`bad --timefmt: ${timefmt}`);
+}

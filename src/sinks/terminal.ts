@@ -52,7 +52,28 @@ function zoneName(d: Date): string {
   return part?.value ?? 'UTC';
 }
 
-/** strftime(3), the conversions inotifywait users write in `--timefmt`; local time. */
+/** The conversions strftime below knows (those of strftime(3) in the C locale, but the week numbers and E/O modifiers). */
+export const TIME_CONVERSIONS = 'YCymdeHIpPMSjaAbhBkluwcxXrZFTDRsznt%';
+/** The directives formatEvent knows. */
+export const FORMAT_DIRECTIVES = 'wfeTolsn%';
+
+/**
+ * Why `fmt` is not a valid --format (known: the directives of formatEvent) or --timefmt (known:
+ * TIME_CONVERSIONS), or undefined when it is. An unknown directive is refused rather than printed
+ * as it is: a typo would otherwise reach every line a script reads.
+ */
+export function formatProblem(fmt: string, known: string): string | undefined {
+  for (let i = 0; i < fmt.length; i++) {
+    if (fmt[i] !== '%') continue;
+    const c = fmt[i + 1];
+    if (c === undefined) return 'it ends with a lone % (write %% for a percent sign)';
+    if (!known.includes(c)) return `unknown directive %${escapeForTerminal(c)} (known: ${[...known].map((k) => `%${k}`).join(' ')})`;
+    i++;
+  }
+  return undefined;
+}
+
+/** strftime(3), the conversions inotifywait users write in `--timefmt` (TIME_CONVERSIONS); local time. */
 export function strftime(fmt: string, d: Date): string {
   return fmt.replace(/%([a-zA-Z%])/g, (m, c: string) => {
     switch (c) {
@@ -75,6 +96,11 @@ export function strftime(fmt: string, d: Date): string {
       case 'l': return String(((d.getHours() + 11) % 12) + 1).padStart(2, ' ');
       case 'u': return String(d.getDay() || 7);
       case 'w': return String(d.getDay());
+      case 'C': return pad(Math.floor(d.getFullYear() / 100));
+      case 'P': return d.getHours() < 12 ? 'am' : 'pm';
+      case 'r': return `${pad(((d.getHours() + 11) % 12) + 1)}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${d.getHours() < 12 ? 'AM' : 'PM'}`;
+      case 'x': return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${pad(d.getFullYear() % 100)}`;
+      case 'X': return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
       case 'c': return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${d.getFullYear()}`;
       case 'Z': return zoneName(d);
       case 'F': return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;

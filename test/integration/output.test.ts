@@ -78,6 +78,32 @@ describe('watch output', () => {
     expect(r.stdout.filter(Boolean)).toEqual([`UTC ${day} ${month}|z.txt`]);
   });
 
+  it('--format and --timefmt refuse an unknown directive or a lone % in one line, exit 1, before connecting', { timeout: 30_000 }, async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['watch', '--format', '%w %x', url, '-A', cred], /^smbnotify: bad --format: unknown directive %x \(known: %w %f %e %T %o %l %s %n %%\)$/],
+      [['watch', '--format', '%f 100%', url, '-A', cred], /^smbnotify: bad --format: it ends with a lone % \(write %% for a percent sign\)$/],
+      [['watch', '--format', '%T %f', '--timefmt', '%H:%M:%Q', url, '-A', cred], /^smbnotify: bad --timefmt: unknown directive %Q \(known: %Y /],
+      [['monitor', '--bus', bus.address, '--format', '%w %x'], /^smbnotify: bad --format: unknown directive %x /],
+    ];
+    for (const [args, line] of cases) {
+      const r = runCli(args);
+      const { code } = await r.exit;
+      expect(code, args.join(' ')).toBe(1);
+      expect(r.stdout.filter(Boolean)).toEqual([]);
+      expect(r.stderr.filter(Boolean)).toHaveLength(1);
+      expect(r.stderr[0]).toMatch(line);
+    }
+    // What is known works: %% and %n in --format, %x and %X (the C locale's date and time) in --timefmt.
+    mkdirSync(join(samba.sharePath, 'out', 'fmt'), { recursive: true });
+    const r = runCli(['watch', '--format', '%f 100%%%n%T', '--timefmt', '%x %X', `${url}/out/fmt`, '-A', cred], { TZ: 'UTC' });
+    await r.waitLine(/WATCHING/, 15_000, 'stderr');
+    writeFileSync(join(samba.sharePath, 'out', 'fmt', 'f.txt'), 'x');
+    expect((await r.exit).code).toBe(0);
+    expect(r.stdout.filter(Boolean)).toHaveLength(2);
+    expect(r.stdout[0]).toBe('f.txt 100%');
+    expect(r.stdout[1]).toMatch(/^\d\d\/\d\d\/\d\d \d\d:\d\d:\d\d$/);
+  });
+
   it('SMBNOTIFY_TRACE=notify prints each CHANGE_NOTIFY response on stderr, before its events', { timeout: 30_000 }, async () => {
     mkdirSync(join(samba.sharePath, 'out', 'trace'), { recursive: true });
     const r = runCli(['watch', `${url}/out/trace`, '-A', cred], { SMBNOTIFY_TRACE: 'notify' });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { CommandIO } from './info.js';
 import type { MonitorOptions } from './monitor-run.js';
 import { UsageError } from '../errors.js';
+import { checkFormatOptions } from '../options.js';
 
 export function registerMonitor(program: Command, io: CommandIO & { err: (line: string) => void }): void {
   program
@@ -19,6 +20,7 @@ export function registerMonitor(program: Command, io: CommandIO & { err: (line: 
     .option('--mqtt-password-file <FILE>', 'with --mqtt: file holding the password (mode 600)')
     .option('--mqtt-ca <FILE>', 'with --mqtt: CA certificate (PEM) of an mqtts:// or wss:// broker')
     .action(async (opts: MonitorOptions) => {
+      await checkFormatOptions(opts);
       if (opts.mqtt !== undefined) return (await import('./monitor-mqtt.js')).runMqttMonitor({ ...opts, mqtt: opts.mqtt }, io);
       if (opts.topicPrefix ?? opts.mqttUser ?? opts.mqttPasswordFile ?? opts.mqttCa) throw new UsageError('--topic-prefix and --mqtt-* options need --mqtt URL');
       return (await import('./monitor-run.js')).runMonitor(opts, io);

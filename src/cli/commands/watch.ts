@@ -10,7 +10,7 @@ import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
 import type { Watcher } from '../../watch/watcher.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
-import { addConnectionOptions, parsePositive } from '../options.js';
+import { addConnectionOptions, checkFormatOptions, parsePositive } from '../options.js';
 import type { ResolvedTarget, WatchCliConnection } from '../watch-targets.js';
 import type { CommandIO } from './info.js';
 
@@ -174,7 +174,7 @@ export function registerWatch(program: Command, io: WatchIO): Command {
     .option('-q, --quiet', 'do not print watch-state messages on stderr')
     .option('--include <REGEX>', 'only paths matching REGEX', parseRegex)
     .option('--exclude <REGEX>', 'no paths matching REGEX', parseRegex)
-    .option('--format <FMT>', 'print events as FMT: %w target, %f path, %e event, %T time, %o old path, %l local path, %s source')
+    .option('--format <FMT>', 'print events as FMT: %w target, %f path, %e event, %T time, %o old path, %l local path, %s source, %n newline, %% percent')
     .option('--timefmt <FMT>', 'strftime format for %T (default "%F %T")')
     .option('--json', 'one JSON object per event per line')
     .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
@@ -185,6 +185,7 @@ export function registerWatch(program: Command, io: WatchIO): Command {
   addConnectionOptions(cmd, 'watch');
   cmd.action(async (targets: string[], opts: WatchOptions) => {
     if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
+    await checkFormatOptions(opts);
     await runWatch(targets, opts, io);
   });
   return cmd;
