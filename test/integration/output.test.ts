@@ -4,7 +4,7 @@
 // watch id; %Z in --timefmt; and with events=/include= in the config, seq has no gaps and the
 // counters count what passed.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +102,27 @@ describe('watch output', () => {
     expect(r.stdout.filter(Boolean)).toHaveLength(2);
     expect(r.stdout[0]).toBe('f.txt 100%');
     expect(r.stdout[1]).toMatch(/^\d\d\/\d\d\/\d\d \d\d:\d\d:\d\d$/);
+  });
+
+  it('watch --json with -e and --exclude: seq numbers only the events that pass, as the daemon does (no gaps)', { timeout: 30_000 }, async () => {
+    mkdirSync(join(samba.sharePath, 'out', 'seq'), { recursive: true });
+    const r = runCli(['watch', '-m', '--json', '-e', 'DELETE,STATE', '--exclude', '\\.log$', `${url}/out/seq`, '-A', cred]);
+    try {
+      await r.waitLine(/"state":"watching"/, 15_000);
+      for (const name of ['a.txt', 'b.log', 'c.txt']) {
+        writeFileSync(join(samba.sharePath, 'out', 'seq', name), 'x');
+        await sleep(150);
+      }
+      for (const name of ['a.txt', 'b.log', 'c.txt']) {
+        rmSync(join(samba.sharePath, 'out', 'seq', name));
+        await sleep(150);
+      }
+      await r.waitLine(/c\.txt/);
+    } finally {
+      await stop(r);
+    }
+    const events = r.stdout.filter(Boolean).map((l) => JSON.parse(l) as { seq: number; event: string; path: string });
+    expect(events.map((e) => [e.seq, e.event, e.path])).toEqual([[1, 'STATE', 'out/seq'], [2, 'DELETE', 'out/seq/a.txt'], [3, 'DELETE', 'out/seq/c.txt']]);
   });
 
   it('SMBNOTIFY_TRACE=notify prints each CHANGE_NOTIFY response on stderr, before its events', { timeout: 30_000 }, async () => {

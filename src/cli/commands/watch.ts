@@ -97,7 +97,6 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
     // Say which credentials were borrowed from a mount (smbinfo notify needed none: it rode on
     // the kernel's session, which we cannot).
     if (!opts.quiet) for (const from of new Set(targets.map((t) => t.credentialsFrom).filter((f) => f !== undefined))) io.err(`smbnotify: using ${from}`);
-    const printer = eventPrinter(opts, io, targets.length > 1);
     const shares = [...new Set(targets.map((t) => t.share))];
     for (const share of shares) {
       try {
@@ -109,6 +108,8 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
       }
     }
     for (const t of targets) {
+      // One printer per TARGET: with -e, --include or --exclude, each TARGET's seq counts what it printed.
+      const printer = eventPrinter(opts, io, targets.length > 1, true);
       const w = new Watcher(t.share, {
         path: t.target.path,
         recursive: opts.recursive === true,
