@@ -137,7 +137,7 @@ describe('watch output', () => {
 });
 
 describe('daemon: monitor --format and config filters', () => {
-  it("monitor's %w is the watched folder; with events= and include=, seq has no gaps and eventsSeen counts what passed", { timeout: 60_000 }, async () => {
+  it("monitor's %w is the watched folder, with its server's port; with events= and include=, seq has no gaps and eventsSeen counts what passed", { timeout: 60_000 }, async () => {
     mkdirSync(join(samba.sharePath, 'out', 'filtered'), { recursive: true });
     const journal = join(dir, 'journal.jsonl');
     const config = join(dir, 'config');
@@ -153,9 +153,11 @@ describe('daemon: monitor --format and config filters', () => {
         await sleep(150);
       }
       await mon.waitLine(/two\.txt/, 10_000);
+      // The server's port is in %w (the watch's label, as `status` shows it): another smbd on
+      // the same host is another folder.
       expect(mon.stdout.filter(Boolean)).toEqual([
-        `//${samba.host}/data/out/filtered|one.txt|CREATE`,
-        `//${samba.host}/data/out/filtered|two.txt|CREATE`,
+        `//${samba.host}:${samba.port}/data/out/filtered|one.txt|CREATE`,
+        `//${samba.host}:${samba.port}/data/out/filtered|two.txt|CREATE`,
       ]);
       const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { seq: number; event: string; path: string });
       expect(lines.map((e) => e.seq)).toEqual(lines.map((_e, i) => i + 1));

@@ -59,6 +59,25 @@ function followDaemon(bus: dbus.MessageBus, say: (line: string) => void): void {
   });
 }
 
+/**
+ * What monitor's %w shows: the watch's label from ListWatches (`//host[:port]/share/folder`, the
+ * port when it is not 445, so that two servers on one host are told apart), asked for once per
+ * watch id; for a watch already gone, the folder the event names (without a port).
+ */
+function watchLabels(bus: dbus.MessageBus): { of: (e: DaemonEvent) => Promise<string>; forget: () => void } {
+  const labels = new Map<string, string>();
+  return {
+    async of(e) {
+      if (!labels.has(e.watchId)) {
+        const watches = await callDaemon(bus, 'ListWatches').catch(() => []) as Array<Record<string, unknown>>;
+        for (const w of watches.map(unwrapDict)) if (typeof w['id'] === 'string' && typeof w['label'] === 'string') labels.set(w['id'], w['label']);
+      }
+      return labels.get(e.watchId) ?? watchedTarget(e);
+    },
+    forget: () => labels.clear(),
+  };
+}
+
 export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (line: string) => void } & StopIO): Promise<void> {
   if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
   const stops = stopSignals(io);
@@ -72,12 +91,24 @@ export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (l
     await stops.race(addMatch(`type='signal',interface='${IFACE}',member='Event'`));
     await stops.race(addMatch(`type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${NAME}'`));
     const print = eventPrinter(opts, io, true);
+    const labels = opts.format === undefined ? null : watchLabels(bus);
+    // Events are printed in the order they came, also while a watch's label is being asked for.
+    let printed = Promise.resolve();
     bus.on('message', (msg: dbus.Message) => {
       if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== IFACE || msg.member !== 'Event') return;
       const e = unwrapDict(msg.body?.[0] as Record<string, unknown>) as unknown as DaemonEvent;
-      print(e, e.watchId, watchedTarget(e));
+      if (!labels) return void print(e, e.watchId, watchedTarget(e));
+      printed = printed
+        .then(async () => {
+          print(e, e.watchId, await labels.of(e));
+        })
+        .catch((err: unknown) => io.err(`smbnotify: ${(err as Error).message}`));
     });
-    followDaemon(bus, (line) => io.err(line));
+    followDaemon(bus, (line) => {
+      // A daemon that comes back numbers its watches from w1 again.
+      labels?.forget();
+      io.err(line);
+    });
     const running = await stops.race(callDaemon(bus, 'GetStatus').then(() => true, (err: unknown) => {
       io.err(`smbnotify: ${notRunning(err, opts.bus ?? 'session').message}; waiting for its signals`);
       return false;
