@@ -57,8 +57,10 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
     return this.current;
   }
 
+  /** `//host[:port]/share`; an IPv6 address in brackets (`//[::1]:1445/share`), as a target writes it. */
   get label(): string {
-    return `//${this.opts.host}${this.opts.port && this.opts.port !== 445 ? `:${this.opts.port}` : ''}/${this.opts.share}`;
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `//${host}${this.opts.port && this.opts.port !== 445 ? `:${this.opts.port}` : ''}/${this.opts.share}`;
   }
 
   /**

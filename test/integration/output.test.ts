@@ -125,6 +125,13 @@ describe('watch output', () => {
     expect(events.map((e) => [e.seq, e.event, e.path])).toEqual([[1, 'STATE', 'out/seq'], [2, 'DELETE', 'out/seq/a.txt'], [3, 'DELETE', 'out/seq/c.txt']]);
   });
 
+  it('an IPv6 server is named in brackets, so that its port is not read as part of the address', { timeout: 30_000 }, async () => {
+    mkdirSync(join(samba.sharePath, 'out', 'v6'), { recursive: true });
+    const r = runCli(['watch', '-t', '1', `smb://[::1]:${samba.port}/data/out/v6`, '-A', cred]);
+    expect((await r.exit).code).toBe(2);
+    expect(r.stderr.filter(Boolean)).toEqual([`smb://[::1]:${samba.port}/data/out/v6 WATCHING: watching //[::1]:${samba.port}/data/out/v6`]);
+  });
+
   it('SMBNOTIFY_TRACE=notify prints each CHANGE_NOTIFY response on stderr, before its events', { timeout: 30_000 }, async () => {
     mkdirSync(join(samba.sharePath, 'out', 'trace'), { recursive: true });
     const r = runCli(['watch', `${url}/out/trace`, '-A', cred], { SMBNOTIFY_TRACE: 'notify' });
