@@ -11,6 +11,7 @@ import { isMissing, isPermanent } from '../smb/status.js';
 import { RepeatedFailure } from '../watch/repeated-failure.js';
 import { Watcher } from '../watch/watcher.js';
 import { notifyTraceLine, traceEnabled } from '../watch/trace.js';
+import { escapeForTerminal } from '../watch/safe-text.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
 import { WatchView, type WatchViewSpec } from './watch-view.js';
 import { describeSmbFailure, type ErrorContext } from '../smb/describe.js';
@@ -127,7 +128,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     if (e.event === 'STATE') {
       this.stateNow = e.state ?? this.stateNow;
       this.messageNow = e.message ?? '';
-      this.log(`${this.spec.id} ${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}: ${this.stateNow}: ${this.messageNow}`);
+      // The path and the message may hold names from the server (or a D-Bus caller's target): escaped as the stream escapes them.
+      this.log(`${this.spec.id} ${escapeForTerminal(`${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`)}: ${this.stateNow}: ${escapeForTerminal(this.messageNow)}`);
     } else {
       if (this.spec.events && !this.spec.events.includes(e.event as ChangeKind)) return;
       if (this.spec.include && !this.spec.include.test(e.path)) return;

@@ -177,4 +177,28 @@ describe('daemon: monitor --format and config filters', () => {
       await d.exit;
     }
   });
+
+  it('status and the daemon\'s log escape a watch\'s target and message (a D-Bus caller\'s or a server\'s names)', { timeout: 60_000 }, async () => {
+    const d = runCli(['daemon', '--bus', bus.address, '--config', '/dev/null', '--journal', 'off']);
+    try {
+      await d.waitLine(/daemon running/, 20_000, 'stderr');
+      // An unreachable server: the watch stays, reconnecting, with its label.
+      const added = await run(requireTool('gdbus', 'libglib2.0-bin'), ['call', '--address', bus.address, '--dest', 'io.github.smbnotify', '--object-path', '/io/github/smbnotify',
+        '--method', 'io.github.smbnotify.Watcher1.AddWatch', 'smb://127.0.0.1:1/data/evil%1B%5B2J%E2%80%AEx', "{'guest': <true>}"]);
+      expect(added.stdout).toMatch(/'w1'/);
+      await d.waitLine(/^w1 .*reconnecting/, 20_000, 'stderr');
+      const st = runCli(['status', '--bus', bus.address]);
+      expect((await st.exit).code).toBe(0);
+      const js = runCli(['status', '--bus', bus.address, '--json']);
+      expect((await js.exit).code).toBe(0);
+      for (const line of [...st.stdout, ...js.stdout, ...d.stderr]) expect(line).not.toMatch(/[\u001b\u202e]/);
+      expect(st.stdout.join('\n')).toContain('//127.0.0.1:1/data/evil\\x1b[2J\\u{202e}x');
+      expect(d.stderr.find((l) => l.startsWith('w1 '))).toContain('//127.0.0.1:1/data/evil\\x1b[2J\\u{202e}x: ');
+      const parsed = JSON.parse(js.stdout.join('')) as { watches: Array<{ label: string }> };
+      expect(parsed.watches[0]!.label).toBe('//127.0.0.1:1/data/evil\u001b[2J\u202ex');
+    } finally {
+      d.child.kill('SIGTERM');
+      await d.exit;
+    }
+  });
 });

@@ -10,6 +10,7 @@ import { BUS_NAME as NAME, INTERFACE as IFACE, OBJECT_PATH as PATH } from '../..
 import { eventPrinter } from '../../sinks/printer.js';
 import { watchedTarget } from '../../sinks/terminal.js';
 import { UsageError } from '../errors.js';
+import { escapeForTerminal, jsonLine } from '../../watch/safe-text.js';
 import type { CommandIO } from './info.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
 
@@ -135,25 +136,28 @@ export async function runStatus(opts: { bus?: string; json?: boolean }, io: Comm
       throw notRunning(err, busName);
     }
     if (opts.json) {
-      io.out(JSON.stringify({ ...status, watches }));
+      io.out(jsonLine({ ...status, watches }));
       return;
     }
-    io.out(`smbnotify ${String(status['version'])} daemon, pid ${String(status['pid'])}, since ${String(status['startedAt'])}${status['journal'] ? `, journal ${String(status['journal'])}` : ''}`);
+    // Targets, messages and view paths may hold names from a server or a D-Bus caller: escaped
+    // as the event stream escapes them, so that none moves the cursor or fakes a line.
+    const text = (v: unknown) => escapeForTerminal(String(v));
+    io.out(`smbnotify ${text(status['version'])} daemon, pid ${text(status['pid'])}, since ${text(status['startedAt'])}${status['journal'] ? `, journal ${text(status['journal'])}` : ''}`);
     if (watches.length === 0) {
       io.out('no watches');
       return;
     }
     const rows = watches.map((w) => [
       w.id, w.state, w.label, w.dialect ?? '-', w.encryption ?? (w.signing ? `signed ${w.signing}` : '-'), String(w.eventsSeen ?? 0), w.lastEventTime ?? '-',
-    ]);
+    ].map(text));
     const head = ['ID', 'STATE', 'TARGET', 'DIALECT', 'PROTECTION', 'EVENTS', 'LAST EVENT'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
     io.out(line(head));
     for (const r of rows) io.out(line(r));
-    for (const w of watches) if (w.state === 'stopped' || w.state === 'reconnecting') io.out(`${w.id}: ${w.message}`);
+    for (const w of watches) if (w.state === 'stopped' || w.state === 'reconnecting') io.out(`${text(w.id)}: ${text(w.message)}`);
     for (const w of watches) {
-      if (w.viewState) io.out(`${w.id}: view ${w.viewState}${w.view ? ` at ${w.view}` : ''}${w.viewBacking ? ` (backing ${w.viewBacking})` : ''}${w.viewMessage ? `: ${w.viewMessage}` : ''}`);
+      if (w.viewState) io.out(text(`${w.id}: view ${w.viewState}${w.view ? ` at ${w.view}` : ''}${w.viewBacking ? ` (backing ${w.viewBacking})` : ''}${w.viewMessage ? `: ${w.viewMessage}` : ''}`));
     }
   } finally {
     bus.disconnect();
