@@ -30,6 +30,8 @@ export const INTERFACE = 'io.github.smbnotify.Watcher1';
 export const ERROR_FAILED = 'io.github.smbnotify.Error.Failed';
 export const ERROR_NOT_FOUND = 'io.github.smbnotify.Error.NotFound';
 export const ERROR_INVALID_ARGS = 'io.github.smbnotify.Error.InvalidArgs';
+/** The bus's own error for arguments of the wrong types (D-Bus specification, standard errors). */
+const DBUS_INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs';
 
 // RequestName flags and replies (D-Bus specification, org.freedesktop.DBus.RequestName).
 const DO_NOT_QUEUE = 4;
@@ -258,13 +260,32 @@ const ARG_NAMES: Record<string, string[]> = {
   StateChanged: ['watchId', 'state', 'message'],
 };
 
+/** The methods' signatures (as in the XML contract). */
+const METHODS: Record<string, { inSignature: string; outSignature: string }> = {
+  AddWatch: { inSignature: 'sa{sv}', outSignature: 's' },
+  RemoveWatch: { inSignature: 's', outSignature: '' },
+  ListWatches: { inSignature: '', outSignature: 'aa{sv}' },
+  GetStatus: { inSignature: '', outSignature: 'a{sv}' },
+};
+
+/**
+ * A call of one of our methods with other argument types: dbus-next would answer UnknownMethod
+ * ("does not exist"), which sends a user of dbus-send (which cannot write a{sv} of variants) or
+ * busctl looking for a missing method. It is the standard InvalidArgs, naming the signature.
+ */
+function wrongSignature(msg: dbus.Message): string | undefined {
+  const member = msg.member ?? '';
+  if (!Object.hasOwn(METHODS, member)) return undefined;
+  const want = METHODS[member]!.inSignature;
+  const got = msg.signature ?? '';
+  if (got === want) return undefined;
+  const args = want ? `(${want}): ${ARG_NAMES[member]!.slice(0, member === 'AddWatch' ? 2 : 1).join(', ')}` : 'no arguments';
+  const hint = member === 'AddWatch' ? ' (dbus-send cannot write a{sv} of variants: use gdbus call or busctl call)' : '';
+  return `${member} takes ${args}; this call has (${got})${hint}`;
+}
+
 WatcherInterface.configureMembers({
-  methods: {
-    AddWatch: { inSignature: 'sa{sv}', outSignature: 's' },
-    RemoveWatch: { inSignature: 's', outSignature: '' },
-    ListWatches: { inSignature: '', outSignature: 'aa{sv}' },
-    GetStatus: { inSignature: '', outSignature: 'a{sv}' },
-  },
+  methods: METHODS,
   signals: {
     Event: { signature: 'a{sv}' },
     StateChanged: { signature: 'sss' },
@@ -343,8 +364,15 @@ export class DbusApi implements EventSink {
     const iface = new WatcherInterface(control, (sender) => callerUid(bus, sender));
     // dbus-next calls method handlers with the message before dispatching it to the interface;
     // this one only notes who is calling AddWatch (returning false lets dispatch go on).
+    // A call with the wrong argument types is answered InvalidArgs here (true: handled).
     const noteSender = (msg: dbus.Message): boolean => {
-      if (msg.path === OBJECT_PATH && msg.interface === INTERFACE && msg.member === 'AddWatch') iface.currentSender = msg.sender;
+      if (msg.path !== OBJECT_PATH || msg.interface !== INTERFACE) return false;
+      const wrong = wrongSignature(msg);
+      if (wrong) {
+        bus.send((dbus.Message.newError as unknown as (m: dbus.Message, name: string, text: string) => dbus.Message)(msg, DBUS_INVALID_ARGS, wrong));
+        return true;
+      }
+      if (msg.member === 'AddWatch') iface.currentSender = msg.sender;
       return false;
     };
     bus.addMethodHandler(noteSender);

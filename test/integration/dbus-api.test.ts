@@ -197,6 +197,20 @@ describe('methods', () => {
     expect(status).not.toContain("'journal'");
   });
 
+  it('a call with the wrong argument types is InvalidArgs naming the signature, not "does not exist"', async () => {
+    const dbusSend = requireTool('dbus-send', 'dbus-bin');
+    const send = (method: string, ...args: string[]) => failing(run(dbusSend, [`--bus=${dbusd.address}`, '--print-reply', `--dest=${NAME}`, PATH, `${IFACE}.${method}`, ...args]));
+    const calls = control.calls.length;
+    // dbus-send writes dict:string:string, never a{sv}: the first thing a dbus-send user tries.
+    expect((await send('AddWatch', 'string://h/s', 'dict:string:string:recursive,true')).trim()).toBe(
+      'Error org.freedesktop.DBus.Error.InvalidArgs: AddWatch takes (sa{sv}): target, options; this call has (sa{ss}) (dbus-send cannot write a{sv} of variants: use gdbus call or busctl call)');
+    expect((await send('RemoveWatch', 'int32:3')).trim()).toBe('Error org.freedesktop.DBus.Error.InvalidArgs: RemoveWatch takes (s): id; this call has (i)');
+    expect(await failing(busctlCall('GetStatus', 's', 'x'))).toBe('Call failed: GetStatus takes no arguments; this call has (s)');
+    // A member that does not exist stays UnknownMethod.
+    expect((await send('Frobnicate')).trim()).toMatch(/^Error org\.freedesktop\.DBus\.Error\.UnknownMethod: /);
+    expect(control.calls.length).toBe(calls);
+  });
+
   it('errors come back as D-Bus errors with fitting names and one-line messages', async () => {
     const notFound = await failing(gdbusCall('RemoveWatch', 'w99'));
     expect(notFound).toBe('Error: GDBus.Error:io.github.smbnotify.Error.NotFound: no watch w99');
