@@ -184,10 +184,17 @@ export class NameCheck {
         this.release(path, true);
         return;
       }
+      // The folder went away since (the watched folder itself, whose removal RootGuard reports
+      // and waits out; or a folder whose parent reports it): what waited goes out as it is. Not
+      // an error of the watch: that would reset the connection and report the removal twice.
+      let listed = false;
       try {
         await w.rescan(now);
+        listed = true;
+      } catch (err) {
+        if (!isMissing(err)) throw err;
       } finally {
-        this.release(path, false, now);
+        this.release(path, !listed, now);
       }
     }), VERIFY_DELAY_MS);
     this.verifying.set(path, timer);

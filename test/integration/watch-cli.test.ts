@@ -1,7 +1,7 @@
 // `smbnotify watch` as a user runs it: exit statuses, the inotifywait-style options, --json
 // fields, renames on one line, local paths through a mountinfo fixture (prefixpath included),
 // and a clean Ctrl-C that closes the handles on the server.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,35 @@ describe('smbnotify watch', () => {
       expect((await b.exit).code).toBe(1);
       expect(b.stderr.filter(Boolean)).toEqual(["smbnotify: option '--buffer-size <BYTES>' argument '" + bad + "' is invalid. --buffer-size must be a whole number of bytes from 1 to 4294967295."]);
     }
+  });
+
+  it('-m on a folder removed with its subfolder: one DELETE_SELF, then waiting for it; no error, no reconnect', async () => {
+    // With another client holding the subfolder open (here a recursive watch above it), Samba
+    // reports its removal twice; the second names nothing the watch holds, so the folder is
+    // listed to settle it, and it is gone by then. That listing's STATUS_OBJECT_NAME_NOT_FOUND
+    // once reset the connection ('error: CREATE failed', 'connection lost') and the
+    // resynchronisation said DELETE_SELF a second time.
+    mkdirSync(join(samba.sharePath, 'gone', 'sub'), { recursive: true });
+    const other = runCli(['watch', '-m', '-r', url, '-A', cred]);
+    const r = runCli(['watch', '-m', `${url}/gone`, '-A', cred], { SMBNOTIFY_TRACE: 'notify' });
+    try {
+      await established(other);
+      await established(r);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      rmSync(join(samba.sharePath, 'gone'), { recursive: true });
+      await r.waitLine(/DELETE_SELF/);
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    } finally {
+      r.child.kill('SIGINT');
+      other.child.kill('SIGINT');
+      await r.exit;
+      await other.exit;
+    }
+    expect(r.stdout.filter(Boolean)).toEqual(['DELETE,ISDIR    sub', 'DELETE_SELF     .']);
+    expect(r.stderr.filter((l) => !l.includes('trace:'))).toEqual([
+      `${url}/gone WATCHING: watching //${samba.host}:${samba.port}/data/gone`,
+      `${url}/gone POLLING: watched folder deleted: waiting for it to come back`,
+    ]);
   });
 
   it('exits 2 when --timeout passes with nothing to report', async () => {
