@@ -78,12 +78,15 @@ describe('watch output', () => {
     expect(r.stdout.filter(Boolean)).toEqual([`UTC ${day} ${month}|z.txt`]);
   });
 
-  it('--format and --timefmt refuse an unknown directive or a lone % in one line, exit 1, before connecting', { timeout: 30_000 }, async () => {
+  it('--format and --timefmt refuse an unknown directive or a lone %, -e an empty list, in one line, exit 1, before connecting', { timeout: 30_000 }, async () => {
     const cases: Array<[string[], RegExp]> = [
       [['watch', '--format', '%w %x', url, '-A', cred], /^smbnotify: bad --format: unknown directive %x \(known: %w %f %e %T %o %l %s %n %%\)$/],
       [['watch', '--format', '%f 100%', url, '-A', cred], /^smbnotify: bad --format: it ends with a lone % \(write %% for a percent sign\)$/],
       [['watch', '--format', '%T %f', '--timefmt', '%H:%M:%Q', url, '-A', cred], /^smbnotify: bad --timefmt: unknown directive %Q \(known: %Y /],
       [['monitor', '--bus', bus.address, '--format', '%w %x'], /^smbnotify: bad --format: unknown directive %x /],
+      // An empty -e (an unset shell variable) would print nothing, ever.
+      [['watch', '-e', '', url, '-A', cred], /^smbnotify: option '-e, --event <LIST>' argument '' is invalid\. no event named: use CREATE, /],
+      [['watch', '-e', ' , ', url, '-A', cred], /^smbnotify: option '-e, --event <LIST>' argument ' , ' is invalid\. no event named: /],
     ];
     for (const [args, line] of cases) {
       const r = runCli(args);

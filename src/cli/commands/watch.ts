@@ -42,6 +42,8 @@ export function parseEventList(text: string, previous?: Set<string>): Set<string
     if (!kinds) throw new InvalidArgumentError(`unknown event "${raw.trim()}": use ${[...CHANGE_KINDS, 'MOVE', 'STATE'].join(', ')}`);
     for (const k of kinds) out.add(k);
   }
+  // `-e ""` (an empty shell variable) would show nothing, ever: refused as inotifywait does.
+  if (out.size === 0) throw new InvalidArgumentError(`no event named: use ${[...CHANGE_KINDS, 'MOVE', 'STATE'].join(', ')}`);
   return out;
 }
 
