@@ -134,6 +134,8 @@ function parseEvents(value: string, where: string): ChangeKind[] {
     else if (CHANGE_KINDS.includes(name as ChangeKind)) out.push(name as ChangeKind);
     else throw new ConfigError(`${where}: unknown event "${raw.trim()}"`);
   }
+  // An empty list would pass nothing, silently: leave the key out to pass every event.
+  if (out.length === 0) throw new ConfigError(`${where}: events = names no event (leave it out for all of them)`);
   return out;
 }
 

@@ -61,6 +61,8 @@ describe('config file', () => {
       expect(parseConfig(`[watch ${name}]\ntarget = //h/s\nview = /srv/v`, 'cfg').watches[0]?.view).toBe('/srv/v');
     }
     expect(() => parseConfig('[watch x]\ntarget = //h/s\nevents = CLOSE_WRITE', 'cfg')).toThrow(/unknown event "CLOSE_WRITE"/);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\nevents =', 'cfg')).toThrow(/events = names no event \(leave it out for all of them\)/);
+    expect(() => parseConfig('[watch x]\ntarget = //h/s\nevents = ,', 'cfg')).toThrow(/events = names no event/);
   });
 });
 
