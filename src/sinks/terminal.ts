@@ -5,6 +5,7 @@
  */
 import type { WatchEvent } from '../watch/events.js';
 import { escapeForTerminal } from '../watch/safe-text.js';
+import { zoneAbbreviation } from './zone-abbreviation.js';
 
 /** `CREATE`, `CREATE,ISDIR` (inotifywait's spelling), `MOVED_TO,ISDIR` ... */
 export function eventName(e: WatchEvent): string {
@@ -45,12 +46,6 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const FULL_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const FULL_MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
-
-/** %Z: the local time zone's abbreviation (`UTC`, `CET`), or its offset where ICU has no name. */
-function zoneName(d: Date): string {
-  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName');
-  return part?.value ?? 'UTC';
-}
 
 /** The conversions strftime below knows (those of strftime(3) in the C locale, but the week numbers and E/O modifiers). */
 export const TIME_CONVERSIONS = 'YCymdeHIpPMSjaAbhBkluwcxXrZFTDRsznt%';
@@ -102,7 +97,7 @@ export function strftime(fmt: string, d: Date): string {
       case 'x': return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${pad(d.getFullYear() % 100)}`;
       case 'X': return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
       case 'c': return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${d.getFullYear()}`;
-      case 'Z': return zoneName(d);
+      case 'Z': return zoneAbbreviation(d);
       case 'F': return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
       case 'T': return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
       case 'D': return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${pad(d.getFullYear() % 100)}`;
