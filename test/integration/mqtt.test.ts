@@ -147,7 +147,7 @@ describe('events on MQTT', () => {
     }
   });
 
-  it('monitor --mqtt prints the stream like monitor does', async () => {
+  it('monitor --mqtt prints the stream like monitor does, and ends as it does (130, 143)', async () => {
     const mon = runCli(['monitor', '--mqtt', broker.url, '--json']);
     try {
       await mon.waitLine(/listening/, 15_000, 'stderr');
@@ -157,9 +157,14 @@ describe('events on MQTT', () => {
       // The same line as the journal's (which may be written a moment after MQTT sent it).
       await until(() => journalLines().includes(line), 'the monitor line in the journal');
     } finally {
+      // Ends as monitor on D-Bus and watch do (stopping.test.ts): 130 after Ctrl-C.
       mon.child.kill('SIGINT');
-      expect((await mon.exit).code).toBe(0);
+      expect((await mon.exit).code).toBe(130);
     }
+    const term = runCli(['monitor', '--mqtt', broker.url]);
+    await term.waitLine(/listening/, 15_000, 'stderr');
+    term.child.kill('SIGTERM');
+    expect((await term.exit).code).toBe(143);
   });
 
   it('last will: "offline" when the daemon dies; a clean stop says "offline" once', async () => {

@@ -12,8 +12,10 @@ import type { DaemonEvent } from '../../sinks/types.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
 import type { MonitorOptions } from './monitor-run.js';
+import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
 
-export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io: CommandIO & { err: (line: string) => void }): Promise<void> {
+/** Ends as `monitor` on D-Bus and `watch` do: 130 after Ctrl-C, 143 after SIGTERM, 0 when the reader of stdout goes away. */
+export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io: CommandIO & { err: (line: string) => void } & StopIO): Promise<void> {
   if (opts.json && opts.format) throw new UsageError('--json and --format cannot be used together');
   const prefix = opts.topicPrefix ?? 'smbnotify';
   const r = await resolveMqtt({
@@ -32,12 +34,13 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
     ...(r.ca ? { ca: r.ca } : {}),
   });
   const print = eventPrinter(opts, io, true);
+  const stops = stopSignals(io);
   try {
-    await new Promise<void>((resolve, reject) => {
+    await stops.race(new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       // Before the first connection, any failure is the user's to fix: one line, exit 1.
       client.once('error', (err) => reject(new UsageError(describeMqttError(err as Error & { code?: string | number }, r.url))));
-    });
+    }));
     client.on('error', (err) => io.err(`smbnotify: ${describeMqttError(err as Error & { code?: string | number }, r.url)}`));
     client.on('offline', () => io.err('smbnotify: lost the broker; reconnecting'));
     client.on('message', (topic, payload) => {
@@ -56,13 +59,12 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
       }
       print(e, e.watchId, watchedTarget(e));
     });
-    await client.subscribeAsync(`${prefix}/#`, { qos: 1 });
+    await stops.race(client.subscribeAsync(`${prefix}/#`, { qos: 1 }));
     if (!opts.quiet) io.err(`smbnotify: listening to ${prefix}/# on ${r.url} (Ctrl-C to stop)`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const status = await stops.stopped;
+    if (status !== 0) throw new ExitStatus(status);
   } finally {
+    stops.dispose();
     await client.endAsync(true).catch(() => undefined);
   }
 }
