@@ -79,6 +79,8 @@ export function parseAddWatchOptions(options: Record<string, Variant>): AddWatch
         break;
       case 'credentialsFile':
         if (sig !== 's' || typeof value !== 'string' || value === '') throw invalid(`option credentialsFile must be a file name (s), got ${sig}`);
+        // The daemon's working folder is not the caller's: a relative name would be looked up elsewhere.
+        if (!value.startsWith('/')) throw invalid(`option credentialsFile must be an absolute path (the daemon does not know the caller's folder), got ${JSON.stringify(busString(value))}`);
         out.credentialsFile = value;
         break;
       case 'pollInterval': {

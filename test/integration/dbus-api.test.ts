@@ -218,6 +218,9 @@ describe('methods', () => {
     const unknown = await failing(gdbusCall('AddWatch', '//h/s', "{'recursiv': <true>}"));
     expect(unknown).toMatch(/^Error: GDBus\.Error:io\.github\.smbnotify\.Error\.InvalidArgs: unknown option "recursiv" \(known: recursive, credentialsFile, guest, pollInterval, kerberos, krb5Ccache, ipAddress\)$/);
 
+    const relative = await failing(gdbusCall('AddWatch', '//h/s', "{'credentialsFile': <'.smbcred'>}"));
+    expect(relative).toBe('Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: option credentialsFile must be an absolute path (the daemon does not know the caller\'s folder), got ".smbcred"');
+
     const wrongType = await failing(gdbusCall('AddWatch', '//h/s', "{'recursive': <'yes'>}"));
     expect(wrongType).toBe('Error: GDBus.Error:io.github.smbnotify.Error.InvalidArgs: option recursive must be a boolean (b), got s');
 
