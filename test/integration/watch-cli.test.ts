@@ -92,6 +92,15 @@ describe('smbnotify watch', () => {
     expect(r.stderr.filter(Boolean)).toEqual([]);
   });
 
+  it('-m -t: ends after SECONDS without an event, 0 when events came before', async () => {
+    const r = runCli(['watch', '-m', '-t', '3', `${url}/docs`, '-A', cred]);
+    await established(r);
+    writeFileSync(join(samba.sharePath, 'docs', 'before-silence.txt'), 'x');
+    await r.waitLine(/before-silence/);
+    const { code } = await r.exit;
+    expect(code).toBe(0);
+  });
+
   it('-m --json streams one object per event with the normalized fields; renames pair', async () => {
     const r = runCli(['watch', '-m', '-r', '--json', `${url}/docs`, '-A', cred]);
     await r.waitLine(/"event":"STATE"/);
