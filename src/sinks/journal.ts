@@ -7,12 +7,13 @@
  *   0640, and our `smbnotify*` folder and the folders we create 0750 with that group.
  * - Writes are ordered and batched: an idle journal writes an event at once; events published
  *   while a write is in flight go out together, one write per batch, not one syscall per event.
+ * - A journal removed while the daemon runs is made again at its next write (reopenIfDeleted).
  * - Rotation by size: when a write would take the file past `maxBytes`, events.jsonl becomes
  *   events.jsonl.1 (.1 becomes .2, ... up to `keep`, the oldest is dropped) and a new file is
  *   started. Rename-then-create is what `tail -F` follows. The journal's bound on disk is therefore
  *   (keep + 1) × maxBytes (a single event larger than maxBytes still gets written, alone).
  */
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, fstatSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DaemonEvent, EventSink } from './types.js';
@@ -216,6 +217,7 @@ export class JournalSink implements EventSink {
 
   private async write(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
+    await this.reopenIfDeleted();
     const buf = Buffer.from(lines.join(''), 'utf8');
     try {
       let off = 0;
@@ -228,6 +230,33 @@ export class JournalSink implements EventSink {
       // Disk full or similar: these events are lost from the journal (they still went to the
       // other sinks); count what reached the file so rotation stays right.
       this.size = await this.fh.stat().then((s) => s.size, () => this.size);
+      this.report(err);
+    }
+  }
+
+  /**
+   * The journal removed under us (rm, a cleaner of /tmp): lines written to the open file would
+   * reach nobody, and no rotation would ever make a new one (its rename fails). Go on in a new
+   * file at the same path, which `tail -F` picks up, and say so. One fstat per write (batch),
+   * synchronous: about a microsecond, no thread-pool hop in front of the line.
+   */
+  private async reopenIfDeleted(): Promise<void> {
+    let links: number;
+    try {
+      links = fstatSync(this.fh.fd).nlink;
+    } catch {
+      return;
+    }
+    if (links > 0) return;
+    try {
+      await ensureParent(path.dirname(this.path), this.group);
+      const { fh, size } = await openJournal(this.path, this.mode, this.group);
+      const old = this.fh;
+      this.fh = fh;
+      this.size = size;
+      await old.close().catch((err: unknown) => this.report(err));
+      this.report(new Error('was deleted; writing to a new one'));
+    } catch (err) {
       this.report(err);
     }
   }

@@ -148,6 +148,23 @@ describe('JournalSink', () => {
     expect(lines(join(dir, 'events.jsonl.1')).length).toBe(perFile);
   });
 
+  it('a journal deleted while in use is made again at the next write, and that is said', async () => {
+    const file = join(dir, 'events.jsonl');
+    const said: string[] = [];
+    const j = await JournalSink.open(file, { maxBytes: 1000, keep: 9, onError: (err) => said.push(err.message) });
+    j.publish(ev(1));
+    await j.flush();
+    rmSync(file);
+    for (let i = 2; i <= 20; i++) j.publish(ev(i)); // past maxBytes: a rotation comes too
+    await j.close();
+    // Nothing went into the deleted file: every event after the removal is in a file tail -F reads.
+    const age = (n: string) => Number(n.split('.')[2] ?? 0);
+    const seqs = readdirSync(dir).sort((a, b) => age(b) - age(a))
+      .flatMap((n) => lines(join(dir, n)).map((l) => (JSON.parse(l) as { seq: number }).seq));
+    expect(seqs).toEqual(Array.from({ length: 19 }, (_v, i) => i + 2));
+    expect(said).toEqual([`journal ${file}: was deleted; writing to a new one`]);
+  });
+
   it('keep = 0 keeps only the current file', async () => {
     const file = join(dir, 'events.jsonl');
     const j = await JournalSink.open(file, { maxBytes: 1000, keep: 0 });

@@ -122,6 +122,8 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
         ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
         ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
         ...(config.journalGroup ? { group: await groupId(config.journalGroup) } : {}),
+        // Disk full, a failed rotation, the file deleted: said, never silent (the journal goes on).
+        onError: (err) => log(err.message),
       }), true);
       daemon.journalPath = journalPath;
     }
