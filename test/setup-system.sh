@@ -61,7 +61,7 @@ done
 
 # Libraries and data without a command to look for: a file they install, and its package.
 # Samba's VFS modules give the NAS set-ups (vfs_fruit + streams_xattr) the server tests use.
-# The time zone data gives --timefmt's %Z (test/unit/zone-abbreviation.test.ts compares it with date).
+# The time zone data gives --timefmt's %Z (test/unit/strftime.test.ts compares it with date).
 for pair in '/usr/lib/*/samba/vfs/fruit.so:samba-vfs-modules' '/usr/lib/*/samba/vfs/streams_xattr.so:samba-vfs-modules' '/usr/share/zoneinfo/Europe/Berlin:tzdata'; do
   pattern=${pair%%:*} pkg=${pair#*:}
   # shellcheck disable=SC2086 # the pattern is meant to glob

@@ -82,7 +82,8 @@ export function strftime(fmt: string, d: Date): string {
       case 'p': return d.getHours() < 12 ? 'AM' : 'PM';
       case 'M': return pad(d.getMinutes());
       case 'S': return pad(d.getSeconds());
-      case 'j': return pad(Math.floor((d.getTime() - new Date(d.getFullYear(), 0, 1).getTime()) / 86_400_000) + 1, 3);
+      // Calendar days, not elapsed time: a local day after the switch to summer time is 23 hours.
+      case 'j': return pad((Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) - Date.UTC(d.getFullYear(), 0, 1)) / 86_400_000 + 1, 3);
       case 'a': return DAYS[d.getDay()]!;
       case 'A': return FULL_DAYS[d.getDay()]!;
       case 'b': case 'h': return MONTHS[d.getMonth()]!;
