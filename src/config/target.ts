@@ -158,12 +158,16 @@ function parseUserInfo(userinfo: string): Pick<Target, 'user' | 'domain' | 'pass
   return out;
 }
 
-/** Parse a TARGET argument. Throws UsageError with a one-line message naming the problem. */
-/** An smb:// URL or a UNC name (`//HOST/SHARE`, `\\\\HOST\\SHARE`), as opposed to a local path. */
+/**
+ * An smb:// URL or a UNC name (`//HOST/SHARE`, `\\\\HOST\\SHARE`), as opposed to a local path.
+ * Anything else written as a URL (`cifs://`, `http://`, `smb:/host`) counts too, so that
+ * parseTarget says what is wrong with it instead of a local folder of that name being looked for.
+ */
 export function isShareTarget(text: string): boolean {
-  return /^smb:\/\//i.test(text) || /^(\/\/|\\\\)/.test(text);
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) || /^smb:/i.test(text) || /^(\/\/|\\\\)/.test(text);
 }
 
+/** Parse a TARGET argument. Throws UsageError with a one-line message naming the problem. */
 export function parseTarget(input: string): Target {
   if (input === '') throw usage(`empty: use ${FORMS}`);
   if (input.includes('\0')) throw usage('NUL byte');

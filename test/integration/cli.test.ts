@@ -504,6 +504,9 @@ describe('ls', () => {
       expectOneLineError(await cli(['ls', url, '--protect', 'maybe', '-A', cred]), /--protect/);
       expectOneLineError(await cli(['ls', url, '-m', 'NT1', '-A', cred]), /SMB1 is not supported/);
       expectOneLineError(await cli(['ls', url, '-p', '99999', '-A', cred]), /1-65535/);
+      // Another scheme (or smb:/ with one slash) is a bad TARGET for watch too, not a local folder of that name.
+      expectOneLineError(await cli(['watch', 'cifs://host/share', '-A', cred]), /^smbnotify: bad TARGET: unsupported scheme "cifs:"/);
+      expectOneLineError(await cli(['watch', 'smb:/host/share', '-A', cred]), /^smbnotify: bad TARGET: smb: must be followed by \/\//);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/errors.js';
-import { formatTarget, parseTarget } from '../../src/config/target.js';
+import { formatTarget, isShareTarget, parseTarget } from '../../src/config/target.js';
 
 describe('parseTarget: smb:// URLs', () => {
   it('host and share', () => {
@@ -156,5 +156,14 @@ describe('formatTarget', () => {
   it('shows no credentials, brackets IPv6', () => {
     expect(formatTarget(parseTarget('smb://alice:pw@[::1]:1445/s/a/b'))).toBe('//[::1]:1445/s/a/b');
     expect(formatTarget(parseTarget('//h/s'))).toBe('//h/s');
+  });
+});
+
+describe('isShareTarget: what watch, the daemon and D-Bus parse as a target rather than look for as a local folder', () => {
+  it('smb:// URLs and UNC names, and anything written as another URL (parseTarget then names the scheme)', () => {
+    for (const t of ['smb://h/s', 'SMB://h/s', '//h/s', '\\\\h\\s', 'cifs://h/s', 'http://h/s', 'smb:/h/s', 'smb:h']) expect(isShareTarget(t), t).toBe(true);
+    for (const t of ['/mnt/share', 'mnt/share', './smb', 'smb', 'a:b/c', '']) expect(isShareTarget(t), t).toBe(false);
+    expect(() => parseTarget('cifs://h/s')).toThrow(/unsupported scheme "cifs:"/);
+    expect(() => parseTarget('smb:/h/s')).toThrow(/smb: must be followed by \/\//);
   });
 });
