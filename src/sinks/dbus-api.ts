@@ -278,10 +278,12 @@ const METHODS: Record<string, { inSignature: string; outSignature: string }> = {
 function wrongSignature(msg: dbus.Message): string | undefined {
   const member = msg.member ?? '';
   if (!Object.hasOwn(METHODS, member)) return undefined;
-  const want = METHODS[member]!.inSignature;
+  const { inSignature: want, outSignature } = METHODS[member]!;
   const got = msg.signature ?? '';
   if (got === want) return undefined;
-  const args = want ? `(${want}): ${ARG_NAMES[member]!.slice(0, member === 'AddWatch' ? 2 : 1).join(', ')}` : 'no arguments';
+  // ARG_NAMES lists the in-arguments, then the one out-argument when there is one.
+  const inNames = ARG_NAMES[member]!.slice(0, outSignature ? -1 : undefined);
+  const args = want ? `(${want}): ${inNames.join(', ')}` : 'no arguments';
   const hint = member === 'AddWatch' ? ' (dbus-send cannot write a{sv} of variants: use gdbus call or busctl call)' : '';
   return `${member} takes ${args}; this call has (${got})${hint}`;
 }
@@ -365,12 +367,13 @@ export class DbusApi implements EventSink {
     if (exportedOn.has(bus)) throw new Error(ALREADY_OWNED);
     const iface = new WatcherInterface(control, (sender) => callerUid(bus, sender));
     // dbus-next calls method handlers with the message before dispatching it to the interface;
-    // this one only notes who is calling AddWatch (returning false lets dispatch go on).
-    // A call with the wrong argument types is answered InvalidArgs here (true: handled).
+    // this one answers a call with the wrong argument types itself (returning true: handled) and
+    // notes who is calling AddWatch (returning false lets dispatch go on).
     const noteSender = (msg: dbus.Message): boolean => {
       if (msg.path !== OBJECT_PATH || msg.interface !== INTERFACE) return false;
       const wrong = wrongSignature(msg);
       if (wrong) {
+        // dbus-next 0.10.2's types declare newError's first argument a string; it takes the call.
         bus.send((dbus.Message.newError as unknown as (m: dbus.Message, name: string, text: string) => dbus.Message)(msg, DBUS_INVALID_ARGS, wrong));
         return true;
       }
