@@ -106,7 +106,9 @@ export class Daemon implements DaemonControl {
     if (text === this.mountText) return;
     this.mountText = text;
     this.mounts = parseMountinfo(text);
-    if (!this.config.watchMounts || this.stopping) return;
+    if (this.stopping) return;
+    for (const entry of this.entries.values()) await entry.mountsChanged().catch((err: Error) => this.opts.log(`${entry.id}: view: ${err.message}`));
+    if (!this.config.watchMounts) return;
     const mounted = new Set(this.mounts.map((m) => m.mountPoint));
     for (const entry of [...this.entries.values()]) {
       if (entry.spec.origin === 'mount' && !mounted.has(entry.spec.target)) await this.removeWatch(entry.id).catch(() => undefined);

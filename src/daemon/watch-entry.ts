@@ -117,6 +117,15 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     if (this.watcher.state === 'watching' || this.watcher.state === 'polling') await this.startView(this.view);
   }
 
+  /**
+   * Mounts came or went: a view waiting for a local folder that shows its share starts once one
+   * does (a cifs mount made at login, an automount), without waiting for a SIGHUP.
+   */
+  async mountsChanged(): Promise<void> {
+    if (!this.view?.waitsForBacking || this.spec.localPathOf(this.spec.path) === undefined) return;
+    await this.retryView();
+  }
+
   /** Host, share and path, for messages in the words the command line uses. */
   get context(): ErrorContext {
     return { host: this.share.opts.host, port: this.share.opts.port ?? 445, share: this.share.opts.share, path: this.spec.path };

@@ -63,6 +63,8 @@ function modeOf(path: string): string {
 export class WatchView {
   view: LiveView | null = null;
   state: 'starting' | 'mounted' | 'stopped' | 'failed' = 'starting';
+  /** Failed for want of a local folder showing the share: a cifs mount appearing starts it. */
+  waitsForBacking = false;
   message = '';
   /** Where the view goes and what backs it; '' while not known (over a backing not found yet). */
   mountPoint: string;
@@ -83,7 +85,8 @@ export class WatchView {
     this.state = 'starting';
     this.message = '';
     const backing = this.spec.backing ?? localPath;
-    if (!backing) return this.fail('no local folder shows this share: mount it (mount.cifs) or set view-backing');
+    this.waitsForBacking = !backing;
+    if (!backing) return this.fail('no local folder shows this share: mount it (mount.cifs) or set view-backing; the view starts once it is mounted');
     const mountPoint = this.spec.where === 'over' ? backing : this.mountPoint;
     this.backing = backing;
     this.mountPoint = mountPoint;

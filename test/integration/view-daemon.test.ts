@@ -162,3 +162,31 @@ it('view-allow-other: other users reach a view at the default place of a root se
     unmountView(hidden);
   }
 }, 90_000);
+
+it('a view waiting for a cifs mount of its share starts once the mount appears, with no SIGHUP', async () => {
+  const cred = credentialsFile(samba);
+  mkdirSync(join(samba.sharePath, 'late'));
+  writeFileSync(join(samba.sharePath, 'late', 'already.txt'), 'x');
+  // mountinfo as the daemon reads it (every 2 s): no mount of the share yet, then a cifs mount of
+  // it, standing in for one made at login or by an automounter. The share's own folder is what
+  // that mount would show.
+  const mountinfo = join(dir, 'mountinfo-late');
+  writeFileSync(mountinfo, '');
+  const runtime = mkdtempSync(join(tmpdir(), 'smbnotify-view-daemon-late-'));
+  const config = join(dir, 'config-late');
+  writeFileSync(config, ['[watch late]', `target = smb://${samba.host}:${samba.port}/data/late`, 'view = yes', ''].join('\n'));
+  const late = join(runtime, 'smbnotify', 'late');
+  const d = runCli(['daemon', '--bus', bus.address, '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', mountinfo], { XDG_RUNTIME_DIR: runtime });
+  try {
+    await d.waitLine(/view failed: no local folder shows this share: .*the view starts once it is mounted/, 20_000, 'stderr');
+    expect(isViewMounted(late)).toBe(false);
+    writeFileSync(mountinfo, `99 22 0:55 / ${samba.sharePath} rw,relatime - cifs //${samba.host}/data rw,vers=3.1.1,addr=${samba.host},port=${samba.port},username=${samba.user}\n`);
+    await d.waitLine(new RegExp(`view of .* at ${late} \\(backing ${join(samba.sharePath, 'late')}\\)`), 15_000, 'stderr');
+    expect(isViewMounted(late)).toBe(true);
+    expect(readdirSync(late)).toEqual(['already.txt']);
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGTERM');
+    await d.exit;
+    unmountView(late);
+  }
+}, 60_000);
