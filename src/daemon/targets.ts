@@ -113,6 +113,11 @@ export async function resolveTarget(target: string, opts: AddWatchOptions, origi
   // arrives as commandLineCredentials above). 'desired' keeps the password chain as fallback.
   if (opts.krb5Ccache !== undefined && opts.callerUid !== undefined) await checkCallerCcache(opts.krb5Ccache, opts.callerUid);
   const use = opts.kerberos ?? (t.krb5 ? 'required' : undefined) ?? config.kerberos;
+  // As --use-krb5-ccache without -k on the command line: a cache named for a watch that logs on
+  // with a password would be ignored without a word.
+  if (opts.krb5Ccache !== undefined && use !== 'required' && use !== 'desired') {
+    throw new UsageError(`${origin === 'dbus' ? 'krb5Ccache' : 'krb5-ccache'} ${opts.krb5Ccache} needs Kerberos: set kerberos to required or desired (${origin} watch)`);
+  }
   if (use === 'required' || use === 'desired') {
     const ccache = opts.krb5Ccache ?? (t.krb5 ? mountCcache(t.krb5) : undefined) ?? config.krb5Ccache;
     const fallback = use === 'desired' && credentials?.kind === 'user' ? credentials : undefined;

@@ -126,6 +126,9 @@ describe('daemon configuration', () => {
     try {
       await d.waitLine(/daemon running/, 20_000, 'stderr');
       const target = `smb://${realm.host}:${realm.smbPort}/share/over-dbus`;
+      // A cache named without Kerberos would be ignored in silence: refused, as on the command line.
+      const refused = await gdbus('AddWatch', target, `{'krb5Ccache': <'${aliceCache}'>}`).then(() => 'accepted', (err: Error) => err.message);
+      expect(refused).toMatch(/Error\.\w+: krb5Ccache \S+ needs Kerberos: set kerberos to required or desired \(dbus watch\)/);
       const added = await gdbus('AddWatch', target, `{'kerberos': <'required'>, 'krb5Ccache': <'${aliceCache}'>, 'ipAddress': <'127.0.0.1'>}`);
       const id = /^\('(w\d+)',\)$/.exec(added)?.[1];
       expect(id, added).toBeDefined();
