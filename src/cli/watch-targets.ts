@@ -93,6 +93,9 @@ export async function resolveWatchTargets(
       });
       shares.set(key, share);
     }
+    // The same folder named twice (as a URL and through its mount, say) is watched once, as
+    // inotifywait watches one inode once: else every change would be printed twice.
+    if (resolved.some((r) => r.share === share && r.target.path === target.path)) continue;
     const namedThrough = local ? mountForLocalPath(mounts, path.resolve(given))?.mount : undefined;
     resolved.push({ ...(fromMount?.credentials ? { credentialsFrom: fromMount.from } : {}), given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port, namedThrough) });
   }

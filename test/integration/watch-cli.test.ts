@@ -116,6 +116,19 @@ describe('smbnotify watch', () => {
     for (const line of r.stdout.filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
   });
 
+  it('the same folder named twice is watched once: each change is one line', async () => {
+    const r = runCli(['watch', '-m', `${url}/docs`, `${url}/docs/`, '-A', cred, '-e', 'CREATE', '--format', '%e %f']);
+    await established(r);
+    // Were it watched twice, the second watch would be armed too by now.
+    await new Promise((done) => setTimeout(done, 1500));
+    writeFileSync(join(samba.sharePath, 'docs', 'once.txt'), 'x');
+    await r.waitLine(/CREATE once\.txt/);
+    await new Promise((done) => setTimeout(done, 1500));
+    r.child.kill('SIGTERM');
+    await r.exit;
+    expect(r.stdout.filter(Boolean)).toEqual(['CREATE once.txt']);
+  });
+
   it('human output shows a rename as one `old -> new` line; -e filters; --format and %T', async () => {
     const r = runCli(['watch', '-m', `${url}/docs`, '-A', cred, '-e', 'MOVE']);
     await established(r);
