@@ -103,6 +103,16 @@ export async function resolveWatchTargets(
 }
 
 /**
+ * With -r, a TARGET inside another's folder on the same share connection is left out: the outer
+ * watch reports its changes already, which would otherwise be printed twice (inotifywait -r
+ * watches each folder once, under the first path that reached it).
+ */
+export function outermostTargets(targets: ResolvedTarget[]): ResolvedTarget[] {
+  const inside = (inner: string, outer: string) => inner !== outer && (outer === '' || inner.startsWith(`${outer}/`));
+  return targets.filter((t) => !targets.some((o) => o.share === t.share && inside(t.target.path, o.target.path)));
+}
+
+/**
  * The credentials of the mount that shows `abs`, from the credentials= file of its fstab entry,
  * when the caller may read that file (mode 600 rules as for -A). Otherwise a one-line hint for
  * when no other credentials can be had.

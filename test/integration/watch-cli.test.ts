@@ -129,6 +129,18 @@ describe('smbnotify watch', () => {
     expect(r.stdout.filter(Boolean)).toEqual(['CREATE once.txt']);
   });
 
+  it('-r with a TARGET inside another: the inner one is left out, each change is one line under the outer TARGET', async () => {
+    const r = runCli(['watch', '-m', '-r', `${url}/docs/deep`, `${url}/docs`, '-A', cred, '-e', 'CREATE', '--format', '%e %w %f']);
+    await established(r);
+    await new Promise((done) => setTimeout(done, 1500));
+    writeFileSync(join(samba.sharePath, 'docs', 'deep', 'nested-once.txt'), 'x');
+    await r.waitLine(/nested-once\.txt/);
+    await new Promise((done) => setTimeout(done, 1500));
+    r.child.kill('SIGTERM');
+    await r.exit;
+    expect(r.stdout.filter(Boolean)).toEqual([`CREATE ${url}/docs deep/nested-once.txt`]);
+  });
+
   it('human output shows a rename as one `old -> new` line; -e filters; --format and %T', async () => {
     const r = runCli(['watch', '-m', `${url}/docs`, '-A', cred, '-e', 'MOVE']);
     await established(r);

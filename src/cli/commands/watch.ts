@@ -87,7 +87,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
     timer = setTimeout(() => finish(changesSeen > 0 ? 0 : 2), opts.timeout * 1000);
   };
   // Loaded when used: `ls` and `info`, which scripts call in loops, start without the watch code.
-  const [{ Watcher }, { eventPrinter }, { notifyTraceLine, traceEnabled }, { resolveWatchTargets }, { leaveWithin }] = await Promise.all([
+  const [{ Watcher }, { eventPrinter }, { notifyTraceLine, traceEnabled }, { resolveWatchTargets, outermostTargets }, { leaveWithin }] = await Promise.all([
     import('../../watch/watcher.js'), import('../../sinks/printer.js'), import('../../watch/trace.js'), import('../watch-targets.js'),
     import('../../smb/share-connection.js'),
   ]);
@@ -96,6 +96,7 @@ export async function runWatch(texts: string[], opts: WatchOptions, io: WatchIO)
   void stops.stopped.then(finish);
   try {
     targets = await stops.race(resolveWatchTargets(texts, opts));
+    if (opts.recursive) targets = outermostTargets(targets);
     // Say which credentials were borrowed from a mount (smbinfo notify needed none: it rode on
     // the kernel's session, which we cannot).
     if (!opts.quiet) for (const from of new Set(targets.map((t) => t.credentialsFrom).filter((f) => f !== undefined))) io.err(`smbnotify: using ${from}`);
