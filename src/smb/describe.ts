@@ -35,8 +35,8 @@ function pathName(ctx: ErrorContext): string {
   return ctx.path ? ctx.path : '(share root)';
 }
 
-/** SmbError's detail for a failed Kerberos SESSION_SETUP (session.ts). */
-export const KERBEROS_AUTHENTICATION = 'Kerberos authentication';
+/** SmbError's detail for a failed Kerberos SESSION_SETUP (session.ts: the mechanism's name + ' authentication'). */
+const KERBEROS_AUTHENTICATION = 'Kerberos authentication';
 
 const LOGON_MESSAGES: Record<string, string> = {
   STATUS_LOGON_FAILURE: 'logon failed: wrong user name or password',

@@ -120,7 +120,7 @@ export async function setupSession(
   } catch (err) {
     const fallback = kerberosFallback(credentials, err);
     if (!fallback) throw err;
-    return fallBack(setupSession(conn, neg, { ...target, credentials: fallback }, protect), (err as Error).message);
+    return fallBack(setupSession(conn, neg, { ...target, credentials: fallback.credentials }, protect), fallback.why);
   }
   let legs: Awaited<ReturnType<typeof runLegs>>;
   try {
@@ -129,9 +129,9 @@ export async function setupSession(
     // The server refused the ticket (it has no key for cifs/HOST, or the name reached is not the
     // one the ticket names). A failed SESSION_SETUP ends only that session (MS-SMB2 3.3.5.5), so
     // 'desired' starts a new one on the same connection with the password, as smbclient does.
-    const fallback = refusedKerberosFallback(credentials, err);
+    const fallback = err instanceof SmbError ? kerberosFallback(credentials, err) : undefined;
     if (!fallback || conn.closed) throw err;
-    return fallBack(setupSession(conn, neg, { ...target, credentials: fallback }, protect), `the server refused the Kerberos logon (${(err as SmbError).statusName})`);
+    return fallBack(setupSession(conn, neg, { ...target, credentials: fallback.credentials }, protect), fallback.why);
   }
   const { sessionId, hash, final } = legs;
   const { sessionFlags } = conn.decode(() => decodeSessionSetupResponse(final.message));
@@ -219,14 +219,17 @@ function refuseUnsignedChallenge(conn: Connection, neg: Negotiated, protect: Pro
     `the server's NTLM challenge does not offer signing although ${why}: possible downgrade attack, refusing the session`));
 }
 
-function kerberosFallback(credentials: Credentials, err: unknown): Credentials | undefined {
+/**
+ * 'desired' with a password: the password's credentials after a Kerberos failure it may follow (no
+ * usable ticket, no KDC, no addon; or the server refused the ticket's SESSION_SETUP), and why.
+ */
+function kerberosFallback(credentials: Credentials, err: unknown): { credentials: Credentials; why: string } | undefined {
   if (credentials.kind !== 'kerberos' || credentials.use !== 'desired' || !credentials.fallback) return undefined;
-  return err instanceof KerberosError && FALLBACK_REASONS.has(err.reason) ? credentials.fallback : undefined;
-}
-
-function refusedKerberosFallback(credentials: Credentials, err: unknown): Credentials | undefined {
-  if (credentials.kind !== 'kerberos' || credentials.use !== 'desired' || !credentials.fallback) return undefined;
-  return err instanceof SmbError && err.command === 'SESSION_SETUP' ? credentials.fallback : undefined;
+  if (err instanceof KerberosError && FALLBACK_REASONS.has(err.reason)) return { credentials: credentials.fallback, why: err.message };
+  if (err instanceof SmbError && err.command === 'SESSION_SETUP') {
+    return { credentials: credentials.fallback, why: `the server refused the Kerberos logon (${err.statusName})` };
+  }
+  return undefined;
 }
 
 /** The password's session; if it fails too, its error also says why Kerberos was not used. */

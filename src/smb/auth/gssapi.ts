@@ -148,13 +148,13 @@ export async function describeGssFailure(gss: GssapiBinding, err: unknown, ccach
   // A cache named by --use-krb5-ccache, krb5-ccache =, a mount's cruid or D-Bus is said by name,
   // and so is the kinit that fills it; a client keytab is never used for one (gssapi.c).
   const kinit = ccache ? `run kinit -c ${ccache}` : 'run kinit';
-  const noTicket = new KerberosError('no-ticket', ccache
+  const noTicket = () => new KerberosError('no-ticket', ccache
     ? `no Kerberos ticket in ${ccache}: ${text} (${kinit})`
     : `no Kerberos ticket: ${text} (${kinit}, or set KRB5_CLIENT_KTNAME to a keytab)`);
-  const expiredTicket = new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}${ccache ? ` in ${ccache}` : ''}: ${kinit}`);
+  const expiredTicket = () => new KerberosError('expired', `Kerberos ticket expired for ${principal ?? 'the user'}${ccache ? ` in ${ccache}` : ''}: ${kinit}`);
   switch (e.minor) {
     case codes.TKT_EXPIRED:
-      return expiredTicket;
+      return expiredTicket();
     case codes.SKEW:
       return new KerberosError('clock-skew', `Kerberos clock skew too great between this machine and the KDC (more than the 5 minutes allowed): set the clock right (NTP) (${text})`);
     case codes.C_PRINCIPAL_UNKNOWN:
@@ -169,11 +169,11 @@ export async function describeGssFailure(gss: GssapiBinding, err: unknown, ccach
     case codes.FCC_NOFILE:
     case codes.CC_NOTFOUND:
     case codes.CC_END:
-      return noTicket;
+      return noTicket();
     default:
       break;
   }
-  if (routine === majors.CREDENTIALS_EXPIRED) return expiredTicket;
-  if (routine === majors.NO_CRED) return noTicket;
+  if (routine === majors.CREDENTIALS_EXPIRED) return expiredTicket();
+  if (routine === majors.NO_CRED) return noTicket();
   return new KerberosError('other', `Kerberos failed: ${text}`);
 }
