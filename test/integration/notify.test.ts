@@ -15,6 +15,7 @@ import { FileAction, decodeFileNotifyInformation } from '../../src/smb/wire/noti
 import { NtStatus } from '../../src/smb/wire/ntstatus.js';
 import { FolderWatch } from '../../src/watch/folder-watch.js';
 import { credentialsFile } from '../support/cli.js';
+import { notifyDaemonWatching } from '../support/notify-daemon.js';
 import { startSamba, type SambaServer } from '../support/samba.js';
 import { requireTool } from '../support/tools.js';
 
@@ -44,6 +45,8 @@ describe('CHANGE_NOTIFY', () => {
     const inflight = tree.changeNotify(fileId, { outputBufferLength: 65536 });
     await inflight.interim;
     expect(inflight.asyncId).not.toBeNull();
+    // The interim comes before smbd's notify daemon watches the disk: a change made earlier is lost.
+    await notifyDaemonWatching(samba, join(samba.sharePath, 'watched'));
     writeFileSync(join(samba.sharePath, 'watched', 'new file ü.txt'), 'x');
     const res = await inflight.response;
     expect(res.header.status).toBe(NtStatus.SUCCESS);

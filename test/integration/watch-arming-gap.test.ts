@@ -8,49 +8,17 @@
 // with a file in them right away, as the chaos test's writer does. The third removes a watched
 // folder while its parent's names-only handle is in that gap: the folder is looked for by name
 // a second after arming (root-guard.ts).
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { notifyDaemonPid, notifyDaemonRegistered } from '../support/notify-daemon.js';
+import { startSamba, stopAllSamba } from '../support/samba.js';
 import { applyStream, diskTree, setDiff, watch } from '../support/stream.js';
 
 afterAll(async () => {
   await stopAllSamba();
 });
-
-/** The pid of smbd's notify daemon: the child of smbd named smbd-notifyd. */
-function notifyDaemonPid(samba: SambaServer): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid ...: comm may hold spaces, so split after its closing parenthesis.
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (comm === 'smbd-notifyd' && ppid === samba.pid) return Number(entry);
-  }
-  throw new Error(`no smbd-notifyd child of smbd ${samba.pid}`);
-}
-
-/**
- * Waits until a tree connect succeeds: smbd's first tree connect of a connection finds the notify
- * daemon by the name it registers once started, and answers STATUS_NO_MEMORY until then (seen
- * on a loaded CI machine). A notify daemon stopped before it registered never does.
- */
-async function notifyDaemonRegistered(samba: SambaServer): Promise<void> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const r = await samba.smbclient(['-c', 'ls']);
-    if (r.code === 0 && !/NT_STATUS_/.test(r.stdout)) return;
-    if (Date.now() > until) throw new Error(`no tree connect within 20 s: ${r.stdout}${r.stderr}`);
-    await sleep(200);
-  }
-}
 
 describe('changes made while the server has not yet started watching a newly armed folder', () => {
   it('after a reconnect, are found by listing the folders again: the stream stays exact', async () => {
