@@ -176,17 +176,25 @@ export class Daemon implements DaemonControl {
       ...(options.pollIntervalSeconds ?? this.config.pollIntervalSeconds ? { pollIntervalSeconds: options.pollIntervalSeconds ?? this.config.pollIntervalSeconds } : {}),
       ...safetyNet(filters?.safetyNetSeconds ?? this.config.safetyNetSeconds),
     }, share, this.opts.log);
-    entry.on('event', (e) => this.publish(e));
     this.entries.set(id, entry);
     if (origin !== 'dbus') {
+      entry.on('event', (e) => this.publish(e));
       void entry.start();
       return id;
     }
+    // A refused call leaves no trace: the watch's events wait until its first connect is through,
+    // and its id is given again when no other watch took the next one meanwhile.
+    let held: DaemonEvent[] | null = [];
+    entry.on('event', (e) => (held ? held.push(e) : this.publish(e)));
     const failure = await entry.start();
     if (failure !== undefined) {
       await this.removeWatch(id).catch(() => undefined);
+      if (this.nextId === Number(id.slice(1)) + 1) this.nextId--;
       throw new WatchRefused(describeSmbFailure(failure, entry.context) ?? (failure as Error).message);
     }
+    const waiting = held;
+    held = null;
+    for (const e of waiting) this.publish(e);
     return id;
   }
 

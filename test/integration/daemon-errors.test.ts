@@ -63,7 +63,9 @@ async function deadPort(): Promise<number> {
 describe('AddWatch', () => {
   it('fails with the CLI words for what no retry fixes, keeps retrying a server that is down', { timeout: 60_000 }, async () => {
     const d = await startDaemon();
+    const mon = runCli(['monitor', '--bus', bus.address]);
     try {
+      await mon.waitLine(/listening to the daemon's events/, 10_000, 'stderr');
       const base = `smb://${samba.host}:${samba.port}`;
       expect(await gdbus('AddWatch', `${base}/nope`, '{}')).toBe(
         `Error: GDBus.Error:io.github.smbnotify.Error.Failed: share not found: \\\\${samba.host}\\nope (STATUS_BAD_NETWORK_NAME)`,
@@ -86,9 +88,15 @@ describe('AddWatch', () => {
       expect(listed).toContain("'state': <'reconnecting'>");
       expect(listed).toContain(`cannot connect (cannot connect to 127.0.0.1:${down}: connection refused); retrying in`);
 
+      // The refused calls left no trace on the bus either, and their ids are given again.
+      expect(added).toBe("('w1',)");
       const ok = await gdbus('AddWatch', `${base}/data`, '{}');
-      expect(ok).toMatch(/^\('w\d+',\)$/);
+      expect(ok).toBe("('w2',)");
+      await mon.waitLine(/^w2 WATCHING: /, 10_000, 'stderr');
+      expect(mon.stderr.filter((line) => /^w\d+ /.test(line)).map((line) => line.split(':')[0])).toEqual(['w1 RECONNECTING', 'w2 WATCHING']);
+      expect(mon.stdout).toEqual([]);
     } finally {
+      mon.child.kill('SIGTERM');
       d.child.kill('SIGTERM');
       expect((await d.exit).code).toBe(0);
     }
