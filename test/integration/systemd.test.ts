@@ -1,6 +1,6 @@
 // The shipped systemd units pass `systemd-analyze verify`, with ExecStart pointing at the built
-// CLI (the units name /usr/bin/smbnotify, where a package installs it), and the D-Bus files are
-// well-formed.
+// CLI (the units name /usr/bin/smbnotify, where a package installs it), the view template for an
+// instance, and the D-Bus files are well-formed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,7 @@ describe('systemd units', () => {
     ['smbnotify-journal.path', true],
     ['smbnotify-journal.service', true],
     ['smbnotify-system.service', false],
+    ['smbnotify-view@mnt-projects.service', false],
   ] as const) {
     it(`systemd-analyze verify ${file} passes without warnings`, () => {
       const r = verify(file, user);
@@ -46,6 +47,20 @@ describe('systemd units', () => {
       expect(r.code).toBe(0);
     });
   }
+
+  it("the view template's command line, with its mount point filled in, is one the CLI takes", () => {
+    requireBuild();
+    const unit = readFileSync(join(SYSTEMD, 'smbnotify-view@.service'), 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1];
+    expect(execStart).toBe('/usr/bin/smbnotify view --allow-other %f %f');
+    // %f is the unescaped instance: the mount point. This folder shows no share, so the view
+    // stops at its first check, after the options were taken.
+    const mountPoint = mkdtempSync(join(tmpdir(), 'smbnotify-view-unit-'));
+    const args = execStart!.split(' ').slice(1).map((a) => (a === '%f' ? mountPoint : a));
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr.trim()).toBe(`smbnotify: ${mountPoint} is not inside a cifs or smb3 mount (none in /proc/self/mountinfo shows it); give an smb:// URL or //HOST/SHARE instead`);
+    expect(r.status).toBe(1);
+  });
 
   it('the D-Bus activation file and the system bus policy are well-formed', () => {
     const activation = readFileSync(join(SYSTEMD, 'io.github.smbnotify.service'), 'utf8');
