@@ -83,6 +83,8 @@ function describeStatus(err: SmbError, ctx: ErrorContext): string {
     case 'STATUS_OBJECT_PATH_INVALID':
     case 'STATUS_OBJECT_PATH_SYNTAX_BAD':
       return `invalid file name: ${pathName(ctx)} (${s})`;
+    case 'STATUS_PATH_NOT_COVERED':
+      return `a DFS link to another share: ${pathName(ctx)} (smbnotify does not follow DFS referrals: name the share it leads to) (${s})`;
     case 'STATUS_SHARING_VIOLATION':
       return `file in use by another program: ${pathName(ctx)} (${s})`;
     case 'STATUS_DELETE_PENDING':

@@ -31,11 +31,12 @@ const MISSING: ReadonlySet<number> = new Set([
 
 /**
  * The server refuses to open this name for us (no access, or a name it cannot take, such as one
- * with control characters that Samba lists but will not open): no reconnect changes that.
+ * with control characters that Samba lists but will not open, or a DFS link, which leads to
+ * another share: MS-SMB2 3.3.5.9 answers STATUS_PATH_NOT_COVERED): no reconnect changes that.
  */
 const REFUSED: ReadonlySet<number> = new Set([
   NtStatus.ACCESS_DENIED, NtStatus.OBJECT_NAME_INVALID, NtStatus.OBJECT_PATH_INVALID, NtStatus.OBJECT_PATH_SYNTAX_BAD,
-  NtStatus.SHARING_VIOLATION,
+  NtStatus.SHARING_VIOLATION, NtStatus.PATH_NOT_COVERED,
 ]);
 
 /** The server will not open more files for this connection (Samba: `max open files`, RLIMIT_NOFILE). */
@@ -74,6 +75,11 @@ const TRANSIENT_KERBEROS: ReadonlySet<KerberosFailure> = new Set(['no-ticket', '
 export function isPermanent(err: unknown): boolean {
   if (err instanceof KerberosError) return !TRANSIENT_KERBEROS.has(err.reason);
   return err instanceof SecurityError || statusIn(err, PERMANENT);
+}
+
+/** The name is a DFS link: a referral to another share, which smbnotify does not follow. */
+export function isDfsLink(err: unknown): boolean {
+  return err instanceof SmbError && err.status === NtStatus.PATH_NOT_COVERED;
 }
 
 /** The name is a file where a folder was asked for. */

@@ -8,7 +8,7 @@
 import { SmbError } from '../smb/errors.js';
 import type { FileId } from '../smb/change-notify.js';
 import type { ListedEntry, SmbTree } from '../smb/tree.js';
-import { isMissing, isRefused, isServerLimit } from '../smb/status.js';
+import { isDfsLink, isMissing, isRefused, isServerLimit } from '../smb/status.js';
 import type { ChangeKind, ChangeFields, EventSource } from './events.js';
 import type { FolderRegistry } from './folder-registry.js';
 import type { FolderWatch } from './folder-watch.js';
@@ -49,6 +49,9 @@ export const SETTLE_MS = 1000;
 export class FolderSync {
   /** The generation for which the server's open-file limit was reported already. */
   private limitSaidFor = -1;
+  /** Folders said to be refused, and the generation they were said for (once per connection). */
+  private refusedSaid = new Set<string>();
+  private refusedSaidFor = -1;
 
   /** Newly armed handles waiting for their second listing, and when it is due. */
   private readonly settling = new Map<FolderWatch, number>();
@@ -246,9 +249,22 @@ export class FolderSync {
       // A folder the server will not open for us: say so and go on without it (failing here
       // would fail the whole watch, and then every reconnect, for one folder).
       if (!isRefused(err)) throw err;
-      this.w.say(`cannot watch ${this.w.label(path)} (${(err as { statusName: string }).statusName}): its changes are not reported`);
+      this.refused(err, path);
       return [];
     }
+  }
+
+  /** Say once per connection (not at each listing of its parent) that a folder cannot be watched. */
+  private refused(err: unknown, path: string): void {
+    if (this.refusedSaidFor !== this.w.folders.generation) {
+      this.refusedSaidFor = this.w.folders.generation;
+      this.refusedSaid.clear();
+    }
+    if (this.refusedSaid.has(path)) return;
+    this.refusedSaid.add(path);
+    const status = (err as { statusName: string }).statusName;
+    const why = isDfsLink(err) ? `a DFS link to another share (${status}), which smbnotify does not follow` : status;
+    this.w.say(`cannot watch ${this.w.label(path)} (${why}): its changes are not reported`);
   }
 
   /** Say once per connection that the server opens no more folders, and which limit that is. */
