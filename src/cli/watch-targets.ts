@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { localPathMapper, missingFolder, mountForLocalPath, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
+import { localPathMapper, missingFolder, mountForLocalPath, mountShowing, readMounts, shareTargetForLocalPath, type CifsMount } from '../config/mounts.js';
 import { credentialsFileOfMount, entriesOfMount, parseFstab } from '../config/fstab.js';
 import type { Credentials } from '../smb/types.js';
 import { ShareConnection } from '../smb/share-connection.js';
@@ -29,6 +29,8 @@ export interface ResolvedTarget {
   target: Target;
   share: ShareConnection;
   localPathOf: (sharePath: string) => string | undefined;
+  /** The cifs mount that shows a share-relative path, if any (how it shows names: a view replays as it). */
+  mountOf: (sharePath: string) => CifsMount | undefined;
   /** Where the credentials came from, when not from the command line (to say so). */
   credentialsFrom?: string;
 }
@@ -97,7 +99,7 @@ export async function resolveWatchTargets(
     // inotifywait watches one inode once: else every change would be printed twice.
     if (resolved.some((r) => r.share === share && r.target.path === target.path)) continue;
     const namedThrough = local ? mountForLocalPath(mounts, path.resolve(given))?.mount : undefined;
-    resolved.push({ ...(fromMount?.credentials ? { credentialsFrom: fromMount.from } : {}), given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port, namedThrough) });
+    resolved.push({ ...(fromMount?.credentials ? { credentialsFrom: fromMount.from } : {}), given: withoutPassword(given), target, share, localPathOf: localPathMapper(mounts, target.host, target.share, port, namedThrough), mountOf: mountShowing(mounts, target.host, target.share, port, namedThrough) });
   }
   return resolved;
 }

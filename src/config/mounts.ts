@@ -5,6 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { cifsNameMap, localNames, serverNames, type CifsNameMap } from '../platform/cifs-names.js';
 import { errnoWords } from '../platform/errno-words.js';
 import type { Target } from './target.js';
 import { isWithin, normalizeSharePath } from '../watch/paths.js';
@@ -23,6 +24,8 @@ export interface CifsMount {
   /** `sec=` (krb5, krb5i, ntlmssp, ...), and the uid whose Kerberos ticket the mount uses. */
   sec?: string;
   cruid?: number;
+  /** How the mount shows names with characters Windows forbids (`mapposix`, the kernel's default). */
+  names?: CifsNameMap;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal (\040 ...). */
@@ -64,6 +67,8 @@ export function parseMountinfo(text: string): CifsMount[] {
     // The kernel takes the ticket of cruid=, which defaults to the uid= of the mount.
     const cruidText = options.get('cruid') ?? options.get('uid');
     if (cruidText !== undefined && /^\d+$/.test(cruidText)) mount.cruid = Number(cruidText);
+    const names = cifsNameMap(options);
+    if (names) mount.names = names;
     mounts.push(mount);
   }
   return mounts;
@@ -84,7 +89,7 @@ export function mountForLocalPath(mounts: CifsMount[], path: string): { mount: C
   }
   if (!best) return undefined;
   const mp = best.mountPoint.replace(/\/+$/, '');
-  const rest = clean.slice(mp.length).replace(/^\/+/, '');
+  const rest = serverNames(clean.slice(mp.length).replace(/^\/+/, ''), best.names);
   const sharePath = [best.prefix, rest].filter(Boolean).join('/');
   return { mount: best, sharePath };
 }
@@ -134,16 +139,20 @@ function sameServer(m: CifsMount, host: string, port: number | undefined): boole
  * when another mount of the same share shows that part more deeply.
  */
 export function localPathMapper(mounts: CifsMount[], host: string, share: string, port?: number, preferred?: CifsMount): (sharePath: string) => string | undefined {
+  const mountOf = mountShowing(mounts, host, share, port, preferred);
+  return (sharePath: string) => {
+    const m = mountOf(sharePath);
+    if (!m) return undefined;
+    const rest = localNames(m.prefix ? sharePath.slice(m.prefix.length).replace(/^\//, '') : sharePath, m.names);
+    const base = m.mountPoint.replace(/\/+$/, '');
+    return rest ? `${base}/${rest}` : base || '/';
+  };
+}
+
+/** A function giving the mount that shows a share-relative path of //host/share (as localPathMapper picks it). */
+export function mountShowing(mounts: CifsMount[], host: string, share: string, port?: number, preferred?: CifsMount): (sharePath: string) => CifsMount | undefined {
   const candidates = mounts
     .filter((m) => sameServer(m, host, port) && m.share.toLowerCase() === share.toLowerCase())
     .sort((a, b) => Number(b === preferred) - Number(a === preferred) || b.prefix.length - a.prefix.length);
-  return (sharePath: string) => {
-    for (const m of candidates) {
-      if (!isWithin(sharePath, m.prefix)) continue;
-      const rest = m.prefix ? sharePath.slice(m.prefix.length).replace(/^\//, '') : sharePath;
-      const base = m.mountPoint.replace(/\/+$/, '');
-      return rest ? `${base}/${rest}` : base || '/';
-    }
-    return undefined;
-  };
+  return (sharePath: string) => candidates.find((m) => isWithin(sharePath, m.prefix));
 }

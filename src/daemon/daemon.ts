@@ -11,7 +11,7 @@ import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
 import { leaveWithin } from '../smb/share-connection.js';
 import { WatchEntry } from './watch-entry.js';
-import { localPathMapper, mountForLocalPath, parseMountinfo, type CifsMount } from '../config/mounts.js';
+import { localPathMapper, mountForLocalPath, mountShowing, parseMountinfo, type CifsMount } from '../config/mounts.js';
 import { describeSmbFailure } from '../smb/describe.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from '../sinks/types.js';
 
@@ -159,7 +159,9 @@ export class Daemon implements DaemonControl {
       ...(this.opts.maxDialect ? { maxDialect: this.opts.maxDialect } : {}),
     });
     // Mounts come and go (re-read every 2 s): the one a local target was named through is looked up each time.
-    const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port, target.startsWith('/') ? mountForLocalPath(this.mounts, target)?.mount : undefined)(p);
+    const through = () => (target.startsWith('/') ? mountForLocalPath(this.mounts, target)?.mount : undefined);
+    const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port, through())(p);
+    const namesOf = (p: string) => mountShowing(this.mounts, r.host, r.share, r.port, through())(p)?.names;
     const entry = new WatchEntry({
       id,
       target,
@@ -167,6 +169,7 @@ export class Daemon implements DaemonControl {
       path: r.path,
       recursive: options.recursive === true || filters?.view !== undefined,
       localPathOf: mapper,
+      namesOf,
       ...(filters?.view
         ? { view: { where: filters.view, name: filters.name, ...(filters.viewBacking ? { backing: filters.viewBacking } : {}), ...(filters.viewAllowOther ? { allowOther: true } : {}) } }
         : {}),

@@ -15,6 +15,7 @@ import { escapeForTerminal } from '../watch/safe-text.js';
 import type { DaemonEvent, WatchOrigin, WatchStatus } from '../sinks/types.js';
 import { WatchView, type WatchViewSpec } from './watch-view.js';
 import { describeSmbFailure, type ErrorContext } from '../smb/describe.js';
+import type { CifsNameMap } from '../platform/cifs-names.js';
 
 export interface WatchEntrySpec {
   id: string;
@@ -29,6 +30,8 @@ export interface WatchEntrySpec {
   /** Base interval of the safety net; 0 turns it off; default: the engine's. */
   safetyNetSeconds?: number;
   localPathOf: (sharePath: string) => string | undefined;
+  /** How the cifs mount showing a share-relative path shows names Windows forbids (for the view). */
+  namesOf?: (sharePath: string) => CifsNameMap | undefined;
   /** A live view of the watched folder (implies recursive). */
   view?: WatchViewSpec;
 }
@@ -108,7 +111,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private startView(view: WatchView): Promise<void> {
-    return view.start(this.spec.path, this.spec.localPathOf(this.spec.path), `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, () => this.watcher.state);
+    const local = { path: this.spec.localPathOf(this.spec.path), names: this.spec.namesOf?.(this.spec.path) };
+    return view.start(this.spec.path, local, `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, () => this.watcher.state);
   }
 
   /** SIGHUP: a view that failed is tried again (at once when the watch runs, else once it does). */

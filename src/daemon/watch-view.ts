@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { WatchEvent, WatchState } from '../watch/events.js';
 import { LiveView } from '../view/live-view.js';
+import type { CifsNameMap } from '../platform/cifs-names.js';
 
 export interface WatchViewSpec {
   /** 'yes' (default place), 'over' (over the backing cifs mount point) or a folder. */
@@ -78,13 +79,15 @@ export class WatchView {
   }
 
   /**
-   * Mounts the view; `localPath` is the watched folder's cifs mount path, if any, `watchState` the
-   * watch's state (read once mounted: its STATE events before that are not seen by the view).
+   * Mounts the view; `local` is the watched folder's cifs mount path, if any, and how that mount
+   * shows names Windows forbids; `watchState` the watch's state (read once mounted: its STATE
+   * events before that are not seen by the view).
    */
-  async start(root: string, localPath: string | undefined, source: string, watchState: () => WatchState): Promise<void> {
+  async start(root: string, local: { path: string | undefined; names: CifsNameMap | undefined }, source: string, watchState: () => WatchState): Promise<void> {
     this.state = 'starting';
     this.message = '';
-    const backing = this.spec.backing ?? localPath;
+    const backing = this.spec.backing ?? local.path;
+    const names = this.spec.backing === undefined ? local.names : undefined;
     this.waitsForBacking = !backing;
     if (!backing) return this.fail('no local folder shows this share: mount it (mount.cifs) or set view-backing; the view starts once it is mounted');
     const mountPoint = this.spec.where === 'over' ? backing : this.mountPoint;
@@ -94,6 +97,7 @@ export class WatchView {
       if (this.spec.where === 'yes') makeDefaultPlace(mountPoint, this.spec.allowOther === true);
       const view = await LiveView.open({
         mountPoint, backing, root, source,
+        ...(names ? { names } : {}),
         ...(this.spec.allowOther ? { allowOther: true } : {}),
         ...(this.spec.pollIntervalMs ? { pollIntervalMs: this.spec.pollIntervalMs } : {}),
       });

@@ -15,6 +15,7 @@ import { MAX_WRITE } from './fuse-server.js';
 import { MountError, mountView, type Mounted } from './mount.js';
 import { FUSE_TYPE, topMountAt, type MountLine } from './mountinfo.js';
 import { PoolState } from './pool-state.js';
+import type { CifsNameMap } from '../platform/cifs-names.js';
 import { errnoWords } from '../platform/errno-words.js';
 import { within } from '../platform/within.js';
 import { ReplayChannel } from './replay-job.js';
@@ -31,6 +32,8 @@ export interface LiveViewOptions {
   root: string;
   /** Shown as the mount's source, e.g. //server/share/path. */
   source: string;
+  /** How the backing cifs mount shows names Windows forbids (platform/cifs-names.ts); replays name them so. */
+  names?: CifsNameMap;
   allowOther?: boolean;
   /** The watch's polling interval, where the server has no change notification. */
   pollIntervalMs?: number;
@@ -83,7 +86,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     private readonly pool: PoolState,
   ) {
     super();
-    this.replayer = new Replayer(opts.root, (work) => this.post(work), opts.pollIntervalMs);
+    this.replayer = new Replayer(opts.root, (work) => this.post(work), opts.pollIntervalMs, opts.names);
     this.serveEnded = new Promise((done) => {
       serve.on('message', (m: ServeWorkerMessage) => {
         if (m.type === 'local') {

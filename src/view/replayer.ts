@@ -3,6 +3,7 @@
  * view's root and checked, MOVED_FROM + MOVED_TO joined into one rename, and changes the user
  * made through the view itself left out (the kernel reported those already, from its own path).
  */
+import { localNames, type CifsNameMap } from '../platform/cifs-names.js';
 import type { WatchEvent, WatchState } from '../watch/events.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../watch/watcher.js';
 import type { BackingVersion, ReplayJob } from './replay-job.js';
@@ -43,14 +44,18 @@ export interface ReplayerStats {
   unsafeSkipped: number;
 }
 
-/** A share-relative path under `root`, relative to it, or null when outside or unsafe. */
-export function viewPath(path: string, root: string): string | null {
+/**
+ * A share-relative path under `root`, relative to it and named as the backing folder shows it
+ * (`names`: a cifs mount's map of characters Windows forbids), or null when outside or unsafe.
+ */
+export function viewPath(path: string, root: string, names?: CifsNameMap): string | null {
   let rel: string;
   if (root === '') rel = path;
   else if (path === root) rel = '';
   else if (path.startsWith(`${root}/`)) rel = path.slice(root.length + 1);
   else return null;
   if (rel === '') return rel;
+  rel = localNames(rel, names);
   for (const part of rel.split('/')) {
     if (part === '' || part === '.' || part === '..' || part.includes('\0')) return null;
   }
@@ -83,6 +88,7 @@ export class Replayer {
     private readonly root: string,
     private readonly send: (work: ReplayWork) => void,
     private readonly pollIntervalMs = DEFAULT_POLL_INTERVAL_MS,
+    private readonly names?: CifsNameMap,
   ) {}
 
   /** Paths the user changed through the view (reported by the serving thread), and how. */
@@ -140,7 +146,7 @@ export class Replayer {
       this.send({ kind: 'invalidate', path: '' });
       return;
     }
-    const rel = viewPath(e.path, this.root);
+    const rel = viewPath(e.path, this.root, this.names);
     if (rel === null) {
       if (e.path === this.root || e.path.startsWith(this.root === '' ? '' : `${this.root}/`)) this.stats.unsafeSkipped++;
       if (e.event === 'MOVED_TO') this.flushFrom();
@@ -172,7 +178,7 @@ export class Replayer {
         return;
       case 'MOVED_TO': {
         const from = this.pendingFrom;
-        const old = e.oldPath !== undefined ? viewPath(e.oldPath, this.root) : null;
+        const old = e.oldPath !== undefined ? viewPath(e.oldPath, this.root, this.names) : null;
         if (from && old !== null && from.path === old) {
           clearTimeout(from.timer);
           this.pendingFrom = null;

@@ -51,4 +51,19 @@ describe('mountinfo', () => {
     expect(viaSub('2026/minutes.odt')).toBe('/mnt/sub/minutes.odt');
     expect(viaSub('other/x')).toBe('/mnt/projects/other/x');
   });
+
+  it('names Windows forbids: mapposix (the kernel default) and mapchars map them as the kernel does, both ways', () => {
+    // /mnt/projects has mapposix; /mnt/sub none; a mapchars mount of its own.
+    expect(mounts.map((m) => m.names)).toEqual(['sfm', undefined, undefined]);
+    const projects = localPathMapper(mounts, 'fileserver', 'projects');
+    // Services for Mac: " * : < > ? \ | at U+F020-U+F027, a trailing space and dot at U+F028/F029, controls at U+F001-F01F.
+    expect(projects('10\uf02230 notes\uf025/a\uf020b\uf021\uf023\uf024\uf026\uf027\uf001 end\uf028')).toBe('/mnt/projects/10:30 notes?/a"b*<>\\|\u0001 end ');
+    expect(mountForLocalPath(mounts, '/mnt/projects/10:30 notes?/a"b*<>\\|\u0001 end ')!.sharePath).toBe('10\uf02230 notes\uf025/a\uf020b\uf021\uf023\uf024\uf026\uf027\uf001 end\uf028');
+    expect(mountForLocalPath(mounts, '/mnt/projects/v1.0/dots./x.y')!.sharePath).toBe('v1.0/dots\uf029/x.y');
+    expect(localPathMapper(mounts, 'nas', 'media')('films/2026/a\uf022b')).toBe('/mnt/sub/a\uf022b');
+    const sfu = parseMountinfo('98 22 0:54 / /mnt/u rw - cifs //fs/u rw,vers=3.1.1,mapchars');
+    expect(sfu[0]!.names).toBe('sfu');
+    expect(localPathMapper(sfu, 'fs', 'u')('a\uf03ab\uf03f\uf02a\uf07c\uf03c\uf03e\uf022')).toBe('/mnt/u/a:b?*|<>\uf022');
+    expect(mountForLocalPath(sfu, '/mnt/u/a:b?*|<>"')!.sharePath).toBe('a\uf03ab\uf03f\uf02a\uf07c\uf03c\uf03e"');
+  });
 });

@@ -59,6 +59,8 @@ export async function runView(targetText: string, mountPoint: string, opts: View
         mountPoint,
         backing,
         root: target.path,
+        // The cifs mount shows names Windows forbids otherwise than the server reports them.
+        ...(!opts.backing && t!.mountOf(target.path)?.names ? { names: t!.mountOf(target.path)!.names! } : {}),
         source: `${share.label}${target.path ? `/${target.path}` : ''}`,
         ...(opts.allowOther ? { allowOther: true } : {}),
         ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
