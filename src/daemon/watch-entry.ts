@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
 import type { ShareConnection } from '../smb/share-connection.js';
-import { isMissing, isPermanent } from '../smb/status.js';
+import { isDfsLink, isMissing, isPermanent } from '../smb/status.js';
 import { RepeatedFailure } from '../watch/repeated-failure.js';
 import { Watcher } from '../watch/watcher.js';
 import { notifyTraceLine, traceEnabled } from '../watch/trace.js';
@@ -78,7 +78,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
   /**
    * Connect (or join the share's connection) and start watching; never throws. Resolves, after
    * the first attempt, with the error when it failed for good (wrong password, no such share or
-   * folder: stopped), else undefined (watching, or retrying what may come back).
+   * folder, a DFS link: stopped), else undefined (watching, or retrying what may come back).
    */
   async start(): Promise<unknown> {
     if (this.stopped) return undefined;
@@ -95,7 +95,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     } catch (err) {
       if (this.stopped) return undefined;
       const message = describeSmbFailure(err, this.context) ?? (err as Error).message;
-      if (isPermanent(err) || isMissing(err)) {
+      // A DFS link stays one until someone replaces it, as a missing folder stays missing.
+      if (isPermanent(err) || isMissing(err) || isDfsLink(err)) {
         this.setState('stopped', `cannot watch: ${message}`);
         return err;
       }

@@ -62,4 +62,16 @@ describe('DFS links in a DFS root share', () => {
       expect(r.stderr.filter(Boolean), args[0]).toEqual([line]);
     }
   });
+
+  it('a daemon watch of a link stops at once, saying why, instead of retrying for good', async () => {
+    // It was retried with growing delays for ever ('reconnecting: cannot connect (...)').
+    const r = runCli(['daemon', '--bus', 'none', '--config', '/dev/null', '--journal', 'off', '--watch', `${url}/before`, '-A', cred]);
+    try {
+      await r.waitLine(/stopped: cannot watch: a DFS link to another share/, 15_000, 'stderr');
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exit;
+    }
+    expect(r.stderr.filter((l) => /reconnecting|retrying/.test(l))).toEqual([]);
+  });
 });
