@@ -23,6 +23,8 @@ export interface ChangeContext {
   moveFolders(from: string, to: string): void;
   /** Whether a folder has a handle. */
   isWatched(path: string): boolean;
+  /** Whether the server refused to open this folder for us (no access): it has no handle. */
+  refusedToUs(path: string): boolean;
   /**
    * Open a notified name: `item` waits in the outbox until the server says what it is (or that it
    * does not serve that name); `watch`: a new folder in a recursive watch is watched too.
@@ -241,7 +243,12 @@ export class ChangeProcessor {
       return;
     }
     // A folder's own time changes whenever its entries do; those entries are reported themselves.
-    if (entry?.isDir) return;
+    if (entry?.isDir) {
+      // One the server would not open for us: its permissions changed, perhaps to let us in. If
+      // so it is watched and listed from now on (its contents come as rescan events).
+      if (this.w.refusedToUs(path)) this.w.confirmName(path, null, true);
+      return;
+    }
     if (entry) {
       entry.size = undefined;
       entry.mtime = undefined;

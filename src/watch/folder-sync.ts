@@ -49,9 +49,12 @@ export const SETTLE_MS = 1000;
 export class FolderSync {
   /** The generation for which the server's open-file limit was reported already. */
   private limitSaidFor = -1;
-  /** Folders said to be refused, and the generation they were said for (once per connection). */
-  private refusedSaid = new Set<string>();
-  private refusedSaidFor = -1;
+  /**
+   * Folders the server refused to open for this connection (said once each), and the generation
+   * they belong to: a change of one's own attributes is a reason to try again (`refusedToUs`).
+   */
+  private readonly refusedFolders = new Set<string>();
+  private refusedFor = -1;
 
   /** Newly armed handles waiting for their second listing, and when it is due. */
   private readonly settling = new Map<FolderWatch, number>();
@@ -254,14 +257,19 @@ export class FolderSync {
     }
   }
 
+  /** Whether the server refused to open this folder for us on this connection (and still does). */
+  refusedToUs(path: string): boolean {
+    return this.refusedFor === this.w.folders.generation && this.refusedFolders.has(path) && !this.w.folders.has(path);
+  }
+
   /** Say once per connection (not at each listing of its parent) that a folder cannot be watched. */
   private refused(err: unknown, path: string): void {
-    if (this.refusedSaidFor !== this.w.folders.generation) {
-      this.refusedSaidFor = this.w.folders.generation;
-      this.refusedSaid.clear();
+    if (this.refusedFor !== this.w.folders.generation) {
+      this.refusedFor = this.w.folders.generation;
+      this.refusedFolders.clear();
     }
-    if (this.refusedSaid.has(path)) return;
-    this.refusedSaid.add(path);
+    if (this.refusedFolders.has(path)) return;
+    this.refusedFolders.add(path);
     const status = (err as { statusName: string }).statusName;
     const why = isDfsLink(err) ? `a DFS link to another share (${status}), which smbnotify does not follow` : status;
     this.w.say(`cannot watch ${this.w.label(path)} (${why}): its changes are not reported`);

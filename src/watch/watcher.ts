@@ -165,6 +165,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       closeFolders: (path) => this.folders.closeUnder(path),
       moveFolders: (from, to) => this.folders.move(from, to),
       isWatched: (path) => this.folders.has(path),
+      refusedToUs: (path) => this.sync.refusedToUs(path),
       confirmName: (path, item, watch, companion) => this.names.confirm(path, item, watch, companion),
       verifyFolder: (path) => this.names.verify(path),
       listedOtherwise: (name) => this.names.listedOtherwise(name),

@@ -16,6 +16,7 @@ export function standaloneProcessor(snapshot: Snapshot, watch: string, out: Watc
     closeFolders: () => undefined,
     moveFolders: () => undefined,
     isWatched: () => false,
+    refusedToUs: () => false,
     confirmName: (_path, item, _watch, companion) => {
       if (companion) outbox.settle(companion);
       if (item) outbox.settle(item);
