@@ -52,8 +52,10 @@ export function parseMountinfo(text: string): CifsMount[] {
       const eq = kv.indexOf('=');
       options.set(eq < 0 ? kv : kv.slice(0, eq), eq < 0 ? '' : unescapeOctal(kv.slice(eq + 1)));
     }
-    const prefix = options.get('prefixpath') ?? (m[3] ? m[3] : root !== '/' ? root : '');
-    const mount: CifsMount = { mountPoint, host: m[1]!, share: m[2]!, prefix: normalizeSharePath(prefix) };
+    const names = cifsNameMap(options);
+    // The folder as written at mount time (`//srv/share/10:30`): the server names it otherwise.
+    const prefix = serverNames(normalizeSharePath(options.get('prefixpath') ?? (m[3] ? m[3] : root !== '/' ? root : '')), names);
+    const mount: CifsMount = { mountPoint, host: m[1]!, share: m[2]!, prefix };
     const addr = options.get('addr') ?? options.get('ip');
     if (addr) mount.addr = addr;
     const port = Number(options.get('port'));
@@ -67,7 +69,6 @@ export function parseMountinfo(text: string): CifsMount[] {
     // The kernel takes the ticket of cruid=, which defaults to the uid= of the mount.
     const cruidText = options.get('cruid') ?? options.get('uid');
     if (cruidText !== undefined && /^\d+$/.test(cruidText)) mount.cruid = Number(cruidText);
-    const names = cifsNameMap(options);
     if (names) mount.names = names;
     mounts.push(mount);
   }

@@ -61,6 +61,11 @@ describe('mountinfo', () => {
     expect(mountForLocalPath(mounts, '/mnt/projects/10:30 notes?/a"b*<>\\|\u0001 end ')!.sharePath).toBe('10\uf02230 notes\uf025/a\uf020b\uf021\uf023\uf024\uf026\uf027\uf001 end\uf028');
     expect(mountForLocalPath(mounts, '/mnt/projects/v1.0/dots./x.y')!.sharePath).toBe('v1.0/dots\uf029/x.y');
     expect(localPathMapper(mounts, 'nas', 'media')('films/2026/a\uf022b')).toBe('/mnt/sub/a\uf022b');
+    // A mount of a folder below the share, named as the user wrote it.
+    const sub = parseMountinfo('98 22 0:54 / /mnt/m rw - cifs //fs/p/10:30 rw,vers=3.1.1,mapposix');
+    expect(sub[0]!.prefix).toBe('10\uf02230');
+    expect(localPathMapper(sub, 'fs', 'p')('10\uf02230/a\uf025')).toBe('/mnt/m/a?');
+    expect(mountForLocalPath(sub, '/mnt/m/a?')!.sharePath).toBe('10\uf02230/a\uf025');
     const sfu = parseMountinfo('98 22 0:54 / /mnt/u rw - cifs //fs/u rw,vers=3.1.1,mapchars');
     expect(sfu[0]!.names).toBe('sfu');
     expect(localPathMapper(sfu, 'fs', 'u')('a\uf03ab\uf03f\uf02a\uf07c\uf03c\uf03e\uf022')).toBe('/mnt/u/a:b?*|<>\uf022');
