@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli } from '../support/cli.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { requireTool } from '../support/tools.js';
-import { startView } from '../support/view.js';
+import { newMountPoint, startView, unmountView } from '../support/view.js';
 
 let samba: SambaServer;
 let cred: string;
@@ -57,21 +57,43 @@ describe('a cifs mount with mapposix (the kernel default)', () => {
   });
 
   it('the view replays the names the mount shows', async () => {
-    const inotifywait = requireTool('inotifywait', 'inotify-tools');
     const view = await startView([samba.sharePath, '--mountinfo', mountinfo, '-A', cred]);
-    const lines: string[] = [];
-    const inw = spawn(inotifywait, ['-m', '-e', 'create', '--format', '%e %f', view.mountPoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      await new Promise<void>((ready) => inw.stderr.on('data', (d: Buffer) => String(d).includes('Watches established') && ready()));
-      inw.stdout.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
-      await putOverSmb('k\uf025.txt');
-      await putOverSmb('m\uf022n.txt');
-      const until = Date.now() + 15_000;
-      while (lines.length < 2 && Date.now() < until) await new Promise((done) => setTimeout(done, 100));
+      expect(await createsSeenIn(view.mountPoint, ['k\uf025.txt', 'm\uf022n.txt'])).toEqual(['CREATE k?.txt', 'CREATE m:n.txt']);
     } finally {
-      inw.kill();
       await view.stop();
     }
-    expect(lines).toEqual(['CREATE k?.txt', 'CREATE m:n.txt']);
+  });
+
+  it('so does a daemon watch\'s view', async () => {
+    const mountPoint = newMountPoint();
+    const config = join(mkdtempSync(join(tmpdir(), 'smbnotify-cfg-')), 'config');
+    writeFileSync(config, ['[watch m]', `target = ${samba.sharePath}`, `view = ${mountPoint}`, ''].join('\n'));
+    const d = runCli(['daemon', '--bus', 'none', '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', mountinfo]);
+    try {
+      await d.waitLine(new RegExp(`view of .* at ${mountPoint}`), 20_000, 'stderr');
+      expect(await createsSeenIn(mountPoint, ['d\uf021.txt'])).toEqual(['CREATE d*.txt']);
+    } finally {
+      d.child.kill('SIGTERM');
+      await d.exit;
+      unmountView(mountPoint);
+    }
   });
 });
+
+/** The IN_CREATE names inotifywait sees in `folder` while `wireNames` are put over SMB. */
+async function createsSeenIn(folder: string, wireNames: string[]): Promise<string[]> {
+  const inotifywait = requireTool('inotifywait', 'inotify-tools');
+  const lines: string[] = [];
+  const inw = spawn(inotifywait, ['-m', '-e', 'create', '--format', '%e %f', folder], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise<void>((ready) => inw.stderr.on('data', (d: Buffer) => String(d).includes('Watches established') && ready()));
+    inw.stdout.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
+    for (const name of wireNames) await putOverSmb(name);
+    const until = Date.now() + 15_000;
+    while (lines.length < wireNames.length && Date.now() < until) await new Promise((done) => setTimeout(done, 100));
+  } finally {
+    inw.kill();
+  }
+  return lines;
+}
