@@ -143,7 +143,8 @@ export class SafetyNet {
           this.host.warn(
             `the server did not report ${found === 1 ? 'a change' : `${found} changes`} in ${path || 'the watched folder'}: `
             + 'it probably does not watch its own disk (Samba with "kernel change notify = no", or a filer that reports only '
-            + `changes made over SMB); such changes are found by checking folder times every ${every} s and reported as rescan events`,
+            + 'changes made over SMB), or not below a folder whose name it serves otherwise than its disk holds it (Samba\'s '
+            + `vfs_catia or vfs_fruit mapping characters Windows forbids); such changes are found by checking folder times every ${every} s and reported as rescan events`,
           );
         }
       }

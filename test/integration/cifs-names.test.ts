@@ -56,6 +56,22 @@ describe('a cifs mount with mapposix (the kernel default)', () => {
     expect(existsSync(e['localPath'] as string)).toBe(true);
   });
 
+  it('a change on the server\'s disk below a folder whose name Samba maps: found by the safety net, which names that cause', async () => {
+    // Samba (4.17) reports nothing for it; the warning named only `kernel change notify = no`
+    // and filers that report changes made over SMB only, neither of which is the case here.
+    const r = runCli(['watch', '-m', '--json', `smb://${samba.host}:${samba.port}/data/dir\uf022x`, '-A', cred]);
+    try {
+      await r.waitLine(/"STATE"/);
+      writeFileSync(join(samba.sharePath, 'dir:x', 'on-disk.txt'), 'x');
+      await r.waitLine(/"CREATE".*on-disk\.txt/, 20_000);
+      const warning = JSON.parse(await r.waitLine(/did not report/)) as { message: string };
+      expect(warning.message).toMatch(/vfs_catia or vfs_fruit/);
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exit;
+    }
+  });
+
   it('the view replays the names the mount shows', async () => {
     const view = await startView([samba.sharePath, '--mountinfo', mountinfo, '-A', cred]);
     try {
