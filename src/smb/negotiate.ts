@@ -4,8 +4,8 @@
  * server chose.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ProtocolError, SmbError } from './errors.js';
-import type { Connection } from './connection.js';
+import { ConnectionError, ProtocolError, SmbError } from './errors.js';
+import type { Connection, Response } from './connection.js';
 import { CipherId, cipherById, type CipherName } from './crypto/encryption.js';
 import type { SigningAlgorithm } from './crypto/signing.js';
 import { Command } from './wire/header.js';
@@ -46,6 +46,9 @@ export interface NegotiateOptions {
   signingAlgorithms?: SigningAlgorithm[];
 }
 
+/** How a connection closed by the server fails a request waiting for its answer. */
+const CLOSED: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 export const CLIENT_CAPABILITIES = GlobalCapability.LARGE_MTU | GlobalCapability.ENCRYPTION;
 
 export interface Negotiated {
@@ -84,10 +87,21 @@ export async function negotiate(conn: Connection, opts: NegotiateOptions = {}): 
     ciphers: (opts.ciphers ?? OFFERED_CIPHERS).map((c) => CipherId[c]),
     signingAlgorithms: (opts.signingAlgorithms ?? OFFERED_SIGNING).map((a) => SIGNING_IDS[a]),
   });
-  const res = await conn.send({ command: Command.NEGOTIATE, body }).response;
+  const range = minDialect === maxDialect ? `SMB ${minDialect}` : `SMB ${minDialect} to ${maxDialect}`;
+  let res: Response;
+  try {
+    res = await conn.send({ command: Command.NEGOTIATE, body }).response;
+  } catch (err) {
+    // Closed without an answer: what a server that speaks only SMB1 does with an SMB2 NEGOTIATE
+    // (Samba with `server max protocol = NT1`, old NAS boxes), where "reset by the server" alone
+    // says nothing of the cause.
+    if (err instanceof ConnectionError && CLOSED.has(err.code ?? '')) {
+      throw new ConnectionError(`the server closed the connection when offered ${range}, without an answer: it may speak only SMB1 (NT1), which smbnotify does not`, 'NEGOTIATE_CLOSED');
+    }
+    throw err;
+  }
   if (res.header.status === NtStatus.NOT_SUPPORTED) {
     // MS-SMB2 3.3.5.4: the server found no common dialect in the list we offered.
-    const range = minDialect === maxDialect ? `SMB ${minDialect}` : `SMB ${minDialect} to ${maxDialect}`;
     throw new SmbError(res.header.status, 'NEGOTIATE', `the server accepts none of the dialects offered (${range})`);
   }
   if (res.header.status !== NtStatus.SUCCESS) throw new SmbError(res.header.status, 'NEGOTIATE');

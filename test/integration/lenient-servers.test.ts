@@ -211,6 +211,15 @@ describe('clear words', () => {
     await samba.stop();
   });
 
+  it('a server that speaks only SMB1 is named as a likely cause, not only "connection reset"', async () => {
+    // Samba with `server max protocol = NT1` closes the connection on an SMB2 NEGOTIATE.
+    const samba = await startSamba({ extraGlobal: ['server min protocol = NT1', 'server max protocol = NT1'] });
+    const r = await finished(runCli(['ls', `smb://127.0.0.1:${samba.port}/data`, '-A', credentialsFile(samba)]));
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([`smbnotify: connection to 127.0.0.1:${samba.port} failed: the server closed the connection when offered SMB 2.0.2 to 3.1.1, without an answer: it may speak only SMB1 (NT1), which smbnotify does not`]);
+    await samba.stop();
+  });
+
   it('the notify probe does not say "supported" when CHANGE_NOTIFY got ACCESS_DENIED', async () => {
     const samba = await startSamba({});
     const proxy = await startFaultProxy({ targetPort: samba.port });
