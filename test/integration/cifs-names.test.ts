@@ -8,7 +8,7 @@
 // `fruit:encoding = native`, Samba keeps `f?.txt` on its disk and serves it as `f\uF025.txt`,
 // exactly as a mapposix mount shows a server's `f\uF025.txt`; the mountinfo fixture says so.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,13 +20,16 @@ import { newMountPoint, startView, unmountView } from '../support/view.js';
 let samba: SambaServer;
 let cred: string;
 let mountinfo: string;
+/** Temp folder of the mountinfo fixture and the daemon's config, removed at the end. */
+let dir: string;
 
 beforeAll(async () => {
   requireBuild();
   samba = await startSamba({ extraShare: ['vfs objects = catia fruit streams_xattr', 'fruit:encoding = native'] });
   cred = credentialsFile(samba);
   mkdirSync(join(samba.sharePath, 'dir:x'));
-  mountinfo = join(mkdtempSync(join(tmpdir(), 'smbnotify-mnt-')), 'mountinfo');
+  dir = mkdtempSync(join(tmpdir(), 'smbnotify-mnt-'));
+  mountinfo = join(dir, 'mountinfo');
   writeFileSync(mountinfo, [
     '22 1 0:21 / / rw,relatime - ext4 /dev/sda1 rw',
     `99 22 0:55 / ${samba.sharePath} rw,relatime - cifs //${samba.host}/data rw,vers=3.1.1,addr=${samba.host},port=${samba.port},mapposix`,
@@ -36,6 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAllSamba();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** As another client writes it: smbclient sends the name as given (here the wire form). */
@@ -78,12 +82,13 @@ describe('a cifs mount with mapposix (the kernel default)', () => {
       expect(await createsSeenIn(view.mountPoint, ['k\uf025.txt', 'm\uf022n.txt'])).toEqual(['CREATE k?.txt', 'CREATE m:n.txt']);
     } finally {
       await view.stop();
+      rmdirSync(view.mountPoint);
     }
   });
 
   it('so does a daemon watch\'s view', async () => {
     const mountPoint = newMountPoint();
-    const config = join(mkdtempSync(join(tmpdir(), 'smbnotify-cfg-')), 'config');
+    const config = join(dir, 'config');
     writeFileSync(config, ['[watch m]', `target = ${samba.sharePath}`, `view = ${mountPoint}`, ''].join('\n'));
     const d = runCli(['daemon', '--bus', 'none', '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', mountinfo]);
     try {
@@ -93,6 +98,7 @@ describe('a cifs mount with mapposix (the kernel default)', () => {
       d.child.kill('SIGTERM');
       await d.exit;
       unmountView(mountPoint);
+      rmdirSync(mountPoint);
     }
   });
 });
