@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { WatchEvent, WatchState } from '../watch/events.js';
 import { LiveView } from '../view/live-view.js';
 import type { CifsNameMap } from '../platform/cifs-names.js';
+import { describePassthrough } from '../view/passthrough.js';
 
 export interface WatchViewSpec {
   /** 'yes' (default place), 'over' (over the backing cifs mount point) or a folder. */
@@ -112,7 +113,8 @@ export class WatchView {
       this.backing = view.opts.backing;
       const closed = this.spec.allowOther ? closedToOthers(this.mountPoint) : null;
       this.message = closed ? `other users cannot reach it: ${closed} is private (mode ${modeOf(closed)}); give view = a folder they can reach` : '';
-      this.log(`view of ${source} at ${this.mountPoint} (backing ${this.backing})${this.message ? `: ${this.message}` : ''}`);
+      const fileData = describePassthrough(view.passthrough);
+      this.log(`view of ${source} at ${this.mountPoint} (backing ${this.backing})${fileData ? `; ${fileData}` : ''}${this.message ? `: ${this.message}` : ''}`);
       view.on('replayError', (m) => this.log(`view ${this.mountPoint}: replay failed: ${m}`));
       view.on('ended', (why) => {
         this.state = 'failed';

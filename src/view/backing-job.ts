@@ -25,13 +25,18 @@ export type BackingJob = U & (
   /** UNLINK / RMDIR: on success the table marks `rel` removed. */
   | { op: 'remove'; dir: boolean; rel: Uint8Array; path: Uint8Array }
   | { op: 'rename'; fromRel: Uint8Array; toRel: Uint8Array; from: Uint8Array; to: Uint8Array; noReplace: boolean }
-  /** `direct`: answered FOPEN_DIRECT_IO (a write-only open on a kernel that keeps readers coherent). */
-  | { op: 'open'; path: Uint8Array; flags: number; direct: boolean }
-  | { op: 'create'; node: bigint; path: Uint8Array; flags: number; mode: number; direct: boolean }
+  /**
+   * `direct`: answered FOPEN_DIRECT_IO (a write-only open on a kernel that keeps readers coherent).
+   * `passthrough`: a regular file is handed to the kernel (passthrough.ts), which then does its I/O.
+   * `writing`: the view-relative path, when opened for writing (reported back when handed over).
+   */
+  | { op: 'open'; node: bigint; path: Uint8Array; flags: number; direct: boolean; passthrough: boolean; writing?: Uint8Array }
+  | { op: 'create'; node: bigint; path: Uint8Array; flags: number; mode: number; direct: boolean; passthrough: boolean; writing?: Uint8Array }
   | { op: 'read'; fd: number; offset: number; size: number }
   /** The data lies in a shared request buffer, which the backing thread frees when done. */
   | { op: 'write'; fd: number; offset: number; size: number; slot: SharedArrayBuffer; at: number }
-  | { op: 'release'; fd: number }
+  /** `passthrough`: the file was opened in passthrough (its registration counts this open). */
+  | { op: 'release'; node: bigint; fd: number; passthrough: boolean }
   | { op: 'fsync'; fd: number; datasync: boolean }
   | { op: 'lseek'; fd: number; offset: bigint; whence: number }
   | { op: 'statfs' }
@@ -58,7 +63,8 @@ export type BackingJob = U & (
 export type BackingUpdate =
   | { kind: 'forget'; node: bigint }
   /** A file handle handed to the kernel: only those are accepted in later requests. */
-  | { kind: 'opened'; fh: bigint }
+  /** `writing`: the view-relative path of a file opened for writing in passthrough (its writes never reach the view). */
+  | { kind: 'opened'; fh: bigint; writing?: Uint8Array }
   | { kind: 'closed'; fh: bigint }
   | { kind: 'unlink'; rel: Uint8Array }
   | { kind: 'rename'; from: Uint8Array; to: Uint8Array }
@@ -79,4 +85,21 @@ export function abandonable(job: BackingJob): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * The file handle of an open backing file: the descriptor plus one in the low 32 bits (0 is the
+ * replay's handle, with nothing to close), and the passthrough backing id plus one above them.
+ */
+export function fileHandle(fd: number, backingId: number): bigint {
+  return (BigInt(backingId + 1) << 32n) | BigInt(fd + 1);
+}
+
+export function fdOfHandle(fh: bigint): number {
+  return Number(fh & 0xffffffffn) - 1;
+}
+
+/** The passthrough backing id in a file handle, or -1. */
+export function backingIdOfHandle(fh: bigint): number {
+  return Number(fh >> 32n) - 1;
 }

@@ -6,7 +6,9 @@
  */
 import * as fs from 'node:fs';
 import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
-import type { BackingJob, BackingUpdate } from './backing-job.js';
+import { fileHandle, type BackingJob, type BackingUpdate } from './backing-job.js';
+import type { PassthroughBinding } from './passthrough.js';
+import type { PassthroughFiles } from './passthrough-files.js';
 import { readdirplus } from './readdirplus.js';
 import {
   Fattr, OpenOut, OUT_HEADER, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeLseek, encodeOpen,
@@ -27,6 +29,12 @@ export interface BackingContext {
   changes(): number;
   /** Before the reply: this thread goes on preparing the next part of a listing (readdirplus.ts). */
   preparing(): void;
+  /** /dev/fuse, for the passthrough ioctls. */
+  fuseFd: number;
+  /** The passthrough addon, when the view may use it (passthrough.ts). */
+  passthrough: PassthroughBinding | null;
+  /** Which of the view's files are registered for passthrough, shared by the backing threads. */
+  passthroughFiles: PassthroughFiles;
 }
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -102,27 +110,29 @@ function run(job: BackingJob, c: BackingContext): void {
       return;
     case 'open': {
       const fd = fs.openSync(buf(job.path), job.flags);
-      let flags = 0;
+      let how: OpenedAs;
       try {
-        flags = keepCache(fd) | (job.direct ? OpenOut.DIRECT_IO : 0);
+        how = openedAs(c, job.node, fd, fs.fstatSync(fd).isFile(), job);
       } catch (err) {
         fs.closeSync(fd);
         throw err;
       }
-      opened(c, fd, encodeOpen(u, BigInt(fd) + 1n, flags));
+      opened(c, job.node, fd, how, encodeOpen(u, how.fh, how.flags, how.backingId), job.writing);
       return;
     }
     case 'create': {
       const fd = fs.openSync(buf(job.path), job.flags, job.mode);
+      let how: OpenedAs;
       let reply: Buffer;
       try {
         fs.fchmodSync(fd, job.mode);
-        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, BigInt(fd) + 1n, OpenOut.KEEP_CACHE | (job.direct ? OpenOut.DIRECT_IO : 0));
+        how = openedAs(c, job.node, fd, true, job);
+        reply = encodeCreate(u, job.node, attrOf(fstat(fd), job.node), c.t, how.fh, how.flags, how.backingId);
       } catch (err) {
         fs.closeSync(fd);
         throw err;
       }
-      opened(c, fd, reply);
+      opened(c, job.node, fd, how, reply, job.writing);
       return;
     }
     case 'read': {
@@ -140,6 +150,7 @@ function run(job: BackingJob, c: BackingContext): void {
       return;
     }
     case 'release':
+      if (job.passthrough) endPassthrough(c, job.node);
       fs.closeSync(job.fd);
       c.write(encodeReply(u));
       return;
@@ -178,21 +189,45 @@ function run(job: BackingJob, c: BackingContext): void {
   }
 }
 
-/**
- * A regular file keeps the kernel's page cache of the view across opens (as a local file does):
- * the kernel drops it when it sees the size or mtime change (AUTO_INVAL_DATA, checked on read
- * once the attributes are older than their timeout), and the replaying thread drops it when the
- * server reports the file modified. Anything else (a device, a socket) is read afresh each time.
- */
-function keepCache(fd: number): number {
-  return fs.fstatSync(fd).isFile() ? OpenOut.KEEP_CACHE : 0;
+interface OpenedAs {
+  fh: bigint;
+  flags: number;
+  /** The passthrough registration, or -1. */
+  backingId: number;
 }
 
-function opened(c: BackingContext, fd: number, reply: Buffer): void {
-  c.update({ kind: 'opened', fh: BigInt(fd) + 1n });
+/**
+ * How an open descriptor is answered. Where the view may, a regular file is handed to the kernel
+ * (FOPEN_PASSTHROUGH), which reads and writes it itself; the file handle then also carries the
+ * backing id, which RELEASE ends (fileHandle). Otherwise a regular file keeps the kernel's page
+ * cache of the view across opens (as a local file does): the kernel drops it when it sees the size
+ * or mtime change (AUTO_INVAL_DATA, checked on read once the attributes are older than their
+ * timeout), and the replaying thread drops it when the server reports the file modified. Anything
+ * else (a device, a socket) is read afresh each time.
+ */
+function openedAs(c: BackingContext, node: bigint, fd: number, isFile: boolean, job: { direct: boolean; passthrough: boolean }): OpenedAs {
+  const binding = c.passthrough;
+  if (isFile && job.passthrough && binding) {
+    const id = c.passthroughFiles.acquire(node, () => binding.backingOpen(c.fuseFd, fd));
+    if (id >= 0) return { fh: fileHandle(fd, id), flags: OpenOut.PASSTHROUGH, backingId: id };
+    // Not registered (the table is full, say): past the page cache, which passthrough opens of the
+    // same file allow, where a cached open would be refused.
+    return { fh: fileHandle(fd, -1), flags: OpenOut.DIRECT_IO, backingId: -1 };
+  }
+  return { fh: fileHandle(fd, -1), flags: (isFile ? OpenOut.KEEP_CACHE : 0) | (job.direct ? OpenOut.DIRECT_IO : 0), backingId: -1 };
+}
+
+/** One passthrough open of `node` ended: its registration ends with the last one. */
+function endPassthrough(c: BackingContext, node: bigint): void {
+  c.passthroughFiles.release(node, (id) => c.passthrough?.backingClose(c.fuseFd, id));
+}
+
+function opened(c: BackingContext, node: bigint, fd: number, how: OpenedAs, reply: Buffer, writing?: Uint8Array): void {
+  c.update({ kind: 'opened', fh: how.fh, ...(writing && how.backingId >= 0 ? { writing } : {}) });
   if (c.write(reply)) return;
   // Too late (interrupted): nobody will ever release this descriptor.
-  c.update({ kind: 'closed', fh: BigInt(fd) + 1n });
+  c.update({ kind: 'closed', fh: how.fh });
+  if (how.backingId >= 0) endPassthrough(c, node);
   fs.closeSync(fd);
 }
 

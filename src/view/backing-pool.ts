@@ -15,6 +15,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import type { BackingJob, BackingUpdate } from './backing-job.js';
 import { abandonable } from './backing-job.js';
 import type { BackingWorkerData } from './backing-worker.js';
+import { PassthroughFiles } from './passthrough-files.js';
 import type { Timeouts } from './fuse-wire.js';
 import type { JobRunner } from './fuse-server.js';
 import { MAX_THREADS, PoolState, SLOT_DATA } from './pool-state.js';
@@ -34,6 +35,7 @@ export class BackingPool implements JobRunner {
   private readonly slots: SharedArrayBuffer[] = [];
   /** When each thread was handed its current (or last) request, on this thread's clock. */
   private readonly takenAt: number[] = [];
+  private readonly passthroughFiles = PassthroughFiles.create();
 
   constructor(
     private readonly fd: number,
@@ -48,7 +50,7 @@ export class BackingPool implements JobRunner {
   private start(): void {
     const { port1, port2 } = new MessageChannel();
     const index = this.workers.length;
-    const workerData: BackingWorkerData = { fd: this.fd, root: this.root, t: this.t, index, state: this.state.shared, updates: port2 };
+    const workerData: BackingWorkerData = { fd: this.fd, root: this.root, t: this.t, index, state: this.state.shared, updates: port2, passthroughFiles: this.passthroughFiles.shared };
     this.workers.push(new Worker(new URL('./backing-worker.js', import.meta.url), { workerData, transferList: [port2] }));
     this.ports.push(port1);
   }

@@ -9,6 +9,8 @@ import { abandonable, type BackingJob, type BackingUpdate } from './backing-job.
 import { runJob, type BackingContext } from './backing-ops.js';
 import { prepareNext } from './readdirplus.js';
 import { PoolState } from './pool-state.js';
+import { passthroughBinding } from './passthrough.js';
+import { PassthroughFiles } from './passthrough-files.js';
 import type { Timeouts } from './fuse-wire.js';
 
 export interface BackingWorkerData {
@@ -19,6 +21,8 @@ export interface BackingWorkerData {
   state: SharedArrayBuffer;
   /** Updates for the serving thread, which drains them synchronously before each request. */
   updates: MessagePort;
+  /** The passthrough registrations (passthrough-files.ts). */
+  passthroughFiles: SharedArrayBuffer;
 }
 
 const data = workerData as BackingWorkerData;
@@ -52,6 +56,9 @@ const context: BackingContext = {
     preparing = true;
     state.preparing(data.index);
   },
+  fuseFd: data.fd,
+  passthrough: passthroughBinding(),
+  passthroughFiles: new PassthroughFiles(data.passthroughFiles),
 };
 
 parentPort!.on('message', (job: BackingJob) => {

@@ -11,9 +11,10 @@
  */
 import * as fs from 'node:fs';
 import { E, Errno, errnoOf } from './attrs.js';
-import type { BackingJob, BackingUpdate } from './backing-job.js';
+import { backingIdOfHandle, fdOfHandle, type BackingJob, type BackingUpdate } from './backing-job.js';
+import { passthroughUse, type PassthroughUse } from './passthrough.js';
 import {
-  Body, Fattr, InitFlag, Op, WRITE_IN_SIZE, decodeHeader, decodeInit, decodeIo, decodeSetattr, encodeError, encodeInit,
+  Body, Fattr, InitFlag, InitFlag2, Op, WRITE_IN_SIZE, decodeHeader, decodeInit, decodeIo, decodeSetattr, encodeError, encodeInit,
   encodeReply, type InHeader, type Timeouts,
 } from './fuse-wire.js';
 import { NodeTable, ROOT_ID, isPlainName, joinName, type Node } from './nodes.js';
@@ -36,16 +37,23 @@ export interface ServerOptions {
   pool: JobRunner;
   replay: ReplayChannel;
   /** Paths (relative, UTF-8) the user changes through the view: the server will report them too. */
-  /** `closedAfterWrite`: a descriptor written through the view was closed. */
-  onLocalChange: (paths: string[], change: OwnChange, closedAfterWrite?: true) => void;
+  /**
+   * A change made through the view. `closed`: the handle of a file written through the view was
+   * closed; `held`: a file was opened for writing in passthrough, whose writes the view never sees
+   * (own changes until that handle is closed).
+   */
+  onLocalChange: (paths: string[], change: OwnChange, handle?: { held: bigint } | { closed: bigint }) => void;
   /** INIT has been answered: the kernel applied its settings while we wrote the reply. */
-  onInitialized?: () => void;
+  onInitialized?: (passthrough: PassthroughUse) => void;
+  /** false: never hand files to the kernel (FUSE passthrough), even where possible. */
+  passthrough?: boolean;
   timeouts?: Timeouts;
 }
 
 const { O_NOFOLLOW, O_CREAT, O_EXCL, O_WRONLY } = fs.constants;
 /** open(2)'s access mode bits (Node's fs.constants lacks it). */
 const O_ACCMODE = 3;
+const O_RDONLY = 0;
 
 /**
  * The FUSE protocol minor version of Linux 6.9. Since 6.6 the kernel drops the cached pages of the
@@ -61,8 +69,6 @@ export interface JobRunner {
   abandonable(unique: bigint): boolean;
 }
 
-/** A file handle is the backing descriptor plus one; 0 is the replay's handle (nothing to close). */
-const fdOf = (fh: bigint): number => Number(fh - 1n);
 
 export class FuseServer {
   readonly nodes = new NodeTable();
@@ -81,6 +87,9 @@ export class FuseServer {
   destroyed = false;
   /** Whether files opened write-only bypass the page cache (set at INIT: DIRECT_WRITES_MINOR). */
   private directWrites = false;
+  /** Whether regular files are handed to the kernel at OPEN (set at INIT; passthrough.ts). */
+  passthrough = false;
+  passthroughUse: PassthroughUse = 'turned off';
 
   constructor(readonly opts: ServerOptions) {
     // The trailing slash makes the root itself resolve through a /proc/self/fd/N magic link.
@@ -120,7 +129,10 @@ export class FuseServer {
   apply(u: BackingUpdate): void {
     const b = (x: Uint8Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
     if (u.kind === 'forget') this.nodes.forget(u.node, 1n);
-    else if (u.kind === 'opened') this.files.add(u.fh);
+    else if (u.kind === 'opened') {
+      this.files.add(u.fh);
+      if (u.writing) this.opts.onLocalChange([b(u.writing).toString()], 'changed', { held: u.fh });
+    }
     else if (u.kind === 'closed') this.files.delete(u.fh);
     else if (u.kind === 'unlink') this.nodes.unlink(b(u.rel));
     else if (u.kind === 'rename') this.nodes.rename(b(u.from), b(u.to));
@@ -142,7 +154,7 @@ export class FuseServer {
       if (replaying && this.answers.answer(h, b)) return;
       const reply = this.dispatch(h, b, slot);
       if (reply) this.opts.write(reply);
-      if (h.opcode === Op.INIT) this.opts.onInitialized?.();
+      if (h.opcode === Op.INIT) this.opts.onInitialized?.(this.passthroughUse);
     } catch (err) {
       this.opts.write(encodeError(h.unique, errnoOf(err)));
     }
@@ -175,8 +187,18 @@ export class FuseServer {
       case Op.INIT: {
         const init = decodeInit(b);
         this.directWrites = init.major === 7 && init.minor >= DIRECT_WRITES_MINOR;
-        const want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.DO_READDIRPLUS | InitFlag.PARALLEL_DIROPS | InitFlag.AUTO_INVAL_DATA;
-        return encodeInit(u, { flags: init.flags & want, maxReadahead: init.maxReadahead, maxWrite: MAX_WRITE, maxPages: MAX_WRITE / 4096, maxBackground: 64 });
+        const want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.DO_READDIRPLUS | InitFlag.PARALLEL_DIROPS | InitFlag.AUTO_INVAL_DATA | InitFlag.INIT_EXT;
+        this.passthroughUse = passthroughUse(this.opts.passthrough !== false, (init.flags2 & InitFlag2.PASSTHROUGH) !== 0);
+        this.passthrough = this.passthroughUse === 'yes';
+        return encodeInit(u, {
+          flags: init.flags & want,
+          maxReadahead: init.maxReadahead,
+          maxWrite: MAX_WRITE,
+          maxPages: MAX_WRITE / 4096,
+          maxBackground: 64,
+          // The backing file system is the one level below the view's files.
+          ...(this.passthrough ? { flags2: InitFlag2.PASSTHROUGH, maxStackDepth: 1 } : {}),
+        });
       }
       case Op.DESTROY:
         this.destroyed = true;
@@ -195,13 +217,13 @@ export class FuseServer {
       }
       case Op.GETATTR: {
         const node = this.node(h.nodeid);
-        const fd = b.u32(0) & 1 && this.files.has(b.u64(8)) ? fdOf(b.u64(8)) : -1;
+        const fd = b.u32(0) & 1 && this.files.has(b.u64(8)) ? fdOfHandle(b.u64(8)) : -1;
         return this.run({ op: 'getattr', u, node: node.id, path: fd >= 0 ? null : this.backing(this.linked(node)), fd });
       }
       case Op.SETATTR: {
         const s = decodeSetattr(b);
         const node = this.node(h.nodeid);
-        const fd = s.valid & Fattr.FH && this.files.has(s.fh) ? fdOf(s.fh) : -1;
+        const fd = s.valid & Fattr.FH && this.files.has(s.fh) ? fdOfHandle(s.fh) : -1;
         if (s.valid & ~Fattr.FH) this.local('changed', node.path);
         return this.run({ op: 'setattr', u, node: node.id, path: this.backing(fd >= 0 ? node.path : this.linked(node)), fd, s });
       }
@@ -238,12 +260,15 @@ export class FuseServer {
       }
       case Op.OPEN: {
         const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
-        return this.run({ op: 'open', u, path: this.backing(this.linked(this.node(h.nodeid))), flags, direct: this.direct(flags) });
+        const node = this.node(h.nodeid);
+        const writing = this.passthrough && (flags & O_ACCMODE) !== O_RDONLY ? { writing: node.path } : {};
+        return this.run({ op: 'open', u, node: node.id, path: this.backing(this.linked(node)), flags, direct: this.direct(flags), passthrough: this.passthrough, ...writing });
       }
       case Op.CREATE: {
         const rel = this.childPath(h.nodeid, b.names(16, 1)[0]!);
         const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
-        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777, direct: this.direct(flags) });
+        const writing = this.passthrough && (flags & O_ACCMODE) !== O_RDONLY ? { writing: rel } : {};
+        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777, direct: this.direct(flags), passthrough: this.passthrough, ...writing });
       }
       case Op.READ: {
         const io = decodeIo(b);
@@ -268,11 +293,16 @@ export class FuseServer {
         if (fh === 0n) return encodeReply(u);
         const fd = this.fd(fh);
         this.files.delete(fh);
-        if (this.written.delete(fh)) this.opts.onLocalChange([this.node(h.nodeid).path.toString()], 'changed', true);
-        return this.run({ op: 'release', u, fd });
+        // A passthrough file's writes never come here: one opened for writing may have been written.
+        const mayHaveWritten = backingIdOfHandle(fh) >= 0 && (b.u32(8) & O_ACCMODE) !== O_RDONLY;
+        if (this.written.delete(fh) || mayHaveWritten) this.opts.onLocalChange([this.node(h.nodeid).path.toString()], 'changed', { closed: fh });
+        return this.run({ op: 'release', u, node: h.nodeid, fd, passthrough: backingIdOfHandle(fh) >= 0 });
       }
       case Op.FLUSH:
-        return encodeReply(u);
+        // Nothing to flush: writes reach the backing file before they are answered. ENOSYS tells
+        // the kernel to send no FLUSH again, which saves a round trip on every close(2), and lets
+        // a close complete while the view is busy or stopped (a kernel FLUSH wait is uninterruptible).
+        throw new Errno(E.ENOSYS);
       case Op.FSYNC:
         return this.run({ op: 'fsync', u, fd: this.fd(b.u64(0)), datasync: (b.u32(8) & 1) === 1 });
       case Op.OPENDIR: {
@@ -320,7 +350,7 @@ export class FuseServer {
   /** The descriptor of a handle we gave the kernel (never any other descriptor of the process). */
   private fd(fh: bigint): number {
     if (!this.files.has(fh)) throw new Errno(E.EBADF);
-    return fdOf(fh);
+    return fdOfHandle(fh);
   }
 
   /** The path of a node that still has its name: a removed one must not reach a newer file there. */

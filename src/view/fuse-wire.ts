@@ -30,7 +30,12 @@ export const InitFlag = {
   DO_READDIRPLUS: 1 << 13,
   PARALLEL_DIROPS: 1 << 18,
   MAX_PAGES: 1 << 22,
+  /** fuse_init_in and fuse_init_out carry flags2, the upper 32 flag bits. */
+  INIT_EXT: 1 << 30,
 } as const;
+
+/** flags2 bits (flags 32-63). PASSTHROUGH: OPEN may name a backing file for the kernel (7.40). */
+export const InitFlag2 = { PASSTHROUGH: 1 << (37 - 32) } as const;
 
 export const NotifyCode = { INVAL_INODE: 2, INVAL_ENTRY: 3 } as const;
 
@@ -40,7 +45,7 @@ export const Fattr = {
   ATIME_NOW: 1 << 7, MTIME_NOW: 1 << 8, CTIME: 1 << 10,
 } as const;
 
-export const OpenOut = { DIRECT_IO: 1 << 0, KEEP_CACHE: 1 << 1, NONSEEKABLE: 1 << 2, CACHE_DIR: 1 << 3 } as const;
+export const OpenOut = { DIRECT_IO: 1 << 0, KEEP_CACHE: 1 << 1, NONSEEKABLE: 1 << 2, CACHE_DIR: 1 << 3, PASSTHROUGH: 1 << 7 } as const;
 
 export const IN_HEADER = 40;
 export const OUT_HEADER = 16;
@@ -136,10 +141,13 @@ export interface InitIn {
   minor: number;
   maxReadahead: number;
   flags: number;
+  /** 0 unless flags has INIT_EXT. */
+  flags2: number;
 }
 
 export function decodeInit(b: Body): InitIn {
-  return { major: b.u32(0), minor: b.u32(4), maxReadahead: b.u32(8), flags: b.u32(12) };
+  const flags = b.u32(12);
+  return { major: b.u32(0), minor: b.u32(4), maxReadahead: b.u32(8), flags, flags2: flags & InitFlag.INIT_EXT ? b.u32(16) : 0 };
 }
 
 export interface SetattrIn {
@@ -255,21 +263,23 @@ export function encodeAttr(unique: bigint, a: Attr, t: Timeouts): Buffer {
   return out;
 }
 
-export function encodeOpen(unique: bigint, fh: bigint, openFlags: number): Buffer {
+export function encodeOpen(unique: bigint, fh: bigint, openFlags: number, backingId = 0): Buffer {
   const out = Buffer.alloc(OUT_HEADER + 16);
   writeOutHeader(out, unique, 16);
   out.writeBigUInt64LE(fh, OUT_HEADER);
   out.writeUInt32LE(openFlags, OUT_HEADER + 8);
+  out.writeInt32LE(backingId, OUT_HEADER + 12);
   return out;
 }
 
 /** CREATE answers an entry followed by an open. */
-export function encodeCreate(unique: bigint, nodeid: bigint, a: Attr, t: Timeouts, fh: bigint, openFlags: number): Buffer {
+export function encodeCreate(unique: bigint, nodeid: bigint, a: Attr, t: Timeouts, fh: bigint, openFlags: number, backingId = 0): Buffer {
   const out = Buffer.alloc(OUT_HEADER + ENTRY_OUT_SIZE + 16);
   writeOutHeader(out, unique, ENTRY_OUT_SIZE + 16);
   writeEntry(out, OUT_HEADER, nodeid, a, t);
   out.writeBigUInt64LE(fh, OUT_HEADER + ENTRY_OUT_SIZE);
   out.writeUInt32LE(openFlags, OUT_HEADER + ENTRY_OUT_SIZE + 8);
+  out.writeInt32LE(backingId, OUT_HEADER + ENTRY_OUT_SIZE + 12);
   return out;
 }
 
@@ -318,6 +328,9 @@ export interface InitOut {
   maxWrite: number;
   maxPages: number;
   maxBackground: number;
+  flags2?: number;
+  /** With PASSTHROUGH: how many file systems may stack below the view's files (1: the backing one). */
+  maxStackDepth?: number;
 }
 
 export function encodeInit(unique: bigint, o: InitOut): Buffer {
@@ -333,6 +346,8 @@ export function encodeInit(unique: bigint, o: InitOut): Buffer {
   out.writeUInt32LE(o.maxWrite, at + 20);
   out.writeUInt32LE(1, at + 24); // time_gran: nanoseconds
   out.writeUInt16LE(o.maxPages, at + 28);
+  out.writeUInt32LE(o.flags2 ?? 0, at + 32);
+  out.writeUInt32LE(o.maxStackDepth ?? 0, at + 36);
   return out;
 }
 

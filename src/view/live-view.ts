@@ -23,6 +23,8 @@ import { noteThreadLeftBehind } from './threads-left.js';
 import { Replayer, type ReplayWork } from './replayer.js';
 import type { ServeWorkerData, ServeWorkerMessage } from './serve-worker.js';
 import type { ReplayResult, ReplayWorkerData } from './replay-worker.js';
+import type { PassthroughUse } from './passthrough.js';
+import { HeldForWriting } from './held-for-writing.js';
 
 export interface LiveViewOptions {
   mountPoint: string;
@@ -37,6 +39,8 @@ export interface LiveViewOptions {
   allowOther?: boolean;
   /** The watch's polling interval, where the server has no change notification. */
   pollIntervalMs?: number;
+  /** false: file data always goes through the view's threads, even where FUSE passthrough is possible. */
+  passthrough?: boolean;
 }
 
 export type ViewState = 'mounted' | 'stopped' | 'failed';
@@ -69,6 +73,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   state: ViewState = 'mounted';
   replayFailures = 0;
   private readonly replayer: Replayer;
+  private readonly heldForWriting: HeldForWriting;
   private nextId = 1;
   private readonly inFlight = new Set<number>();
   private idleWaiters: (() => void)[] = [];
@@ -84,14 +89,21 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     private readonly coveredFd: number | null,
     private readonly device: MountLine,
     private readonly pool: PoolState,
+    /** Whether the kernel reads and writes the view's files itself (passthrough.ts), or why not. */
+    readonly passthrough: PassthroughUse,
   ) {
     super();
     this.replayer = new Replayer(opts.root, (work) => this.post(work), opts.pollIntervalMs, opts.names);
+    this.heldForWriting = new HeldForWriting((paths) => this.replayer.noteOwn(paths, 'changed'));
     this.serveEnded = new Promise((done) => {
       serve.on('message', (m: ServeWorkerMessage) => {
         if (m.type === 'local') {
           this.replayer.noteOwn(m.paths, m.change);
-          if (m.closedAfterWrite) for (const path of m.paths) this.readSaved(path);
+          if (m.held !== undefined) this.heldForWriting.hold(m.held, m.paths);
+          if (m.closed !== undefined) {
+            this.heldForWriting.release(m.closed);
+            for (const path of m.paths) this.readSaved(path);
+          }
         } else if (m.type === 'ended') {
           done();
           this.endedByItself(m.error ? 'failed' : 'stopped', m.error);
@@ -153,11 +165,12 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     const channel = ReplayChannel.create();
     const pool = PoolState.create();
     const serve = new Worker(new URL('./serve-worker.js', import.meta.url), {
-      workerData: { fd: mounted.fd, root, shared: channel.shared, pool: pool.shared } satisfies ServeWorkerData,
+      workerData: { fd: mounted.fd, root, shared: channel.shared, pool: pool.shared, passthrough: opts.passthrough !== false } satisfies ServeWorkerData,
     });
     const replay = new Worker(new URL('./replay-worker.js', import.meta.url), {
       workerData: { fd: mounted.fd, mountPoint, backing: root, shared: channel.shared, pool: pool.shared } satisfies ReplayWorkerData,
     });
+    let passthrough: PassthroughUse = 'turned off';
     /** Null once INIT is answered, else why not. */
     const initialized = new Promise<string | null>((done) => {
       const timer = setTimeout(() => done(`the kernel did not start the view within ${INIT_TIMEOUT_MS / 1000} s`), INIT_TIMEOUT_MS);
@@ -165,6 +178,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
         if (m.type === 'local') return;
         clearTimeout(timer);
         serve.off('message', onMessage);
+        if (m.type === 'initialized') passthrough = m.passthrough;
         done(m.type === 'initialized' ? null : `the view ended before it started${m.error ? `: ${m.error}` : ''}`);
       };
       serve.on('message', onMessage);
@@ -188,7 +202,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     }
     // After INIT: the kernel sets the readahead from INIT's answer, over anything set before.
     raiseReadahead(device);
-    return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool);
+    return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool, passthrough);
   }
 
   get stats(): { replayed: number; ownSkipped: number; unsafeSkipped: number; failed: number; queued: number } {
@@ -259,6 +273,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
   private async shutDown(): Promise<void> {
     this.closing = true;
     this.replayer.close();
+    this.heldForWriting.close();
     // The replaying thread must be gone before the unmount: over a cifs mount point, its calls
     // would then reach the cifs mount. It may wait on a blocked backing call itself.
     const replayStopped = this.replay.terminate();

@@ -17,7 +17,7 @@
  *
  * Any other request from the replaying thread (walking the parent folders) is served normally.
  */
-import { Body, Op, type Attr, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
+import { Body, Op, OpenOut, type Attr, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
 import { E, syntheticAttr } from './attrs.js';
 import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName, parentOf } from './nodes.js';
@@ -120,15 +120,14 @@ export class ReplayAnswers {
       case Op.OPEN: {
         const rel = nodePath();
         if (job.kind !== 'modify' || !rel?.equals(target)) return false;
-        return encodeOpen(u, 0n, 0);
+        // Past the page cache: the kernel refuses a cached open of a file others hold in passthrough.
+        return encodeOpen(u, 0n, s.passthrough ? OpenOut.DIRECT_IO : 0);
       }
       case Op.SETATTR: {
         const rel = nodePath();
         if (job.kind !== 'modify' || !rel?.equals(target)) return false;
         return this.attrs('attr', u, h.nodeid, target, job.isDir);
       }
-      case Op.FLUSH:
-        return b.u64(0) === 0n ? encodeReply(u) : false;
       default:
         return false;
     }
@@ -146,7 +145,7 @@ export class ReplayAnswers {
    */
   private created(isDir: boolean, u: bigint, node: bigint, found: Attr | undefined): Buffer {
     const a = found && (found.mode & 0o170000) === (isDir ? 0o040000 : 0o100000) ? { ...found, ino: node } : syntheticAttr(node, isDir, OWNER);
-    return isDir ? encodeEntry(u, node, a, this.expired) : encodeCreate(u, node, a, this.expired, 0n, 0);
+    return isDir ? encodeEntry(u, node, a, this.expired) : encodeCreate(u, node, a, this.expired, 0n, this.server.passthrough ? OpenOut.DIRECT_IO : 0);
   }
 
   /** Timeouts for made-up attributes: the entry as usual, the attributes already expired. */

@@ -14,6 +14,7 @@ import { ReplayChannel } from './replay-job.js';
 import { E } from './attrs.js';
 import { encodeError, type Timeouts } from './fuse-wire.js';
 import type { OwnChange } from './replayer.js';
+import type { PassthroughUse } from './passthrough.js';
 
 export interface ServeWorkerData {
   fd: number;
@@ -21,9 +22,11 @@ export interface ServeWorkerData {
   shared: SharedArrayBuffer;
   /** The backing threads' shared state (the main thread reads it when the view stops). */
   pool: SharedArrayBuffer;
+  /** false: no FUSE passthrough even where possible (view --no-passthrough). */
+  passthrough: boolean;
 }
 
-export type ServeWorkerMessage = { type: 'local'; paths: string[]; change: OwnChange; closedAfterWrite?: true } | { type: 'initialized' } | { type: 'ended'; error?: string };
+export type ServeWorkerMessage = { type: 'local'; paths: string[]; change: OwnChange; held?: bigint; closed?: bigint } | { type: 'initialized'; passthrough: PassthroughUse } | { type: 'ended'; error?: string };
 
 const data = workerData as ServeWorkerData;
 const port = parentPort!;
@@ -45,8 +48,9 @@ const server = new FuseServer({
   write: reply,
   pool,
   replay: new ReplayChannel(data.shared),
-  onLocalChange: (paths, change, closedAfterWrite) => post(closedAfterWrite ? { type: 'local', paths, change, closedAfterWrite } : { type: 'local', paths, change }),
-  onInitialized: () => post({ type: 'initialized' }),
+  onLocalChange: (paths, change, handle) => post(handle ? { type: 'local', paths, change, ...handle } : { type: 'local', paths, change }),
+  onInitialized: (passthrough) => post({ type: 'initialized', passthrough }),
+  ...(data.passthrough === false ? { passthrough: false } : {}),
   timeouts,
 });
 

@@ -19,16 +19,30 @@ import { CLI, scratchDir, smbclientNotify, smbnotifyWatch, url, type Creds } fro
 import { lineProbe } from './latency.js';
 import { interleavedLatency, type LatencyFigures } from './lib/interleaved.js';
 
+export interface ViewIo {
+  bytes: number;
+  writeView: number;
+  writeDirect: number;
+  readView: number;
+  readViewAgain: number;
+  readDirect: number;
+}
+
 export interface ViewBenchResult {
   samplesPerConsumer: number;
   latency: Record<string, LatencyFigures>;
-  io: { bytes: number; writeView: number; writeDirect: number; readView: number; readViewAgain: number; readDirect: number };
+  /** The view as it starts here (as root: FUSE passthrough, where the addon is built). */
+  io: ViewIo;
+  /** The same through `view --no-passthrough`, as an ordinary user's view passes data. */
+  ioWithoutPassthrough: ViewIo;
+  /** What the view said about passthrough when it started ('' when nothing). */
+  passthrough: string;
   ls: { entries: number; viewColdS: number; viewWarmS: number; directS: number };
   notes: string[];
 }
 
-function startView(creds: Creds, target: string, mountPoint: string, backing: string): Spawned {
-  return new Spawned('view', process.execPath, [CLI, 'view', target, mountPoint, '--backing', backing, '-A', creds.smbnotify], {
+function startView(creds: Creds, target: string, mountPoint: string, backing: string, extra: string[] = []): Spawned {
+  return new Spawned('view', process.execPath, [CLI, 'view', target, mountPoint, '--backing', backing, '-A', creds.smbnotify, ...extra], {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: creds.home },
   });
 }
@@ -47,6 +61,38 @@ function lsSeconds(dir: string): number {
   return ms(t0, now()) / 1000;
 }
 
+/**
+ * 1 GiB (`mib`) written and read with dd through the view and directly in the backing folder, in
+ * MB/s: the better of two runs each, taken in turns (the disk's flushes vary by seconds from one
+ * run to the next), and the view's read once more from the pages the kernel kept.
+ */
+function throughput(mountPoint: string, backing: string, mib: number): ViewIo {
+  let writeDirect = Infinity;
+  let writeView = Infinity;
+  for (let round = 0; round < 2; round++) {
+    writeDirect = Math.min(writeDirect, dd(['if=/dev/zero', `of=${join(backing, 'direct.bin')}`, `count=${mib}`, 'conv=fsync']));
+    writeView = Math.min(writeView, dd(['if=/dev/zero', `of=${join(mountPoint, 'view.bin')}`, `count=${mib}`, 'conv=fsync']));
+  }
+  // Reads too: the better of two runs each, in turns. Before each, the view's pages of the
+  // file are dropped (posix_fadvise DONTNEED, which needs no root), so that both runs pass
+  // through the view. One run alone measured the VM as much as the view: the first touch of
+  // memory the guest has not used for a while is slow here (a 3 GiB buffer takes 12 s to
+  // fill), and the view's read is the one that fills 1 GiB of new page cache.
+  let readDirect = Infinity;
+  let readView = Infinity;
+  for (let round = 0; round < 2; round++) {
+    readDirect = Math.min(readDirect, dd([`if=${join(backing, 'direct.bin')}`, 'of=/dev/null']));
+    dd([`if=${join(mountPoint, 'view.bin')}`, 'iflag=nocache', 'count=0']);
+    readView = Math.min(readView, dd([`if=${join(mountPoint, 'view.bin')}`, 'of=/dev/null']));
+  }
+  // The kernel keeps what the last read brought in.
+  const readViewAgain = dd([`if=${join(mountPoint, 'view.bin')}`, 'of=/dev/null']);
+  rmSync(join(backing, 'direct.bin'));
+  rmSync(join(mountPoint, 'view.bin'));
+  const rate = (s: number) => (mib * 2 ** 20) / 1e6 / s;
+  return { bytes: mib * 2 ** 20, writeView: rate(writeView), writeDirect: rate(writeDirect), readView: rate(readView), readViewAgain: rate(readViewAgain), readDirect: rate(readDirect) };
+}
+
 export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
   requireTool('inotifywait', 'inotify-tools');
   requireTool('fusermount3', 'fuse3');
@@ -62,7 +108,9 @@ export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
     mkdirSync(join(samba.sharePath, 'sc'));
     let view = startView(creds, url(samba, 'v'), mountPoint, backing);
     procs.push(view);
-    await view.stderr.waitFor(/view of /, 30_000);
+    const started = await view.stderr.waitFor(/view of /, 30_000);
+    // What it says about FUSE passthrough (see docs/live-view.md): used, or why a root view cannot.
+    const passthroughSaid = /\); ([^;]*); Ctrl-C unmounts$/.exec(started.line)?.[1] ?? '';
     const iw = new Spawned('inotifywait', 'inotifywait', ['-m', '-e', 'create', '--format', '%e %f', join(mountPoint, 'lat')]);
     procs.push(iw);
     await iw.stderr.waitFor(/Watches established/, 10_000);
@@ -85,31 +133,15 @@ export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
 
     const mib = ctx.opts.quick ? 256 : 1024;
     ctx.log(`view: ${mib} MiB sequential write and read, through the view and direct`);
-    // The disk's flushes vary by seconds from one run to the next: the better of two runs each,
-    // taken in turns.
-    let writeDirect = Infinity;
-    let writeView = Infinity;
-    for (let round = 0; round < 2; round++) {
-      writeDirect = Math.min(writeDirect, dd(['if=/dev/zero', `of=${join(backing, 'direct.bin')}`, `count=${mib}`, 'conv=fsync']));
-      writeView = Math.min(writeView, dd(['if=/dev/zero', `of=${join(mountPoint, 'view.bin')}`, `count=${mib}`, 'conv=fsync']));
-    }
-    // Reads too: the better of two runs each, in turns. Before each, the view's pages of the
-    // file are dropped (posix_fadvise DONTNEED, which needs no root), so that both runs pass
-    // through the view. One run alone measured the VM as much as the view: the first touch of
-    // memory the guest has not used for a while is slow here (a 3 GiB buffer takes 12 s to
-    // fill), and the view's read is the one that fills 1 GiB of new page cache.
-    let readDirect = Infinity;
-    let readView = Infinity;
-    for (let round = 0; round < 2; round++) {
-      readDirect = Math.min(readDirect, dd([`if=${join(backing, 'direct.bin')}`, 'of=/dev/null']));
-      dd([`if=${join(mountPoint, 'view.bin')}`, 'iflag=nocache', 'count=0']);
-      readView = Math.min(readView, dd([`if=${join(mountPoint, 'view.bin')}`, 'of=/dev/null']));
-    }
-    // The kernel keeps what the last read brought in.
-    const readViewAgain = dd([`if=${join(mountPoint, 'view.bin')}`, 'of=/dev/null']);
-    rmSync(join(backing, 'direct.bin'));
-    rmSync(join(mountPoint, 'view.bin'));
-    const rate = (s: number) => (mib * 2 ** 20) / 1e6 / s;
+    const io = throughput(mountPoint, backing, mib);
+    // The same through a view that passes file data itself, as an ordinary user's view does
+    // (FUSE passthrough needs root).
+    await view.stop();
+    view = startView(creds, url(samba, 'v'), mountPoint, backing, ['--no-passthrough']);
+    procs.push(view);
+    await view.stderr.waitFor(/view of /, 30_000);
+    ctx.log(`view: the same with --no-passthrough`);
+    const ioWithout = throughput(mountPoint, backing, mib);
 
     const entries = ctx.opts.quick ? 2000 : 10_000;
     ctx.log(`view: ls -l of ${entries} entries`);
@@ -127,7 +159,9 @@ export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
     return {
       samplesPerConsumer: samples,
       latency,
-      io: { bytes: mib * 2 ** 20, writeView: rate(writeView), writeDirect: rate(writeDirect), readView: rate(readView), readViewAgain: rate(readViewAgain), readDirect: rate(readDirect) },
+      io,
+      ioWithoutPassthrough: ioWithout,
+      passthrough: passthroughSaid,
       ls: { entries, viewColdS, viewWarmS, directS },
       notes,
     };

@@ -114,96 +114,118 @@ function checkDirectWrites(mountPoint: string, backingDir: string): void {
   expect(stale).toEqual([]);
 }
 
-describe('data through the view', () => {
-  it('a randomized file-operation sequence gives the same bytes and listing as on a reference folder', () => {
-    const seed = Number(process.env['VIEW_SEED'] ?? Date.now() % 100000);
-    const rnd = mulberry32(seed);
-    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    const int = (n: number) => Math.floor(rnd() * n);
-    const viewDir = join(view.mountPoint, 'random');
-    const refDir = mkdtempSync(join(tmpdir(), 'smbnotify-ref-'));
-    fs.mkdirSync(viewDir);
-    const roots = [viewDir, refDir];
-    const names = Array.from({ length: 12 }, (_, i) => `f${i}`);
-    const dirs = ['', 'd1', 'd2'];
-    // Open handles: the same handle on both sides, [viewFd, refFd].
-    const handles: { fds: number[]; path: string }[] = [];
-    const log: string[] = [];
-    const both = (what: string, fn: (root: string, i: number) => unknown): void => {
-      log.push(what);
-      const results = roots.map((r, i) => {
-        try {
-          return { ok: fn(r, i) };
-        } catch (err) {
-          return { err: (err as NodeJS.ErrnoException).code ?? String(err) };
-        }
-      });
-      expect(JSON.stringify(results[0]), `seed ${seed}, step ${log.length}: ${what}`).toBe(JSON.stringify(results[1]));
-    };
-    for (let step = 0; step < 1500; step++) {
-      const file = `${pick(dirs)}${pick(dirs) ? '/' : ''}${pick(names)}`.replace(/^\//, '');
-      const op = int(12);
-      if (op === 0) both(`mkdir ${file}`, (r) => fs.mkdirSync(join(r, file.split('/')[0]!), { recursive: true }) && undefined);
-      else if (op === 1 && handles.length < 40) {
-        const flags = pick(['r+', 'w+', 'a+', 'wx', 'r']);
-        const fds: number[] = [];
-        both(`open ${file} ${flags}`, (r) => void fds.push(fs.openSync(join(r, file), flags)));
-        if (fds.length === 2) handles.push({ fds, path: file });
-        else fds.forEach((fd) => fs.closeSync(fd));
-      } else if (op === 2 && handles.length) {
-        const h = pick(handles);
-        const data = Buffer.alloc(int(3) === 0 ? int(300_000) : int(5000), int(256));
-        for (let i = 0; i < data.length; i += 97) data[i] = int(256);
-        const at = int(4) === 0 ? int(2_000_000) : int(20_000); // sometimes far: a sparse file
-        both(`pwrite ${h.path} ${data.length}@${at}`, (_r, i) => fs.writeSync(h.fds[i]!, data, 0, data.length, at));
-      } else if (op === 3 && handles.length) {
-        const h = pick(handles);
-        const len = int(100_000);
-        const at = int(500_000);
-        both(`pread ${h.path} ${len}@${at}`, (_r, i) => {
-          const b = Buffer.alloc(len);
-          const n = fs.readSync(h.fds[i]!, b, 0, len, at);
-          return b.subarray(0, n).toString('base64');
-        });
-      } else if (op === 4 && handles.length) {
-        const h = pick(handles);
-        const size = int(400_000);
-        both(`ftruncate ${h.path} ${size}`, (_r, i) => fs.ftruncateSync(h.fds[i]!, size));
-      } else if (op === 5) {
-        const size = int(100_000);
-        both(`truncate ${file} ${size}`, (r) => fs.truncateSync(join(r, file), size));
-      } else if (op === 6) {
-        const data = Buffer.from(`append ${step}\n`.repeat(int(50)));
-        both(`append ${file}`, (r) => fs.appendFileSync(join(r, file), data));
-      } else if (op === 7) {
-        const to = `${pick(dirs)}/${pick(names)}`.replace(/^\//, '');
-        both(`rename ${file} ${to}`, (r) => fs.renameSync(join(r, file), join(r, to)));
-      } else if (op === 8) {
-        // Unlink, even while handles are open on it: they keep working.
-        both(`unlink ${file}`, (r) => fs.unlinkSync(join(r, file)));
-      } else if (op === 9 && handles.length) {
-        const h = handles.splice(int(handles.length), 1)[0]!;
-        both(`close ${h.path}`, (_r, i) => fs.closeSync(h.fds[i]!));
-      } else if (op === 10) {
-        both(`stat ${file}`, (r) => {
-          const st = fs.statSync(join(r, file));
-          return [st.size, st.isDirectory(), st.blocks > 0 || st.size === 0];
-        });
-      } else if (op === 11) {
-        both(`readdir ${file.split('/')[0]}`, (r) => fs.readdirSync(join(r, file.split('/')[0]!)).sort());
+/**
+ * A randomized sequence of file operations, applied through the view at `mountPoint` (showing
+ * `backingDir`) and to a reference folder, gives the same results, bytes and listing.
+ */
+function randomizedSequenceMatches(mountPoint: string, backingDir: string): void {
+  const seed = Number(process.env['VIEW_SEED'] ?? Date.now() % 100000);
+  const rnd = mulberry32(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const int = (n: number) => Math.floor(rnd() * n);
+  const viewDir = join(mountPoint, 'random');
+  const refDir = mkdtempSync(join(tmpdir(), 'smbnotify-ref-'));
+  fs.mkdirSync(viewDir);
+  const roots = [viewDir, refDir];
+  const names = Array.from({ length: 12 }, (_, i) => `f${i}`);
+  const dirs = ['', 'd1', 'd2'];
+  // Open handles: the same handle on both sides, [viewFd, refFd].
+  const handles: { fds: number[]; path: string }[] = [];
+  const log: string[] = [];
+  const both = (what: string, fn: (root: string, i: number) => unknown): void => {
+    log.push(what);
+    const results = roots.map((r, i) => {
+      try {
+        return { ok: fn(r, i) };
+      } catch (err) {
+        return { err: (err as NodeJS.ErrnoException).code ?? String(err) };
       }
+    });
+    expect(JSON.stringify(results[0]), `seed ${seed}, step ${log.length}: ${what}`).toBe(JSON.stringify(results[1]));
+  };
+  for (let step = 0; step < 1500; step++) {
+    const file = `${pick(dirs)}${pick(dirs) ? '/' : ''}${pick(names)}`.replace(/^\//, '');
+    const op = int(12);
+    if (op === 0) both(`mkdir ${file}`, (r) => fs.mkdirSync(join(r, file.split('/')[0]!), { recursive: true }) && undefined);
+    else if (op === 1 && handles.length < 40) {
+      const flags = pick(['r+', 'w+', 'a+', 'wx', 'r']);
+      const fds: number[] = [];
+      both(`open ${file} ${flags}`, (r) => void fds.push(fs.openSync(join(r, file), flags)));
+      if (fds.length === 2) handles.push({ fds, path: file });
+      else fds.forEach((fd) => fs.closeSync(fd));
+    } else if (op === 2 && handles.length) {
+      const h = pick(handles);
+      const data = Buffer.alloc(int(3) === 0 ? int(300_000) : int(5000), int(256));
+      for (let i = 0; i < data.length; i += 97) data[i] = int(256);
+      const at = int(4) === 0 ? int(2_000_000) : int(20_000); // sometimes far: a sparse file
+      both(`pwrite ${h.path} ${data.length}@${at}`, (_r, i) => fs.writeSync(h.fds[i]!, data, 0, data.length, at));
+    } else if (op === 3 && handles.length) {
+      const h = pick(handles);
+      const len = int(100_000);
+      const at = int(500_000);
+      both(`pread ${h.path} ${len}@${at}`, (_r, i) => {
+        const b = Buffer.alloc(len);
+        const n = fs.readSync(h.fds[i]!, b, 0, len, at);
+        return b.subarray(0, n).toString('base64');
+      });
+    } else if (op === 4 && handles.length) {
+      const h = pick(handles);
+      const size = int(400_000);
+      both(`ftruncate ${h.path} ${size}`, (_r, i) => fs.ftruncateSync(h.fds[i]!, size));
+    } else if (op === 5) {
+      const size = int(100_000);
+      both(`truncate ${file} ${size}`, (r) => fs.truncateSync(join(r, file), size));
+    } else if (op === 6) {
+      const data = Buffer.from(`append ${step}\n`.repeat(int(50)));
+      both(`append ${file}`, (r) => fs.appendFileSync(join(r, file), data));
+    } else if (op === 7) {
+      const to = `${pick(dirs)}/${pick(names)}`.replace(/^\//, '');
+      both(`rename ${file} ${to}`, (r) => fs.renameSync(join(r, file), join(r, to)));
+    } else if (op === 8) {
+      // Unlink, even while handles are open on it: they keep working.
+      both(`unlink ${file}`, (r) => fs.unlinkSync(join(r, file)));
+    } else if (op === 9 && handles.length) {
+      const h = handles.splice(int(handles.length), 1)[0]!;
+      both(`close ${h.path}`, (_r, i) => fs.closeSync(h.fds[i]!));
+    } else if (op === 10) {
+      both(`stat ${file}`, (r) => {
+        const st = fs.statSync(join(r, file));
+        return [st.size, st.isDirectory(), st.blocks > 0 || st.size === 0];
+      });
+    } else if (op === 11) {
+      both(`readdir ${file.split('/')[0]}`, (r) => fs.readdirSync(join(r, file.split('/')[0]!)).sort());
     }
-    for (const h of handles) both(`close ${h.path}`, (_r, i) => fs.closeSync(h.fds[i]!));
-    expectSameTree(viewDir, refDir);
-    // And the bytes really are in the backing folder.
-    expectSameTree(join(backing, 'random'), refDir);
+  }
+  for (const h of handles) both(`close ${h.path}`, (_r, i) => fs.closeSync(h.fds[i]!));
+  expectSameTree(viewDir, refDir);
+  // And the bytes really are in the backing folder.
+  expectSameTree(join(backingDir, 'random'), refDir);
+}
+
+describe('data through the view', () => {
+  // As root, the kernel reads and writes the view's files itself (FUSE passthrough), where the
+  // optional addon is built; the second test passes data through the view's own threads.
+  it('a randomized file-operation sequence gives the same bytes and listing as on a reference folder', () => {
+    randomizedSequenceMatches(view.mountPoint, backing);
+  }, 240_000);
+
+  it('the same without FUSE passthrough (file data through the view, as for an ordinary user)', async () => {
+    const dir = join(samba.sharePath, 'integrity-np');
+    fs.mkdirSync(dir);
+    const plain = await startView([`${url}/integrity-np`, '-A', cred, '--backing', dir, '--no-passthrough']);
+    try {
+      randomizedSequenceMatches(plain.mountPoint, dir);
+    } finally {
+      await plain.stop();
+    }
   }, 240_000);
 
   it('a write-only descriptor writes past the page cache, and a reader holding cached pages sees each new byte', async () => {
     // A backing folder outside the share: the mtime put back below must not come back from the
     // server as a change, whose replay would drop the file's pages by itself.
     const local = mkdtempSync(join(tmpdir(), 'smbnotify-direct-'));
-    const localView = await startView([`${url}/integrity`, '-A', cred, '--backing', local]);
+    // The page cache of the view's own files: not used by FUSE passthrough.
+    const localView = await startView([`${url}/integrity`, '-A', cred, '--backing', local, '--no-passthrough']);
     try {
       checkDirectWrites(localView.mountPoint, local);
     } finally {

@@ -1,12 +1,13 @@
 // The FUSE codec and the serving logic against requests the Linux kernel really sent (captured
 // from /dev/fuse, fixtures/fuse-requests.json), and against every truncation and random damage
 // of them: decoding is exact, replies have the kernel's struct sizes, nothing ever throws.
+import { PassthroughFiles } from '../../src/view/passthrough-files.js';
 import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  ATTR_OUT_SIZE, Body, ENTRY_OUT_SIZE, Fattr, IN_HEADER, INIT_OUT_SIZE, OUT_HEADER, Op, decodeHeader, decodeInit, decodeIo,
+  ATTR_OUT_SIZE, Body, ENTRY_OUT_SIZE, Fattr, IN_HEADER, InitFlag, InitFlag2, INIT_OUT_SIZE, OUT_HEADER, Op, decodeHeader, decodeInit, decodeIo,
   decodeSetattr, DirentplusWriter, direntSize, encodeEntry, encodeInvalEntry, encodeInvalInode, FuseWireError,
 } from '../../src/view/fuse-wire.js';
 import { attrOf } from '../../src/view/attrs.js';
@@ -36,8 +37,9 @@ function server(): { s: { handle(b: Buffer, n: number): void }; replies: Buffer[
   const replies: Buffer[] = [];
   const write = (b: Buffer, n = b.length) => void replies.push(Buffer.from(b.subarray(0, n)));
   // The backing calls run on this thread here (backing-ops.ts, as a backing thread runs them).
+  const passthroughFiles = PassthroughFiles.create();
   const pool: JobRunner = {
-    run: (job) => (runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => 0, preparing: () => undefined }), 0),
+    run: (job) => (runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => 0, preparing: () => undefined, fuseFd: -1, passthrough: null, passthroughFiles }), 0),
     abandonable: () => false,
   };
   const s: FuseServer = new FuseServer({ root, write, pool, replay: ReplayChannel.create(), onLocalChange: () => undefined });
@@ -57,7 +59,10 @@ describe('FUSE requests captured from the kernel', () => {
 
   it('INIT: protocol 7.45 from kernel 6.18, readahead and flags', () => {
     const init = decodeInit(body(captured('INIT')));
-    expect(init).toEqual({ major: 7, minor: 45, maxReadahead: 131072, flags: 1946157051 });
+    expect(init).toEqual({ major: 7, minor: 45, maxReadahead: 131072, flags: 1946157051, flags2: 1533 });
+    // INIT_EXT, so flags2 is there; it offers PASSTHROUGH (flag bit 37).
+    expect(init.flags & InitFlag.INIT_EXT).not.toBe(0);
+    expect(init.flags2 & InitFlag2.PASSTHROUGH).not.toBe(0);
   });
 
   it('names, modes, offsets and write data', () => {

@@ -19,6 +19,8 @@ export interface ViewOptions extends WatchCliConnection {
   allowOther?: boolean;
   /** false with --no-replay: a plain passthrough, as dead as the cifs mount (for comparison). */
   replay?: boolean;
+  /** false with --no-passthrough: file data through the view's threads even as root. */
+  passthrough?: boolean;
   quiet?: boolean;
   pollInterval?: number;
 }
@@ -30,9 +32,9 @@ export interface ViewOptions extends WatchCliConnection {
  */
 export async function runView(targetText: string, mountPoint: string, opts: ViewOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
   // Loaded when used: every other command starts faster without the watch and view code.
-  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }, { leaveWithin }] = await Promise.all([
+  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }, { leaveWithin }, { describePassthrough }] = await Promise.all([
     import('../watch-targets.js'), import('../../watch/watcher.js'), import('../../view/live-view.js'), import('../../view/mount.js'),
-    import('../../smb/share-connection.js'),
+    import('../../smb/share-connection.js'), import('../../view/passthrough.js'),
   ]);
   const stops = stopSignals({});
   let watcher: Watcher | null = null;
@@ -64,6 +66,7 @@ export async function runView(targetText: string, mountPoint: string, opts: View
         source: `${share.label}${target.path ? `/${target.path}` : ''}`,
         ...(opts.allowOther ? { allowOther: true } : {}),
         ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
+        ...(opts.passthrough === false ? { passthrough: false } : {}),
       });
     } catch (err) {
       if (err instanceof MountError) throw new UsageError(err.message);
@@ -92,7 +95,8 @@ export async function runView(targetText: string, mountPoint: string, opts: View
       if (err instanceof ExitStatus) throw err;
       throw new CommandFailed(err, ctx);
     }
-    if (!opts.quiet) io.err(`smbnotify: view of ${t!.given} at ${v.opts.mountPoint} (backing ${v.opts.backing}); Ctrl-C unmounts`);
+    const fileData = describePassthrough(v.passthrough);
+    if (!opts.quiet) io.err(`smbnotify: view of ${t!.given} at ${v.opts.mountPoint} (backing ${v.opts.backing})${fileData ? `; ${fileData}` : ''}; Ctrl-C unmounts`);
     const why = await stops.race(unmounted);
     throw new UsageError(`view stopped: ${why}`);
   } catch (err) {
@@ -118,6 +122,7 @@ export function registerView(program: Command, io: CommandIO & { err: (line: str
     .option('--backing <DIR>', 'the local folder that shows TARGET (default: its cifs mount, from mountinfo)')
     .option('--allow-other', 'let other users enter the view (as a user: needs user_allow_other in /etc/fuse.conf)')
     .option('--no-replay', 'pass through only, without replaying changes (to compare: as dead as the cifs mount)')
+    .option('--no-passthrough', 'as root too, pass file data through the view instead of letting the kernel read and write the backing files (FUSE passthrough)')
     .option('--poll-interval <SECONDS>', 'polling interval where the server has no change notification (default 2)', parsePositive('--poll-interval', false))
     .option('-q, --quiet', 'do not print state messages on stderr')
     .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo');

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "passthrough",
+      "sources": ["passthrough.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

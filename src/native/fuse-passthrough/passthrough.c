@@ -1,0 +1,83 @@
+/*
+ * smbnotify's optional binding for FUSE passthrough (Linux 6.9+): registers an open backing file
+ * with the FUSE connection, so that the kernel reads and writes it directly for the view's files
+ * instead of sending each READ and WRITE through the view's process. Two ioctls on /dev/fuse,
+ * which Node cannot issue itself. The kernel allows them to CAP_SYS_ADMIN only.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <node_api.h>
+
+/* include/uapi/linux/fuse.h (protocol 7.40); older system headers lack them. */
+struct fuse_backing_map {
+  int32_t fd;
+  uint32_t flags;
+  uint64_t padding;
+};
+#define FUSE_DEV_IOC_MAGIC 229
+#define FUSE_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
+#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
+
+static int32_t int_arg(napi_env env, napi_value v, int *ok) {
+  int32_t out = 0;
+  if (napi_get_value_int32(env, v, &out) != napi_ok) *ok = 0;
+  return out;
+}
+
+/* Returns the backing id (>= 0), or minus the errno. */
+static napi_value ioctl_result(napi_env env, int rc) {
+  napi_value out;
+  napi_create_int32(env, rc < 0 ? -errno : rc, &out);
+  return out;
+}
+
+/* backingOpen(fuseFd, fd): registers fd; returns its backing id, or -errno. */
+static napi_value backing_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int ok = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) ok = 0;
+  int32_t fuse_fd = ok ? int_arg(env, argv[0], &ok) : 0;
+  int32_t fd = ok ? int_arg(env, argv[1], &ok) : 0;
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "backingOpen(fuseFd, fd): two integers");
+    return NULL;
+  }
+  struct fuse_backing_map map;
+  memset(&map, 0, sizeof map);
+  map.fd = fd;
+  return ioctl_result(env, ioctl(fuse_fd, FUSE_DEV_IOC_BACKING_OPEN, &map));
+}
+
+/* backingClose(fuseFd, id): forgets a backing id; returns 0, or -errno. */
+static napi_value backing_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int ok = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) ok = 0;
+  int32_t fuse_fd = ok ? int_arg(env, argv[0], &ok) : 0;
+  int32_t id = ok ? int_arg(env, argv[1], &ok) : 0;
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "backingClose(fuseFd, id): two integers");
+    return NULL;
+  }
+  uint32_t backing_id = (uint32_t)id;
+  return ioctl_result(env, ioctl(fuse_fd, FUSE_DEV_IOC_BACKING_CLOSE, &backing_id));
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"backingOpen", NULL, backing_open, NULL, NULL, NULL, napi_default, NULL},
+    {"backingClose", NULL, backing_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+NAPI_MODULE_INIT() {
+  return init(env, exports);
+}

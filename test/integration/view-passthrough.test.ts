@@ -1,0 +1,95 @@
+// FUSE passthrough (src/view/passthrough.ts): as root, with the optional addon built (the test
+// set-up builds it), a view hands each regular file to the kernel at OPEN, and the kernel reads
+// and writes the backing file itself. Shown by stopping the view's process (SIGSTOP) after a
+// file was opened: reads and writes on that descriptor still complete, which they cannot when
+// they have to go through the view. `--no-passthrough` keeps file data in the view, and says
+// nothing about it; the data-integrity tests (view-integrity) run both ways.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFile, requireBuild } from '../support/cli.js';
+import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { startView } from '../support/view.js';
+
+let samba: SambaServer;
+let cred: string;
+let url: string;
+
+const ADDON = join(import.meta.dirname, '..', '..', 'src', 'native', 'fuse-passthrough', 'build', 'Release', 'passthrough.node');
+
+beforeAll(async () => {
+  requireBuild();
+  if (process.getuid?.() !== 0) throw new Error('the passthrough tests run as root (FUSE passthrough needs CAP_SYS_ADMIN)');
+  if (!fs.existsSync(ADDON)) throw new Error(`${ADDON} is missing: run npm run build:passthrough (npm test does)`);
+  samba = await startSamba({});
+  cred = credentialsFile(samba);
+  url = `smb://${samba.host}:${samba.port}/data`;
+}, 60_000);
+
+afterAll(async () => {
+  await stopAllSamba();
+});
+
+/** Runs `script` in sh with `fd` as its standard input, killed after 5 s (a read stuck in the view). */
+function withDescriptor(fd: number, script: string): { out: string; timedOut: boolean } {
+  const r = spawnSync('sh', ['-c', script], { stdio: [fd, 'pipe', 'pipe'], timeout: 5000, encoding: 'utf8' });
+  return { out: r.stdout, timedOut: r.error !== undefined || r.signal !== null };
+}
+
+describe('FUSE passthrough', () => {
+  it('as root, the kernel reads and writes an open file itself: both go on while the view is stopped', async () => {
+    const dir = join(samba.sharePath, 'pt');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(join(dir, 'file.txt'), 'from the server\n');
+    const view = await startView([`${url}/pt`, '-A', cred, '--backing', dir]);
+    try {
+      expect(view.stderr.join('\n')).toMatch(/\(backing [^)]*\); the kernel reads and writes its files directly \(FUSE passthrough\); Ctrl-C unmounts$/m);
+      // A first write and close through the view: it answers the kernel's GETXATTR (the check
+      // for a file capability to drop, made before each write) and FLUSH with ENOSYS, and the
+      // kernel asks neither again. So the write and the child's close of its copy of the
+      // descriptor below need nothing from the view.
+      fs.writeFileSync(join(view.mountPoint, 'warm-up.txt'), 'x');
+      const fd = fs.openSync(join(view.mountPoint, 'file.txt'), 'r+');
+      view.child.kill('SIGSTOP');
+      try {
+        const read = withDescriptor(fd, 'cat');
+        const written = withDescriptor(fd, 'printf "written while stopped\\n" >&0');
+        expect(read).toEqual({ out: 'from the server\n', timedOut: false });
+        expect(written.timedOut).toBe(false);
+      } finally {
+        view.child.kill('SIGCONT');
+      }
+      fs.closeSync(fd);
+      expect(fs.readFileSync(join(dir, 'file.txt'), 'utf8')).toBe('from the server\nwritten while stopped\n');
+    } finally {
+      await view.stop();
+    }
+  });
+
+  it('--no-passthrough: file data goes through the view (a read waits while it is stopped), and nothing is said', async () => {
+    const dir = join(samba.sharePath, 'npt');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(join(dir, 'file.txt'), 'from the server\n');
+    const view = await startView([`${url}/npt`, '-A', cred, '--backing', dir, '--no-passthrough']);
+    try {
+      expect(view.stderr.find((l) => l.startsWith('smbnotify: view of '))).toBe(
+        `smbnotify: view of ${url}/npt at ${view.mountPoint} (backing ${dir}); Ctrl-C unmounts`,
+      );
+      fs.closeSync(fs.openSync(join(view.mountPoint, 'other.txt'), 'w'));
+      // A fresh descriptor: no page of the file is cached yet, so the read must ask the view.
+      const fd = fs.openSync(join(view.mountPoint, 'file.txt'), 'r');
+      view.child.kill('SIGSTOP');
+      let read: { out: string; timedOut: boolean };
+      try {
+        read = withDescriptor(fd, 'cat');
+      } finally {
+        view.child.kill('SIGCONT');
+      }
+      expect(read.timedOut).toBe(true);
+      fs.closeSync(fd);
+    } finally {
+      await view.stop();
+    }
+  });
+});
