@@ -37,7 +37,8 @@ tools=(
   mosquitto_sub:mosquitto-clients
   mosquitto_pub:mosquitto-clients
   openssl:openssl
-  # Kerberos: the test domain controller, the client tools, and the optional GSSAPI addon's build.
+  # Kerberos: the test domain controller, the client tools; and the build of the optional addons
+  # (GSSAPI, FUSE passthrough).
   samba-tool:samba-common-bin
   winbindd:winbind
   kinit:krb5-user
