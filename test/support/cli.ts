@@ -1,9 +1,10 @@
 // Running the built CLI as a real process, with credentials in a 0600 file (never on argv).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SambaServer } from './samba.js';
+import { atExit } from './tools.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
@@ -15,6 +16,7 @@ export function credentialsFile(samba: SambaServer): string {
   const dir = mkdtempSync(join(tmpdir(), 'smbnotify-cred-'));
   const file = join(dir, 'cred');
   writeFileSync(file, `username=${samba.user}\npassword=${samba.password}\ndomain=${samba.domain}\n`, { mode: 0o600 });
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
   return file;
 }
 

@@ -1,7 +1,7 @@
 // Running `smbnotify view` in tests: a mount point in a temp folder, and clean-up that never
 // leaves a mount behind, even when a test fails or the run is interrupted.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type Running } from './cli.js';
@@ -30,7 +30,16 @@ export function unmountView(mountPoint: string): void {
 }
 
 export function newMountPoint(): string {
-  return mkdtempSync(join(tmpdir(), 'smbnotify-view-'));
+  const dir = mkdtempSync(join(tmpdir(), 'smbnotify-view-'));
+  // rmdir, never a recursive removal: a view still mounted there would lose its backing files.
+  atExit(() => {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // still mounted, or a test left files in it
+    }
+  });
+  return dir;
 }
 
 /** Starts the view and resolves once it is mounted and watching. */
