@@ -20,13 +20,19 @@ struct fuse_backing_map {
 #define FUSE_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
 #define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
 
-static int32_t int_arg(napi_env env, napi_value v, int *ok) {
-  int32_t out = 0;
-  if (napi_get_value_int32(env, v, &out) != napi_ok) *ok = 0;
-  return out;
+/* The two integer arguments of a call; false (a TypeError thrown) when they are not that. */
+static int two_ints(napi_env env, napi_callback_info info, const char *usage, int32_t *a, int32_t *b) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_int32(env, argv[0], a) != napi_ok || napi_get_value_int32(env, argv[1], b) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
 }
 
-/* Returns the backing id (>= 0), or minus the errno. */
+/* Returns the ioctl's result (a backing id, or 0), or minus the errno. */
 static napi_value ioctl_result(napi_env env, int rc) {
   napi_value out;
   napi_create_int32(env, rc < 0 ? -errno : rc, &out);
@@ -35,17 +41,8 @@ static napi_value ioctl_result(napi_env env, int rc) {
 
 /* backingOpen(fuseFd, fd): registers fd; returns its backing id, or -errno. */
 static napi_value backing_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int ok = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) ok = 0;
-  int32_t fuse_fd = ok ? int_arg(env, argv[0], &ok) : 0;
-  int32_t fd = ok ? int_arg(env, argv[1], &ok) : 0;
-  if (!ok) {
-    napi_throw_type_error(env, NULL, "backingOpen(fuseFd, fd): two integers");
-    return NULL;
-  }
+  int32_t fuse_fd, fd;
+  if (!two_ints(env, info, "backingOpen(fuseFd, fd): two integers", &fuse_fd, &fd)) return NULL;
   struct fuse_backing_map map;
   memset(&map, 0, sizeof map);
   map.fd = fd;
@@ -54,17 +51,8 @@ static napi_value backing_open(napi_env env, napi_callback_info info) {
 
 /* backingClose(fuseFd, id): forgets a backing id; returns 0, or -errno. */
 static napi_value backing_close(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int ok = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) ok = 0;
-  int32_t fuse_fd = ok ? int_arg(env, argv[0], &ok) : 0;
-  int32_t id = ok ? int_arg(env, argv[1], &ok) : 0;
-  if (!ok) {
-    napi_throw_type_error(env, NULL, "backingClose(fuseFd, id): two integers");
-    return NULL;
-  }
+  int32_t fuse_fd, id;
+  if (!two_ints(env, info, "backingClose(fuseFd, id): two integers", &fuse_fd, &id)) return NULL;
   uint32_t backing_id = (uint32_t)id;
   return ioctl_result(env, ioctl(fuse_fd, FUSE_DEV_IOC_BACKING_CLOSE, &backing_id));
 }
