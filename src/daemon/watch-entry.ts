@@ -113,7 +113,7 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
 
   private startView(view: WatchView): Promise<void> {
     const local = { path: this.spec.localPathOf(this.spec.path), names: this.spec.namesOf?.(this.spec.path) };
-    return view.start(this.spec.path, local, `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, () => this.watcher.state);
+    return view.start(this.spec.path, local, `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`, () => this.watcher.state, this.watcher.namesIn(this.spec.path));
   }
 
   /** SIGHUP: a view that failed is tried again (at once when the watch runs, else once it does). */

@@ -9,6 +9,7 @@ import type { WatchEvent, WatchState } from '../watch/events.js';
 import { LiveView } from '../view/live-view.js';
 import type { CifsNameMap } from '../platform/cifs-names.js';
 import { describePassthrough } from '../view/passthrough.js';
+import { backingMismatch } from '../view/backing-check.js';
 
 export interface WatchViewSpec {
   /** 'yes' (default place), 'over' (over the backing cifs mount point) or a folder. */
@@ -82,15 +83,21 @@ export class WatchView {
   /**
    * Mounts the view; `local` is the watched folder's cifs mount path, if any, and how that mount
    * shows names Windows forbids; `watchState` the watch's state (read once mounted: its STATE
-   * events before that are not seen by the view).
+   * events before that are not seen by the view); `shareNames` the names the watch listed in the
+   * watched folder, which a configured backing folder must show some of (backing-check.ts).
    */
-  async start(root: string, local: { path: string | undefined; names: CifsNameMap | undefined }, source: string, watchState: () => WatchState): Promise<void> {
+  async start(root: string, local: { path: string | undefined; names: CifsNameMap | undefined }, source: string, watchState: () => WatchState, shareNames?: readonly string[]): Promise<void> {
     this.state = 'starting';
     this.message = '';
     const backing = this.spec.backing ?? local.path;
     const names = this.spec.backing === undefined ? local.names : undefined;
     this.waitsForBacking = !backing;
     if (!backing) return this.fail('no local folder shows this share: mount it (mount.cifs) or set view-backing; the view starts once it is mounted');
+    if (this.spec.backing !== undefined && shareNames) {
+      const held = await fs.promises.readdir(backing).catch(() => null);
+      const why = held && backingMismatch(shareNames, held, `view-backing ${backing}`);
+      if (why) return this.fail(why);
+    }
     const mountPoint = this.spec.where === 'over' ? backing : this.mountPoint;
     this.backing = backing;
     this.mountPoint = mountPoint;

@@ -216,6 +216,12 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     return this.stateNow;
   }
 
+  /** The names the watch last listed in a watched folder (share-relative), or undefined. */
+  namesIn(folder: string): string[] | undefined {
+    const entries = this.snapshot.entriesOf(folder);
+    return entries ? [...entries.keys()] : undefined;
+  }
+
   /** Nothing queued and nothing held back: every change seen so far has been reported. */
   get idle(): boolean {
     return this.queue.length === 0 && this.outbox.pending === 0 && this.overflows.waiting === 0 && this.names.pending === 0 && this.sync.pendingSettles === 0;

@@ -34,8 +34,8 @@ afterAll(async () => {
 });
 
 /** Runs `view` expecting a refusal: its one stderr line (exit 1, nothing mounted at `mountPoint`). */
-async function refused(mountPoint: string, extra: string[] = []): Promise<string> {
-  const r = runCli(['view', url, mountPoint, '-A', cred, '--backing', backing, ...extra]);
+async function refused(mountPoint: string, extra: string[] = [], backingDir = backing): Promise<string> {
+  const r = runCli(['view', url, mountPoint, '-A', cred, '--backing', backingDir, ...extra]);
   const { code } = await r.exit;
   const lines = r.stderr.filter((l) => l.trim());
   expect(lines, r.stderr.join('\n')).toHaveLength(1);
@@ -43,6 +43,20 @@ async function refused(mountPoint: string, extra: string[] = []): Promise<string
   expect(lines[0]).not.toMatch(/internal error|\n|    at /);
   return lines[0]!;
 }
+
+describe('--backing', () => {
+  it('a folder that holds none of the share folder\'s names is refused before mounting', async () => {
+    for (const name of ['report.odt', 'notes.txt']) writeFileSync(join(backing, name), 'x');
+    const other = join(dir, 'other-folder');
+    mkdirSync(other);
+    for (const name of ['mine-1.txt', 'mine-2.txt']) writeFileSync(join(other, name), 'x');
+    const mountPoint = newMountPoint();
+    expect(await refused(mountPoint, [], other)).toMatch(
+      new RegExp(`^smbnotify: --backing ${other} does not show this folder of the share: none of its names \\([^)]*hello\\.txt[^)]*\\) is there; give the folder that shows its files$`),
+    );
+    expect(isViewMounted(mountPoint)).toBe(false);
+  });
+});
 
 describe('the mount point', () => {
   it('missing: says so in words', async () => {

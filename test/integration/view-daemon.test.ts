@@ -190,3 +190,29 @@ it('a view waiting for a cifs mount of its share starts once the mount appears, 
     unmountView(late);
   }
 }, 60_000);
+
+it('a view-backing folder that holds none of the watched folder\'s names is not mounted, and status says why', async () => {
+  const cred = credentialsFile(samba);
+  const url = `smb://${samba.host}:${samba.port}/data`;
+  mkdirSync(join(samba.sharePath, 'w'));
+  for (const name of ['plan.odt', 'budget.ods', 'notes.txt']) writeFileSync(join(samba.sharePath, 'w', name), 'x');
+  const wrong = mkdtempSync(join(tmpdir(), 'smbnotify-wrong-backing-'));
+  writeFileSync(join(wrong, 'something-else.txt'), 'x');
+  const runtime = join(dir, 'runtime-wrong');
+  mkdirSync(runtime, { mode: 0o700 });
+  const config = join(dir, 'config-wrong');
+  writeFileSync(config, ['[watch wrong]', `target = ${url}/w`, 'view = yes', `view-backing = ${wrong}`, ''].join('\n'));
+  const d = runCli(['daemon', '--bus', bus.address, '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', '/dev/null'], { XDG_RUNTIME_DIR: runtime });
+  try {
+    await d.waitLine(/view failed: view-backing .* does not show this folder of the share/, 20_000, 'stderr');
+    const st = runCli(['status', '--bus', bus.address]);
+    expect((await st.exit).code).toBe(0);
+    expect(st.stdout.join('\n')).toMatch(
+      new RegExp(`view failed at \\S+/wrong \\(backing ${wrong}\\): view-backing ${wrong} does not show this folder of the share: none of its names \\([^)]+\\) is there`),
+    );
+    expect(isViewMounted(join(runtime, 'smbnotify', 'wrong'))).toBe(false);
+  } finally {
+    d.child.kill('SIGTERM');
+    await d.exit;
+  }
+}, 60_000);

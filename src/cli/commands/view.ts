@@ -51,8 +51,9 @@ export async function runView(targetText: string, mountPoint: string, opts: View
     const ctx = { command: 'view', host: target.host, port: share.opts.port, share: target.share, path: target.path };
     try {
       await stops.race(share.connect());
+      if (opts.backing) await stops.race(checkBacking(share, target.path, opts.backing));
     } catch (err) {
-      if (err instanceof ExitStatus) throw err;
+      if (err instanceof ExitStatus || err instanceof UsageError) throw err;
       throw new CommandFailed(err, ctx);
     }
     try {
@@ -111,6 +112,22 @@ export async function runView(targetText: string, mountPoint: string, opts: View
     await view?.close();
     await leaveWithin(async () => share?.close(), shares);
   }
+}
+
+/** A --backing folder that holds none of the share folder's names is refused before mounting. */
+async function checkBacking(share: ShareConnection, path: string, backing: string): Promise<void> {
+  const [{ backingMismatch }, { readdir }] = await Promise.all([import('../../view/backing-check.js'), import('node:fs/promises')]);
+  const tree = share.tree;
+  if (!tree) return;
+  const shareNames = (await tree.listEntries(path)).map((e) => e.name);
+  let backingNames: string[];
+  try {
+    backingNames = await readdir(backing);
+  } catch {
+    return; // not readable: LiveView.open says so in its words
+  }
+  const why = backingMismatch(shareNames, backingNames, `--backing ${backing}`);
+  if (why) throw new UsageError(why);
 }
 
 export function registerView(program: Command, io: CommandIO & { err: (line: string) => void }): Command {
