@@ -4,7 +4,7 @@
 // file was opened: reads and writes on that descriptor still complete, which they cannot when
 // they have to go through the view. `--no-passthrough` keeps file data in the view, and says
 // nothing about it; the data-integrity tests (view-integrity) run both ways.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,25 @@ describe('FUSE passthrough', () => {
       await view.stop();
     }
   });
+
+  it('many processes opening the same files at once share one registration per file: no EIO, the same bytes', async () => {
+    const dir = join(samba.sharePath, 'many');
+    fs.mkdirSync(dir);
+    for (let i = 0; i < 4; i++) fs.writeFileSync(join(dir, `f${i}`), `file ${i}\n`.repeat(1000));
+    const view = await startView([`${url}/many`, '-A', cred, '--backing', dir]);
+    try {
+      // 8 shells, each opening the four files 100 times, for reading and for writing: the opens
+      // of one file run on several backing threads at once.
+      const script = 'for i in $(seq 100); do for f in f0 f1 f2 f3; do cat "$f" > /dev/null || exit 1; : >> "$f" || exit 1; done; done';
+      const runs = await Promise.all(
+        Array.from({ length: 8 }, () => new Promise<number | null>((done) => spawn('sh', ['-c', script], { cwd: view.mountPoint, stdio: 'ignore' }).on('exit', done))),
+      );
+      expect(runs).toEqual(Array(8).fill(0));
+      for (let i = 0; i < 4; i++) expect(fs.readFileSync(join(view.mountPoint, `f${i}`), 'utf8')).toBe(`file ${i}\n`.repeat(1000));
+    } finally {
+      await view.stop();
+    }
+  }, 120_000);
 
   it('--no-passthrough: file data goes through the view (a read waits while it is stopped), and nothing is said', async () => {
     const dir = join(samba.sharePath, 'npt');
