@@ -7,6 +7,7 @@
  * CAP_SYS_ADMIN only, so a root view uses it and a user's view goes on without.
  */
 import { createRequire } from 'node:module';
+import { PACKAGE_ROOT } from '../platform/usocket.js';
 
 export interface PassthroughBinding {
   /** Registers an open backing file; its backing id, or minus the errno. */
@@ -48,7 +49,7 @@ export function describePassthrough(use: PassthroughUse): string {
     case 'yes':
       return 'the kernel reads and writes its files directly (FUSE passthrough)';
     case 'no addon':
-      return 'file data goes through smbnotify: FUSE passthrough needs the optional addon (npm run build:passthrough)';
+      return `file data goes through smbnotify: FUSE passthrough needs the optional addon (apt-get install build-essential python3, then npm run build:passthrough in ${PACKAGE_ROOT})`;
     case 'no kernel support':
       return 'file data goes through smbnotify: this kernel offers no FUSE passthrough (Linux 6.9 or later)';
     default:
