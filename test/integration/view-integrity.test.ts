@@ -225,7 +225,10 @@ describe('data through the view', () => {
     // server as a change, whose replay would drop the file's pages by itself.
     const local = mkdtempSync(join(tmpdir(), 'smbnotify-direct-'));
     // The page cache of the view's own files: not used by FUSE passthrough.
-    const localView = await startView([`${url}/integrity`, '-A', cred, '--backing', local, '--no-passthrough']);
+    // Watching a folder of the share that stays empty: the view shows `local` (a backing folder
+    // that holds none of a share folder's names would be refused).
+    fs.mkdirSync(join(samba.sharePath, 'direct-writes'));
+    const localView = await startView([`${url}/direct-writes`, '-A', cred, '--backing', local, '--no-passthrough']);
     try {
       checkDirectWrites(localView.mountPoint, local);
     } finally {
@@ -369,9 +372,11 @@ describe('crash safety', () => {
   });
 
   it('a view over its own backing folder (as over a cifs mount point): after SIGKILL the folder below is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'smbnotify-over-'));
+    // The share's own folder on the server's disk, covered by the view (as a cifs mount point is).
+    const dir = join(samba.sharePath, 'over');
+    fs.mkdirSync(dir);
     fs.writeFileSync(join(dir, 'below.txt'), 'below');
-    const v = await startView([`${url}/integrity`, '-A', cred, '--backing', dir], dir);
+    const v = await startView([`${url}/over`, '-A', cred, '--backing', dir], dir);
     try {
       expect(isViewMounted(dir)).toBe(true);
       // Through the view: the covered folder's files, read and written.
