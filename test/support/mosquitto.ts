@@ -43,7 +43,11 @@ export interface Mosquitto {
   /** ws:// URL of the WebSockets listener, when asked for. */
   readonly wsUrl: string;
   log(): string;
-  start(): Promise<void>;
+  /**
+   * Start again on the same port; `changes` replace options for this and later starts (a broker
+   * restarted with another config: `{ users: {...} }` to require a login, `{ users: undefined }`).
+   */
+  start(changes?: Partial<MosquittoOptions>): Promise<void>;
   /** SIGTERM (a clean stop: persistence is saved). */
   stop(): Promise<void>;
 }
@@ -61,7 +65,7 @@ class Broker implements Mosquitto {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: MosquittoOptions) {
+  constructor(private opts: MosquittoOptions) {
     chmodSync(this.dir, 0o755);
   }
 
@@ -147,7 +151,8 @@ class Broker implements Mosquitto {
     throw new Error(`mosquitto could not bind port ${this.port}`);
   }
 
-  async start(): Promise<void> {
+  async start(changes: Partial<MosquittoOptions> = {}): Promise<void> {
+    this.opts = { ...this.opts, ...changes };
     await this.launch(true);
   }
 

@@ -2,6 +2,14 @@
  * `smbnotify monitor --mqtt URL`: the daemon's events as a broker delivers them, printed as
  * `monitor` prints its D-Bus signals. Subscribes (QoS 1) to `PREFIX/#`; the retained
  * `PREFIX/$status/CLIENT-ID` messages say on stderr whether each daemon is online.
+ *
+ * The monitor's own connection may break (its Wi-Fi drops, the broker restarts) while the daemons
+ * go on publishing. So it keeps a session on the broker (MQTT 5, clean start off, expiring
+ * SESSION_EXPIRY_S after a disconnection): the broker queues the QoS 1 events for it meanwhile
+ * and delivers them on reconnection. A reconnection without the session (the broker restarted
+ * without persistence, or the gap outlasted the expiry) is said: events were missed. Once it has
+ * been connected, it retries for good, a refused login included (the broker's password file may
+ * be fixed), and says a repeated failure at attempts 1, 2, 4, 8… At exit it ends the session.
  */
 import mqtt from 'mqtt';
 import { resolveMqtt } from '../../config/mqtt-config.js';
@@ -9,10 +17,15 @@ import { describeMqttError } from '../../sinks/mqtt.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { watchedTarget } from '../../sinks/terminal.js';
 import type { DaemonEvent } from '../../sinks/types.js';
+import { within } from '../../platform/within.js';
+import { RepeatedFailure } from '../../watch/repeated-failure.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './info.js';
 import type { MonitorOptions } from './monitor-run.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
+
+/** How long the broker keeps the monitor's session (and queues its events) after a disconnection. */
+const SESSION_EXPIRY_S = 3600;
 
 /** Ends as `monitor` on D-Bus and `watch` do: 130 after Ctrl-C, 143 after SIGTERM, 0 when the reader of stdout goes away. */
 export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io: CommandIO & { err: (line: string) => void } & StopIO): Promise<void> {
@@ -27,8 +40,12 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
   }, false);
   const client = mqtt.connect(r.url, {
     clientId: `smbnotify-monitor-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    protocolVersion: 5,
+    clean: false,
+    properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
     reconnectPeriod: 2000,
     connectTimeout: 10_000,
+    reconnectOnConnackError: true,
     ...(r.username !== undefined ? { username: r.username } : {}),
     ...(r.password !== undefined ? { password: r.password } : {}),
     ...(r.ca ? { ca: r.ca } : {}),
@@ -41,8 +58,7 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
       // Before the first connection, any failure is the user's to fix: one line, exit 1.
       client.once('error', (err) => reject(new UsageError(describeMqttError(err as Error & { code?: string | number }, r.url))));
     }));
-    client.on('error', (err) => io.err(`smbnotify: ${describeMqttError(err as Error & { code?: string | number }, r.url)}`));
-    client.on('offline', () => io.err('smbnotify: lost the broker; reconnecting'));
+    followConnection(client, r.url, io.err);
     client.on('message', (topic, payload) => {
       const rest = topic.slice(prefix.length + 1);
       if (rest.startsWith('$status/')) {
@@ -65,6 +81,40 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
     if (status !== 0) throw new ExitStatus(status);
   } finally {
     stops.dispose();
-    await client.endAsync(true).catch(() => undefined);
+    await endSession(client);
   }
+}
+
+/** Says on stderr when the connection breaks, each failure to get it back (1, 2, 4, 8…), and its return. */
+function followConnection(client: mqtt.MqttClient, url: string, say: (line: string) => void): void {
+  const failures = new RepeatedFailure();
+  let lost = false;
+  client.on('error', (err) => {
+    const e = err as Error & { code?: string | number };
+    // The break itself is said by 'offline'; how the socket ended adds nothing.
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return;
+    const words = describeMqttError(e, url);
+    const more = failures.next(words);
+    if (more !== null) say(`smbnotify: ${words}${more}`);
+  });
+  client.on('offline', () => {
+    if (lost) return;
+    lost = true;
+    say('smbnotify: lost the broker; reconnecting');
+  });
+  client.on('connect', (connack) => {
+    failures.reset();
+    lost = false;
+    if (connack.sessionPresent) say('smbnotify: connected to the broker again');
+    else say('smbnotify: connected to the broker again, but it had not kept this monitor\'s session (restarted without persistence?): events published meanwhile were missed; list the watched folders again');
+  });
+}
+
+/** Disconnects, asking the broker to drop the session now (else it would queue for an hour); bounded. */
+async function endSession(client: mqtt.MqttClient): Promise<void> {
+  if (client.connected) {
+    const ended = await within(client.endAsync(false, { properties: { sessionExpiryInterval: 0 } }).then(() => true, () => false), 1000, false);
+    if (ended) return;
+  }
+  await client.endAsync(true).catch(() => undefined);
 }
