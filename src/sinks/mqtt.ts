@@ -72,6 +72,12 @@ export function describeMqttError(err: Error & { code?: string | number }, url: 
   }
   if (err.code === 'ECONNREFUSED') return `cannot reach the broker ${where}: connection refused`;
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return `cannot reach the broker ${where}: unknown host`;
+  // While connecting (a reset of a working connection is not described: 'close' says it). Mosquitto
+  // resets a plain MQTT client on its TLS port, and a TLS client on its plain port.
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+    const tls = /^(mqtts|wss):/i.test(url);
+    return `the broker ${where} closed the connection before answering (does that port want ${tls ? 'plain MQTT: mqtt:// or ws://' : 'TLS: mqtts:// or wss://'}?)`;
+  }
   if (typeof err.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|ALTNAME/.test(err.code)) {
     // OpenSSL's own errors carry a short `reason`; their message is a whole error-stack line.
     const reason = (err as { reason?: unknown }).reason;
@@ -128,7 +134,12 @@ export class MqttSink implements EventSink {
     this.client = mqtt.connect(opts.url, options);
     this.client.on('connect', () => this.onConnect());
     this.client.on('close', () => this.onClose());
-    this.client.on('error', (err) => this.problem(describeMqttError(err as Error & { code?: string | number }, opts.url)));
+    this.client.on('error', (err) => {
+      const e = err as Error & { code?: string | number };
+      // A working connection reset (the broker died, the network went): onClose says it.
+      if (this.client.connected && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return;
+      this.problem(describeMqttError(e, opts.url));
+    });
   }
 
   /** Opens the queue and starts connecting (in the background: the broker may be down). */

@@ -136,6 +136,24 @@ describe('MQTT over TLS with a password', () => {
     }
   });
 
+  it('TLS on one side only (mqtt:// to the TLS port, mqtts:// to a plain one): a line that asks about it, not "read ECONNRESET"', async () => {
+    const plain = await startMosquitto();
+    const tcpToTls = daemon('tcp-to-tls', `url = mqtt://127.0.0.1:${broker.port}\n`);
+    const tlsToTcp = daemon('tls-to-tcp', `url = mqtts://127.0.0.1:${plain.port}\nca = ${certs.ca}\n`);
+    try {
+      const a = await tcpToTls.d.waitLine(/^mqtt: /, 20_000, 'stderr');
+      expect(a).toMatch(/^mqtt: the broker mqtt:\/\/127\.0\.0\.1:\d+ closed the connection before answering \(does that port want TLS: mqtts:\/\/ or wss:\/\/\?\); retrying every 2 s/);
+      const b = await tlsToTcp.d.waitLine(/^mqtt: /, 20_000, 'stderr');
+      expect(b).toMatch(/^mqtt: the broker mqtts:\/\/127\.0\.0\.1:\d+ closed the connection before answering \(does that port want plain MQTT: mqtt:\/\/ or ws:\/\/\?\); retrying every 2 s/);
+      const mon = runCli(['monitor', '--mqtt', `mqtt://127.0.0.1:${broker.port}`]);
+      expect((await mon.exit).code).toBe(1);
+      expect(mon.stderr).toEqual([expect.stringMatching(/^smbnotify: the broker mqtt:\/\/127\.0\.0\.1:\d+ closed the connection before answering \(does that port want TLS/)]);
+    } finally {
+      await stop(tcpToTls.d);
+      await stop(tlsToTcp.d);
+    }
+  });
+
   it('refuses a password in the URL before starting, without repeating it', async () => {
     const r = runCli(['daemon', '--bus', 'none', '--journal', 'off', '--watch', `smb://127.0.0.1:${samba.port}/data`, '-A', cred, '--mqtt', `mqtts://smbnotify:${encodeURIComponent(PASSWORD)}@127.0.0.1:${broker.port}`]);
     const { code } = await r.exit;

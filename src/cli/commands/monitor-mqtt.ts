@@ -91,8 +91,8 @@ function followConnection(client: mqtt.MqttClient, url: string, say: (line: stri
   let lost = false;
   client.on('error', (err) => {
     const e = err as Error & { code?: string | number };
-    // The break itself is said by 'offline'; how the socket ended adds nothing.
-    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return;
+    // A working connection reset: 'offline' says it; how the socket ended adds nothing.
+    if (client.connected && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return;
     const words = describeMqttError(e, url);
     const more = failures.next(words);
     if (more !== null) say(`smbnotify: ${words}${more}`);
