@@ -22,6 +22,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { EventFactory, eventJson, type WatchEvent } from '../watch/events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
+import { sizeText } from './size-text.js';
 import type { DaemonEvent, EventSink } from './types.js';
 import { within } from '../platform/within.js';
 
@@ -225,7 +226,7 @@ export class MqttSink implements EventSink {
   private onConnect(): void {
     this.wasConnected = true;
     this.lastProblem = '';
-    this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${Math.ceil(this.queue.bytes / 1024)} KiB of queued events`}`);
+    this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${sizeText(this.queue.bytes)} of queued events`}`);
     this.client.publish(this.status, 'online', { qos: 1, retain: true });
     for (const [topic, line] of this.states) this.client.publish(topic, line, { qos: this.opts.qos, retain: true });
     this.wake?.();
@@ -236,7 +237,7 @@ export class MqttSink implements EventSink {
     if (this.closed || !this.wasConnected) return;
     this.wasConnected = false;
     this.queued = true;
-    this.opts.log(`mqtt: lost the broker ${urlForDisplay(this.opts.url)}; queueing events in ${this.queue.dir} (up to ${Math.round(this.queue.maxBytes / 1024 / 1024)} MiB)`);
+    this.opts.log(`mqtt: lost the broker ${urlForDisplay(this.opts.url)}; queueing events in ${this.queue.dir} (up to ${sizeText(this.queue.maxBytes)})`);
   }
 
   private problem(message: string): void {
@@ -247,7 +248,7 @@ export class MqttSink implements EventSink {
 
   private drop(e: DaemonEvent): void {
     if (this.dropped.size === 0) {
-      this.opts.log(`mqtt: the queue in ${this.queue.dir} is full (${Math.round(this.queue.maxBytes / 1024 / 1024)} MiB): events are dropped until the broker takes them; an OVERFLOW event will tell subscribers which folders to list again`);
+      this.opts.log(`mqtt: the queue in ${this.queue.dir} is full (${sizeText(this.queue.maxBytes)}): events are dropped until the broker takes them; an OVERFLOW event will tell subscribers which folders to list again`);
     }
     this.droppedTotal++;
     const d = this.dropped.get(e.watchId) ?? { event: { server: e.server, share: e.share, ...(e.watch !== undefined ? { watch: e.watch } : {}), watchId: e.watchId }, seq: e.seq, count: 0 };

@@ -116,7 +116,7 @@ describe('broker restarted during a 10,000-file burst', () => {
       await broker.start();
       await until(() => d.stderr.filter((l) => /mqtt: connected/.test(l)).length >= 2, 'daemon reconnected', 30_000);
       // Events made while the broker was away did wait on disk.
-      expect(d.stderr.filter((l) => /mqtt: connected/.test(l))[1]).toMatch(/sending \d+ KiB of queued events/);
+      expect(d.stderr.filter((l) => /mqtt: connected/.test(l))[1]).toMatch(/sending [\d.]+ [KM]iB of queued events/);
       createFiles('after', 0, 100, 'b');
 
       // Done: the journal has stopped growing and every line of it arrived.
@@ -199,7 +199,7 @@ describe('queue on disk across a daemon restart', () => {
     await broker.start();
     const second = startDaemon(journal, config);
     try {
-      await second.waitLine(/mqtt: connected to .*; sending \d+ KiB of queued events/, 20_000, 'stderr');
+      await second.waitLine(/mqtt: connected to .*; sending [\d.]+ [KM]iB of queued events/, 20_000, 'stderr');
       await until(() => lines(journal).filter((l) => l.includes('"state":"watching"')).length >= 2, 'the second run watching', 20_000);
       createFiles('restart', 50, 51, 'r');
       await sub.waitFor((m) => m.payload.includes('r-50.dat'), 20_000);
