@@ -230,7 +230,8 @@ export class Daemon implements DaemonControl {
   }
 
   status(): DaemonStatus {
-    return { version: this.opts.version, pid: process.pid, startedAt: this.startedAt, journal: this.journalPath, watches: this.entries.size };
+    const own: DaemonStatus = { version: this.opts.version, pid: process.pid, startedAt: this.startedAt, journal: this.journalPath, watches: this.entries.size };
+    return Object.assign(own, ...this.sinks.map((s) => s.status?.() ?? {}));
   }
 
   /** Watches the desktop asked for (followed folders), by local folder. */

@@ -117,6 +117,8 @@ export function parseAddWatchOptions(options: Record<string, Variant>): AddWatch
 // Types of the status dictionaries' fields that are not plain strings or booleans.
 const NUMBER_TYPES: Record<string, string> = {
   eventsSeen: 't',
+  mqttDropped: 't',
+  mqttQueued: 't',
   pid: 'u',
   watches: 'u',
 };

@@ -23,7 +23,7 @@ import { EventFactory, eventJson, type WatchEvent } from '../watch/events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import { sizeText } from './size-text.js';
-import type { DaemonEvent, EventSink } from './types.js';
+import type { DaemonEvent, EventSink, SinkStatus } from './types.js';
 import { within } from '../platform/within.js';
 
 export interface MqttSinkOptions {
@@ -91,7 +91,7 @@ export function describeMqttError(err: Error & { code?: string | number }, url: 
 
 export class MqttSink implements EventSink {
   private readonly client: MqttClient;
-  private readonly status: string;
+  private readonly onlineTopic: string;
   private inflight = 0;
   private nextId = 0;
   /** Events sent directly and not yet acknowledged, by send number (written to disk at shutdown). */
@@ -110,11 +110,14 @@ export class MqttSink implements EventSink {
   private givenUp = false;
   private closing: Promise<void> | null = null;
   private lastProblem = '';
+  /** Why the broker is away, for status(): the last problem, or the loss itself. */
+  private awayBecause = '';
   private retryTimer: NodeJS.Timeout | null = null;
   private wasConnected = false;
+  private everConnected = false;
 
   private constructor(private readonly opts: MqttSinkOptions, private readonly queue: DiskQueue) {
-    this.status = statusTopic(opts.prefix, opts.clientId);
+    this.onlineTopic = statusTopic(opts.prefix, opts.clientId);
     const options: IClientOptions = {
       clientId: opts.clientId,
       clean: true,
@@ -124,7 +127,7 @@ export class MqttSink implements EventSink {
       // A refused login (wrong password) is retried too: the broker's password file may be fixed
       // without restarting us. It is said once, not at every attempt.
       reconnectOnConnackError: true,
-      will: { topic: this.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      will: { topic: this.onlineTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
       ...(opts.username !== undefined ? { username: opts.username } : {}),
       ...(opts.password !== undefined ? { password: opts.password } : {}),
       ...(opts.ca ? { ca: opts.ca } : {}),
@@ -153,6 +156,17 @@ export class MqttSink implements EventSink {
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  status(): SinkStatus {
+    const connected = this.client.connected;
+    return {
+      mqtt: urlForDisplay(this.opts.url),
+      mqttState: connected ? 'connected' : this.everConnected ? 'disconnected' : 'connecting',
+      ...(!connected && this.awayBecause ? { mqttMessage: this.awayBecause } : {}),
+      mqttQueued: this.queue.bytes,
+      ...(this.droppedTotal > 0 ? { mqttDropped: this.droppedTotal } : {}),
+    };
   }
 
   publish(e: DaemonEvent): void {
@@ -189,7 +203,7 @@ export class MqttSink implements EventSink {
       this.queueOverflows();
       await this.queue.prepend([...this.unacked.values()]);
       await this.queue.flush();
-      const said = this.client.connected && await resolvesWithin(this.client.publishAsync(this.status, 'offline', { qos: 1, retain: true }), 1000);
+      const said = this.client.connected && await resolvesWithin(this.client.publishAsync(this.onlineTopic, 'offline', { qos: 1, retain: true }), 1000);
       // Ending with force closes the socket without a DISCONNECT, which the broker takes for a
       // lost client: it published the will, a second retained "offline" after ours. A DISCONNECT
       // makes it discard the will, so it is sent once ours is acknowledged and nothing else is
@@ -225,9 +239,11 @@ export class MqttSink implements EventSink {
 
   private onConnect(): void {
     this.wasConnected = true;
+    this.everConnected = true;
     this.lastProblem = '';
+    this.awayBecause = '';
     this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${sizeText(this.queue.bytes)} of queued events`}`);
-    this.client.publish(this.status, 'online', { qos: 1, retain: true });
+    this.client.publish(this.onlineTopic, 'online', { qos: 1, retain: true });
     for (const [topic, line] of this.states) this.client.publish(topic, line, { qos: this.opts.qos, retain: true });
     this.wake?.();
     this.kickDrain();
@@ -237,12 +253,14 @@ export class MqttSink implements EventSink {
     if (this.closed || !this.wasConnected) return;
     this.wasConnected = false;
     this.queued = true;
+    this.awayBecause = `lost the broker at ${new Date().toISOString()}`;
     this.opts.log(`mqtt: lost the broker ${urlForDisplay(this.opts.url)}; queueing events in ${this.queue.dir} (up to ${sizeText(this.queue.maxBytes)})`);
   }
 
   private problem(message: string): void {
     if (message === this.lastProblem || this.closed) return;
     this.lastProblem = message;
+    this.awayBecause = message;
     this.opts.log(`mqtt: ${message}; retrying every ${Math.round((this.opts.reconnectMs ?? 2000) / 1000)} s, events are queued meanwhile`);
   }
 

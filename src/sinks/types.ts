@@ -40,7 +40,20 @@ export interface DaemonStatus {
   startedAt: string;
   journal: string | null;
   watches: number;
+  /** The MQTT broker (URL without user information), when the daemon publishes to one. */
+  mqtt?: string;
+  /** `connected`, `connecting` (not yet, since the start) or `disconnected` (lost, being retried). */
+  mqttState?: 'connected' | 'connecting' | 'disconnected';
+  /** Why it is not connected (the log's words), while it is not. */
+  mqttMessage?: string;
+  /** Bytes of events waiting in the disk queue for the broker. */
+  mqttQueued?: number;
+  /** Events dropped because the queue was full, not yet announced by an OVERFLOW. */
+  mqttDropped?: number;
 }
+
+/** What a sink adds to the daemon's status (GetStatus, `smbnotify status`). */
+export type SinkStatus = Partial<Pick<DaemonStatus, 'mqtt' | 'mqttState' | 'mqttMessage' | 'mqttQueued' | 'mqttDropped'>>;
 
 /** Options of a watch added at run time (D-Bus AddWatch); never a password. */
 export interface AddWatchOptions {
@@ -76,4 +89,6 @@ export interface EventSink {
   publish(e: DaemonEvent): void;
   /** A watch changed state (also sent as a STATE event through publish). */
   close(): Promise<void>;
+  /** Its own part of the daemon's status, for a sink that can be away (MQTT). */
+  status?(): SinkStatus;
 }

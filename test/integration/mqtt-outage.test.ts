@@ -1,6 +1,7 @@
 // A broker outage as an administrator sees it, against a real smbd, dbus-daemon and Mosquitto:
-// the daemon's log names the queue's bound as it was set (200K, not "0 MiB").
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// the daemon's log names the queue's bound as it was set (200K, not "0 MiB"), and `status`
+// (GetStatus) says whether MQTT is connected, why not, and what waits in the queue.
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,21 @@ let broker: Mosquitto;
 let dir: string;
 let daemon: Running;
 const journal = () => join(dir, 'events.jsonl');
+
+async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function status(json = false): Promise<string[]> {
+  const r = runCli(['status', '--bus', bus.address, ...(json ? ['--json'] : [])]);
+  const { code } = await r.exit;
+  expect(code, r.stderr.join('\n')).toBe(0);
+  return r.stdout;
+}
 
 beforeAll(async () => {
   requireBuild();
@@ -49,5 +65,19 @@ describe('a broker outage', () => {
     await broker.stop();
     const line = await daemon.waitLine(/^mqtt: lost the broker/, 20_000, 'stderr');
     expect(line).toMatch(/; queueing events in .*queue \(up to 200 KiB\)$/);
+  });
+
+  it('status says MQTT is away, why, and what is queued; then connected again with nothing queued', async () => {
+    await daemon.waitLine(/^mqtt: cannot reach the broker/, 20_000, 'stderr');
+    closeSync(openSync(join(samba.sharePath, 'docs', 'written while the broker is away.odt'), 'w'));
+    await until(() => readFileSync(journal(), 'utf8').includes('written while the broker is away.odt'), 'the change in the journal');
+    const away = await status();
+    expect(away[1]).toMatch(/^MQTT mqtt:\/\/127\.0\.0\.1:\d+: disconnected \(cannot reach the broker mqtt:\/\/127\.0\.0\.1:\d+: connection refused\); \d+ KiB of events queued$/);
+    const json = JSON.parse((await status(true))[0]!) as Record<string, unknown>;
+    expect(json).toMatchObject({ mqtt: broker.url, mqttState: 'disconnected', mqttMessage: expect.stringMatching(/connection refused/) });
+    expect(json['mqttQueued']).toBeGreaterThan(0);
+
+    await broker.start();
+    await until(async () => (await status())[1] === `MQTT ${broker.url}: connected`, 'status: connected, nothing queued');
   });
 });

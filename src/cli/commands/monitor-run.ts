@@ -7,6 +7,7 @@ import dbus from 'dbus-next';
 import type { DaemonEvent, WatchStatus } from '../../sinks/types.js';
 import { connectBus } from '../../sinks/bus.js';
 import { BUS_NAME as NAME, INTERFACE as IFACE, OBJECT_PATH as PATH } from '../../sinks/dbus-api.js';
+import { sizeText } from '../../sinks/size-text.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { watchedTarget } from '../../sinks/terminal.js';
 import { UsageError } from '../errors.js';
@@ -123,6 +124,15 @@ export async function runMonitor(opts: MonitorOptions, io: CommandIO & { err: (l
   }
 }
 
+/** `MQTT URL: STATE[: why]`, with what waits in the queue and what was dropped, when anything. */
+function mqttLine(status: Record<string, unknown>): string {
+  const queued = Number(status['mqttQueued'] ?? 0);
+  const dropped = Number(status['mqttDropped'] ?? 0);
+  return `MQTT ${String(status['mqtt'])}: ${String(status['mqttState'])}${status['mqttMessage'] ? ` (${String(status['mqttMessage'])})` : ''}`
+    + (queued > 0 ? `; ${sizeText(queued)} of events queued` : '')
+    + (dropped > 0 ? `; ${dropped} events dropped (queue full), an OVERFLOW will follow` : '');
+}
+
 export async function runStatus(opts: { bus?: string; json?: boolean }, io: CommandIO): Promise<void> {
   const busName = opts.bus ?? 'session';
   const bus = await connectBus(busName);
@@ -143,6 +153,7 @@ export async function runStatus(opts: { bus?: string; json?: boolean }, io: Comm
     // as the event stream escapes them, so that none moves the cursor or fakes a line.
     const text = (v: unknown) => escapeForTerminal(String(v));
     io.out(`smbnotify ${text(status['version'])} daemon, pid ${text(status['pid'])}, since ${text(status['startedAt'])}${status['journal'] ? `, journal ${text(status['journal'])}` : ''}`);
+    if (status['mqtt']) io.out(text(mqttLine(status)));
     if (watches.length === 0) {
       io.out('no watches');
       return;
