@@ -13,7 +13,7 @@
  */
 import mqtt from 'mqtt';
 import { resolveMqtt } from '../../config/mqtt-config.js';
-import { describeMqttError } from '../../sinks/mqtt.js';
+import { describeMqttError } from '../../sinks/mqtt-errors.js';
 import { eventPrinter } from '../../sinks/printer.js';
 import { watchedTarget } from '../../sinks/terminal.js';
 import type { DaemonEvent } from '../../sinks/types.js';
