@@ -24,6 +24,7 @@ import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import { sizeText } from './size-text.js';
 import { describeMqttError, urlForDisplay } from './mqtt-errors.js';
+import { HOLD_MS, QuickLosses } from './mqtt-takeover.js';
 import type { DaemonEvent, EventSink, SinkStatus } from './types.js';
 import { within } from '../platform/within.js';
 
@@ -81,6 +82,9 @@ export class MqttSink implements EventSink {
   private retryTimer: NodeJS.Timeout | null = null;
   private wasConnected = false;
   private everConnected = false;
+  /** Connections ended right after they began (another client with our id): mqtt-takeover.ts. */
+  private readonly quick = new QuickLosses();
+  private holdTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly opts: MqttSinkOptions, private readonly queue: DiskQueue) {
     this.onlineTopic = statusTopic(opts.prefix, opts.clientId);
@@ -106,6 +110,7 @@ export class MqttSink implements EventSink {
     this.client.on('close', () => this.onClose());
     this.client.on('error', (err) => {
       const e = err as Error & { code?: string | number };
+      if (this.client.connected) this.quick.error();
       // A working connection reset (the broker died, the network went): onClose says it.
       if (this.client.connected && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return;
       this.problem(describeMqttError(e, opts.url));
@@ -164,6 +169,7 @@ export class MqttSink implements EventSink {
       }
       this.givenUp = true;
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      if (this.holdTimer) clearTimeout(this.holdTimer);
       this.wake?.();
       await this.draining;
       this.queueOverflows();
@@ -208,7 +214,14 @@ export class MqttSink implements EventSink {
     this.everConnected = true;
     this.lastProblem = '';
     this.awayBecause = '';
-    this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${sizeText(this.queue.bytes)} of queued events`}`);
+    if (!this.quick.connected()) {
+      this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${sizeText(this.queue.bytes)} of queued events`}`);
+    } else {
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = null;
+        if (this.quick.held()) this.opts.log(`mqtt: the connection to ${urlForDisplay(this.opts.url)} has held for ${HOLD_MS / 1000} s again`);
+      }, HOLD_MS);
+    }
     this.client.publish(this.onlineTopic, 'online', { qos: 1, retain: true });
     for (const [topic, line] of this.states) this.client.publish(topic, line, { qos: this.opts.qos, retain: true });
     this.wake?.();
@@ -219,8 +232,17 @@ export class MqttSink implements EventSink {
     if (this.closed || !this.wasConnected) return;
     this.wasConnected = false;
     this.queued = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    const where = urlForDisplay(this.opts.url);
+    const takeover = this.quick.lost();
+    if (takeover) {
+      this.awayBecause = `the broker ${where} ends the connection right after accepting it, ${takeover.times} times in a row: is another client using the client id "${this.opts.clientId}"? (each daemon needs its own client-id)`;
+      if (takeover.say) this.opts.log(`mqtt: ${this.awayBecause}; events are queued meanwhile; said again at ${takeover.times * 2}`);
+      return;
+    }
     this.awayBecause = `lost the broker at ${new Date().toISOString()}`;
-    this.opts.log(`mqtt: lost the broker ${urlForDisplay(this.opts.url)}; queueing events in ${this.queue.dir} (up to ${sizeText(this.queue.maxBytes)})`);
+    this.opts.log(`mqtt: lost the broker ${where}; queueing events in ${this.queue.dir} (up to ${sizeText(this.queue.maxBytes)})`);
   }
 
   private problem(message: string): void {

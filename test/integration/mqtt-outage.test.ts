@@ -80,4 +80,34 @@ describe('a broker outage', () => {
     await broker.start();
     await until(async () => (await status())[1] === `MQTT ${broker.url}: connected`, 'status: connected, nothing queued');
   });
+
+  it('a second daemon with the same client id: said as such at 2, 4, 8 (not a "lost"/"connected" pair every 2 s), and when it is over', { timeout: 120_000 }, async () => {
+    await until(async () => (await status())[1] === `MQTT ${broker.url}: connected`, 'connected');
+    const from = daemon.stderr.length;
+    const since = () => daemon.stderr.slice(from);
+    const config = join(dir, 'twin.conf');
+    writeFileSync(config, [
+      '[daemon]', 'bus = none', 'journal = off', `credentials = ${credentialsFile(samba)}`,
+      '[watch docs]', `target = //127.0.0.1:${samba.port}/data/docs`,
+      '[mqtt]', `url = ${broker.url}`, 'client-id = laptop-1', `queue = ${join(dir, 'twin-queue')}`, '',
+    ].join('\n'));
+    const twin = runCli(['daemon', '--config', config]);
+    try {
+      await daemon.waitLine(/client id "laptop-1"\? \(each daemon needs its own client-id\)/, 30_000, 'stderr');
+      // Pushed off every 2 s or so, 12 s more: 4 or 5 more losses, said at most twice more. The
+      // first loss or two (before two quick ones in a row) are said as usual.
+      await new Promise((r) => setTimeout(r, 12_000));
+      const mqttLines = since().filter((l) => l.startsWith('mqtt: '));
+      expect(mqttLines.filter((l) => /lost the broker/.test(l)).length).toBeLessThanOrEqual(2);
+      expect(mqttLines.filter((l) => /^mqtt: connected/.test(l)).length).toBeLessThanOrEqual(2);
+      const said = mqttLines.filter((l) => /client id "laptop-1"/.test(l));
+      expect(said[0]).toMatch(/^mqtt: the broker mqtt:\/\/127\.0\.0\.1:\d+ ends the connection right after accepting it, 2 times in a row: is another client using the client id "laptop-1"\? \(each daemon needs its own client-id\); events are queued meanwhile; said again at 4$/);
+      expect(said.length).toBeLessThanOrEqual(3);
+    } finally {
+      twin.child.kill('SIGTERM');
+      await twin.exit;
+    }
+    await daemon.waitLine(/^mqtt: the connection to mqtt:\/\/127\.0\.0\.1:\d+ has held for 30 s again$/, 60_000, 'stderr');
+    await until(async () => (await status())[1] === `MQTT ${broker.url}: connected`, 'connected, nothing queued');
+  });
 });
