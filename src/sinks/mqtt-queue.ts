@@ -17,8 +17,14 @@ export interface DiskQueueOptions {
   maxBytes: number;
   /** Roll to a new segment past this size (default 1 MiB). */
   segmentBytes?: number;
-  /** Write failures (disk full, ...): those lines are lost, and counted as dropped. */
-  onError?: (err: Error) => void;
+  /**
+   * Failures (disk full, ...). For a failed write, `lost` holds its lines: they may not be in the
+   * queue (a part may have reached the file, and will still be read); the owner counts them as
+   * dropped. Other failures lose nothing and give [].
+   */
+  onError?: (err: Error, lost: string[]) => void;
+  /** A write succeeded after one failed (the disk has room again). */
+  onWritable?: () => void;
 }
 
 export interface Segment {
@@ -42,6 +48,8 @@ export class DiskQueue {
   private pendingBytes = 0;
   /** The one write in flight, if any: a single batch to a single segment. */
   private writing: Promise<void> | null = null;
+  /** The last write failed (and none succeeded since). */
+  private writeFailed = false;
 
   private constructor(readonly dir: string, private readonly opts: DiskQueueOptions & { segmentBytes: number }, existing: Map<number, number>) {
     for (const [n, size] of existing) this.segments.set(n, size);
@@ -81,6 +89,11 @@ export class DiskQueue {
 
   get maxBytes(): number {
     return this.opts.maxBytes;
+  }
+
+  /** True from a failed write until one succeeds: what is appended meanwhile may be lost. */
+  get failing(): boolean {
+    return this.writeFailed;
   }
 
   /** Queues one line (without newline); false, and nothing queued, when the bound would be passed. */
@@ -149,7 +162,7 @@ export class DiskQueue {
       await fsp.writeFile(path.join(this.dir, segmentName(n)), text, { mode: 0o600, flag: 'wx' });
       this.segments.set(n, Buffer.byteLength(text));
     } catch (err) {
-      this.report(err);
+      this.report(err, lines);
     }
   }
 
@@ -171,10 +184,15 @@ export class DiskQueue {
     this.segments.set(seg, (this.segments.get(seg) ?? 0) + bytes);
     if ((this.segments.get(seg) ?? 0) >= this.opts.segmentBytes) this.writeSeg++;
     this.writing = fsp.appendFile(path.join(this.dir, segmentName(seg)), batch, { mode: 0o600 })
-      .catch((err: unknown) => {
+      .then(() => {
+        if (!this.writeFailed) return;
+        this.writeFailed = false;
+        this.opts.onWritable?.();
+      }, (err: unknown) => {
         // Lost from the queue: the bytes no longer count (what reached the file will still be read).
         this.segments.set(seg, Math.max(0, (this.segments.get(seg) ?? bytes) - bytes));
-        this.report(err);
+        this.writeFailed = true;
+        this.report(err, batch.split('\n').filter(Boolean));
       })
       .finally(() => {
         this.writing = null;
@@ -182,7 +200,7 @@ export class DiskQueue {
       });
   }
 
-  private report(err: unknown): void {
-    this.opts.onError?.(new Error(`MQTT queue ${this.dir}: ${err instanceof Error ? err.message : String(err)}`));
+  private report(err: unknown, lost: string[] = []): void {
+    this.opts.onError?.(new Error(`MQTT queue ${this.dir}: ${err instanceof Error ? err.message : String(err)}`), lost);
   }
 }

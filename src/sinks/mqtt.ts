@@ -19,7 +19,9 @@
  *   across a restart or a broken connection; `seq` per watch tells repeats apart).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { EventFactory, eventJson, type WatchEvent } from '../watch/events.js';
+import { eventJson, type WatchEvent } from '../watch/events.js';
+import { RepeatedFailure } from '../watch/repeated-failure.js';
+import { DroppedEvents } from './mqtt-dropped.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import { sizeText } from './size-text.js';
@@ -50,12 +52,6 @@ export interface MqttSinkOptions {
 /** Unacknowledged messages allowed at once; past it, events wait in the queue. */
 const WINDOW = 1000;
 
-interface Dropped {
-  event: Pick<WatchEvent, 'server' | 'share' | 'watch'> & { watchId: string };
-  seq: number;
-  count: number;
-}
-
 export class MqttSink implements EventSink {
   private readonly client: MqttClient;
   private readonly onlineTopic: string;
@@ -70,8 +66,11 @@ export class MqttSink implements EventSink {
   private wake: (() => void) | null = null;
   /** Latest STATE event per watch-state topic, re-published (retained) on every connect. */
   private readonly states = new Map<string, string>();
-  private readonly dropped = new Map<string, Dropped>();
-  private droppedTotal = 0;
+  private readonly dropped = new DroppedEvents();
+  /** "The queue is full" was said for the events being dropped now. */
+  private fullSaid = false;
+  /** Failed queue writes (disk full): said at the 1st, 2nd, 4th… until one succeeds. */
+  private readonly writeFailures = new RepeatedFailure();
   private closed = false;
   /** Set when close() stops waiting for acknowledgements: the drain loop leaves the rest on disk. */
   private givenUp = false;
@@ -120,7 +119,11 @@ export class MqttSink implements EventSink {
   /** Opens the queue and starts connecting (in the background: the broker may be down). */
   static async start(opts: MqttSinkOptions): Promise<MqttSink> {
     let sink: MqttSink | null = null;
-    const queue = await DiskQueue.open(opts.queueDir, { maxBytes: opts.queueMaxBytes, onError: (err) => (sink ? sink.opts.log(`mqtt: ${err.message}`) : opts.log(`mqtt: ${err.message}`)) });
+    const queue = await DiskQueue.open(opts.queueDir, {
+      maxBytes: opts.queueMaxBytes,
+      onError: (err, lost) => (sink ? sink.queueFailed(err, lost) : opts.log(`mqtt: ${err.message}`)),
+      onWritable: () => sink?.queueWritable(),
+    });
     sink = new MqttSink(opts, queue);
     return sink;
   }
@@ -136,7 +139,7 @@ export class MqttSink implements EventSink {
       mqttState: connected ? 'connected' : this.everConnected ? 'disconnected' : 'connecting',
       ...(!connected && this.awayBecause ? { mqttMessage: this.awayBecause } : {}),
       mqttQueued: this.queue.bytes,
-      ...(this.droppedTotal > 0 ? { mqttDropped: this.droppedTotal } : {}),
+      ...(this.dropped.total > 0 ? { mqttDropped: this.dropped.total } : {}),
     };
   }
 
@@ -253,30 +256,43 @@ export class MqttSink implements EventSink {
   }
 
   private drop(e: DaemonEvent): void {
-    if (this.dropped.size === 0) {
+    if (!this.fullSaid) {
+      this.fullSaid = true;
       this.opts.log(`mqtt: the queue in ${this.queue.dir} is full (${sizeText(this.queue.maxBytes)}): events are dropped until the broker takes them; an OVERFLOW event will tell subscribers which folders to list again`);
     }
-    this.droppedTotal++;
-    const d = this.dropped.get(e.watchId) ?? { event: { server: e.server, share: e.share, ...(e.watch !== undefined ? { watch: e.watch } : {}), watchId: e.watchId }, seq: e.seq, count: 0 };
-    d.seq = e.seq;
-    d.count++;
-    this.dropped.set(e.watchId, d);
+    this.dropped.add(e, 'full');
   }
 
-  /** Once the queue has room again: an OVERFLOW per watch that lost events, in stream order. */
+  /** A queue write failed (disk full, ...): its events count as dropped; said at 1, 2, 4, 8…. */
+  private queueFailed(err: Error, lost: string[]): void {
+    for (const line of lost) this.dropped.addLine(line);
+    const more = this.writeFailures.next(err.message);
+    if (more === null) return;
+    this.opts.log(`mqtt: ${err.message}${lost.length > 0 ? '; events that could not be written are dropped, an OVERFLOW event will tell subscribers which folders to list again' : ''}${more}`);
+  }
+
+  private queueWritable(): void {
+    this.writeFailures.reset();
+    this.opts.log(`mqtt: the queue in ${this.queue.dir} can be written again`);
+  }
+
+  /**
+   * An OVERFLOW per watch that lost events, in stream order: queued once there is room. While the
+   * queue's disk fails, queueing would lose them again: they are sent directly once nothing
+   * queued is left before them.
+   */
   private queueOverflows(): void {
     if (this.dropped.size === 0) return;
-    for (const [watchId, d] of [...this.dropped]) {
-      // Built like every other event (same fields, same order), numbered after the last one lost.
-      const origin = { server: d.event.server, share: d.event.share, watch: d.event.watch ?? '', watchId };
-      const overflow = new EventFactory(origin).change('OVERFLOW', origin.watch, { message: `MQTT queue full: ${d.count} events were not sent; list the folder again` });
-      overflow.seq = d.seq;
-      overflow.time = new Date().toISOString();
-      if (!this.queue.append(eventJson(overflow))) return;
-      this.dropped.delete(watchId);
+    const direct = this.queue.failing;
+    if (direct && !(this.client.connected && this.queue.empty)) return;
+    const total = this.dropped.total;
+    for (const o of this.dropped.overflows()) {
+      if (direct) this.send(eventTopic(this.opts.prefix, o.event), o.line, true);
+      else if (!this.queue.append(o.line)) return;
+      this.dropped.settle(o.watchId);
     }
-    this.opts.log(`mqtt: the queue has room again; ${this.droppedTotal} events had been dropped, OVERFLOW queued for the watches concerned`);
-    this.droppedTotal = 0;
+    this.fullSaid = false;
+    this.opts.log(`mqtt: ${direct ? 'the broker took the queue' : 'the queue has room again'}; ${total} events had been dropped, OVERFLOW ${direct ? 'sent' : 'queued'} for the watches concerned`);
   }
 
   private kickDrain(): void {

@@ -1,13 +1,14 @@
 // A broker outage as an administrator sees it, against a real smbd, dbus-daemon and Mosquitto:
 // the daemon's log names the queue's bound as it was set (200K, not "0 MiB"), and `status`
-// (GetStatus) says whether MQTT is connected, why not, and what waits in the queue.
+// (GetStatus) says whether MQTT is connected, why not, and what waits in the queue; two daemons
+// with one client id are said as such; a queue that cannot be written loses nothing silently.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { startDbus, type DbusBus } from '../support/dbus.js';
-import { startMosquitto, stopAllMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { startMosquitto, stopAllMosquitto, subscribe, type Mosquitto } from '../support/mosquitto.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 
 let samba: SambaServer;
@@ -109,5 +110,47 @@ describe('a broker outage', () => {
     }
     await daemon.waitLine(/^mqtt: the connection to mqtt:\/\/127\.0\.0\.1:\d+ has held for 30 s again$/, 60_000, 'stderr');
     await until(async () => (await status())[1] === `MQTT ${broker.url}: connected`, 'connected, nothing queued');
+  });
+
+  it('the queue cannot be written (a disk full): said at 1, 2, 4, 8, not once per write; an OVERFLOW tells subscribers what was lost', { timeout: 120_000 }, async () => {
+    const away = await startMosquitto({ persistence: true });
+    const sub = await subscribe(away.url, ['smbnotify/#'], { clean: false, clientId: 'overflow-reader' });
+    const queue = join(dir, 'unwritable-queue');
+    const config = join(dir, 'unwritable.conf');
+    mkdirSync(join(samba.sharePath, 'full'));
+    writeFileSync(config, [
+      '[daemon]', 'bus = none', 'journal = off', `credentials = ${credentialsFile(samba)}`,
+      '[watch full]', `target = //127.0.0.1:${samba.port}/data/full`,
+      '[mqtt]', `url = ${away.url}`, 'client-id = disk-full', `queue = ${queue}`, '',
+    ].join('\n'));
+    const d = runCli(['daemon', '--config', config]);
+    try {
+      await d.waitLine(/full: watching/, 20_000, 'stderr');
+      await sub.waitFor((m) => m.topic === 'smbnotify/$watch/127.0.0.1/data/full');
+      // The segment the queue will write first (nothing was queued yet: the broker took every
+      // event directly) made a folder: every write to it fails, as on a full disk.
+      mkdirSync(join(queue, '0001000000000001.jsonl'));
+      await away.stop();
+      await d.waitLine(/^mqtt: lost the broker/, 20_000, 'stderr');
+      for (let i = 0; i < 10; i++) {
+        closeSync(openSync(join(samba.sharePath, 'full', `lost ${i}.pdf`), 'w'));
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      // One queue write per change or so, each failing: about ten.
+      await d.waitLine(/^mqtt: MQTT queue .*EISDIR/, 20_000, 'stderr');
+      await new Promise((r) => setTimeout(r, 2000));
+      const said = d.stderr.filter((l) => /^mqtt: MQTT queue .*EISDIR/.test(l));
+      expect(said.length).toBeLessThanOrEqual(4);
+      expect(said[0]).toMatch(/; events that could not be written are dropped, an OVERFLOW event will tell subscribers which folders to list again$/);
+      expect(said.at(-1)).toMatch(/\d+ times in a row, said again at \d+$/);
+      await away.start();
+      const overflow = await sub.waitFor((m) => m.topic === 'smbnotify/127.0.0.1/data/full' && m.payload.includes('"OVERFLOW"'), 30_000);
+      expect(JSON.parse(overflow.payload)).toMatchObject({ event: 'OVERFLOW', path: 'full', watchId: 'w1', message: expect.stringMatching(/^MQTT queue could not be written: \d+ events were not sent; list the folder again$/) });
+      await d.waitLine(/^mqtt: the broker took the queue; \d+ events had been dropped, OVERFLOW sent for the watches concerned$/, 20_000, 'stderr');
+    } finally {
+      d.child.kill('SIGTERM');
+      expect((await d.exit).code).toBe(0);
+      await sub.end();
+    }
   });
 });
