@@ -20,6 +20,8 @@ import type { DaemonEvent, EventSink } from './types.js';
 import { eventJson } from '../watch/events.js';
 import { JournalError } from './journal-error.js';
 import { errnoWords } from '../platform/errno-words.js';
+import { RepeatedFailure } from '../watch/repeated-failure.js';
+import { DroppedEvents } from './dropped-events.js';
 
 export interface JournalOptions {
   /** Rotate before the file would exceed this size (default 8 MiB). */
@@ -30,7 +32,11 @@ export interface JournalOptions {
   mode?: number;
   /** Group id that may read the journal (the system service's `journal-group`). */
   group?: number;
-  /** Write or rotation failures (disk full, ...); the journal keeps going. */
+  /**
+   * Write or rotation failures (disk full, ...); the journal keeps going. A failing write is said
+   * at its 1st, 2nd, 4th… time, and once writes work again; the events it lost are followed by an
+   * OVERFLOW line per watch.
+   */
   onError?: (err: Error) => void;
 }
 
@@ -128,6 +134,12 @@ export class JournalSink implements EventSink {
   private closed = false;
   private closing: Promise<void> | null = null;
 
+  /** Failed writes, said at 1, 2, 4, 8…; and the events they lost, per watch. */
+  private readonly failures = new RepeatedFailure();
+  private readonly lost = new DroppedEvents();
+  /** The last failed write ended inside a line. */
+  private cutShort = false;
+
   private constructor(
     readonly path: string,
     private fh: FileHandle,
@@ -218,19 +230,38 @@ export class JournalSink implements EventSink {
   private async write(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
     await this.reopenIfDeleted();
-    const buf = Buffer.from(lines.join(''), 'utf8');
+    // After a failed write: a line it cut short is ended first, and the OVERFLOWs for what it
+    // lost come before the new events.
+    const overflows = this.lost.overflows();
+    const head = `${this.cutShort ? '\n' : ''}${overflows.map((o) => `${o.line}\n`).join('')}`;
+    const buf = Buffer.from(head + lines.join(''), 'utf8');
+    let off = 0;
     try {
-      let off = 0;
       while (off < buf.length) {
         const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
         off += bytesWritten;
       }
       this.size += buf.length;
+      this.cutShort = false;
+      if (overflows.length > 0) {
+        const total = this.lost.total;
+        for (const o of overflows) this.lost.settle(o.watchId);
+        this.failures.reset();
+        this.report(new Error(`can be written again; ${total} events had been left out, an OVERFLOW line written for each watch concerned`));
+      }
     } catch (err) {
-      // Disk full or similar: these events are lost from the journal (they still went to the
-      // other sinks); count what reached the file so rotation stays right.
+      // Disk full or similar: the lines not wholly written are lost from the journal (they still
+      // went to the other sinks); count what reached the file so rotation stays right.
       this.size = await this.fh.stat().then((s) => s.size, () => this.size);
-      this.report(err);
+      if (off > 0) this.cutShort = buf[off - 1] !== 0x0a;
+      let end = Buffer.byteLength(head);
+      for (const line of lines) {
+        end += Buffer.byteLength(line);
+        if (end > off) this.lost.addLine(line.trimEnd(), 'journal');
+      }
+      const words = describe(err);
+      const more = this.failures.next(words);
+      if (more !== null) this.report(new Error(`${words}; events that could not be written are left out, an OVERFLOW line will say which folders to list again${more}`));
     }
   }
 
@@ -254,6 +285,7 @@ export class JournalSink implements EventSink {
       const old = this.fh;
       this.fh = fh;
       this.size = size;
+      this.cutShort = false;
       await old.close().catch((err: unknown) => this.report(err));
       this.report(new Error('was deleted; writing to a new one'));
     } catch (err) {
@@ -286,6 +318,7 @@ export class JournalSink implements EventSink {
       const { fh, size } = await openJournal(this.path, this.mode, this.group);
       this.fh = fh;
       this.size = size;
+      this.cutShort = false;
     } catch (err) {
       // Without a new file, go on writing to the renamed one: nothing is lost.
       this.report(err);

@@ -21,7 +21,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { eventJson, type WatchEvent } from '../watch/events.js';
 import { RepeatedFailure } from '../watch/repeated-failure.js';
-import { DroppedEvents } from './mqtt-dropped.js';
+import { DroppedEvents } from './dropped-events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import { sizeText } from './size-text.js';
@@ -265,7 +265,7 @@ export class MqttSink implements EventSink {
 
   /** A queue write failed (disk full, ...): its events count as dropped; said at 1, 2, 4, 8…. */
   private queueFailed(err: Error, lost: string[]): void {
-    for (const line of lost) this.dropped.addLine(line);
+    for (const line of lost) this.dropped.addLine(line, 'unwritable');
     const more = this.writeFailures.next(err.message);
     if (more === null) return;
     this.opts.log(`mqtt: ${err.message}${lost.length > 0 ? '; events that could not be written are dropped, an OVERFLOW event will tell subscribers which folders to list again' : ''}${more}`);

@@ -1,12 +1,13 @@
 /**
- * Events the MQTT sink could not queue, counted per watch until an OVERFLOW for each can be sent:
- * the queue was full (its bound), or its disk failed a write (full, read-only, ...), which loses
- * the lines of that write. Subscribers learn from the OVERFLOW which folders to list again.
+ * Events a sink could not keep, counted per watch until an OVERFLOW for each can go out: the MQTT
+ * queue was full (its bound), or a disk failed a write (full, read-only, ...) of the MQTT queue or
+ * of the journal, which loses the lines of that write. Readers learn from the OVERFLOW which
+ * folders to list again.
  */
 import { EventFactory, eventJson } from '../watch/events.js';
 import type { DaemonEvent } from './types.js';
 
-export type DropCause = 'full' | 'unwritable';
+export type DropCause = 'full' | 'unwritable' | 'journal';
 
 interface Dropped {
   origin: { server: string; share: string; watch: string; watchId: string };
@@ -16,7 +17,11 @@ interface Dropped {
   cause: DropCause;
 }
 
-const WORDS: Record<DropCause, string> = { full: 'MQTT queue full', unwritable: 'MQTT queue could not be written' };
+const WORDS: Record<DropCause, (n: number) => string> = {
+  full: (n) => `MQTT queue full: ${n} events were not sent`,
+  unwritable: (n) => `MQTT queue could not be written: ${n} events were not sent`,
+  journal: (n) => `the journal could not be written: ${n} events are missing from it`,
+};
 
 export class DroppedEvents {
   private readonly byWatch = new Map<string, Dropped>();
@@ -39,8 +44,8 @@ export class DroppedEvents {
     this.byWatch.set(e.watchId, d);
   }
 
-  /** A line of a failed queue write; one that is not an event is left out. */
-  addLine(line: string): void {
+  /** A line of a failed write; one that is not an event is left out. */
+  addLine(line: string, cause: DropCause): void {
     let e: Partial<DaemonEvent> | null;
     try {
       e = JSON.parse(line) as Partial<DaemonEvent> | null;
@@ -48,13 +53,13 @@ export class DroppedEvents {
       return;
     }
     if (typeof e?.watchId !== 'string' || typeof e.server !== 'string' || typeof e.share !== 'string' || typeof e.seq !== 'number' || typeof e.event !== 'string') return;
-    this.add({ watchId: e.watchId, server: e.server, share: e.share, seq: e.seq, event: e.event, ...(typeof e.watch === 'string' ? { watch: e.watch } : {}) }, 'unwritable');
+    this.add({ watchId: e.watchId, server: e.server, share: e.share, seq: e.seq, event: e.event, ...(typeof e.watch === 'string' ? { watch: e.watch } : {}) }, cause);
   }
 
   /** The OVERFLOW for each watch concerned, built like every other event, numbered after the last one lost. */
   overflows(): Array<{ watchId: string; event: DaemonEvent; line: string }> {
     return [...this.byWatch].map(([watchId, d]) => {
-      const overflow = new EventFactory(d.origin).change('OVERFLOW', d.origin.watch, { message: `${WORDS[d.cause]}: ${d.count} events were not sent; list the folder again` });
+      const overflow = new EventFactory(d.origin).change('OVERFLOW', d.origin.watch, { message: `${WORDS[d.cause](d.count)}; list the folder again` });
       overflow.seq = d.seq;
       overflow.time = new Date().toISOString();
       return { watchId, event: overflow as DaemonEvent, line: eventJson(overflow) };
