@@ -34,6 +34,8 @@ export interface DaemonOptions {
   mountinfo: string;
   version: string;
   log: (line: string) => void;
+  /** What a reloaded config changes that only a restart applies ([mqtt]), in words; null: nothing. */
+  startOnlyChanges?: (next: DaemonConfig) => string | null;
   /** Connect and request timeout for the servers (--timeout; default 15 s). */
   timeoutMs?: number;
   /** How often mountinfo is re-read (mounts come and go). */
@@ -272,7 +274,8 @@ export class Daemon implements DaemonControl {
       if (this.entries.has(id)) await this.removeWatch(id);
     }
     for (const [name, w] of wanted) if (!this.configWatches.has(name)) await this.addConfigWatch(w);
-    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} ${this.entries.size === 1 ? 'watch' : 'watches'}`);
+    const ignored = this.opts.startOnlyChanges?.(next);
+    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} ${this.entries.size === 1 ? 'watch' : 'watches'}${ignored ? `; ${ignored}` : ''}`);
   }
 
   /** SIGTERM: cancel requests, close handles, log off, flush the sinks. */

@@ -153,4 +153,22 @@ describe('a broker outage', () => {
       await sub.end();
     }
   });
+
+  it('SIGHUP after [mqtt] was edited says that only a restart applies it; an unchanged [mqtt] says nothing', async () => {
+    const config = join(dir, 'config');
+    const text = readFileSync(config, 'utf8');
+    const lineOf = async () => {
+      const from = daemon.stderr.length;
+      daemon.child.kill('SIGHUP');
+      await until(() => daemon.stderr.slice(from).some((l) => /^reloaded config: /.test(l)), 'reloaded');
+      return daemon.stderr.slice(from).find((l) => /^reloaded config: /.test(l))!;
+    };
+    try {
+      expect(await lineOf()).toBe('reloaded config: 1 watch');
+      writeFileSync(config, text.replace('client-id = laptop-1', 'client-id = laptop-2'));
+      expect(await lineOf()).toBe('reloaded config: 1 watch; [mqtt] changed: it is read at start only, restart the daemon to apply it (it still publishes with the settings it started with)');
+    } finally {
+      writeFileSync(config, text);
+    }
+  });
 });

@@ -65,6 +65,8 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     configFile = defaultConfigPath(system);
     config = await loadConfig(configFile);
   } else config = defaultConfig();
+  // [mqtt] as the file has it, before --mqtt: what a reload compares with (it is read at start only).
+  const fileMqtt = JSON.stringify(config.mqtt ?? null);
   if (opts.bus) config.bus = opts.bus;
   if (opts.mountinfo) config.mountinfo = opts.mountinfo;
   if (opts.journal) config.journal = opts.journal === 'off' ? null : opts.journal;
@@ -98,6 +100,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     mountinfo: config.mountinfo ?? '/proc/self/mountinfo',
     version,
     log,
+    startOnlyChanges: (next) => (JSON.stringify(next.mqtt ?? null) !== fileMqtt ? '[mqtt] changed: it is read at start only, restart the daemon to apply it (it still publishes with the settings it started with)' : null),
   });
 
   // Signals are honoured from here on, whatever the daemon is doing: connecting to the bus,
