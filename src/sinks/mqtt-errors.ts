@@ -32,5 +32,7 @@ export function describeMqttError(err: Error & { code?: string | number }, url: 
     const hint = /certificate required/i.test(detail) ? ' (the broker wants a client certificate: set cert and key in [mqtt])' : '';
     return `TLS with the broker ${where} failed: ${detail}${hint}`;
   }
+  // MQTT.js's words for a broker that took the TCP connection and never answered CONNECT.
+  if (/^connack timeout$/i.test(err.message)) return `the broker ${where} accepted the connection but never answered it (is that port an MQTT broker's? is it overloaded?)`;
   return `broker ${where}: ${err.message}`;
 }

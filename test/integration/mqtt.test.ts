@@ -243,6 +243,9 @@ describe('a broker that accepts connections and never answers', () => {
     try {
       await d.waitLine(/daemon running/, 20_000, 'stderr');
       await until(() => sockets.size > 0, 'the daemon connected to the silent broker');
+      // Said in words that point at the cause, not MQTT.js's "connack timeout" (10 s).
+      const said = await d.waitLine(/^mqtt: /, 20_000, 'stderr');
+      expect(said).toMatch(/^mqtt: the broker mqtt:\/\/127\.0\.0\.1:\d+ accepted the connection but never answered it \(is that port an MQTT broker's\? is it overloaded\?\); retrying every 2 s/);
       await until(() => readFileSync(j, 'utf8').includes('"state":"watching"'), 'watching');
       touch('hard/while the broker is silent.txt');
       await signals.waitFor(/while the broker is silent\.txt/, 10_000);
