@@ -25,8 +25,8 @@ import { DroppedEvents } from './dropped-events.js';
 import { DiskQueue } from './mqtt-queue.js';
 import { eventTopic, statusTopic, watchStateTopic } from './mqtt-topic.js';
 import { sizeText } from './size-text.js';
-import { describeMqttError, urlForDisplay } from './mqtt-errors.js';
-import { HOLD_MS, QuickLosses } from './mqtt-takeover.js';
+import { urlForDisplay } from './mqtt-errors.js';
+import { BrokerLog } from './mqtt-connection-log.js';
 import type { DaemonEvent, EventSink, SinkStatus } from './types.js';
 import { within } from '../platform/within.js';
 
@@ -75,18 +75,14 @@ export class MqttSink implements EventSink {
   /** Set when close() stops waiting for acknowledgements: the drain loop leaves the rest on disk. */
   private givenUp = false;
   private closing: Promise<void> | null = null;
-  private lastProblem = '';
-  /** Why the broker is away, for status(): the last problem, or the loss itself. */
-  private awayBecause = '';
   private retryTimer: NodeJS.Timeout | null = null;
   private wasConnected = false;
-  private everConnected = false;
-  /** Connections ended right after they began (another client with our id): mqtt-takeover.ts. */
-  private readonly quick = new QuickLosses();
-  private holdTimer: NodeJS.Timeout | null = null;
+  /** What is said about the connection (log, status): mqtt-connection-log.ts. */
+  private readonly brokerLog: BrokerLog;
 
   private constructor(private readonly opts: MqttSinkOptions, private readonly queue: DiskQueue) {
     this.onlineTopic = statusTopic(opts.prefix, opts.clientId);
+    this.brokerLog = new BrokerLog(urlForDisplay(opts.url), opts.url, opts.clientId, Math.round((opts.reconnectMs ?? 2000) / 1000), opts.log);
     const options: IClientOptions = {
       clientId: opts.clientId,
       clean: true,
@@ -107,13 +103,7 @@ export class MqttSink implements EventSink {
     this.client = mqtt.connect(opts.url, options);
     this.client.on('connect', () => this.onConnect());
     this.client.on('close', () => this.onClose());
-    this.client.on('error', (err) => {
-      const e = err as Error & { code?: string | number };
-      if (this.client.connected) this.quick.error();
-      // A working connection reset (the broker died, the network went): onClose says it.
-      if (this.client.connected && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return;
-      this.problem(describeMqttError(e, opts.url));
-    });
+    this.client.on('error', (err) => this.brokerLog.error(err as Error & { code?: string | number }, this.client.connected));
   }
 
   /** Opens the queue and starts connecting (in the background: the broker may be down). */
@@ -133,11 +123,8 @@ export class MqttSink implements EventSink {
   }
 
   status(): SinkStatus {
-    const connected = this.client.connected;
     return {
-      mqtt: urlForDisplay(this.opts.url),
-      mqttState: connected ? 'connected' : this.everConnected ? 'disconnected' : 'connecting',
-      ...(!connected && this.awayBecause ? { mqttMessage: this.awayBecause } : {}),
+      ...this.brokerLog.status(this.client.connected),
       mqttQueued: this.queue.bytes,
       ...(this.dropped.total > 0 ? { mqttDropped: this.dropped.total } : {}),
     };
@@ -165,6 +152,7 @@ export class MqttSink implements EventSink {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      this.brokerLog.end();
       const deadline = Date.now() + 3000;
       while (this.client.connected && (this.inflight > 0 || this.draining) && Date.now() < deadline) {
         this.wake?.();
@@ -172,7 +160,6 @@ export class MqttSink implements EventSink {
       }
       this.givenUp = true;
       if (this.retryTimer) clearTimeout(this.retryTimer);
-      if (this.holdTimer) clearTimeout(this.holdTimer);
       this.wake?.();
       await this.draining;
       this.queueOverflows();
@@ -214,17 +201,7 @@ export class MqttSink implements EventSink {
 
   private onConnect(): void {
     this.wasConnected = true;
-    this.everConnected = true;
-    this.lastProblem = '';
-    this.awayBecause = '';
-    if (!this.quick.connected()) {
-      this.opts.log(`mqtt: connected to ${urlForDisplay(this.opts.url)}${this.queue.empty ? '' : `; sending ${sizeText(this.queue.bytes)} of queued events`}`);
-    } else {
-      this.holdTimer = setTimeout(() => {
-        this.holdTimer = null;
-        if (this.quick.held()) this.opts.log(`mqtt: the connection to ${urlForDisplay(this.opts.url)} has held for ${HOLD_MS / 1000} s again`);
-      }, HOLD_MS);
-    }
+    this.brokerLog.connected(this.queue.empty ? '' : `; sending ${sizeText(this.queue.bytes)} of queued events`);
     this.client.publish(this.onlineTopic, 'online', { qos: 1, retain: true });
     for (const [topic, line] of this.states) this.client.publish(topic, line, { qos: this.opts.qos, retain: true });
     this.wake?.();
@@ -235,24 +212,7 @@ export class MqttSink implements EventSink {
     if (this.closed || !this.wasConnected) return;
     this.wasConnected = false;
     this.queued = true;
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    const where = urlForDisplay(this.opts.url);
-    const takeover = this.quick.lost();
-    if (takeover) {
-      this.awayBecause = `the broker ${where} ends the connection right after accepting it, ${takeover.times} times in a row: is another client using the client id "${this.opts.clientId}"? (each daemon needs its own client-id)`;
-      if (takeover.say) this.opts.log(`mqtt: ${this.awayBecause}; events are queued meanwhile; said again at ${takeover.times * 2}`);
-      return;
-    }
-    this.awayBecause = `lost the broker at ${new Date().toISOString()}`;
-    this.opts.log(`mqtt: lost the broker ${where}; queueing events in ${this.queue.dir} (up to ${sizeText(this.queue.maxBytes)})`);
-  }
-
-  private problem(message: string): void {
-    if (message === this.lastProblem || this.closed) return;
-    this.lastProblem = message;
-    this.awayBecause = message;
-    this.opts.log(`mqtt: ${message}; retrying every ${Math.round((this.opts.reconnectMs ?? 2000) / 1000)} s, events are queued meanwhile`);
+    this.brokerLog.lost(`queueing events in ${this.queue.dir} (up to ${sizeText(this.queue.maxBytes)})`);
   }
 
   private drop(e: DaemonEvent): void {
