@@ -16,6 +16,8 @@ export class BrokerLog {
   private readonly quick = new QuickLosses();
   private holdTimer: NodeJS.Timeout | null = null;
   private ended = false;
+  /** Why the working connection is ending, when MQTT.js said it first (a keep-alive timeout). */
+  private lossReason = '';
 
   constructor(
     /** The broker's URL without user information. */
@@ -46,6 +48,11 @@ export class BrokerLog {
     if (connected) this.quick.error();
     // A working connection reset (the broker died, the network went): lost() says it.
     if (connected && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return;
+    // Only a working connection times out this way: lost() says it, with this reason.
+    if (/^keepalive timeout$/i.test(err.message)) {
+      this.lossReason = 'it stopped answering (no reply to a keep-alive ping)';
+      return;
+    }
     this.problem(describeMqttError(err, this.url));
   }
 
@@ -59,8 +66,10 @@ export class BrokerLog {
       if (takeover.say) this.log(`mqtt: ${this.awayBecause}; events are queued meanwhile; said again at ${takeover.times * 2}`);
       return;
     }
-    this.awayBecause = `lost the broker at ${new Date().toISOString()}`;
-    this.log(`mqtt: lost the broker ${this.where}; ${queueing}`);
+    const why = this.lossReason ? `: ${this.lossReason}` : '';
+    this.lossReason = '';
+    this.awayBecause = `lost the broker at ${new Date().toISOString()}${why}`;
+    this.log(`mqtt: lost the broker ${this.where}${why}; ${queueing}`);
   }
 
   status(connected: boolean): SinkStatus {

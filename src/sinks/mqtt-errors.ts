@@ -32,7 +32,9 @@ export function describeMqttError(err: Error & { code?: string | number }, url: 
     const hint = /certificate required/i.test(detail) ? ' (the broker wants a client certificate: set cert and key in [mqtt])' : '';
     return `TLS with the broker ${where} failed: ${detail}${hint}`;
   }
-  // MQTT.js's words for a broker that took the TCP connection and never answered CONNECT.
+  // MQTT.js's words for a connected broker that stopped answering (frozen, or the network gone
+  // with the socket still open), and for one that took the TCP connection and never answered CONNECT.
+  if (/^keepalive timeout$/i.test(err.message)) return `the broker ${where} stopped answering (no reply to a keep-alive ping)`;
   if (/^connack timeout$/i.test(err.message)) return `the broker ${where} accepted the connection but never answered it (is that port an MQTT broker's? is it overloaded?)`;
   return `broker ${where}: ${err.message}`;
 }

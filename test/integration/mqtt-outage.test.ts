@@ -1,7 +1,8 @@
 // A broker outage as an administrator sees it, against a real smbd, dbus-daemon and Mosquitto:
 // the daemon's log names the queue's bound as it was set (200K, not "0 MiB"), and `status`
 // (GetStatus) says whether MQTT is connected, why not, and what waits in the queue; two daemons
-// with one client id are said as such; a queue that cannot be written loses nothing silently.
+// with one client id are said as such; a queue that cannot be written loses nothing silently; a
+// reload says an edited [mqtt] needs a restart; a frozen broker is said in words.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,5 +171,24 @@ describe('a broker outage', () => {
     } finally {
       writeFileSync(config, text);
     }
+  });
+
+  it('a broker that freezes with its sockets open (SIGSTOP, like a Wi-Fi drop): the loss is said in words, and the events sent meanwhile arrive', { timeout: 150_000 }, async () => {
+    await until(async () => (await status())[1] === `MQTT ${broker.url}: connected`, 'connected');
+    const sub = await subscribe(broker.url, ['smbnotify/#']);
+    const from = daemon.stderr.length;
+    broker.signal('SIGSTOP');
+    try {
+      closeSync(openSync(join(samba.sharePath, 'docs', 'sent to a frozen broker.odt'), 'w'));
+      // Keep-alive 30 s: the ping goes unanswered, MQTT.js gives up on the connection.
+      await until(() => daemon.stderr.slice(from).some((l) => /^mqtt: lost the broker/.test(l)), 'the loss said', 90_000);
+    } finally {
+      broker.signal('SIGCONT');
+    }
+    const said = daemon.stderr.slice(from).filter((l) => l.startsWith('mqtt: '));
+    expect(said[0]).toMatch(/^mqtt: lost the broker mqtt:\/\/127\.0\.0\.1:\d+: it stopped answering \(no reply to a keep-alive ping\); queueing events in /);
+    expect(said.join('\n')).not.toMatch(/Keepalive timeout/);
+    await sub.waitFor((m) => m.payload.includes('sent to a frozen broker.odt'), 60_000);
+    await sub.end();
   });
 });

@@ -50,6 +50,8 @@ export interface Mosquitto {
   start(changes?: Partial<MosquittoOptions>): Promise<void>;
   /** SIGTERM (a clean stop: persistence is saved). */
   stop(): Promise<void>;
+  /** Sends a signal to the running broker: SIGSTOP freezes it with its sockets open, SIGCONT resumes it. */
+  signal(sig: NodeJS.Signals): void;
 }
 
 const HOST = '127.0.0.1';
@@ -154,6 +156,10 @@ class Broker implements Mosquitto {
   async start(changes: Partial<MosquittoOptions> = {}): Promise<void> {
     this.opts = { ...this.opts, ...changes };
     await this.launch(true);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child?.kill(sig);
   }
 
   async stop(): Promise<void> {
