@@ -11,6 +11,7 @@ import { startMosquitto, stopAllMosquitto, subscribe, type Mosquitto, type Subsc
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { applyStream, diskTree, setDiff } from '../support/stream.js';
 import type { WatchEvent } from '../../src/watch/events.js';
+import { until } from '../support/until.js';
 
 let samba: SambaServer;
 let cred: string;
@@ -56,14 +57,6 @@ function eventPayloads(s: Subscriber): { unique: string[]; repeats: number } {
     }
   }
   return { unique, repeats };
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function startDaemon(journal: string, config: string): Running {

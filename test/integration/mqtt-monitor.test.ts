@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { startMosquitto, stopAllMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { freePort, startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { until } from '../support/until.js';
 
 let samba: SambaServer;
 let broker: Mosquitto;
@@ -19,14 +20,6 @@ const journal = () => join(dir, 'events.jsonl');
 
 function touch(rel: string): void {
   closeSync(openSync(join(samba.sharePath, rel), 'w'));
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /**

@@ -11,6 +11,7 @@ import { credentialsFile, requireBuild, runCli, type Running } from '../support/
 import { startDbus, type DbusBus } from '../support/dbus.js';
 import { startMosquitto, stopAllMosquitto, subscribe, type Mosquitto } from '../support/mosquitto.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { until } from '../support/until.js';
 
 let samba: SambaServer;
 let bus: DbusBus;
@@ -18,14 +19,6 @@ let broker: Mosquitto;
 let dir: string;
 let daemon: Running;
 const journal = () => join(dir, 'events.jsonl');
-
-async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function status(json = false): Promise<string[]> {
   const r = runCli(['status', '--bus', bus.address, ...(json ? ['--json'] : [])]);

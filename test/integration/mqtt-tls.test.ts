@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { makeCertificates, mosquittoSub, startMosquitto, stopAllMosquitto, subscribe, type Mosquitto } from '../support/mosquitto.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { until } from '../support/until.js';
 
 const PASSWORD = 'tls pa$$word';
 let samba: SambaServer;
@@ -37,14 +38,6 @@ function journalLines(file: string): string[] {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean);
   } catch {
     return [];
-  }
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -12,6 +12,7 @@ import { dbusMonitor, monitorReady, startDbus } from '../support/dbus.js';
 import { mosquittoSub, startMosquitto, stopAllMosquitto, subscribe, type Mosquitto, type Subscriber } from '../support/mosquitto.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { unescapeTopicLevel } from '../../src/sinks/mqtt-topic.js';
+import { until } from '../support/until.js';
 
 /** Names that must not break the topic tree, with the topic level each must become. */
 const HARD: Array<[string, string]> = [
@@ -45,14 +46,6 @@ const topicOf = (name: string) => `smbnotify/127.0.0.1/data/hard/${name}`;
 
 function touch(rel: string): void {
   closeSync(openSync(join(samba.sharePath, rel), 'w'));
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 beforeAll(async () => {
