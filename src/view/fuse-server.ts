@@ -69,7 +69,6 @@ export interface JobRunner {
   abandonable(unique: bigint): boolean;
 }
 
-
 export class FuseServer {
   readonly nodes = new NodeTable();
   private readonly root: Buffer;
@@ -87,8 +86,7 @@ export class FuseServer {
   destroyed = false;
   /** Whether files opened write-only bypass the page cache (set at INIT: DIRECT_WRITES_MINOR). */
   private directWrites = false;
-  /** Whether regular files are handed to the kernel at OPEN (set at INIT; passthrough.ts). */
-  passthrough = false;
+  /** Whether regular files are handed to the kernel at OPEN, or why not (set at INIT; passthrough.ts). */
   passthroughUse: PassthroughUse = 'turned off';
 
   constructor(readonly opts: ServerOptions) {
@@ -174,6 +172,15 @@ export class FuseServer {
     return this.directWrites && (flags & O_ACCMODE) === O_WRONLY;
   }
 
+  get passthrough(): boolean {
+    return this.passthroughUse === 'yes';
+  }
+
+  /** For an open for writing in passthrough: the path, reported back once the file is handed over. */
+  private writing(flags: number, path: Buffer): { writing?: Buffer } {
+    return this.passthrough && (flags & O_ACCMODE) !== O_RDONLY ? { writing: path } : {};
+  }
+
   /** A new name: its node is counted now, and forgotten again if the backing call fails. */
   private created(rel: Buffer): bigint {
     this.local('created', rel);
@@ -189,7 +196,6 @@ export class FuseServer {
         this.directWrites = init.major === 7 && init.minor >= DIRECT_WRITES_MINOR;
         const want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.DO_READDIRPLUS | InitFlag.PARALLEL_DIROPS | InitFlag.AUTO_INVAL_DATA | InitFlag.INIT_EXT;
         this.passthroughUse = passthroughUse(this.opts.passthrough !== false, (init.flags2 & InitFlag2.PASSTHROUGH) !== 0);
-        this.passthrough = this.passthroughUse === 'yes';
         return encodeInit(u, {
           flags: init.flags & want,
           maxReadahead: init.maxReadahead,
@@ -261,14 +267,12 @@ export class FuseServer {
       case Op.OPEN: {
         const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
         const node = this.node(h.nodeid);
-        const writing = this.passthrough && (flags & O_ACCMODE) !== O_RDONLY ? { writing: node.path } : {};
-        return this.run({ op: 'open', u, node: node.id, path: this.backing(this.linked(node)), flags, direct: this.direct(flags), passthrough: this.passthrough, ...writing });
+        return this.run({ op: 'open', u, node: node.id, path: this.backing(this.linked(node)), flags, direct: this.direct(flags), passthrough: this.passthrough, ...this.writing(flags, node.path) });
       }
       case Op.CREATE: {
         const rel = this.childPath(h.nodeid, b.names(16, 1)[0]!);
         const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
-        const writing = this.passthrough && (flags & O_ACCMODE) !== O_RDONLY ? { writing: rel } : {};
-        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777, direct: this.direct(flags), passthrough: this.passthrough, ...writing });
+        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777, direct: this.direct(flags), passthrough: this.passthrough, ...this.writing(flags, rel) });
       }
       case Op.READ: {
         const io = decodeIo(b);
