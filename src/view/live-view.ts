@@ -17,6 +17,7 @@ import { FUSE_TYPE, topMountAt, type MountLine } from './mountinfo.js';
 import { PoolState } from './pool-state.js';
 import type { CifsNameMap } from '../platform/cifs-names.js';
 import { errnoWords } from '../platform/errno-words.js';
+import { systemToolEnv } from '../platform/system-path.js';
 import { within } from '../platform/within.js';
 import { ReplayChannel } from './replay-job.js';
 import { noteThreadLeftBehind } from './threads-left.js';
@@ -351,7 +352,7 @@ function raiseReadahead(device: MountLine): void {
 function abortConnection(device: MountLine): void {
   // fusectl names a connection by its device's minor number (FUSE mounts have major 0).
   const abort = `${FUSECTL}/${device.minor}/abort`;
-  if (!fs.existsSync(abort) && process.getuid?.() === 0) spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL], { stdio: 'ignore' });
+  if (!fs.existsSync(abort) && process.getuid?.() === 0) spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL], { stdio: 'ignore', env: systemToolEnv() });
   try {
     fs.writeFileSync(abort, '1');
   } catch {

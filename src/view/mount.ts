@@ -12,6 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { FUSE_TYPE, mountinfoEscape, topMountAt } from './mountinfo.js';
 import { mountAsUser } from './fusermount-user.js';
+import { systemToolEnv } from '../platform/system-path.js';
 
 export class MountError extends Error {
   override name = 'MountError';
@@ -60,6 +61,7 @@ export async function mountView(o: MountOptions): Promise<Mounted> {
     const r = spawnSync('mount', ['-i', '-t', FUSE_TYPE, '-o', `fd=3,${options(o, uid, gid)}`, o.source, o.mountPoint], {
       stdio: ['ignore', 'pipe', 'pipe', fd],
       encoding: 'utf8',
+      env: systemToolEnv(),
     });
     if (r.status !== 0) {
       fs.closeSync(fd);
@@ -82,7 +84,7 @@ export async function mountView(o: MountOptions): Promise<Mounted> {
       try {
         if (isOurs(o.mountPoint, device)) {
           const [cmd, args] = unmountCommand();
-          spawnSync(cmd, [...args, o.mountPoint], { stdio: 'ignore' });
+          spawnSync(cmd, [...args, o.mountPoint], { stdio: 'ignore', env: systemToolEnv() });
         }
       } finally {
         watchdog.stdin?.end('done\n');
@@ -111,6 +113,7 @@ function startWatchdog(mountPoint: string, device: string): ChildProcess {
   const child = spawn('sh', ['-c', WATCHDOG, 'smbnotify-view-watchdog', mountinfoEscape(mountPoint), device, cmd, ...args, mountPoint], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
+    env: systemToolEnv(),
   });
   child.on('error', () => undefined);
   child.stdin?.on('error', () => undefined);

@@ -2,7 +2,7 @@
 // view or reached through a symbolic link; a password in the URL; Ctrl-C while connecting; and
 // the daemon's config mistakes. Each refusal is one line and exit 1, and leaves no mount behind.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,30 @@ describe('--backing', () => {
       new RegExp(`^smbnotify: --backing ${other} does not show this folder of the share: none of its names \\([^)]*hello\\.txt[^)]*\\) is there; give the folder that shows its files$`),
     );
     expect(isViewMounted(mountPoint)).toBe(false);
+  });
+});
+
+describe('as root', () => {
+  it('mount, umount and the watchdog\'s shell come from the system\'s folders, never from a PATH folder before them', async () => {
+    // Programs named like the system's, first in PATH: each leaves a mark if it is ever run.
+    const evil = join(dir, 'evil-bin');
+    mkdirSync(evil);
+    const mark = join(dir, 'evil-ran');
+    for (const tool of ['mount', 'umount', 'sh', 'awk', 'fusermount3']) {
+      writeFileSync(join(evil, tool), `#!/bin/sh\necho ${tool} >> ${mark}\nexit 1\n`, { mode: 0o755 });
+    }
+    const mountPoint = newMountPoint();
+    const r = runCli(['view', url, mountPoint, '-A', cred, '--backing', backing], { PATH: `${evil}:${process.env['PATH'] ?? '/usr/bin:/bin'}` });
+    try {
+      await r.waitLine(/smbnotify: view of /, 20_000, 'stderr');
+      expect(isViewMounted(mountPoint)).toBe(true);
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exit;
+      unmountView(mountPoint);
+    }
+    expect(isViewMounted(mountPoint)).toBe(false);
+    expect(existsSync(mark) ? readFileSync(mark, 'utf8') : '').toBe('');
   });
 });
 
