@@ -9,22 +9,21 @@
  * without touching the backing folder; everything else, the replaying thread's path walks
  * included, is served normally.
  */
-import * as fs from 'node:fs';
 import { E, Errno, errnoOf } from './attrs.js';
-import { backingIdOfHandle, fdOfHandle, type BackingJob, type BackingUpdate } from './backing-job.js';
-import { passthroughUse, type PassthroughUse } from './passthrough.js';
+import { fdOfHandle, type BackingJob, type BackingUpdate } from './backing-job.js';
+import type { PassthroughUse } from './passthrough.js';
 import {
-  Body, Fattr, InitFlag, InitFlag2, Op, WRITE_IN_SIZE, decodeHeader, decodeInit, decodeIo, decodeSetattr, encodeError, encodeInit,
-  encodeReply, type InHeader, type Timeouts,
+  Body, Fattr, InitFlag, Op, decodeHeader, decodeInit, decodeIo, decodeSetattr, encodeError, encodeInit, encodeReply,
+  type InHeader, type Timeouts,
 } from './fuse-wire.js';
 import { NodeTable, ROOT_ID, isPlainName, joinName, type Node } from './nodes.js';
 import { DirHandles } from './dir-listing.js';
 import { ReplayAnswers } from './replay-answers.js';
 import type { ReplayChannel } from './replay-job.js';
 import type { OwnChange } from './replayer.js';
-import { PoolState, SLOT_DATA } from './pool-state.js';
+import { FileHandles, MAX_WRITE } from './file-handles.js';
 
-export const MAX_WRITE = 1024 * 1024;
+export { MAX_WRITE };
 /** A request is at most a WRITE header plus MAX_WRITE bytes; the kernel refuses smaller buffers. */
 export const REQUEST_BUFFER_SIZE = MAX_WRITE + 8192;
 
@@ -50,18 +49,6 @@ export interface ServerOptions {
   timeouts?: Timeouts;
 }
 
-const { O_NOFOLLOW, O_CREAT, O_EXCL, O_WRONLY } = fs.constants;
-/** open(2)'s access mode bits (Node's fs.constants lacks it). */
-const O_ACCMODE = 3;
-const O_RDONLY = 0;
-
-/**
- * The FUSE protocol minor version of Linux 6.9. Since 6.6 the kernel drops the cached pages of the
- * range before it sends a FOPEN_DIRECT_IO write (fs/fuse/file.c, fuse_direct_io); asking for 6.9
- * leaves a margin, and older kernels simply keep writing through the page cache.
- */
-const DIRECT_WRITES_MINOR = 40;
-
 export interface JobRunner {
   /** Runs `job` on a backing thread (`prefer` if it can take it); returns the thread's index. */
   run(job: BackingJob, prefer?: number): number;
@@ -73,27 +60,17 @@ export class FuseServer {
   readonly nodes = new NodeTable();
   private readonly root: Buffer;
   private readonly dirs: DirHandles;
-  /** The file handles the kernel holds (a backing thread reports each before answering). */
-  private readonly files = new Set<bigint>();
-  /**
-   * Open files written through the view, and when their path was last reported: again at most
-   * every second while writes go on (the server's reports of a long write must keep finding it
-   * in the 3 s own-change window), and once more when closed.
-   */
-  private readonly written = new Map<bigint, number>();
+  private readonly files: FileHandles;
   readonly t: Timeouts;
   private readonly answers: ReplayAnswers;
   destroyed = false;
-  /** Whether files opened write-only bypass the page cache (set at INIT: DIRECT_WRITES_MINOR). */
-  private directWrites = false;
-  /** Whether regular files are handed to the kernel at OPEN, or why not (set at INIT; passthrough.ts). */
-  passthroughUse: PassthroughUse = 'turned off';
 
   constructor(readonly opts: ServerOptions) {
     // The trailing slash makes the root itself resolve through a /proc/self/fd/N magic link.
     this.root = Buffer.from(opts.root.replace(/\/*$/, '/'));
     this.t = opts.timeouts ?? { entrySeconds: 1, attrSeconds: 1 };
     this.dirs = new DirHandles(this);
+    this.files = new FileHandles(this);
     this.answers = new ReplayAnswers(this);
   }
 
@@ -127,11 +104,8 @@ export class FuseServer {
   apply(u: BackingUpdate): void {
     const b = (x: Uint8Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
     if (u.kind === 'forget') this.nodes.forget(u.node, 1n);
-    else if (u.kind === 'opened') {
-      this.files.add(u.fh);
-      if (u.writing) this.opts.onLocalChange([b(u.writing).toString()], 'changed', { held: u.fh });
-    }
-    else if (u.kind === 'closed') this.files.delete(u.fh);
+    else if (u.kind === 'opened') this.files.opened(u.fh, u.writing && b(u.writing));
+    else if (u.kind === 'closed') this.files.closed(u.fh);
     else if (u.kind === 'unlink') this.nodes.unlink(b(u.rel));
     else if (u.kind === 'rename') this.nodes.rename(b(u.from), b(u.to));
     else if (u.kind === 'listing') this.dirs.listed(u.fh, b(u.names), u.text, u.types);
@@ -152,7 +126,7 @@ export class FuseServer {
       if (replaying && this.answers.answer(h, b)) return;
       const reply = this.dispatch(h, b, slot);
       if (reply) this.opts.write(reply);
-      if (h.opcode === Op.INIT) this.opts.onInitialized?.(this.passthroughUse);
+      if (h.opcode === Op.INIT) this.opts.onInitialized?.(this.files.passthroughUse);
     } catch (err) {
       this.opts.write(encodeError(h.unique, errnoOf(err)));
     }
@@ -162,27 +136,13 @@ export class FuseServer {
     this.opts.onLocalChange(paths.map((p) => p.toString()), change);
   }
 
-  /**
-   * A file opened write-only is written past the page cache (FOPEN_DIRECT_IO): nothing can read or
-   * map through that descriptor, so caching what it writes only costs the kernel a copy of every
-   * byte. The kernel drops other descriptors' cached pages of the written range before each such
-   * write, so readers stay coherent (test view-integrity, "a write-only descriptor").
-   */
-  private direct(flags: number): boolean {
-    return this.directWrites && (flags & O_ACCMODE) === O_WRONLY;
-  }
-
+  /** Whether regular files are handed to the kernel at OPEN (FUSE passthrough). */
   get passthrough(): boolean {
-    return this.passthroughUse === 'yes';
-  }
-
-  /** For an open for writing in passthrough: the path, reported back once the file is handed over. */
-  private writing(flags: number, path: Buffer): { writing?: Buffer } {
-    return this.passthrough && (flags & O_ACCMODE) !== O_RDONLY ? { writing: path } : {};
+    return this.files.passthrough;
   }
 
   /** A new name: its node is counted now, and forgotten again if the backing call fails. */
-  private created(rel: Buffer): bigint {
+  created(rel: Buffer): bigint {
     this.local('created', rel);
     return this.nodes.remember(rel).id;
   }
@@ -193,18 +153,9 @@ export class FuseServer {
     switch (h.opcode) {
       case Op.INIT: {
         const init = decodeInit(b);
-        this.directWrites = init.major === 7 && init.minor >= DIRECT_WRITES_MINOR;
         const want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.DO_READDIRPLUS | InitFlag.PARALLEL_DIROPS | InitFlag.AUTO_INVAL_DATA | InitFlag.INIT_EXT;
-        this.passthroughUse = passthroughUse(this.opts.passthrough !== false, (init.flags2 & InitFlag2.PASSTHROUGH) !== 0);
-        return encodeInit(u, {
-          flags: init.flags & want,
-          maxReadahead: init.maxReadahead,
-          maxWrite: MAX_WRITE,
-          maxPages: MAX_WRITE / 4096,
-          maxBackground: 64,
-          // The backing file system is the one level below the view's files.
-          ...(this.passthrough ? { flags2: InitFlag2.PASSTHROUGH, maxStackDepth: 1 } : {}),
-        });
+        const passthrough = this.files.init(init, this.opts.passthrough !== false);
+        return encodeInit(u, { flags: init.flags & want, maxReadahead: init.maxReadahead, maxWrite: MAX_WRITE, maxPages: MAX_WRITE / 4096, maxBackground: 64, ...passthrough });
       }
       case Op.DESTROY:
         this.destroyed = true;
@@ -264,51 +215,25 @@ export class FuseServer {
         const rel = this.childPath(h.nodeid, b.names(8, 1)[0]!);
         return this.run({ op: 'link', u, node: this.created(rel), from: this.backing(from), path: this.backing(rel) });
       }
-      case Op.OPEN: {
-        const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
-        const node = this.node(h.nodeid);
-        return this.run({ op: 'open', u, node: node.id, path: this.backing(this.linked(node)), flags, direct: this.direct(flags), passthrough: this.passthrough, ...this.writing(flags, node.path) });
-      }
-      case Op.CREATE: {
-        const rel = this.childPath(h.nodeid, b.names(16, 1)[0]!);
-        const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
-        return this.run({ op: 'create', u, node: this.created(rel), path: this.backing(rel), flags, mode: b.u32(4) & 0o7777, direct: this.direct(flags), passthrough: this.passthrough, ...this.writing(flags, rel) });
-      }
-      case Op.READ: {
-        const io = decodeIo(b);
-        return this.run({ op: 'read', u, fd: this.fd(io.fh), offset: Number(io.offset), size: Math.min(io.size, MAX_WRITE) });
-      }
-      case Op.WRITE: {
-        const io = decodeIo(b);
-        const fd = this.fd(io.fh);
-        const now = Date.now();
-        if (now - (this.written.get(io.fh) ?? 0) >= 1000) {
-          this.written.set(io.fh, now);
-          this.local('changed', this.node(h.nodeid).path);
-        }
-        const at = SLOT_DATA + b.dataAt(WRITE_IN_SIZE, io.size);
-        PoolState.useSlot(slot);
-        return this.run({ op: 'write', u, fd, offset: Number(io.offset), size: io.size, slot, at });
-      }
+      case Op.OPEN:
+        return this.files.open(h, b);
+      case Op.CREATE:
+        return this.files.create(h, b);
+      case Op.READ:
+        return this.files.read(h, b);
+      case Op.WRITE:
+        return this.files.write(h, b, slot);
       case Op.STATFS:
         return this.run({ op: 'statfs', u });
-      case Op.RELEASE: {
-        const fh = b.u64(0);
-        if (fh === 0n) return encodeReply(u);
-        const fd = this.fd(fh);
-        this.files.delete(fh);
-        // A passthrough file's writes never come here: one opened for writing may have been written.
-        const mayHaveWritten = backingIdOfHandle(fh) >= 0 && (b.u32(8) & O_ACCMODE) !== O_RDONLY;
-        if (this.written.delete(fh) || mayHaveWritten) this.opts.onLocalChange([this.node(h.nodeid).path.toString()], 'changed', { closed: fh });
-        return this.run({ op: 'release', u, node: h.nodeid, fd, passthrough: backingIdOfHandle(fh) >= 0 });
-      }
+      case Op.RELEASE:
+        return this.files.release(h, b);
       case Op.FLUSH:
         // Nothing to flush: writes reach the backing file before they are answered. ENOSYS tells
         // the kernel to send no FLUSH again, which saves a round trip on every close(2), and lets
         // a close complete while the view is busy or stopped (a kernel FLUSH wait is uninterruptible).
         throw new Errno(E.ENOSYS);
       case Op.FSYNC:
-        return this.run({ op: 'fsync', u, fd: this.fd(b.u64(0)), datasync: (b.u32(8) & 1) === 1 });
+        return this.files.fsync(h, b);
       case Op.OPENDIR: {
         const node = this.node(h.nodeid);
         return this.run({ op: 'opendir', u, fh: this.dirs.open(node), path: this.backing(node.path) });
@@ -330,7 +255,7 @@ export class FuseServer {
         return this.run({ op: 'access', u, path: this.backing(this.linked(this.node(h.nodeid))), mask });
       }
       case Op.LSEEK:
-        return this.run({ op: 'lseek', u, fd: this.fd(b.u64(0)), offset: b.u64(8), whence: b.u32(16) });
+        return this.files.lseek(h, b);
       case Op.INTERRUPT:
         this.interrupt(b.u64(0));
         return null;
@@ -349,12 +274,6 @@ export class FuseServer {
    */
   private interrupt(unique: bigint): void {
     if (this.opts.pool.abandonable(unique)) this.opts.write(encodeError(unique, E.EINTR));
-  }
-
-  /** The descriptor of a handle we gave the kernel (never any other descriptor of the process). */
-  private fd(fh: bigint): number {
-    if (!this.files.has(fh)) throw new Errno(E.EBADF);
-    return fdOfHandle(fh);
   }
 
   /** The path of a node that still has its name: a removed one must not reach a newer file there. */

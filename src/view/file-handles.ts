@@ -1,0 +1,145 @@
+/**
+ * Open files, on the serving thread: which handles the kernel holds, how each open is answered
+ * (through the page cache, past it, or handed to the kernel: FUSE passthrough), and the user's own
+ * changes their writes make. The data itself is read and written by the backing threads
+ * (backing-ops.ts); a handle is the backing descriptor plus one, with the passthrough backing id
+ * above it (backing-job.ts).
+ */
+import * as fs from 'node:fs';
+import { E, Errno } from './attrs.js';
+import { backingIdOfHandle, fdOfHandle, type BackingJob } from './backing-job.js';
+import { Body, InitFlag2, WRITE_IN_SIZE, decodeIo, encodeReply, type InHeader, type InitIn } from './fuse-wire.js';
+import type { FuseServer } from './fuse-server.js';
+import { PoolState, SLOT_DATA } from './pool-state.js';
+import { passthroughUse, type PassthroughUse } from './passthrough.js';
+
+/** The largest READ or WRITE the view takes (INIT's max_write; MAX_PAGES allows it). */
+export const MAX_WRITE = 1024 * 1024;
+
+const { O_NOFOLLOW, O_CREAT, O_EXCL, O_WRONLY } = fs.constants;
+/** open(2)'s access mode bits (Node's fs.constants lacks it). */
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
+
+/**
+ * The FUSE protocol minor version of Linux 6.9. Since 6.6 the kernel drops the cached pages of the
+ * range before it sends a FOPEN_DIRECT_IO write (fs/fuse/file.c, fuse_direct_io); asking for 6.9
+ * leaves a margin, and older kernels simply keep writing through the page cache.
+ */
+const DIRECT_WRITES_MINOR = 40;
+
+export class FileHandles {
+  /** The file handles the kernel holds (a backing thread reports each before answering). */
+  private readonly held = new Set<bigint>();
+  /**
+   * Open files written through the view, and when their path was last reported: again at most
+   * every second while writes go on (the server's reports of a long write must keep finding it
+   * in the 3 s own-change window), and once more when closed.
+   */
+  private readonly written = new Map<bigint, number>();
+  /** Whether files opened write-only bypass the page cache (set at INIT: DIRECT_WRITES_MINOR). */
+  private directWrites = false;
+  /** Whether regular files are handed to the kernel at OPEN, or why not (set at INIT; passthrough.ts). */
+  passthroughUse: PassthroughUse = 'turned off';
+
+  constructor(private readonly server: FuseServer) {}
+
+  /** What INIT settles for files; returns INIT's passthrough fields when the view uses it. */
+  init(init: InitIn, wanted: boolean): { flags2: number; maxStackDepth: number } | Record<string, never> {
+    this.directWrites = init.major === 7 && init.minor >= DIRECT_WRITES_MINOR;
+    this.passthroughUse = passthroughUse(wanted, (init.flags2 & InitFlag2.PASSTHROUGH) !== 0);
+    // The backing file system is the one level below the view's files.
+    return this.passthrough ? { flags2: InitFlag2.PASSTHROUGH, maxStackDepth: 1 } : {};
+  }
+
+  get passthrough(): boolean {
+    return this.passthroughUse === 'yes';
+  }
+
+  has(fh: bigint): boolean {
+    return this.held.has(fh);
+  }
+
+  /** A backing thread handed the kernel this handle (before answering); `writing`: held for writing in passthrough. */
+  opened(fh: bigint, writing: Buffer | undefined): void {
+    this.held.add(fh);
+    if (writing) this.server.opts.onLocalChange([writing.toString()], 'changed', { held: fh });
+  }
+
+  closed(fh: bigint): void {
+    this.held.delete(fh);
+  }
+
+  open(h: InHeader, b: Body): null {
+    const s = this.server;
+    const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
+    const node = s.node(h.nodeid);
+    return s.run({ op: 'open', u: h.unique, node: node.id, path: s.backing(s.linked(node)), flags, ...this.how(flags, node.path) });
+  }
+
+  create(h: InHeader, b: Body): null {
+    const s = this.server;
+    const rel = s.childPath(h.nodeid, b.names(16, 1)[0]!);
+    const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
+    return s.run({ op: 'create', u: h.unique, node: s.created(rel), path: s.backing(rel), flags, mode: b.u32(4) & 0o7777, ...this.how(flags, rel) });
+  }
+
+  read(h: InHeader, b: Body): null {
+    const io = decodeIo(b);
+    return this.server.run({ op: 'read', u: h.unique, fd: this.fd(io.fh), offset: Number(io.offset), size: Math.min(io.size, MAX_WRITE) });
+  }
+
+  write(h: InHeader, b: Body, slot: SharedArrayBuffer): null {
+    const s = this.server;
+    const io = decodeIo(b);
+    const fd = this.fd(io.fh);
+    const now = Date.now();
+    if (now - (this.written.get(io.fh) ?? 0) >= 1000) {
+      this.written.set(io.fh, now);
+      s.opts.onLocalChange([s.node(h.nodeid).path.toString()], 'changed');
+    }
+    const at = SLOT_DATA + b.dataAt(WRITE_IN_SIZE, io.size);
+    PoolState.useSlot(slot);
+    return s.run({ op: 'write', u: h.unique, fd, offset: Number(io.offset), size: io.size, slot, at });
+  }
+
+  release(h: InHeader, b: Body): Buffer | null {
+    const s = this.server;
+    const fh = b.u64(0);
+    if (fh === 0n) return encodeReply(h.unique);
+    const fd = this.fd(fh);
+    this.held.delete(fh);
+    const passthrough = backingIdOfHandle(fh) >= 0;
+    // A passthrough file's writes never come here: one opened for writing may have been written.
+    const mayHaveWritten = passthrough && (b.u32(8) & O_ACCMODE) !== O_RDONLY;
+    if (this.written.delete(fh) || mayHaveWritten) s.opts.onLocalChange([s.node(h.nodeid).path.toString()], 'changed', { closed: fh });
+    return s.run({ op: 'release', u: h.unique, node: h.nodeid, fd, passthrough });
+  }
+
+  fsync(h: InHeader, b: Body): null {
+    return this.server.run({ op: 'fsync', u: h.unique, fd: this.fd(b.u64(0)), datasync: (b.u32(8) & 1) === 1 });
+  }
+
+  lseek(h: InHeader, b: Body): null {
+    return this.server.run({ op: 'lseek', u: h.unique, fd: this.fd(b.u64(0)), offset: b.u64(8), whence: b.u32(16) });
+  }
+
+  /** The descriptor of a handle we gave the kernel (never any other descriptor of the process). */
+  fd(fh: bigint): number {
+    if (!this.held.has(fh)) throw new Errno(E.EBADF);
+    return fdOfHandle(fh);
+  }
+
+  /**
+   * How an open is answered: past the page cache when write-only (FOPEN_DIRECT_IO: nothing can
+   * read or map through that descriptor, so caching what it writes only costs the kernel a copy of
+   * every byte; the kernel drops other descriptors' cached pages of the written range before each
+   * such write, so readers stay coherent: view-integrity, "a write-only descriptor"); handed to the
+   * kernel where passthrough is on, with the path reported back when opened for writing.
+   */
+  private how(flags: number, path: Buffer): Pick<Extract<BackingJob, { op: 'open' }>, 'direct' | 'passthrough' | 'writing'> {
+    const direct = this.directWrites && (flags & O_ACCMODE) === O_WRONLY;
+    const writing = this.passthrough && (flags & O_ACCMODE) !== O_RDONLY;
+    return { direct, passthrough: this.passthrough, ...(writing ? { writing: path } : {}) };
+  }
+}
