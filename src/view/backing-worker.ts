@@ -9,7 +9,7 @@ import { abandonable, type BackingJob, type BackingUpdate } from './backing-job.
 import { runJob, type BackingContext } from './backing-ops.js';
 import { prepareNext } from './readdirplus.js';
 import { PoolState } from './pool-state.js';
-import { passthroughBinding } from './passthrough.js';
+import { viewAddon } from './addon.js';
 import { PassthroughFiles } from './passthrough-files.js';
 import type { Timeouts } from './fuse-wire.js';
 
@@ -57,7 +57,7 @@ const context: BackingContext = {
     state.preparing(data.index);
   },
   fuseFd: data.fd,
-  passthrough: passthroughBinding(),
+  addon: viewAddon(),
   passthroughFiles: new PassthroughFiles(data.passthroughFiles),
 };
 

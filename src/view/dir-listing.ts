@@ -23,6 +23,34 @@ interface Listing {
   thread: number;
   /** Where that next part starts: only a request from there goes to `thread`. */
   preparedFrom: number;
+  /** The next part's nodes, made while the kernel's reader was busy with the last one. */
+  ahead: Ahead | null;
+}
+
+/** Nodes made ahead for the entries from..to-1 (null for '.' and '..'), not counted yet. */
+interface Ahead {
+  from: number;
+  to: number;
+  nodes: (Node | null)[];
+  /** The node table's generation then: the nodes still stand for these names while it is unchanged. */
+  generation: number;
+}
+
+/** Where a READDIRPLUS part of `size` bytes from entry `from` ends: the entries that fit (a size that depends on the name only). */
+function partEnd(l: Listing, from: number, size: number): number {
+  const count = l.types.length + 2;
+  let to = from;
+  for (let room = size; to < count; to++) {
+    const length = to < 2 ? to + 1 : l.starts[to - 1]! - l.starts[to - 2]! - 1;
+    if (direntplusSize(length) > room) break;
+    room -= direntplusSize(length);
+  }
+  return to;
+}
+
+/** The node table's key of the listing's entry `i` (2 or more); `dirKey` is the folder's, with a '/' unless it is the root. */
+function keyOf(dirKey: string, l: Listing, i: number): string {
+  return dirKey + l.text.slice(l.starts[i - 2], l.starts[i - 1]! - 1);
 }
 
 /** d_ino for entries the kernel has no node for yet: informational only, never 0 (some readers skip 0). */
@@ -37,7 +65,7 @@ export class DirHandles {
   /** A handle for a folder whose listing a backing thread is about to read. */
   open(node: Node): bigint {
     const fh = this.next++;
-    this.open_.set(fh, { node, names: null, text: '', starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1, preparedFrom: -1 });
+    this.open_.set(fh, { node, names: null, text: '', starts: new Uint32Array(1), types: new Uint8Array(0), thread: -1, preparedFrom: -1, ahead: null });
     return fh;
   }
 
@@ -57,6 +85,8 @@ export class DirHandles {
   }
 
   release(fh: bigint): void {
+    const l = this.open_.get(fh);
+    if (l?.ahead) this.server.nodes.uncounted(l.ahead.nodes);
     this.open_.delete(fh);
   }
 
@@ -68,19 +98,23 @@ export class DirHandles {
     const name = (i: number): Buffer => i === 0 ? DOT : i === 1 ? DOTDOT : l.names!.subarray(l.starts[i - 2]!, l.starts[i - 1]! - 1);
     const from = Math.min(Number(offset), count);
     if (plus) {
-      // Entries that fit (a size that depends on the name only), their nodes counted now.
-      let to = from;
-      for (let room = size; to < count; to++) {
-        const length = to < 2 ? to + 1 : l.starts[to - 1]! - l.starts[to - 2]! - 1;
-        if (direntplusSize(length) > room) break;
-        room -= direntplusSize(length);
-      }
+      const to = partEnd(l, from, size);
       const nodes = new BigUint64Array(to - from);
       const types = new Uint8Array(to - from);
+      const table = this.server.nodes;
       const dirKey = l.node.path.length === 0 ? '' : `${l.node.path.toString('latin1')}/`;
+      const ahead = l.ahead;
+      l.ahead = null;
+      const made = ahead !== null && ahead.from === from && ahead.to === to && ahead.generation === table.generation ? ahead.nodes : null;
+      if (ahead && !made) table.uncounted(ahead.nodes);
       for (let i = from; i < to; i++) {
         // '.' and '..' carry no entry: the kernel must not count a lookup for them.
-        nodes[i - from] = i < 2 ? 0n : this.server.nodes.rememberKey(dirKey + l.text.slice(l.starts[i - 2], l.starts[i - 1]! - 1)).id;
+        let node: Node | null = null;
+        if (i >= 2) {
+          node = made?.[i - from] ?? table.rememberKey(keyOf(dirKey, l, i));
+          if (made) node.lookups++;
+        }
+        nodes[i - from] = node?.id ?? 0n;
         types[i - from] = i < 2 ? DT_DIR : l.types[i - 2]!;
       }
       const at = l.starts[Math.max(from, 2) - 2]!;
@@ -90,6 +124,14 @@ export class DirHandles {
         op: 'readdirplus', u: unique, fh, size, dir: this.server.backing(l.node.path), dirIno: l.node.id, names: l.names, from, at, nodes, types,
       }, from === l.preparedFrom ? l.thread : -1);
       l.preparedFrom = to;
+      // The next part's nodes now, while the kernel's reader takes this part in: when its request
+      // comes, they need only be counted.
+      const next = partEnd(l, to, size);
+      if (next > to) {
+        const made: (Node | null)[] = [];
+        for (let i = to; i < next; i++) made.push(i < 2 ? null : table.ahead(keyOf(dirKey, l, i)));
+        l.ahead = { from: to, to: next, nodes: made, generation: table.generation };
+      }
       return null;
     }
     const out = Buffer.alloc(OUT_HEADER + size);

@@ -444,7 +444,7 @@ export class DirentplusWriter {
    * the next entry; `type` is used when there is no `st`. `attrValidNs` is how long the kernel
    * may keep the attributes. The caller checked `fits`. Returns where the entry starts.
    */
-  add(nodeid: bigint, ino: bigint, st: BigStat | null, t: Timeouts, attrValidNs: number, off: number, type: number, name: Uint8Array): number {
+  add(nodeid: bigint, ino: bigint, st: BigStat | null, t: Timeouts, attrValidNs: number, off: number, type: number, name: Buffer): number {
     const at = this.at;
     const q = at >>> 3;
     const w = at >>> 2;
@@ -475,25 +475,48 @@ export class DirentplusWriter {
     } else {
       this.buf.fill(0, at, at + ENTRY_OUT_SIZE);
     }
-    const d = q + ENTRY_OUT_SIZE / 8;
+    return this.dirent(at, ino, off, type, name, 0, name.length);
+  }
+
+  /**
+   * As `add` with an entry and node id 0, its fuse_attr the ATTR_SIZE bytes at `attrAt` of
+   * `attrs`, already in the wire's layout (the addon's statEntries), and its name `length` bytes
+   * at `nameAt` of `names`: nothing is allocated for an entry. Returns where the entry starts.
+   */
+  addWire(attrs: Buffer, attrAt: number, entryValidSeconds: bigint, off: number, names: Buffer, nameAt: number, length: number): number {
+    const at = this.at;
+    const q = at >>> 3;
+    this.u64[q] = 0n;
+    this.u64[q + 1] = 0n;
+    this.u64[q + 2] = entryValidSeconds;
+    this.u64[q + 3] = 0n;
+    this.u64[q + 4] = 0n;
+    attrs.copy(this.buf, at + 40, attrAt, attrAt + ATTR_SIZE);
+    return this.dirent(at, 0n, off, direntType(this.u32[(at >>> 2) + 25]!), names, nameAt, length);
+  }
+
+  /** The dirent of the entry at `at`, after its entry_out: its name `length` bytes at `nameAt` of `names`. */
+  private dirent(at: number, ino: bigint, off: number, type: number, names: Buffer, nameAt: number, length: number): number {
+    const u32 = this.u32;
+    const d = (at >>> 3) + ENTRY_OUT_SIZE / 8;
     this.u64[d] = ino;
     u32[(d + 1) * 2 + LO] = off >>> 0;
     u32[(d + 1) * 2 + HI] = Math.floor(off / 4294967296);
-    u32[(d + 2) * 2] = name.length;
+    u32[(d + 2) * 2] = length;
     u32[(d + 2) * 2 + 1] = type;
-    const nameAt = at + ENTRY_OUT_SIZE + 24;
-    this.buf.set(name, nameAt);
-    this.at = at + direntplusSize(name.length);
-    this.buf.fill(0, nameAt + name.length, this.at);
+    const nameStart = at + ENTRY_OUT_SIZE + 24;
+    names.copy(this.buf, nameStart, nameAt, nameAt + length);
+    this.at = at + direntplusSize(length);
+    this.buf.fill(0, nameStart + length, this.at);
     return at;
   }
 
   /** Gives the entry `add` wrote at `entryAt` its node id (as d_ino too) and its attributes' timeout. */
-  claim(entryAt: number, nodeid: bigint, attrValidNs: number): void {
+  claim(entryAt: number, nodeid: bigint, attrValidSeconds: bigint, attrValidNanoseconds: number): void {
     const q = entryAt >>> 3;
     this.u64[q] = nodeid;
-    this.u64[q + 3] = BigInt(Math.floor(attrValidNs / 1e9));
-    this.u32[(entryAt >>> 2) + 9] = attrValidNs % 1e9;
+    this.u64[q + 3] = attrValidSeconds;
+    this.u32[(entryAt >>> 2) + 9] = attrValidNanoseconds;
     this.u64[q + 5] = nodeid;
     this.u64[q + ENTRY_OUT_SIZE / 8] = nodeid;
   }

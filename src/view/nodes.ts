@@ -23,6 +23,29 @@ export interface Node {
   linked: boolean;
 }
 
+/**
+ * A node, its path kept as the table's key (the bytes as latin1) and made a Buffer only when
+ * asked for: a listing makes a node per entry, and most are never asked for their path.
+ */
+class TableNode implements Node {
+  lookups = 0;
+  linked = true;
+  private bytes: Buffer | null;
+
+  constructor(readonly id: bigint, public key: string, path: Buffer | null) {
+    this.bytes = path;
+  }
+
+  get path(): Buffer {
+    return (this.bytes ??= Buffer.from(this.key, 'latin1'));
+  }
+
+  set path(path: Buffer) {
+    this.bytes = path;
+    this.key = path.toString('latin1');
+  }
+}
+
 const SLASH = Buffer.from('/');
 
 export function joinName(dir: Buffer, name: Buffer): Buffer {
@@ -42,12 +65,18 @@ export function isPlainName(name: Buffer): boolean {
 }
 
 export class NodeTable {
-  private readonly byId = new Map<bigint, Node>();
-  private readonly byPath = new Map<string, Node>();
+  private readonly byId = new Map<bigint, TableNode>();
+  private readonly byPath = new Map<string, TableNode>();
   private nextId = ROOT_ID + 1n;
+  /**
+   * Raised whenever a node leaves the table or changes path: nodes made ahead (`ahead`) are
+   * still what they were made for only while it has not moved.
+   */
+  generation = 0;
 
   constructor() {
-    const root: Node = { id: ROOT_ID, path: Buffer.alloc(0), lookups: 1, linked: true };
+    const root = new TableNode(ROOT_ID, '', Buffer.alloc(0));
+    root.lookups = 1;
     this.byId.set(ROOT_ID, root);
     this.byPath.set('', root);
   }
@@ -74,14 +103,31 @@ export class NodeTable {
    * no Buffer is made for a node that exists (a listing counts one node per entry).
    */
   rememberKey(key: string, path?: Buffer): Node {
+    const node = this.ahead(key, path);
+    node.lookups++;
+    return node;
+  }
+
+  /**
+   * The node for `key`, made if new, without counting a reference: for the next part of a
+   * listing, made while the kernel's reader is busy with the current one. Its caller counts it
+   * later (`counted`), or gives it up (`uncounted`).
+   */
+  ahead(key: string, path?: Buffer): Node {
     let node = this.byPath.get(key);
     if (!node) {
-      node = { id: this.nextId++, path: path ?? Buffer.from(key, 'latin1'), lookups: 0, linked: true };
+      node = new TableNode(this.nextId++, key, path ?? null);
       this.byId.set(node.id, node);
       this.byPath.set(key, node);
     }
-    node.lookups++;
     return node;
+  }
+
+  /** Nodes made `ahead` and not needed after all: those the kernel was never handed leave. */
+  uncounted(nodes: readonly (Node | null)[]): void {
+    for (const node of nodes) {
+      if (node && node.lookups === 0 && node.id !== ROOT_ID) this.remove(node as TableNode);
+    }
   }
 
   forget(id: bigint, count: bigint): void {
@@ -90,9 +136,13 @@ export class NodeTable {
     if (!node) return;
     node.lookups -= Number(count);
     if (node.lookups > 0) return;
-    this.byId.delete(id);
-    const key = node.path.toString('latin1');
-    if (this.byPath.get(key) === node) this.byPath.delete(key);
+    this.remove(node);
+  }
+
+  private remove(node: TableNode): void {
+    this.generation++;
+    this.byId.delete(node.id);
+    if (this.byPath.get(node.key) === node) this.byPath.delete(node.key);
   }
 
   /** The name at `path` is gone. */
@@ -100,6 +150,7 @@ export class NodeTable {
     const key = path.toString('latin1');
     const node = this.byPath.get(key);
     if (!node) return;
+    this.generation++;
     node.linked = false;
     this.byPath.delete(key);
   }
@@ -107,15 +158,16 @@ export class NodeTable {
   /** `from` is now `to`, with everything below it. */
   rename(from: Buffer, to: Buffer): void {
     this.unlink(to);
+    this.generation++;
     const fromKey = from.toString('latin1');
     const prefix = `${fromKey}/`;
     const toKey = to.toString('latin1');
-    const moved: Node[] = [];
+    const moved: TableNode[] = [];
     for (const [key, node] of this.byPath) {
       if (key === fromKey || key.startsWith(prefix)) moved.push(node);
     }
     for (const node of moved) {
-      const key = node.path.toString('latin1');
+      const key = node.key;
       this.byPath.delete(key);
       const newKey = toKey + key.slice(fromKey.length);
       node.path = Buffer.from(newKey, 'latin1');

@@ -14,7 +14,8 @@
 import * as fs from 'node:fs';
 import type { BackingJob } from './backing-job.js';
 import type { BackingContext } from './backing-ops.js';
-import { DOT, DOTDOT, DT_DIR, DirentplusWriter, OUT_HEADER, direntplusSize, type Timeouts } from './fuse-wire.js';
+import { ATTR_SIZE, DOT, DOTDOT, DT_DIR, DirentplusWriter, OUT_HEADER, direntplusSize, type Timeouts } from './fuse-wire.js';
+import type { ViewAddon } from './addon.js';
 
 type Job = Extract<BackingJob, { op: 'readdirplus' }>;
 
@@ -36,7 +37,8 @@ interface Built {
   out: DirentplusWriter;
   /** By entry of the part: where its entry starts in the reply; -1 gone since OPENDIR, -2 '.' or '..'. */
   entryAt: number[];
-  names: Buffer[];
+  /** By entry of the part: where its name starts in the listing's names; -1 for '.', -2 for '..'. */
+  nameAt: number[];
   /** Offset in the listing's names after the part's last one. */
   end: number;
 }
@@ -58,12 +60,13 @@ export function readdirplus(job: Job, c: BackingContext): void {
   const reuse = p !== null && p.part.fh === job.fh && p.part.from === job.from && p.part.size === job.size
     && p.entryAt.length === job.nodes.length && age < REUSE_MS && p.changes === c.changes()
     && p.entryAt.some((at) => at >= 0);
-  const b = reuse ? p : build(job, job.nodes.length, c.t);
+  const b = reuse ? p : build(job, job.nodes.length, c.t, c.addon);
   const attrValid = c.t.attrSeconds * 1e9 - (reuse ? Math.ceil(age * 1e6) : 0);
+  const attrValidSeconds = BigInt(Math.floor(attrValid / 1e9));
   const gone: number[] = [];
   for (let k = 0; k < b.entryAt.length; k++) {
     const at = b.entryAt[k]!;
-    if (at >= 0) b.out.claim(at, job.nodes[k]!, attrValid);
+    if (at >= 0) b.out.claim(at, job.nodes[k]!, attrValidSeconds, attrValid % 1e9);
     else if (at === -1) {
       gone.push(k);
       c.update({ kind: 'forget', node: job.nodes[k]! });
@@ -71,8 +74,10 @@ export function readdirplus(job: Job, c: BackingContext): void {
   }
   // An empty answer would end the listing: names gone since OPENDIR are shown without an entry.
   if (b.out.at === OUT_HEADER) {
+    const names = buf(job.names);
     for (const k of gone) {
-      if (b.out.fits(b.names[k]!.length)) b.out.add(0n, job.nodes[k]!, null, c.t, 0, job.from + k + 1, job.types[k]!, b.names[k]!);
+      const name = nameOf(names, b.nameAt[k]!);
+      if (b.out.fits(name.length)) b.out.add(0n, job.nodes[k]!, null, c.t, 0, job.from + k + 1, job.types[k]!, name);
     }
   }
   const { fh, size, dir, dirIno, names } = job;
@@ -88,38 +93,60 @@ export function prepareNext(c: BackingContext): void {
   if (!part) return;
   const changes = c.changes();
   const readAt = performance.now();
-  prepared = { ...build(part, -1, c.t), part, readAt, changes };
+  prepared = { ...build(part, -1, c.t, c.addon), part, readAt, changes };
 }
 
 /**
  * The reply of `part` with the attributes read now and node ids left 0: `count` entries, or
  * (count -1) as many as the serving thread would count for its size (dir-listing.ts).
  */
-function build(part: Part, count: number, t: Timeouts): Built {
+function build(part: Part, count: number, t: Timeouts, addon: ViewAddon | null): Built {
   const out = new DirentplusWriter(part.size);
   const names = buf(part.names);
-  const entryAt: number[] = [];
-  const entryNames: Buffer[] = [];
+  // The entries that fit, and where each listing name starts in `names` (no Buffer a name).
+  const nameAt: number[] = [];
+  const nameLength: number[] = [];
   let at = part.at;
   let room = part.size;
+  let listed = 0;
   for (let i = part.from; count < 0 || i < part.from + count; i++) {
-    let name: Buffer;
-    let end = at;
-    if (i < 2) name = i === 0 ? DOT : DOTDOT;
-    else {
+    let length = i + 1;
+    if (i >= 2) {
       if (at >= names.length) break;
-      end = names.indexOf(0, at);
-      name = names.subarray(at, end);
+      length = names.indexOf(0, at) - at;
     }
-    if (count < 0 && direntplusSize(name.length) > room) break;
-    room -= direntplusSize(name.length);
-    if (i >= 2) at = end + 1;
-    entryNames.push(name);
+    if (count < 0 && direntplusSize(length) > room) break;
+    room -= direntplusSize(length);
+    nameLength.push(length);
     if (i < 2) {
-      out.add(0n, part.dirIno, null, t, 0, i + 1, DT_DIR, name);
+      nameAt.push(-1 - i);
+      continue;
+    }
+    if (listed === starts.length) starts = grown(starts);
+    starts[listed++] = at;
+    nameAt.push(at);
+    at += length + 1;
+  }
+  // Their attributes: in one call to the addon where it is built, else one lstat each.
+  if (addon) statAll(addon, part.dir, names, listed);
+  const entryValid = BigInt(t.entrySeconds);
+  const entryAt: number[] = [];
+  for (let k = 0, j = 0; k < nameAt.length; k++) {
+    const i = part.from + k;
+    const from = nameAt[k]!;
+    if (from < 0) {
+      out.add(0n, part.dirIno, null, t, 0, i + 1, DT_DIR, nameOf(names, from));
       entryAt.push(-2);
       continue;
     }
+    const length = nameLength[k]!;
+    if (addon) {
+      // ENOENT and the like: gone since OPENDIR.
+      entryAt.push(errors[j] === 0 ? out.addWire(attrs, j * ATTR_SIZE, entryValid, i + 1, names, from, length) : -1);
+      j++;
+      continue;
+    }
+    const name = names.subarray(from, from + length);
     let st: fs.BigIntStats | undefined;
     try {
       st = fs.lstatSync(entryPath(part.dir, name), { bigint: true });
@@ -128,7 +155,33 @@ function build(part: Part, count: number, t: Timeouts): Built {
     }
     entryAt.push(st ? out.add(0n, 0n, st, t, 0, i + 1, 0, name) : -1);
   }
-  return { out, entryAt, names: entryNames, end: at };
+  return { out, entryAt, nameAt, end: at };
+}
+
+/** An entry's name: '.' or '..' (nameAt -1, -2), or the NUL-ended name at `at` of `names`. */
+function nameOf(names: Buffer, at: number): Buffer {
+  if (at < 0) return at === -1 ? DOT : DOTDOT;
+  return names.subarray(at, names.indexOf(0, at));
+}
+
+/** Where each listing name of the part being built starts; its attributes and errors from the addon. */
+let starts = new Uint32Array(256);
+let attrs = Buffer.alloc(256 * ATTR_SIZE);
+let errors = new Uint32Array(256);
+
+function grown(a: Uint32Array): Uint32Array<ArrayBuffer> {
+  const b = new Uint32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** The addon's statEntries for the first `n` names of `starts` (a folder gone: every name gone). */
+function statAll(addon: ViewAddon, dir: Uint8Array, names: Buffer, n: number): void {
+  if (errors.length < starts.length) {
+    errors = new Uint32Array(starts.length);
+    attrs = Buffer.alloc(starts.length * ATTR_SIZE);
+  }
+  if (addon.statEntries(buf(dir), names, starts, n, attrs, errors) < 0) errors.fill(1, 0, n);
 }
 
 let pathBuf = Buffer.alloc(4096);

@@ -3,9 +3,11 @@
 // and writes the backing file itself. Shown by stopping the view's process (SIGSTOP) after a
 // file was opened: reads and writes on that descriptor still complete, which they cannot when
 // they have to go through the view. `--no-passthrough` keeps file data in the view, and says
-// nothing about it; the data-integrity tests (view-integrity) run both ways.
+// nothing about it; the data-integrity tests (view-integrity) run both ways. Without the addon
+// (a plain `npm install`), a view says what it lacks and works all the same.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
@@ -16,12 +18,13 @@ let samba: SambaServer;
 let cred: string;
 let url: string;
 
-const ADDON = join(import.meta.dirname, '..', '..', 'src', 'native', 'fuse-passthrough', 'build', 'Release', 'passthrough.node');
+const ROOT = join(import.meta.dirname, '..', '..');
+const ADDON = join(ROOT, 'src', 'native', 'view', 'build', 'Release', 'view.node');
 
 beforeAll(async () => {
   requireBuild();
   if (process.getuid?.() !== 0) throw new Error('the passthrough tests run as root (FUSE passthrough needs CAP_SYS_ADMIN)');
-  if (!fs.existsSync(ADDON)) throw new Error(`${ADDON} is missing: run npm run build:passthrough (npm test does)`);
+  if (!fs.existsSync(ADDON)) throw new Error(`${ADDON} is missing: run npm run build:view (npm test does)`);
   samba = await startSamba({});
   cred = credentialsFile(samba);
   url = `smb://${samba.host}:${samba.port}/data`;
@@ -111,4 +114,33 @@ describe('FUSE passthrough', () => {
       await view.stop();
     }
   });
+});
+
+describe('without the optional addon (a plain npm install, no compiler)', () => {
+  it('a root view says what is missing and how to build it, lists folders and passes file data itself', async () => {
+    // smbnotify as installed without building the addon: the same dist/, no src/native/view/build.
+    const pkg = fs.mkdtempSync(join(tmpdir(), 'smbnotify-no-addon-'));
+    try {
+      fs.cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
+      fs.copyFileSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+      fs.symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+      const dir = join(samba.sharePath, 'no-addon');
+      fs.mkdirSync(join(dir, 'sub'), { recursive: true });
+      for (let i = 0; i < 300; i++) fs.writeFileSync(join(dir, `file-${i}.txt`), `content ${i}\n`.repeat(i));
+      const view = await startView([`${url}/no-addon`, '-A', cred, '--backing', dir], undefined, join(pkg, 'dist', 'cli', 'main.js'));
+      try {
+        expect(view.stderr.find((l) => l.startsWith('smbnotify: view of '))).toBe(
+          `smbnotify: view of ${url}/no-addon at ${view.mountPoint} (backing ${dir}); file data goes through smbnotify and large folders ` +
+            `list slower: FUSE passthrough and fast listings need the optional addon (apt-get install build-essential python3, then npm run build:view in ${pkg}); Ctrl-C unmounts`,
+        );
+        const listing = (d: string) => spawnSync('ls', ['-ln', '--time-style=+%s', d], { encoding: 'utf8' }).stdout.split('\n').slice(1).map((l) => l.replace(/^(\S+\s+)\d+/, '$1'));
+        expect(listing(view.mountPoint)).toEqual(listing(dir));
+        expect(fs.readFileSync(join(view.mountPoint, 'file-299.txt'), 'utf8')).toBe('content 299\n'.repeat(299));
+      } finally {
+        await view.stop();
+      }
+    } finally {
+      fs.rmSync(pkg, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -30,9 +30,9 @@ export interface Running {
 }
 
 /** Start the CLI; lines of stdout and stderr are collected as they come. */
-export function runCli(args: string[], env: Record<string, string> = {}): Running {
+export function runCli(args: string[], env: Record<string, string> = {}, cli = CLI): Running {
   requireBuild();
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [cli, ...args], {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -42,9 +42,9 @@ export function newMountPoint(): string {
   return dir;
 }
 
-/** Starts the view and resolves once it is mounted and watching. */
-export async function startView(args: string[], mountPoint = newMountPoint()): Promise<RunningView> {
-  const r = runCli(['view', ...args.slice(0, 1), mountPoint, ...args.slice(1)]);
+/** Starts the view (of the built CLI, or `cli`) and resolves once it is mounted and watching. */
+export async function startView(args: string[], mountPoint = newMountPoint(), cli?: string): Promise<RunningView> {
+  const r = runCli(['view', ...args.slice(0, 1), mountPoint, ...args.slice(1)], {}, cli);
   const unregister = atExit(() => unmountView(mountPoint));
   await r.waitLine(/smbnotify: view of /, 20_000, 'stderr');
   return {

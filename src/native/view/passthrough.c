@@ -1,14 +1,15 @@
 /*
- * smbnotify's optional binding for FUSE passthrough (Linux 6.9+): registers an open backing file
- * with the FUSE connection, so that the kernel reads and writes it directly for the view's files
- * instead of sending each READ and WRITE through the view's process. Two ioctls on /dev/fuse,
- * which Node cannot issue itself. The kernel allows them to CAP_SYS_ADMIN only.
+ * FUSE passthrough (Linux 6.9+): registers an open backing file with the FUSE connection, so that
+ * the kernel reads and writes it directly for the view's files instead of sending each READ and
+ * WRITE through the view's process. Two ioctls on /dev/fuse, which Node cannot issue itself. The
+ * kernel allows them to CAP_SYS_ADMIN only.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <node_api.h>
+#include "addon.h"
 
 /* include/uapi/linux/fuse.h (protocol 7.40); older system headers lack them. */
 struct fuse_backing_map {
@@ -40,7 +41,7 @@ static napi_value ioctl_result(napi_env env, int rc) {
 }
 
 /* backingOpen(fuseFd, fd): registers fd; returns its backing id, or -errno. */
-static napi_value backing_open(napi_env env, napi_callback_info info) {
+napi_value backing_open(napi_env env, napi_callback_info info) {
   int32_t fuse_fd, fd;
   if (!two_ints(env, info, "backingOpen(fuseFd, fd): two integers", &fuse_fd, &fd)) return NULL;
   struct fuse_backing_map map;
@@ -50,22 +51,9 @@ static napi_value backing_open(napi_env env, napi_callback_info info) {
 }
 
 /* backingClose(fuseFd, id): forgets a backing id; returns 0, or -errno. */
-static napi_value backing_close(napi_env env, napi_callback_info info) {
+napi_value backing_close(napi_env env, napi_callback_info info) {
   int32_t fuse_fd, id;
   if (!two_ints(env, info, "backingClose(fuseFd, id): two integers", &fuse_fd, &id)) return NULL;
   uint32_t backing_id = (uint32_t)id;
   return ioctl_result(env, ioctl(fuse_fd, FUSE_DEV_IOC_BACKING_CLOSE, &backing_id));
-}
-
-static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-    {"backingOpen", NULL, backing_open, NULL, NULL, NULL, napi_default, NULL},
-    {"backingClose", NULL, backing_close, NULL, NULL, NULL, napi_default, NULL},
-  };
-  napi_define_properties(env, exports, 2, props);
-  return exports;
-}
-
-NAPI_MODULE_INIT() {
-  return init(env, exports);
 }

@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "passthrough",
-      "sources": ["passthrough.c"],
+      "target_name": "view",
+      "sources": ["addon.c", "passthrough.c", "entries.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
