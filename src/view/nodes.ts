@@ -89,8 +89,10 @@ export class NodeTable {
     return this.byId.get(id);
   }
 
+  /** The node the kernel holds for `path` (not one made `ahead` and not handed over yet). */
   byPathOf(path: Buffer): Node | undefined {
-    return this.byPath.get(path.toString('latin1'));
+    const node = this.byPath.get(path.toString('latin1'));
+    return node && node.lookups > 0 ? node : undefined;
   }
 
   /** The node for `path`, made if new; counts one more kernel reference. */

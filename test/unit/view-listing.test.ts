@@ -3,7 +3,7 @@
 // runs): OPENDIR and every READDIRPLUS part answer the same bytes either way, on a real folder
 // with every kind of entry and names that are not UTF-8. And the nodes the serving thread makes
 // ahead for the next part (dir-listing.ts) are counted only when handed to the kernel.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,8 +175,11 @@ describe('nodes made ahead for the next part of a listing', () => {
     const fh = v.opendir();
     const first = entries(v.readdirplus(fh, 0n, 4096));
     const handed = first.filter((e) => e[0] !== 0n).length;
-    // The next part's nodes exist now, not yet counted by the kernel.
+    // The next part's nodes exist now, not yet counted by the kernel, nor taken for names it holds.
     expect(v.server.nodes.size).toBeGreaterThan(before + handed);
+    const sorted = readdirSync(root, { encoding: 'latin1' }).sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
+    expect(v.server.nodes.byPathOf(Buffer.from(sorted[first.length - 2]!, 'latin1'))).toBeUndefined();
+    expect(v.server.nodes.byPathOf(Buffer.from(sorted[first.length - 3]!, 'latin1'))?.lookups).toBe(1);
     v.releasedir(fh);
     expect(v.server.nodes.size).toBe(before + handed);
     for (const [id] of first.filter((e) => e[0] !== 0n)) expect(v.server.nodes.get(id)!.lookups).toBe(1);
