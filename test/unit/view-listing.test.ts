@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { viewAddon, type ViewAddon } from '../../src/view/addon.js';
 import { runJob } from '../../src/view/backing-ops.js';
@@ -16,6 +17,7 @@ import { PassthroughFiles } from '../../src/view/passthrough-files.js';
 import { SLOT_DATA } from '../../src/view/pool-state.js';
 import { ReplayChannel } from '../../src/view/replay-job.js';
 
+const ADDON_PATH = join(import.meta.dirname, '..', '..', 'src', 'native', 'view', 'build', 'Release', 'view.node');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -155,15 +157,17 @@ describe('view listings with and without the native addon', () => {
 
   it('statEntries refuses names outside its buffer, and wrong arguments, without reading memory', () => {
     const root = folder(0);
-    const names = Buffer.from('a.txt\0unended');
-    const errors = new Uint32Array(3);
-    const attrs = Buffer.alloc(3 * 88);
-    expect(addon().statEntries(Buffer.from(root), names, new Uint32Array([0, 6, 999]), 3, attrs, errors)).toBe(0);
-    expect([...errors]).toEqual([0, 22, 22]);
+    const names = Buffer.from(`a.txt\0../${root.split('/').pop()}/a.txt\0unended`);
+    const errors = new Uint32Array(4);
+    const attrs = Buffer.alloc(4 * 88);
+    const past = names.indexOf('\0') + 1;
+    expect(addon().statEntries(Buffer.from(root), names, new Uint32Array([0, past, names.lastIndexOf('\0') + 1, 999]), 4, attrs, errors)).toBe(0);
+    expect([...errors]).toEqual([0, 22, 22, 22]);
     expect(attrs.readBigUInt64LE(8)).toBe(5n);
     expect(() => addon().statEntries(Buffer.from(root), names, new Uint32Array([0]), 2, attrs, errors)).toThrow(TypeError);
     expect(() => addon().statEntries(Buffer.from(root), names, new Uint32Array([0, 0]), 2, Buffer.alloc(100), errors)).toThrow(TypeError);
     expect(addon().statEntries(Buffer.from(join(root, 'missing')), names, new Uint32Array([0]), 1, attrs, errors)).toBe(-2);
+    expect(() => addon().listFolder(Buffer.from(`${root}\0/etc`))).toThrow(TypeError);
   });
 });
 
@@ -206,4 +210,23 @@ describe('nodes made ahead for the next part of a listing', () => {
     v.releasedir(fh);
     v.releasedir(fh2);
   });
+});
+
+describe('the addon on several backing threads at once', () => {
+  it('lists folders in parallel, each sorted whole (nothing shared between the calls)', async () => {
+    const folders = [folder(3000), folder(2000)];
+    const expected = folders.map((f) => readdirSync(f, { encoding: 'latin1' }).sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'))).join('\0'));
+    const script = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      const addon = require(workerData.addon);
+      const out = [];
+      for (let i = 0; i < 30; i++) out.push(addon.listFolder(Buffer.from(workerData.folder))[0].toString('latin1').slice(0, -1));
+      parentPort.postMessage(out);`;
+    const runs = await Promise.all([0, 1, 0, 1].map((k) => new Promise<string[]>((resolve, reject) => {
+      const w = new Worker(script, { eval: true, workerData: { addon: ADDON_PATH, folder: folders[k] } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    })));
+    runs.forEach((lists, i) => lists.forEach((l) => expect(l === expected[[0, 1, 0, 1][i]!]).toBe(true)));
+  }, 60_000);
 });

@@ -47,6 +47,24 @@ static int buffer_arg(napi_env env, napi_value v, void **data, size_t *length) {
   return napi_get_buffer_info(env, v, data, length) == napi_ok;
 }
 
+/* A folder's path given as a Buffer, copied NUL-ended into `path`: false when empty, too long for
+ * PATH_BYTES or holding a NUL (which would name another folder). */
+#define PATH_BYTES 4096
+static int path_arg(napi_env env, napi_value v, char path[PATH_BYTES]) {
+  void *data;
+  size_t length;
+  if (!buffer_arg(env, v, &data, &length) || length == 0 || length >= PATH_BYTES || memchr(data, '\0', length)) return 0;
+  memcpy(path, data, length);
+  path[length] = '\0';
+  return 1;
+}
+
+static napi_value minus_errno(napi_env env, int error) {
+  napi_value result;
+  napi_create_int32(env, -error, &result);
+  return result;
+}
+
 static int uint32_array_arg(napi_env env, napi_value v, uint32_t **data, size_t *length) {
   napi_typedarray_type type;
   void *base;
@@ -59,38 +77,34 @@ static int uint32_array_arg(napi_env env, napi_value v, uint32_t **data, size_t 
  * statEntries(dir, names, starts, count, attrs, errors): for k < count, the name that starts at
  * byte starts[k] of `names` (ended by a NUL) in folder `dir` (a path, no NUL) is lstat'ed; its
  * fuse_attr goes to attrs[88k..], and errors[k] is 0 or the errno. Returns 0, or minus the errno
- * of opening `dir` (then nothing is written). Names outside `names`, or unended, get EINVAL.
+ * of opening `dir` (then nothing is written). Names outside `names`, unended, or holding a '/'
+ * get EINVAL.
  */
 napi_value stat_entries(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *dir_data, *names_data, *attrs_data;
-  size_t dir_length, names_length, attrs_length, starts_length, errors_length;
+  char path[PATH_BYTES];
+  void *names_data, *attrs_data;
+  size_t names_length, attrs_length, starts_length, errors_length;
   uint32_t *starts, *errors;
   uint32_t count;
-  if (argc < 6 || !buffer_arg(env, argv[0], &dir_data, &dir_length) || !buffer_arg(env, argv[1], &names_data, &names_length)
+  if (argc < 6 || !path_arg(env, argv[0], path) || !buffer_arg(env, argv[1], &names_data, &names_length)
       || !uint32_array_arg(env, argv[2], &starts, &starts_length) || napi_get_value_uint32(env, argv[3], &count) != napi_ok
       || !buffer_arg(env, argv[4], &attrs_data, &attrs_length) || !uint32_array_arg(env, argv[5], &errors, &errors_length)
-      || count > starts_length || count > errors_length || (size_t)count * sizeof(struct fuse_attr_wire) > attrs_length
-      || dir_length == 0 || dir_length >= 4096) {
+      || count > starts_length || count > errors_length || (size_t)count * sizeof(struct fuse_attr_wire) > attrs_length) {
     napi_throw_type_error(env, NULL, "statEntries(dir, names, starts, count, attrs, errors): buffers of the right sizes");
     return NULL;
   }
-  char path[4096];
-  memcpy(path, dir_data, dir_length);
-  path[dir_length] = '\0';
-  napi_value result;
   int dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0) {
-    napi_create_int32(env, -errno, &result);
-    return result;
-  }
+  if (dirfd < 0) return minus_errno(env, errno);
   const char *names = names_data;
   struct fuse_attr_wire *attrs = attrs_data;
   for (uint32_t k = 0; k < count; k++) {
     uint32_t at = starts[k];
-    if (at >= names_length || memchr(names + at, '\0', names_length - at) == NULL) {
+    const char *end = at < names_length ? memchr(names + at, '\0', names_length - at) : NULL;
+    /* One name of the folder: a '/' would reach past it (a listing never holds one). */
+    if (end == NULL || memchr(names + at, '/', (size_t)(end - (names + at))) != NULL) {
       errors[k] = EINVAL;
       continue;
     }
@@ -103,8 +117,7 @@ napi_value stat_entries(napi_env env, napi_callback_info info) {
     fill_attr(&attrs[k], &st);
   }
   close(dirfd);
-  napi_create_int32(env, 0, &result);
-  return result;
+  return minus_errno(env, 0);
 }
 
 /* The names read so far: NUL-ended, one after the other, with each one's start and type. */
@@ -144,10 +157,11 @@ static int listing_add(struct listing *l, const char *name, uint8_t type) {
   return 1;
 }
 
-static const char *sorting_names;
-
-static int by_name(const void *a, const void *b) {
-  return strcmp(sorting_names + *(const uint32_t *)a, sorting_names + *(const uint32_t *)b);
+/* qsort_r's order of two names by index (k into l->starts), by their bytes. The listing is the
+ * comparator's argument, not a global: backing threads list folders at the same time. */
+static int by_name(const void *a, const void *b, void *listing) {
+  const struct listing *l = listing;
+  return strcmp(l->names + l->starts[*(const uint32_t *)a], l->names + l->starts[*(const uint32_t *)b]);
 }
 
 /*
@@ -160,21 +174,13 @@ napi_value list_folder(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *dir_data;
-  size_t dir_length;
-  if (argc < 1 || !buffer_arg(env, argv[0], &dir_data, &dir_length) || dir_length == 0 || dir_length >= 4096) {
+  char path[PATH_BYTES];
+  if (argc < 1 || !path_arg(env, argv[0], path)) {
     napi_throw_type_error(env, NULL, "listFolder(dir): a path as a Buffer");
     return NULL;
   }
-  char path[4096];
-  memcpy(path, dir_data, dir_length);
-  path[dir_length] = '\0';
-  napi_value result;
   DIR *dir = opendir(path);
-  if (!dir) {
-    napi_create_int32(env, -errno, &result);
-    return result;
-  }
+  if (!dir) return minus_errno(env, errno);
   struct listing l = {0};
   int error = 0;
   for (;;) {
@@ -196,31 +202,21 @@ napi_value list_folder(napi_env env, napi_callback_info info) {
     }
   }
   closedir(dir);
+  napi_value result = NULL;
   if (error == 0) {
     uint32_t *order = malloc((l.count ? l.count : 1) * sizeof *order);
     char *names = malloc(l.length ? l.length : 1);
     uint8_t *types = malloc(l.count ? l.count : 1);
     if (order && names && types) {
-      memcpy(order, l.starts, l.count * sizeof *order);
-      sorting_names = l.names;
-      qsort(order, l.count, sizeof *order, by_name);
-      /* The type of each start, to carry types through the sort. */
+      for (size_t k = 0; k < l.count; k++) order[k] = (uint32_t)k;
+      qsort_r(order, l.count, sizeof *order, by_name, &l);
       size_t at = 0;
       for (size_t k = 0; k < l.count; k++) {
-        const char *name = l.names + order[k];
+        const char *name = l.names + l.starts[order[k]];
         size_t n = strlen(name) + 1;
         memcpy(names + at, name, n);
         at += n;
-      }
-      /* starts are increasing: the type of a start is found by binary search. */
-      for (size_t k = 0; k < l.count; k++) {
-        size_t lo = 0, hi = l.count;
-        while (hi - lo > 1) {
-          size_t mid = (lo + hi) / 2;
-          if (l.starts[mid] <= order[k]) lo = mid;
-          else hi = mid;
-        }
-        types[k] = l.types[lo];
+        types[k] = l.types[order[k]];
       }
       napi_value names_out, types_out;
       napi_create_buffer_copy(env, l.length, names, NULL, &names_out);
@@ -238,6 +234,5 @@ napi_value list_folder(napi_env env, napi_callback_info info) {
   free(l.names);
   free(l.starts);
   free(l.types);
-  if (error != 0) napi_create_int32(env, -error, &result);
-  return result;
+  return error != 0 ? minus_errno(env, error) : result;
 }
