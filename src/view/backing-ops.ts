@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { E, Errno, attrOf, errnoOf, syntheticAttr } from './attrs.js';
 import { fileHandle, type BackingJob, type BackingUpdate } from './backing-job.js';
 import type { ViewAddon } from './addon.js';
+import type { PreparedPart } from './prepared-part.js';
 import type { PassthroughFiles } from './passthrough-files.js';
 import { readdirplus } from './readdirplus.js';
 import {
@@ -33,6 +34,8 @@ export interface BackingContext {
   fuseFd: number;
   /** The native addon, when it is built (addon.ts). */
   addon: ViewAddon | null;
+  /** This thread's prepared part of a listing, shared with the serving thread (prepared-part.ts). */
+  prepared: PreparedPart;
   /** Which of the view's files are registered for passthrough, shared by the backing threads. */
   passthroughFiles: PassthroughFiles;
 }

@@ -14,7 +14,9 @@
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { BackingJob, BackingUpdate } from './backing-job.js';
 import { abandonable } from './backing-job.js';
-import type { BackingWorkerData } from './backing-worker.js';
+import type { BackingWorkerData, PrepareMessage } from './backing-worker.js';
+import { PreparedPart } from './prepared-part.js';
+import type { Part } from './readdirplus.js';
 import { PassthroughFiles } from './passthrough-files.js';
 import type { Timeouts } from './fuse-wire.js';
 import type { JobRunner } from './fuse-server.js';
@@ -36,6 +38,8 @@ export class BackingPool implements JobRunner {
   /** When each thread was handed its current (or last) request, on this thread's clock. */
   private readonly takenAt: number[] = [];
   private readonly passthroughFiles = PassthroughFiles.create();
+  /** Each thread's prepared part of a listing, which the serving thread may answer with. */
+  private readonly parts: PreparedPart[] = [];
 
   constructor(
     private readonly fd: number,
@@ -50,7 +54,11 @@ export class BackingPool implements JobRunner {
   private start(): void {
     const { port1, port2 } = new MessageChannel();
     const index = this.workers.length;
-    const workerData: BackingWorkerData = { fd: this.fd, root: this.root, t: this.t, index, state: this.state.shared, updates: port2, passthroughFiles: this.passthroughFiles.shared };
+    const part = PreparedPart.create();
+    this.parts.push(part);
+    const workerData: BackingWorkerData = {
+      fd: this.fd, root: this.root, t: this.t, index, state: this.state.shared, updates: port2, passthroughFiles: this.passthroughFiles.shared, prepared: part.shared,
+    };
     this.workers.push(new Worker(new URL('./backing-worker.js', import.meta.url), { workerData, transferList: [port2] }));
     this.ports.push(port1);
   }
@@ -76,6 +84,23 @@ export class BackingPool implements JobRunner {
     this.state.take(i, job.u, abandonable(job));
     this.workers[i]!.postMessage(job);
     return i;
+  }
+
+  /** Thread `i`'s prepared part of a listing. */
+  preparedPart(i: number): PreparedPart | undefined {
+    return this.parts[i];
+  }
+
+  /** Has thread `i` prepare a listing's next part, when it is free: false when it is busy. */
+  prepare(i: number, part: Part): boolean {
+    if (i < 0 || i >= this.workers.length || !this.state.startPreparing(i)) return false;
+    const message: PrepareMessage = { op: 'prepare', part };
+    this.workers[i]!.postMessage(message);
+    return true;
+  }
+
+  changes(): number {
+    return this.state.changes();
   }
 
   abandonable(unique: bigint): boolean {

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { abandonable, type BackingJob, type BackingUpdate } from './backing-job.js';
 import { runJob, type BackingContext } from './backing-ops.js';
-import { prepareNext } from './readdirplus.js';
+import { prepareAfterServing, prepareNext, type Part } from './readdirplus.js';
+import { PreparedPart } from './prepared-part.js';
 import { PoolState } from './pool-state.js';
 import { viewAddon } from './addon.js';
 import { PassthroughFiles } from './passthrough-files.js';
@@ -23,6 +24,15 @@ export interface BackingWorkerData {
   updates: MessagePort;
   /** The passthrough registrations (passthrough-files.ts). */
   passthroughFiles: SharedArrayBuffer;
+  /** This thread's prepared part of a listing (prepared-part.ts). */
+  prepared: SharedArrayBuffer;
+}
+
+/** What the serving thread sends: a request's job, or a listing's next part to prepare (prepared-part.ts). */
+export type BackingMessage = BackingJob | PrepareMessage;
+export interface PrepareMessage {
+  op: 'prepare';
+  part: Part;
 }
 
 const data = workerData as BackingWorkerData;
@@ -58,10 +68,21 @@ const context: BackingContext = {
   },
   fuseFd: data.fd,
   addon: viewAddon(),
+  prepared: new PreparedPart(data.prepared),
   passthroughFiles: new PassthroughFiles(data.passthroughFiles),
 };
 
-parentPort!.on('message', (job: BackingJob) => {
+parentPort!.on('message', (message: BackingMessage) => {
+  if (message.op === 'prepare') {
+    prepareAfterServing(message.part);
+    try {
+      prepareNext(context);
+    } finally {
+      state.prepared(data.index);
+    }
+    return;
+  }
+  const job = message;
   current = job;
   try {
     runJob(job, context);

@@ -117,12 +117,17 @@ export class DirHandles {
         nodes[i - from] = node?.id ?? 0n;
         types[i - from] = i < 2 ? DT_DIR : l.types[i - 2]!;
       }
-      const at = l.starts[Math.max(from, 2) - 2]!;
-      // Any other part (a rewind, a seek) goes to a free thread: the preparing one may be stuck
-      // on a stalled mount point further on, and would hold the request until it is back.
-      l.thread = this.server.runOn({
-        op: 'readdirplus', u: unique, fh, size, dir: this.server.backing(l.node.path), dirIno: l.node.id, names: l.names, from, at, nodes, types,
-      }, from === l.preparedFrom ? l.thread : -1);
+      const dir = this.server.backing(l.node.path);
+      const prepared = from === l.preparedFrom && l.thread >= 0;
+      if (prepared && this.server.answerPrepared(l.thread, unique, { fh, from, size }, nodes)) {
+        // Answered here from the part that thread prepared: it prepares the next one now.
+        if (to < count) this.server.prepare(l.thread, { fh, size, dir, dirIno: l.node.id, names: l.names, from: to, at: l.starts[to - 2]! });
+      } else {
+        const at = l.starts[Math.max(from, 2) - 2]!;
+        // Any other part (a rewind, a seek) goes to a free thread: the preparing one may be stuck
+        // on a stalled mount point further on, and would hold the request until it is back.
+        l.thread = this.server.runOn({ op: 'readdirplus', u: unique, fh, size, dir, dirIno: l.node.id, names: l.names, from, at, nodes, types }, prepared ? l.thread : -1);
+      }
       l.preparedFrom = to;
       // The next part's nodes now, while the kernel's reader takes this part in: when its request
       // comes, they need only be counted.

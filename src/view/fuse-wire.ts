@@ -424,13 +424,18 @@ export class DirentplusWriter {
   private readonly s64: BigInt64Array;
   private readonly u32: Uint32Array;
 
-  /** `size`: the kernel's buffer size for the reply body. */
-  constructor(readonly size: number) {
-    const ab = new ArrayBuffer((OUT_HEADER + size + 7) & ~7);
-    this.buf = Buffer.from(ab, 0, OUT_HEADER + size);
-    this.u64 = new BigUint64Array(ab);
-    this.s64 = new BigInt64Array(ab);
-    this.u32 = new Uint32Array(ab);
+  /**
+   * `size`: the kernel's buffer size for the reply body. In memory of its own, or at the 8-aligned
+   * `byteOffset` of `shared` (a part prepared for the serving thread: prepared-part.ts).
+   */
+  constructor(readonly size: number, memory?: { shared: SharedArrayBuffer; byteOffset: number }) {
+    const words = (OUT_HEADER + size + 7) >>> 3;
+    const ab = memory?.shared ?? new ArrayBuffer(words * 8);
+    const at = memory?.byteOffset ?? 0;
+    this.buf = Buffer.from(ab, at, OUT_HEADER + size);
+    this.u64 = new BigUint64Array(ab, at, words);
+    this.s64 = new BigInt64Array(ab, at, words);
+    this.u32 = new Uint32Array(ab, at, words * 2);
   }
 
   /** Whether an entry with a name of `nameLength` bytes still fits. */

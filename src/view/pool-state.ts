@@ -61,6 +61,14 @@ export class PoolState {
     Atomics.store(this.ints, BUSY + i, PREPARING);
   }
 
+  /**
+   * Called by the serving thread to have free thread `i` prepare a listing's next part: true when
+   * it was free (it is preparing now), false when it is busy.
+   */
+  startPreparing(i: number): boolean {
+    return Atomics.compareExchange(this.ints, BUSY + i, FREE, PREPARING) === FREE;
+  }
+
   /** Called by backing thread `i` when prepared: free, unless handed a request meanwhile. */
   prepared(i: number): void {
     if (Atomics.compareExchange(this.ints, BUSY + i, PREPARING, FREE) === PREPARING) this.freed();

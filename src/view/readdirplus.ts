@@ -16,11 +16,12 @@ import type { BackingJob } from './backing-job.js';
 import type { BackingContext } from './backing-ops.js';
 import { ATTR_SIZE, DOT, DOTDOT, DT_DIR, DirentplusWriter, OUT_HEADER, direntplusSize, type Timeouts } from './fuse-wire.js';
 import type { ViewAddon } from './addon.js';
+import { PreparedPart, REUSE_MS } from './prepared-part.js';
 
 type Job = Extract<BackingJob, { op: 'readdirplus' }>;
 
 /** A part of a listing: where it starts, and what the reply needs to read its entries. */
-interface Part {
+export interface Part {
   fh: bigint;
   size: number;
   dir: Uint8Array;
@@ -43,23 +44,28 @@ interface Built {
   end: number;
 }
 
-/** How old prepared attributes may be: a reader that keeps up asks within a few milliseconds. */
-const REUSE_MS = 100;
-
-
 let next: Part | null = null;
-let prepared: (Built & { part: Part; readAt: number; changes: number }) | null = null;
+/** The part this thread prepared last: its bytes are in `c.prepared` (shared), its names' places here. */
+let prepared: (Built & { part: Part }) | null = null;
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-/** Answers `job`, from the prepared part when it is that one and fresh; notes the next part. */
+/** Now, comparable across threads (each thread's performance.now() counts from its own start). */
+const now = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * Answers `job`: with the part prepared for it when it is that one and fresh (the serving thread
+ * answers such a part itself when it finds it ready: this is when the request came first), else
+ * read now; notes the next part.
+ */
 export function readdirplus(job: Job, c: BackingContext): void {
   const p = prepared;
   prepared = null;
-  const age = p ? performance.now() - p.readAt : Infinity;
-  const reuse = p !== null && p.part.fh === job.fh && p.part.from === job.from && p.part.size === job.size
-    && p.entryAt.length === job.nodes.length && age < REUSE_MS && p.changes === c.changes()
+  const facts = p ? c.prepared.take(job) : null;
+  const age = facts ? now() - facts.readAt : Infinity;
+  const reuse = p !== null && facts !== null && facts.count === job.nodes.length && age < REUSE_MS && facts.changes === c.changes()
     && p.entryAt.some((at) => at >= 0);
+  if (facts && !reuse) c.prepared.release();
   const b = reuse ? p : build(job, job.nodes.length, c.t, c.addon);
   const attrValid = c.t.attrSeconds * 1e9 - (reuse ? Math.ceil(age * 1e6) : 0);
   const attrValidSeconds = BigInt(Math.floor(attrValid / 1e9));
@@ -84,24 +90,40 @@ export function readdirplus(job: Job, c: BackingContext): void {
   next = b.end < names.length ? { fh, size, dir, dirIno, names, from: job.from + b.entryAt.length, at: b.end } : null;
   if (next) c.preparing();
   c.write(b.out.reply(job.u));
+  if (reuse) c.prepared.release();
 }
 
-/** Reads the attributes of the part after the one just answered, if any (after its reply). */
+/** The serving thread answered a part itself and asks this thread for the one after it. */
+export function prepareAfterServing(part: Part): void {
+  next = part;
+}
+
+/**
+ * Reads the attributes of the part after the one just answered, if any (after its reply), into
+ * the shared part, where the serving thread finds it ready.
+ */
 export function prepareNext(c: BackingContext): void {
   const part = next;
   next = null;
-  if (!part) return;
+  if (!part || !PreparedPart.fits(part.size)) return;
   const changes = c.changes();
-  const readAt = performance.now();
-  prepared = { ...build(part, -1, c.t, c.addon), part, readAt, changes };
+  const readAt = now();
+  // Not while the serving thread answers with the part there: then this one is read on request.
+  const out = c.prepared.building(part.size);
+  if (!out) return;
+  const b = build(part, -1, c.t, c.addon, out);
+  b.entryAt.forEach((at, k) => (c.prepared.entryAt[k] = at));
+  c.prepared.ready({
+    fh: part.fh, from: part.from, size: part.size, count: b.entryAt.length, gone: b.entryAt.filter((at) => at === -1).length, length: out.at, changes, readAt,
+  });
+  prepared = { ...b, part };
 }
 
 /**
  * The reply of `part` with the attributes read now and node ids left 0: `count` entries, or
  * (count -1) as many as the serving thread would count for its size (dir-listing.ts).
  */
-function build(part: Part, count: number, t: Timeouts, addon: ViewAddon | null): Built {
-  const out = new DirentplusWriter(part.size);
+function build(part: Part, count: number, t: Timeouts, addon: ViewAddon | null, out = new DirentplusWriter(part.size)): Built {
   const names = buf(part.names);
   // The entries that fit, and where each listing name starts in `names` (no Buffer a name).
   const nameAt: number[] = [];

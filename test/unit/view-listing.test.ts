@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { viewAddon, type ViewAddon } from '../../src/view/addon.js';
-import { runJob } from '../../src/view/backing-ops.js';
+import { runJob, type BackingContext } from '../../src/view/backing-ops.js';
+import { prepareAfterServing, prepareNext } from '../../src/view/readdirplus.js';
 import { FuseServer, type JobRunner } from '../../src/view/fuse-server.js';
 import { ENTRY_OUT_SIZE, IN_HEADER, OUT_HEADER, Op } from '../../src/view/fuse-wire.js';
 import { PassthroughFiles } from '../../src/view/passthrough-files.js';
+import { PreparedPart } from '../../src/view/prepared-part.js';
 import { SLOT_DATA } from '../../src/view/pool-state.js';
 import { ReplayChannel } from '../../src/view/replay-job.js';
 
@@ -66,15 +68,39 @@ function readIn(fh: bigint, offset: bigint, size: number): Buffer {
   return b;
 }
 
-/** A view's serving logic over `root`, its backing jobs run on this thread, with or without the addon. */
-function serving(root: string, withAddon: ViewAddon | null) {
+/**
+ * A view's serving logic over `root`, its backing jobs run on this thread, with or without the
+ * addon. With `prepare`, this thread also plays a backing thread that prepares a listing's next
+ * part in shared memory after answering one (readdirplus.ts), which the serving logic then
+ * answers with itself (prepared-part.ts); `changes` is the pool's count of changes.
+ */
+function serving(root: string, withAddon: ViewAddon | null, prepare = false) {
   unique = 1000n;
   const replies: Buffer[] = [];
   const write = (b: Buffer, n = b.length) => void replies.push(Buffer.from(b.subarray(0, n)));
   const passthroughFiles = PassthroughFiles.create();
+  const counts = { changes: 0, answeredByServing: 0 };
+  let preparing = false;
+  const context: BackingContext = {
+    root: Buffer.from(`${root}/`), t: { entrySeconds: 1, attrSeconds: 1 }, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => counts.changes,
+    preparing: () => void (preparing = prepare), fuseFd: -1, addon: withAddon, passthroughFiles, prepared: PreparedPart.create(),
+  };
   const pool: JobRunner = {
-    run: (job) => (runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => 0, preparing: () => undefined, fuseFd: -1, addon: withAddon, passthroughFiles }), 0),
+    run: (job) => {
+      runJob(job, context);
+      if (preparing) prepareNext(context);
+      preparing = false;
+      return 0;
+    },
     abandonable: () => false,
+    preparedPart: () => (prepare ? context.prepared : undefined),
+    prepare: (_, part) => {
+      counts.answeredByServing++;
+      prepareAfterServing(part);
+      prepareNext(context);
+      return true;
+    },
+    changes: () => counts.changes,
   };
   const s: FuseServer = new FuseServer({ root, write, pool, replay: ReplayChannel.create(), onLocalChange: () => undefined });
   const slot = new SharedArrayBuffer(SLOT_DATA);
@@ -84,6 +110,7 @@ function serving(root: string, withAddon: ViewAddon | null) {
   };
   return {
     server: s,
+    counts,
     opendir(node = 1n): bigint {
       const r = send(request(Op.OPENDIR, node, Buffer.alloc(8)));
       expect(r.readInt32LE(4)).toBe(0);
@@ -168,6 +195,43 @@ describe('view listings with and without the native addon', () => {
     expect(() => addon().statEntries(Buffer.from(root), names, new Uint32Array([0, 0]), 2, Buffer.alloc(100), errors)).toThrow(TypeError);
     expect(addon().statEntries(Buffer.from(join(root, 'missing')), names, new Uint32Array([0]), 1, attrs, errors)).toBe(-2);
     expect(() => addon().listFolder(Buffer.from(`${root}\0/etc`))).toThrow(TypeError);
+  });
+});
+
+/** A reply with each entry's attribute timeout zeroed: a part prepared earlier is kept for less. */
+function withoutAttrTimeouts(reply: Buffer): string {
+  const r = Buffer.from(reply);
+  for (let at = OUT_HEADER; at < r.length;) {
+    r.fill(0, at + 24, at + 32);
+    r.fill(0, at + 36, at + 40);
+    const d = at + ENTRY_OUT_SIZE;
+    at = d + ((24 + r.readUInt32LE(d + 16) + 7) & ~7);
+  }
+  return r.toString('hex');
+}
+
+describe('parts prepared ahead and answered by the serving thread', () => {
+  it('give the same entries as parts read on request', () => {
+    const root = folder(1500);
+    const ahead = serving(root, addon(), true);
+    const prepared = wholeListing(ahead, 32768);
+    const onRequest = wholeListing(serving(root, addon()), 32768);
+    // All but the first part (read on request, then the next one prepared) come from the serving thread.
+    expect(ahead.counts.answeredByServing).toBe(prepared.length - 2);
+    expect(prepared.map(withoutAttrTimeouts)).toEqual(onRequest.map(withoutAttrTimeouts));
+  });
+
+  it('are not used once something was changed through the view since they were read', () => {
+    const root = folder(1500);
+    const v = serving(root, addon(), true);
+    const fh = v.opendir();
+    const first = entries(v.readdirplus(fh, 0n, 32768));
+    // A request with effects (a write, a rename...) done meanwhile: the prepared attributes may be old.
+    v.counts.changes++;
+    const second = v.readdirplus(fh, first.at(-1)![1], 32768);
+    expect(v.counts.answeredByServing).toBe(0);
+    expect(entries(second).length).toBeGreaterThan(100);
+    v.releasedir(fh);
   });
 });
 
