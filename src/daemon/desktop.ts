@@ -80,6 +80,10 @@ export class DesktopFollower {
         member: 'Get',
         signature: 'ss',
         body: ['org.freedesktop.FileManager1', property],
+        // Ask a file manager that runs; never have the bus start one (Thunar, Nemo, Nautilus and
+        // Dolphin each install a .service file for this name): it would load a file manager
+        // nobody opened, and where it cannot start (no display yet) try again every few seconds.
+        flags: dbus.MessageFlag.NO_AUTO_START,
       }));
       return (reply?.body?.[0] as { value?: unknown } | undefined)?.value;
     };

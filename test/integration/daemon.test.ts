@@ -1,7 +1,7 @@
 // The daemon as a user runs it: a real smbd, a private dbus-daemon, the built CLI as a separate
 // process, and independent observers (dbus-monitor, gdbus, busctl, smbstatus, the journal file).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -220,6 +220,34 @@ describe('following Nautilus (org.freedesktop.FileManager1.OpenLocations)', () =
     } finally {
       expect(await stopDaemon(daemon)).toBe(0);
       fm.disconnect();
+      await bus.stop();
+    }
+  });
+
+  it('asks only a file manager that is running: never has the bus start one (XFCE, Cinnamon: Thunar, Nemo)', async () => {
+    // A session bus that can start a file manager on demand, as every desktop's can (Thunar,
+    // Nemo, Nautilus and Dolphin each install a .service file for org.freedesktop.FileManager1).
+    const started = join(dir, 'file-manager-started');
+    const bus = await startDbus({
+      config: (busDir) => {
+        mkdirSync(join(busDir, 'services'));
+        writeFileSync(join(busDir, 'services', 'fm.service'), `[D-BUS Service]\nName=org.freedesktop.FileManager1\nExec=/usr/bin/touch ${started}\n`);
+        return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=${busDir}/bus</listen><servicedir>${busDir}/services</servicedir>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>`;
+      },
+    });
+    const mon = dbusMonitor(bus.address, "interface='org.freedesktop.DBus.Properties',member='Get'");
+    await monitorReady(mon);
+    const daemon = await startDaemon(bus, ['--journal', 'off']);
+    try {
+      await mon.waitFor(/destination=org.freedesktop.FileManager1/, 15_000);
+      // The bus starts an activatable service at once (here: a touch); give it time to run.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(existsSync(started), 'the daemon had the bus start a file manager').toBe(false);
+    } finally {
+      expect(await stopDaemon(daemon)).toBe(0);
+      await mon.stop();
       await bus.stop();
     }
   });
