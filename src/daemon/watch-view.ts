@@ -10,6 +10,7 @@ import { LiveView } from '../view/live-view.js';
 import type { CifsNameMap } from '../platform/cifs-names.js';
 import { describePassthrough } from '../view/passthrough.js';
 import { backingMismatch } from '../view/backing-check.js';
+import { describeCoveredWatcher } from '../view/covered-watchers.js';
 
 export interface WatchViewSpec {
   /** 'yes' (default place), 'over' (over the backing cifs mount point) or a folder. */
@@ -122,6 +123,7 @@ export class WatchView {
       this.message = closed ? `other users cannot reach it: ${closed} is private (mode ${modeOf(closed)}); give view = a folder they can reach` : '';
       const fileData = describePassthrough(view.passthrough);
       this.log(`view of ${source} at ${this.mountPoint} (backing ${this.backing})${fileData ? `; ${fileData}` : ''}${this.message ? `: ${this.message}` : ''}`);
+      for (const w of view.programsWatchingBelow()) this.log(`view: ${describeCoveredWatcher(w, this.mountPoint)}`);
       view.on('replayError', (m) => this.log(`view ${this.mountPoint}: replay failed: ${m}`));
       view.on('ended', (why) => {
         this.state = 'failed';

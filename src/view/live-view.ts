@@ -26,6 +26,7 @@ import type { ServeWorkerData, ServeWorkerMessage } from './serve-worker.js';
 import type { ReplayResult, ReplayWorkerData } from './replay-worker.js';
 import type { PassthroughUse } from './passthrough.js';
 import { HeldForWriting } from './held-for-writing.js';
+import { coveredFolder, programsWatching, type CoveredFolder, type CoveredWatcher } from './covered-watchers.js';
 
 export interface LiveViewOptions {
   mountPoint: string;
@@ -92,6 +93,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     private readonly pool: PoolState,
     /** Whether the kernel reads and writes the view's files itself (passthrough.ts), or why not. */
     readonly passthrough: PassthroughUse,
+    private readonly covered: CoveredFolder,
   ) {
     super();
     this.replayer = new Replayer(opts.root, (work) => this.post(work), opts.pollIntervalMs, opts.names);
@@ -156,6 +158,7 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     // Over-mount: keep the covered folder open, reach it through /proc/self/fd/N once covered.
     const coveredFd = over ? fs.openSync(backing, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : null;
     const root = backingRoot(backing, coveredFd);
+    const covered = coveredFolder(mountPoint);
     let mounted: Mounted;
     try {
       mounted = await mountView({ mountPoint, source: opts.source, ...(opts.allowOther ? { allowOther: true } : {}) });
@@ -203,7 +206,12 @@ export class LiveView extends EventEmitter<LiveViewEvents> {
     }
     // After INIT: the kernel sets the readahead from INIT's answer, over anything set before.
     raiseReadahead(device);
-    return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool, passthrough);
+    return new LiveView({ ...opts, mountPoint, backing }, mounted, serve, replay, coveredFd, device, pool, passthrough, covered);
+  }
+
+  /** Programs that watched the mount point before the view covered it (covered-watchers.ts). */
+  programsWatchingBelow(): CoveredWatcher[] {
+    return programsWatching(this.covered);
   }
 
   get stats(): { replayed: number; ownSkipped: number; unsafeSkipped: number; failed: number; queued: number } {

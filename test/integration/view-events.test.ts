@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { requireTool } from '../support/tools.js';
-import { startView, type RunningView } from '../support/view.js';
+import { newMountPoint, startView, type RunningView } from '../support/view.js';
 
 let samba: SambaServer;
 let cred: string;
@@ -378,6 +378,31 @@ describe('smbnotify view', () => {
       for (const [name, content] of contents) expect(readFileSync(join(m, 'fresh', name), 'utf8'), name).toBe(content);
     } finally {
       iw.stop();
+    }
+  });
+
+  it('a program that watched the mount point before the view covered it is named: its watch stays on the folder below and hears nothing', async () => {
+    // As a file manager that showed the empty folder before `smbnotify view` was started (Thunar
+    // and Nemo keep that folder's watch even for a window opened afterwards).
+    const mountPoint = newMountPoint();
+    const early = await inotifywait(mountPoint);
+    const late = await startView([`${url}/live`, '-A', cred, '--backing', backing], mountPoint);
+    try {
+      await late.waitLine(new RegExp(`^smbnotify: view: inotifywait \\(pid ${early.child.pid}\\) watched ${mountPoint} before the view covered it: .* until it is restarted$`), 10_000, 'stderr');
+      const fresh = await inotifywait(mountPoint);
+      try {
+        writeFileSync(join(backing, 'after-late-view.txt'), 'z');
+        await fresh.waitFor(new RegExp(`^CREATE ${mountPoint}/after-late-view.txt$`));
+      } finally {
+        fresh.stop();
+      }
+      expect(early.lines.filter((l) => /^(CREATE|DELETE|MOVED)/.test(l))).toEqual([]);
+      // Nobody watched the first view's mount point before it: it named nobody.
+      expect(view.stderr.filter((l) => /before the view covered it/.test(l))).toEqual([]);
+    } finally {
+      early.stop();
+      await late.stop();
+      rmSync(join(backing, 'after-late-view.txt'), { force: true });
     }
   });
 

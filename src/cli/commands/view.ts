@@ -32,9 +32,9 @@ export interface ViewOptions extends WatchCliConnection {
  */
 export async function runView(targetText: string, mountPoint: string, opts: ViewOptions, io: CommandIO & { err: (line: string) => void }): Promise<void> {
   // Loaded when used: every other command starts faster without the watch and view code.
-  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }, { leaveWithin }, { describePassthrough }] = await Promise.all([
+  const [{ resolveWatchTargets }, { Watcher }, { LiveView }, { MountError }, { leaveWithin }, { describePassthrough }, { describeCoveredWatcher }] = await Promise.all([
     import('../watch-targets.js'), import('../../watch/watcher.js'), import('../../view/live-view.js'), import('../../view/mount.js'),
-    import('../../smb/share-connection.js'), import('../../view/passthrough.js'),
+    import('../../smb/share-connection.js'), import('../../view/passthrough.js'), import('../../view/covered-watchers.js'),
   ]);
   const stops = stopSignals({});
   let watcher: Watcher | null = null;
@@ -98,6 +98,7 @@ export async function runView(targetText: string, mountPoint: string, opts: View
     }
     const fileData = describePassthrough(v.passthrough);
     if (!opts.quiet) io.err(`smbnotify: view of ${t!.given} at ${v.opts.mountPoint} (backing ${v.opts.backing})${fileData ? `; ${fileData}` : ''}; Ctrl-C unmounts`);
+    if (!opts.quiet) for (const w of v.programsWatchingBelow()) io.err(`smbnotify: view: ${describeCoveredWatcher(w, v.opts.mountPoint)}`);
     const why = await stops.race(unmounted);
     throw new UsageError(`view stopped: ${why}`);
   } catch (err) {
