@@ -1,4 +1,5 @@
-// Desktop check (not in CI): GNOME Files (Nautilus) and Dolphin on a live view under Xvfb.
+// Desktop check (not in CI): GNOME Files (Nautilus), Dolphin, Thunar (XFCE) and Nemo (Cinnamon)
+// on a live view under Xvfb.
 // Files are changed on the server (its disk and over SMB) while each window shows the view;
 // screenshots before and after go to test/desktop/results/. Look at them: the new file and
 // folder must be in the "after" pictures, the renamed and deleted ones gone, without a keypress.
@@ -14,6 +15,13 @@ import { requireTool } from '../support/tools.js';
 import { startView, type RunningView } from '../support/view.js';
 
 const RESULTS = join(import.meta.dirname, 'results');
+/** The file managers, each started on the view's folder in a window of its own. */
+const APPS = [
+  { name: 'nautilus', cmd: 'nautilus', pkg: 'nautilus', args: ['--new-window'] },
+  { name: 'dolphin', cmd: 'dolphin', pkg: 'dolphin', args: ['--new-window'] },
+  { name: 'thunar', cmd: 'thunar', pkg: 'thunar', args: [] },
+  { name: 'nemo', cmd: 'nemo', pkg: 'nemo', args: [] },
+] as const;
 let samba: SambaServer;
 let view: RunningView;
 let xvfb: ChildProcess;
@@ -38,7 +46,8 @@ function screenshot(name: string): string {
 
 beforeAll(async () => {
   requireBuild();
-  for (const [tool, pkg] of [['Xvfb', 'xvfb'], ['nautilus', 'nautilus'], ['dolphin', 'dolphin'], ['import', 'imagemagick'], ['dbus-run-session', 'dbus-daemon']] as const) requireTool(tool, pkg);
+  for (const [tool, pkg] of [['Xvfb', 'xvfb'], ['import', 'imagemagick'], ['dbus-run-session', 'dbus-daemon']] as const) requireTool(tool, pkg);
+  for (const app of APPS) requireTool(app.cmd, app.pkg);
   mkdirSync(RESULTS, { recursive: true });
   samba = await startSamba({});
   backing = join(samba.sharePath, 'desk');
@@ -80,10 +89,7 @@ function reset(): void {
   writeFileSync(join(backing, 'to-delete.txt'), 'again\n');
 }
 
-for (const app of [
-  { name: 'nautilus', cmd: 'nautilus', args: ['--new-window'] },
-  { name: 'dolphin', cmd: 'dolphin', args: ['--new-window'] },
-]) {
+for (const app of APPS) {
   it(`${app.name} on the view shows server-side changes without a refresh`, async () => {
     // A session bus of its own with service activation (Nautilus waits for Tracker and friends).
     const child = spawn('dbus-run-session', ['--', app.cmd, ...app.args, view.mountPoint], { env, stdio: 'ignore', detached: true });

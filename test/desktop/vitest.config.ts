@@ -1,4 +1,4 @@
-// The desktop check (not in CI: it needs Xvfb, Nautilus, Dolphin and ImageMagick):
+// The desktop check (not in CI: it needs Xvfb, Nautilus, Dolphin, Thunar, Nemo and ImageMagick):
 //   npx vitest run --config test/desktop/vitest.config.ts
 import { defineConfig } from 'vitest/config';
 
