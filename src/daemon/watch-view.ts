@@ -11,6 +11,7 @@ import type { CifsNameMap } from '../platform/cifs-names.js';
 import { describePassthrough } from '../view/passthrough.js';
 import { backingMismatch } from '../view/backing-check.js';
 import { describeCoveredWatcher } from '../view/covered-watchers.js';
+import { errnoWords } from '../platform/errno-words.js';
 
 export interface WatchViewSpec {
   /** 'yes' (default place), 'over' (over the backing cifs mount point) or a folder. */
@@ -36,12 +37,18 @@ export function defaultViewRoot(): string {
  */
 function makeDefaultPlace(mountPoint: string, allowOther: boolean): void {
   const root = dirname(mountPoint);
-  fs.mkdirSync(root, { recursive: true, mode: allowOther ? 0o755 : 0o700 });
-  if (allowOther) {
-    const st = fs.statSync(root);
-    if ((st.mode & 0o001) === 0 && st.uid === process.getuid?.()) fs.chmodSync(root, 0o755);
+  try {
+    fs.mkdirSync(root, { recursive: true, mode: allowOther ? 0o755 : 0o700 });
+    if (allowOther) {
+      const st = fs.statSync(root);
+      if ((st.mode & 0o001) === 0 && st.uid === process.getuid?.()) fs.chmodSync(root, 0o755);
+    }
+    fs.mkdirSync(mountPoint, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // Outside a login session (su, ssh without pam_systemd) /run/user/UID is not there to make.
+    const unset = process.env['XDG_RUNTIME_DIR'] ? '' : ' (XDG_RUNTIME_DIR is not set: no login session)';
+    throw new Error(`cannot make the view's folder ${mountPoint}: ${errnoWords(err, 'folder')}${unset}; give view = a folder of your own, e.g. view = ~/Projects`);
   }
-  fs.mkdirSync(mountPoint, { recursive: true, mode: 0o700 });
 }
 
 /** The first folder above `path` that other users cannot pass through, or null. */

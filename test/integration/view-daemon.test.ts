@@ -216,3 +216,23 @@ it('a view-backing folder that holds none of the watched folder\'s names is not 
     await d.exit;
   }
 }, 60_000);
+
+it('a view whose default place cannot be made says why in words, and what to give instead', async () => {
+  const cred = credentialsFile(samba);
+  const url = `smb://${samba.host}:${samba.port}/data`;
+  mkdirSync(join(samba.sharePath, 'nowhere'));
+  // A runtime folder that is no folder: mkdir fails for root too (as /run/user/UID, absent outside
+  // a login session, does for a user).
+  const runtime = join(dir, 'runtime-is-a-file');
+  writeFileSync(runtime, '');
+  const config = join(dir, 'config-nowhere');
+  writeFileSync(config, ['[watch nowhere]', `target = ${url}/nowhere`, 'view = yes', `view-backing = ${join(samba.sharePath, 'nowhere')}`, ''].join('\n'));
+  const d = runCli(['daemon', '--bus', bus.address, '--config', config, '-A', cred, '--journal', 'off', '--mountinfo', '/dev/null'], { XDG_RUNTIME_DIR: runtime });
+  try {
+    const line = await d.waitLine(/view failed: /, 20_000, 'stderr');
+    expect(line).toMatch(new RegExp(`view failed: cannot make the view's folder ${runtime}/smbnotify/nowhere: a parent is not a folder; give view = a folder of your own, e\\.g\\. view = ~/Projects$`));
+  } finally {
+    d.child.kill('SIGTERM');
+    await d.exit;
+  }
+}, 60_000);
