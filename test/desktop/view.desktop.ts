@@ -5,7 +5,7 @@
 // folder must be in the "after" pictures, the renamed and deleted ones gone, without a keypress.
 //   npx vitest run --config test/desktop/vitest.config.ts
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -104,6 +104,10 @@ for (const app of APPS) {
       // while something it waited on hung, and this check still passed).
       expect(colourSpread(before), `${before} is blank: ${app.name} shows no window`).toBeGreaterThan(0.05);
       expect(colourSpread(after), `${after} is blank: ${app.name} shows no window`).toBeGreaterThan(0.05);
+      // The pictures show the view only while it runs: once it ended (killed from outside, say),
+      // the window shows the empty folder below, with a window on screen all the same.
+      expect({ exit: view.child.exitCode, signal: view.child.signalCode }, `the view ended: ${view.stderr.join('\n')}`).toEqual({ exit: null, signal: null });
+      expect(readdirSync(view.mountPoint)).toContain(`created-on-server-${app.name}.txt`);
     } finally {
       if (child.pid) process.kill(-child.pid, 'SIGTERM');
       await sleep(1000);
