@@ -9,6 +9,7 @@ import { DOT, DOTDOT, DT_DIR, OUT_HEADER, direntSize, direntplusSize, writeDiren
 import { joinName, type Node } from './nodes.js';
 import type { FuseServer } from './fuse-server.js';
 import { E, Errno } from './attrs.js';
+import { REUSE_MS, type PartLabel } from './prepared-part.js';
 
 interface Listing {
   node: Node;
@@ -90,6 +91,37 @@ export class DirHandles {
     this.open_.delete(fh);
   }
 
+  /**
+   * Answers READDIRPLUS `unique` with the part thread `thread` prepared (prepared-part.ts), when
+   * it is ready, is the one asked for and is fresh (read less than REUSE_MS ago, nothing done
+   * through the view since, no name gone since OPENDIR): the entries' node ids (`nodes`, counted)
+   * are put in and the reply written from here. False when the request must go to a backing thread.
+   */
+  private answerPrepared(thread: number, unique: bigint, label: PartLabel, nodes: BigUint64Array): boolean {
+    const pool = this.server.opts.pool;
+    const part = pool.preparedPart?.(thread);
+    const facts = part?.take(label);
+    if (!part || !facts) return false;
+    const age = performance.timeOrigin + performance.now() - facts.readAt;
+    if (facts.count !== nodes.length || facts.gone > 0 || age >= REUSE_MS || facts.changes !== pool.changes?.()) {
+      part.putBack();
+      return false;
+    }
+    const attrValid = this.server.t.attrSeconds * 1e9 - Math.ceil(age * 1e6);
+    const seconds = BigInt(Math.floor(attrValid / 1e9));
+    const out = part.writer(facts);
+    for (let k = 0; k < facts.count; k++) {
+      const at = part.entryAt[k]!;
+      if (at >= 0) out.claim(at, nodes[k]!, seconds, attrValid % 1e9);
+    }
+    try {
+      this.server.opts.write(out.reply(unique));
+    } finally {
+      part.release();
+    }
+    return true;
+  }
+
   /** READDIR: the reply; READDIRPLUS: null, a backing thread answers. */
   read(unique: bigint, fh: bigint, offset: bigint, size: number, plus: boolean): Buffer | null {
     const l = this.open_.get(fh);
@@ -119,9 +151,9 @@ export class DirHandles {
       }
       const dir = this.server.backing(l.node.path);
       const prepared = from === l.preparedFrom && l.thread >= 0;
-      if (prepared && this.server.answerPrepared(l.thread, unique, { fh, from, size }, nodes)) {
+      if (prepared && this.answerPrepared(l.thread, unique, { fh, from, size }, nodes)) {
         // Answered here from the part that thread prepared: it prepares the next one now.
-        if (to < count) this.server.prepare(l.thread, { fh, size, dir, dirIno: l.node.id, names: l.names, from: to, at: l.starts[to - 2]! });
+        if (to < count) this.server.opts.pool.prepare?.(l.thread, { fh, size, dir, dirIno: l.node.id, names: l.names, from: to, at: l.starts[to - 2]! });
       } else {
         const at = l.starts[Math.max(from, 2) - 2]!;
         // Any other part (a rewind, a seek) goes to a free thread: the preparing one may be stuck

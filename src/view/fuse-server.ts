@@ -12,7 +12,7 @@
 import { E, Errno, errnoOf } from './attrs.js';
 import { fdOfHandle, type BackingJob, type BackingUpdate } from './backing-job.js';
 import type { PassthroughUse } from './passthrough.js';
-import { REUSE_MS, type PreparedPart } from './prepared-part.js';
+import type { PreparedPart } from './prepared-part.js';
 import type { Part } from './readdirplus.js';
 import {
   Body, Fattr, InitFlag, Op, decodeHeader, decodeInit, decodeIo, decodeSetattr, encodeError, encodeInit, encodeReply,
@@ -106,42 +106,6 @@ export class FuseServer {
   /** Runs `job` on thread `prefer` when it can take it (it may have prepared the answer); returns the thread. */
   runOn(job: BackingJob, prefer: number): number {
     return this.opts.pool.run(job, prefer);
-  }
-
-  /**
-   * Answers READDIRPLUS `unique` with the part thread `thread` prepared, when it is ready, is the
-   * one asked for and is fresh (read less than REUSE_MS ago, nothing done through the view since,
-   * no name gone since OPENDIR): the entries' node ids (`nodes`, counted) are put in and the reply
-   * written from here. False when the request must go to a backing thread.
-   */
-  answerPrepared(thread: number, unique: bigint, label: { fh: bigint; from: number; size: number }, nodes: BigUint64Array): boolean {
-    const pool = this.opts.pool;
-    const part = pool.preparedPart?.(thread);
-    const facts = part?.take(label);
-    if (!part || !facts) return false;
-    const age = performance.timeOrigin + performance.now() - facts.readAt;
-    if (facts.count !== nodes.length || facts.gone > 0 || age >= REUSE_MS || facts.changes !== pool.changes?.()) {
-      part.putBack();
-      return false;
-    }
-    const attrValid = this.t.attrSeconds * 1e9 - Math.ceil(age * 1e6);
-    const seconds = BigInt(Math.floor(attrValid / 1e9));
-    const out = part.writer(facts);
-    for (let k = 0; k < facts.count; k++) {
-      const at = part.entryAt[k]!;
-      if (at >= 0) out.claim(at, nodes[k]!, seconds, attrValid % 1e9);
-    }
-    try {
-      this.opts.write(out.reply(unique));
-    } finally {
-      part.release();
-    }
-    return true;
-  }
-
-  /** Has thread `thread` prepare the part after one answered here (false: it is busy; the part is read on request). */
-  prepare(thread: number, part: Part): boolean {
-    return this.opts.pool.prepare?.(thread, part) ?? false;
   }
 
   /** Applies a change a backing thread made to the tables (before it answered the kernel). */
