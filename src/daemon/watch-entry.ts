@@ -142,8 +142,9 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     if (e.event === 'STATE') {
       this.stateNow = e.state ?? this.stateNow;
       this.messageNow = e.message ?? '';
+      const label = `${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`;
       // The path and the message may hold names from the server (or a D-Bus caller's target): escaped as the stream escapes them.
-      this.log(`${this.spec.id} ${escapeForTerminal(`${this.share.label}${this.spec.path ? `/${this.spec.path}` : ''}`)}: ${this.stateNow}: ${escapeForTerminal(this.messageNow)}`);
+      this.log(`${this.spec.id} ${escapeForTerminal(label)}: ${escapeForTerminal(stateWords(this.stateNow, this.messageNow, label))}`);
     } else {
       if (this.spec.events && !this.spec.events.includes(e.event as ChangeKind)) return;
       if (this.spec.include && !this.spec.include.test(e.path)) return;
@@ -196,4 +197,15 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     await this.view?.stop();
     await this.watcher.stop();
   }
+}
+
+/**
+ * A state change for the log, saying the state once: the message of a STATE event often names it
+ * already (`watching //server/share/folder`, `connection lost (...); reconnecting`), which
+ * `state: message` would say twice ("watching: watching //server/share/folder").
+ */
+function stateWords(state: WatchState, message: string, label: string): string {
+  if (message === '' || message === `${state} ${label}`) return state;
+  if (message.startsWith(`${state} `) || message.endsWith(`; ${state}`)) return message;
+  return `${state}: ${message}`;
 }

@@ -81,7 +81,7 @@ export async function runDemo(io: DemoIO): Promise<number> {
       consumers.push(c);
       return c;
     };
-    const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', busAddress, '--journal', journal, '--mountinfo', mountinfo], /: watching: watching /);
+    const daemon = start('daemon', ['daemon', '--watch', target, '-p', String(samba.port), '-N', '-r', '--bus', busAddress, '--journal', journal, '--mountinfo', mountinfo], /^w\d+ .*: watching$/);
     await withTimeout(stops.race(daemon.ready), 20_000, 'the daemon did not start');
     const watch = start('watch', ['watch', '-m', '-r', target, '-p', String(samba.port), '-N'], /WATCHING/);
     const monitor = start('d-bus', ['monitor', '--bus', busAddress], /listening to the daemon's events/);

@@ -129,7 +129,7 @@ export async function latency(ctx: Context): Promise<LatencyResult> {
       const journal = join(scratchDir('journal'), 'events.jsonl');
       const d = smbnotifyDaemon('daemon', creds, { targets: [url(samba, 'lat/daemon')], bus: bus.address, journal, nodeArgs: ctx.nodeArgs('latency-daemon') });
       procs.push(d);
-      await d.stderr.waitFor(/: watching: watching /, 20_000);
+      await d.stderr.waitFor(/^w\d+ .*: watching$/, 20_000);
       const tail = new FileTail(journal, false);
       tails.push(tail);
       tail.start(false);

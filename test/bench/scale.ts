@@ -97,7 +97,7 @@ async function oneCase(ctx: Context, server: Server, folders: number, idleS: num
     bus = await ctx.bus();
     const journal = join(scratchDir('journal'), 'events.jsonl');
     proc = smbnotifyDaemon('daemon', creds, { targets: [url(samba, root)], recursive: true, bus: bus.address, journal, nodeArgs: ctx.nodeArgs(`scale-${folders}`) });
-    await proc.stderr.waitFor(/: watching: watching /, 300_000);
+    await proc.stderr.waitFor(/^w\d+ .*: watching$/, 300_000);
   } else {
     proc = smbnotifyWatch('watch', creds, url(samba, root), ['-m', '-r'], ctx.nodeArgs(`scale-${folders}`));
     await proc.stderr.waitFor(/WATCHING/, 300_000);

@@ -129,7 +129,7 @@ async function daemonRun(ctx: Context, server: Server, files: number, via: 'smb'
     });
     const d = smbnotifyDaemon('daemon', creds, { targets: [url(samba, folder)], bus: bus.address, journal, nodeArgs: ctx.nodeArgs('throughput-daemon') });
     procs.push(d);
-    await d.stderr.waitFor(/: watching: watching /, 20_000);
+    await d.stderr.waitFor(/^w\d+ .*: watching$/, 20_000);
     const cj = new Counter();
     tail.onLine((line, at) => {
       const e = JSON.parse(line) as { event: string; path: string };

@@ -32,7 +32,7 @@ async function startDaemon(bus: DbusBus, args: string[]): Promise<Running> {
   const d = runCli(['daemon', '--bus', bus.address, '--mountinfo', mountinfo, '-A', cred, ...args]);
   await d.waitLine(/daemon running/, 20_000, 'stderr');
   // "running" comes before the watches connect: wait for a --watch to be watching too.
-  if (args.includes('--watch')) await d.waitLine(/: watching: watching /, 20_000, 'stderr');
+  if (args.includes('--watch')) await d.waitLine(/^w\d+ .*: watching$/, 20_000, 'stderr');
   return d;
 }
 
@@ -289,7 +289,7 @@ describe('protection shown for a watch', () => {
     const bus = await startDbus();
     const d = runCli(['daemon', '--bus', bus.address, '--journal', 'off', '--config', '/dev/null', '--watch', `smb://${encrypted.host}:${encrypted.port}/data`, '-A', credentialsFile(encrypted)]);
     try {
-      await d.waitLine(/watching: watching/, 20_000, 'stderr');
+      await d.waitLine(/^w\d+ .*: watching$/, 20_000, 'stderr');
       const st = runCli(['status', '--json', '--bus', bus.address]);
       expect((await st.exit).code).toBe(0);
       const [w] = (JSON.parse(st.stdout.join('')) as { watches: Array<{ encryption: string | null; signing: string | null }> }).watches;

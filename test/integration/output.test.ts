@@ -155,7 +155,7 @@ describe('daemon: monitor --format and config filters', () => {
     const d = runCli(['daemon', '--bus', bus.address, '--config', config]);
     let mon: Running | undefined;
     try {
-      await d.waitLine(/: watching: watching /, 20_000, 'stderr');
+      await d.waitLine(/^w\d+ .*: watching$/, 20_000, 'stderr');
       mon = runCli(['monitor', '--bus', bus.address, '--format', '%w|%f|%e']);
       await mon.waitLine(/listening to the daemon's events/, 10_000, 'stderr');
       for (const name of ['skip.log', 'one.txt', 'skip2.log', 'two.txt']) {

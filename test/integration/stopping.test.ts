@@ -128,7 +128,7 @@ describe('signals are honoured at once, also while connecting to a server that n
         [['daemon', '--bus', 'none', '--journal', 'off', '--watch', `//${frozen.host}:${frozen.port}/data`, '-A', frozenCred], 'SIGTERM', 0],
       ] as const) {
         const r = runCli([...args]);
-        await r.waitLine(/WATCHING|watching: watching/, 15_000, 'stderr');
+        await r.waitLine(/WATCHING|^w\d+ .*: watching$/, 15_000, 'stderr');
         // The connection's own smbd too: the cancel, close and logoff of the stop go unanswered.
         const all = [smbd, ...(await run('pgrep', ['-P', String(smbd)])).stdout.trim().split('\n').map(Number)];
         for (const pid of new Set(all)) process.kill(pid, 'SIGSTOP');

@@ -122,7 +122,7 @@ async function startDaemonOn(bus: DbusBus): Promise<Running> {
     { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
   );
   await d.waitLine(/daemon running: 1 watch,/, 20_000, 'stderr');
-  await d.waitLine(/: watching: watching /, 20_000, 'stderr');
+  await d.waitLine(/^w\d+ .*: watching$/, 20_000, 'stderr');
   return d;
 }
 
