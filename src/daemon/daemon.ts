@@ -34,8 +34,11 @@ export interface DaemonOptions {
   mountinfo: string;
   version: string;
   log: (line: string) => void;
-  /** What a reloaded config changes that only a restart applies ([mqtt]), in words; null: nothing. */
-  startOnlyChanges?: (next: DaemonConfig) => string | null;
+  /**
+   * A reloaded config's part outside the watches: applies what can change while running (the
+   * journal's size and keep), returns in words what only a restart applies; null: nothing.
+   */
+  reloaded?: (next: DaemonConfig) => string | null;
   /** Connect and request timeout for the servers (--timeout; default 15 s). */
   timeoutMs?: number;
   /** How often mountinfo is re-read (mounts come and go). */
@@ -274,7 +277,7 @@ export class Daemon implements DaemonControl {
       if (this.entries.has(id)) await this.removeWatch(id);
     }
     for (const [name, w] of wanted) if (!this.configWatches.has(name)) await this.addConfigWatch(w);
-    const ignored = this.opts.startOnlyChanges?.(next);
+    const ignored = this.opts.reloaded?.(next);
     this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} ${this.entries.size === 1 ? 'watch' : 'watches'}${ignored ? `; ${ignored}` : ''}`);
   }
 

@@ -7,13 +7,15 @@
  *   0640, and our `smbnotify*` folder and the folders we create 0750 with that group.
  * - Writes are ordered and batched: an idle journal writes an event at once; events published
  *   while a write is in flight go out together, one write per batch, not one syscall per event.
- * - A journal removed while the daemon runs is made again at its next write (reopenIfDeleted).
+ * - A journal removed or renamed while the daemon runs (rm, a cleaner of /tmp, logrotate without
+ *   copytruncate) is made again at its next write, or at once on SIGHUP (reopenIfMoved); one
+ *   truncated under it (logrotate's copytruncate) is written from its new end.
  * - Rotation by size: when a write would take the file past `maxBytes`, events.jsonl becomes
  *   events.jsonl.1 (.1 becomes .2, ... up to `keep`, the oldest is dropped) and a new file is
  *   started. Rename-then-create is what `tail -F` follows. The journal's bound on disk is therefore
  *   (keep + 1) × maxBytes (a single event larger than maxBytes still gets written, alone).
  */
-import { constants as fsc, fstatSync, promises as fsp } from 'node:fs';
+import { constants as fsc, fstatSync, lstatSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DaemonEvent, EventSink } from './types.js';
@@ -123,6 +125,20 @@ async function openJournal(file: string, mode: number, group: number | undefined
   }
 }
 
+function checkedLimits(maxBytes = 8 * 1024 * 1024, keep = 3): { maxBytes: number; keep: number } {
+  if (!(maxBytes > 0)) throw new Error(`journal maxBytes must be positive, got ${maxBytes}`);
+  if (!Number.isInteger(keep) || keep < 0) throw new Error(`journal keep must be a whole number, got ${keep}`);
+  return { maxBytes, keep };
+}
+
+function lstatSafe(file: string): { dev: number; ino: number } | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -139,24 +155,23 @@ export class JournalSink implements EventSink {
   private readonly lost = new DroppedEvents();
   /** The last failed write ended inside a line. */
   private cutShort = false;
+  /** reopen() asked for a check of the path before the next write, or alone. */
+  private checkWanted = false;
 
   private constructor(
     readonly path: string,
     private fh: FileHandle,
     private size: number,
-    private readonly maxBytes: number,
-    private readonly keep: number,
+    private maxBytes: number,
+    private keep: number,
     private readonly mode: number,
     private readonly onError: ((err: Error) => void) | undefined,
     private readonly group: number | undefined,
   ) {}
 
   static async open(file: string, opts: JournalOptions = {}): Promise<JournalSink> {
-    const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
-    const keep = opts.keep ?? 3;
+    const { maxBytes, keep } = checkedLimits(opts.maxBytes, opts.keep);
     const mode = opts.mode ?? (opts.group !== undefined ? 0o640 : 0o600);
-    if (!(maxBytes > 0)) throw new Error(`journal maxBytes must be positive, got ${maxBytes}`);
-    if (!Number.isInteger(keep) || keep < 0) throw new Error(`journal keep must be a whole number, got ${keep}`);
     const abs = path.resolve(file);
     try {
       await ensureParent(path.dirname(abs), opts.group);
@@ -165,6 +180,11 @@ export class JournalSink implements EventSink {
     } catch (err) {
       throw new JournalError(`cannot open the journal ${abs}: ${err instanceof JournalError ? err.message : errnoWords(err, 'folder')}`);
     }
+  }
+
+  /** A reloaded config's journal-max-size and journal-keep (undefined: the defaults), from the next write on. */
+  setLimits(maxBytes: number | undefined, keep: number | undefined): void {
+    ({ maxBytes: this.maxBytes, keep: this.keep } = checkedLimits(maxBytes, keep));
   }
 
   publish(e: DaemonEvent): void {
@@ -198,15 +218,19 @@ export class JournalSink implements EventSink {
   }
 
   private kick(): void {
-    if (this.writing || this.queue.length === 0) return;
+    if (this.writing || (this.queue.length === 0 && !this.checkWanted)) return;
     this.writing = this.writeLoop().finally(() => {
       this.writing = null;
       // Events published while the last write was in flight.
-      if (this.queue.length > 0) this.kick();
+      if (this.queue.length > 0 || this.checkWanted) this.kick();
     });
   }
 
   private async writeLoop(): Promise<void> {
+    if (this.checkWanted) {
+      this.checkWanted = false;
+      await this.reopenIfMoved();
+    }
     while (this.queue.length > 0) {
       const lines = this.queue;
       this.queue = [];
@@ -229,7 +253,7 @@ export class JournalSink implements EventSink {
 
   private async write(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
-    await this.reopenIfDeleted();
+    await this.reopenIfMoved();
     // After a failed write: a line it cut short is ended first, and the OVERFLOWs for what it
     // lost come before the new events.
     const overflows = this.lost.overflows();
@@ -266,19 +290,26 @@ export class JournalSink implements EventSink {
   }
 
   /**
-   * The journal removed under us (rm, a cleaner of /tmp): lines written to the open file would
-   * reach nobody, and no rotation would ever make a new one (its rename fails). Go on in a new
-   * file at the same path, which `tail -F` picks up, and say so. One fstat per write (batch),
-   * synchronous: about a microsecond, no thread-pool hop in front of the line.
+   * The journal removed or renamed under us (rm, a cleaner of /tmp, logrotate's rename): lines
+   * written to the open file would reach nobody, and no rotation would ever make a new one (its
+   * rename fails, or moves the wrong file). Go on in a new file at the same path (logrotate's
+   * `create` may have made it already), which `tail -F` picks up, and say so. A file truncated
+   * under us (copytruncate) is written from its new end, and counted from there for rotation.
+   * One fstat and one lstat per write (batch), synchronous: a few microseconds, no thread-pool
+   * hop in front of the line.
    */
-  private async reopenIfDeleted(): Promise<void> {
-    let links: number;
+  private async reopenIfMoved(): Promise<void> {
+    let open: { nlink: number; size: number; dev: number; ino: number };
     try {
-      links = fstatSync(this.fh.fd).nlink;
+      open = fstatSync(this.fh.fd);
     } catch {
       return;
     }
-    if (links > 0) return;
+    const there = lstatSafe(this.path);
+    if (open.nlink > 0 && there?.dev === open.dev && there.ino === open.ino) {
+      if (open.size < this.size) this.size = open.size;
+      return;
+    }
     try {
       await ensureParent(path.dirname(this.path), this.group);
       const { fh, size } = await openJournal(this.path, this.mode, this.group);
@@ -287,10 +318,21 @@ export class JournalSink implements EventSink {
       this.size = size;
       this.cutShort = false;
       await old.close().catch((err: unknown) => this.report(err));
-      this.report(new Error('was deleted; writing to a new one'));
+      this.report(new Error(open.nlink === 0 ? 'was deleted; writing to a new one' : 'was renamed (rotated by another program?); writing to a new one at its path'));
     } catch (err) {
       this.report(err);
     }
+  }
+
+  /**
+   * SIGHUP, as logrotate's postrotate sends it: a journal renamed away is replaced at once (not
+   * at the next event), so that `tail -F` and path units see the new file. Runs in the write
+   * loop's turn, never beside a write.
+   */
+  reopen(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.checkWanted = true;
+    return this.flush();
   }
 
   /** events.jsonl -> .1 -> .2 ... -> .keep (dropped past keep); then a fresh events.jsonl. */

@@ -1,12 +1,13 @@
 // The daemon as an administrator runs it for weeks: a config file with several watches, the
 // journal read by scripts (`tail -F`), rotated by logrotate, and the config edited and reloaded
 // with SIGHUP. A real smbd, the built CLI as a separate process, the journal file as it is on disk.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { until } from '../support/until.js';
 
 let samba: SambaServer;
 let cred: string;
@@ -23,6 +24,15 @@ afterAll(async () => {
   await stopAllSamba();
   rmSync(dir, { recursive: true, force: true });
 });
+
+interface Line {
+  seq: number;
+  event: string;
+  path: string;
+  watchId: string;
+}
+
+const read = (file: string): Line[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
 
 function config(folder: string, journal: string, daemonKeys = ''): string {
   return `[daemon]\nbus = none\nfollow-desktop = no\njournal = ${journal}\ncredentials = ${cred}\n${daemonKeys}\n[watch inbox]\ntarget = smb://${samba.host}:${samba.port}/data/${folder}\n`;
@@ -63,4 +73,54 @@ describe('daemon run by an administrator', () => {
     // No state said twice in a line ("watching: watching", "reconnecting: ...; reconnecting").
     expect(states.filter((l) => /: (\w+): \1\b|: (\w+): .*; \2$/.test(l))).toEqual([]);
   }, 90_000);
+
+  it("logrotate's rename then SIGHUP: a new journal at once, every later event in it, none lost or repeated", async () => {
+    const folder = 'rotated';
+    mkdirSync(join(samba.sharePath, folder));
+    const journal = join(dir, 'rotated', 'events.jsonl');
+    const configFile = join(dir, 'rotated.conf');
+    writeFileSync(configFile, config(folder, journal));
+    const d = await startDaemon(configFile);
+    try {
+      writeFileSync(join(samba.sharePath, folder, 'before.txt'), 'x');
+      await until(() => read(journal).some((l) => l.path === `${folder}/before.txt`), 'the event before the rotation in the journal');
+      // What logrotate does without copytruncate: rename, then its postrotate sends SIGHUP.
+      renameSync(journal, `${journal}.1`);
+      d.child.kill('SIGHUP');
+      await d.waitLine(/reloaded rotated\.conf: 1 watch$/, 10_000, 'stderr');
+      expect(existsSync(journal)).toBe(true);
+      writeFileSync(join(samba.sharePath, folder, 'after.txt'), 'x');
+      await until(() => read(journal).some((l) => l.path === `${folder}/after.txt`), 'the event after the rotation in the new journal');
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+    }
+    const old = read(`${journal}.1`);
+    const now = read(journal);
+    expect(old.map((l) => l.path)).not.toContain(`${folder}/after.txt`);
+    // The two files together: the run's events once each, in order (seq 1, 2, 3 ... without a gap).
+    expect([...old, ...now].map((l) => l.seq)).toEqual(Array.from({ length: old.length + now.length }, (_v, i) => i + 1));
+    expect(d.stderr).toContain(`journal ${journal}: was renamed (rotated by another program?); writing to a new one at its path`);
+  }, 60_000);
+
+  it('a reload applies journal-max-size and journal-keep, and says which [daemon] keys need a restart', async () => {
+    const folder = 'reload-journal';
+    mkdirSync(join(samba.sharePath, folder));
+    const journal = join(dir, 'reload', 'events.jsonl');
+    const configFile = join(dir, 'reload.conf');
+    writeFileSync(configFile, config(folder, journal));
+    const d = await startDaemon(configFile);
+    try {
+      writeFileSync(configFile, config(folder, journal, 'journal-max-size = 2K\njournal-keep = 1\njournal-group = root\nfollow-desktop = yes\n').replace('follow-desktop = no\n', ''));
+      d.child.kill('SIGHUP');
+      expect(await d.waitLine(/^reloaded reload\.conf/, 10_000, 'stderr')).toBe(
+        'reloaded reload.conf: 1 watch; journal-group, follow-desktop changed in [daemon]: read at start only, restart the daemon to apply them (it keeps the values it started with)',
+      );
+      for (let i = 0; i < 20; i++) writeFileSync(join(samba.sharePath, folder, `f${i}.txt`), 'x');
+      await until(() => readdirSync(join(dir, 'reload')).includes('events.jsonl.1'), 'a rotation at the new journal-max-size');
+      await until(() => [...read(`${journal}.1`), ...read(journal)].some((l) => l.path === `${folder}/f19.txt`), 'the last event in the journal');
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+    }
+    expect(readdirSync(join(dir, 'reload')).sort()).toEqual(['events.jsonl', 'events.jsonl.1']);
+  }, 60_000);
 });

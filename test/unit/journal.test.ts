@@ -1,6 +1,6 @@
 // The event journal: JSON lines, private file mode, size rotation with `keep` files, append-only,
 // nothing lost on close.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -163,6 +163,76 @@ describe('JournalSink', () => {
       .flatMap((n) => lines(join(dir, n)).map((l) => (JSON.parse(l) as { seq: number }).seq));
     expect(seqs).toEqual(Array.from({ length: 19 }, (_v, i) => i + 2));
     expect(said).toEqual([`journal ${file}: was deleted; writing to a new one`]);
+  });
+
+  it('renamed away as logrotate does: reopen() (SIGHUP) makes a new file at its path at once, and later events go there', async () => {
+    const file = join(dir, 'events.jsonl');
+    const said: string[] = [];
+    const j = await JournalSink.open(file, { onError: (err) => said.push(err.message) });
+    for (let i = 1; i <= 3; i++) j.publish(ev(i));
+    await j.flush();
+    renameSync(file, `${file}-20261202`);
+    await j.reopen();
+    // At once, before any event: tail -F and a path unit see the new file.
+    expect(existsSync(file)).toBe(true);
+    expect(mode(file)).toBe(0o600);
+    for (let i = 4; i <= 6; i++) j.publish(ev(i));
+    await j.flush();
+    // Without the SIGHUP (logrotate with no postrotate): found at the next write.
+    renameSync(file, `${file}-20261203`);
+    for (let i = 7; i <= 9; i++) j.publish(ev(i));
+    await j.close();
+    const seqs = (n: string) => lines(join(dir, n)).map((l) => (JSON.parse(l) as { seq: number }).seq);
+    expect(seqs('events.jsonl-20261202')).toEqual([1, 2, 3]);
+    expect(seqs('events.jsonl-20261203')).toEqual([4, 5, 6]);
+    expect(seqs('events.jsonl')).toEqual([7, 8, 9]);
+    expect(said).toEqual([
+      `journal ${file}: was renamed (rotated by another program?); writing to a new one at its path`,
+      `journal ${file}: was renamed (rotated by another program?); writing to a new one at its path`,
+    ]);
+  });
+
+  it('a file logrotate made in its place (create) is the one written to; reopen() with nothing moved changes nothing', async () => {
+    const file = join(dir, 'events.jsonl');
+    const said: string[] = [];
+    const j = await JournalSink.open(file, { onError: (err) => said.push(err.message) });
+    j.publish(ev(1));
+    await j.reopen();
+    expect(said).toEqual([]);
+    renameSync(file, `${file}.old`);
+    writeFileSync(file, '', { mode: 0o600 });
+    j.publish(ev(2));
+    await j.close();
+    expect(lines(`${file}.old`).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1]);
+    expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([2]);
+  });
+
+  it("truncated under it (logrotate's copytruncate): rotation counts from the new size, not the old one", async () => {
+    const file = join(dir, 'events.jsonl');
+    const lineBytes = Buffer.byteLength(`${eventJson(ev(100))}\n`);
+    const j = await JournalSink.open(file, { maxBytes: lineBytes * 10, keep: 3 });
+    for (let i = 1; i <= 8; i++) j.publish(ev(i));
+    await j.flush();
+    truncateSync(file, 0);
+    for (let i = 9; i <= 16; i++) j.publish(ev(i));
+    await j.close();
+    // 8 lines fit in a file of 10: no rotation, the file holds just what came after the truncation.
+    expect(readdirSync(dir)).toEqual(['events.jsonl']);
+    expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([9, 10, 11, 12, 13, 14, 15, 16]);
+  });
+
+  it("setLimits (a reloaded config's journal-max-size and journal-keep) applies from the next write", async () => {
+    const file = join(dir, 'events.jsonl');
+    const lineBytes = Buffer.byteLength(`${eventJson(ev(100))}\n`);
+    const j = await JournalSink.open(file);
+    j.publish(ev(1));
+    await j.flush();
+    j.setLimits(lineBytes * 2, 1);
+    for (let i = 2; i <= 9; i++) j.publish(ev(i));
+    await j.close();
+    expect(readdirSync(dir).sort()).toEqual(['events.jsonl', 'events.jsonl.1']);
+    expect(statSync(file).size).toBeLessThanOrEqual(lineBytes * 2);
+    expect(() => j.setLimits(0, 1)).toThrow(/positive/);
   });
 
   it('keep = 0 keeps only the current file', async () => {

@@ -67,6 +67,14 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   } else config = defaultConfig();
   // [mqtt] as the file has it, before --mqtt: what a reload compares with (it is read at start only).
   const fileMqtt = JSON.stringify(config.mqtt ?? null);
+  // So are these [daemon] keys (the bus connection, the journal's file and group, the desktop
+  // follower, the mounts file), unless the command line sets them: a reload that finds them
+  // changed says so rather than leave the admin believing them applied.
+  const overridden = new Set([opts.bus && 'bus', opts.journal && 'journal', opts.mountinfo && 'mountinfo']);
+  const startOnlyKeys = (c: DaemonConfig): Array<[string, unknown]> =>
+    ([['bus', c.bus], ['journal', c.journal], ['journal-group', c.journalGroup], ['follow-desktop', c.followDesktop], ['mountinfo', c.mountinfo]] as Array<[string, unknown]>)
+      .filter(([key]) => !overridden.has(key));
+  const fileStartOnly = new Map(startOnlyKeys(config));
   if (opts.bus) config.bus = opts.bus;
   if (opts.mountinfo) config.mountinfo = opts.mountinfo;
   if (opts.journal) config.journal = opts.journal === 'off' ? null : opts.journal;
@@ -100,7 +108,14 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     mountinfo: config.mountinfo ?? '/proc/self/mountinfo',
     version,
     log,
-    startOnlyChanges: (next) => (JSON.stringify(next.mqtt ?? null) !== fileMqtt ? '[mqtt] changed: it is read at start only, restart the daemon to apply it (it still publishes with the settings it started with)' : null),
+    reloaded: (next) => {
+      journal?.setLimits(next.journalMaxBytes, next.journalKeep);
+      const said: string[] = [];
+      const keys = startOnlyKeys(next).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(fileStartOnly.get(key))).map(([key]) => key);
+      if (keys.length > 0) said.push(`${keys.join(', ')} changed in [daemon]: read at start only, restart the daemon to apply ${keys.length === 1 ? 'it' : 'them'} (it keeps the ${keys.length === 1 ? 'value' : 'values'} it started with)`);
+      if (JSON.stringify(next.mqtt ?? null) !== fileMqtt) said.push('[mqtt] changed: it is read at start only, restart the daemon to apply it (it still publishes with the settings it started with)');
+      return said.length > 0 ? said.join('; ') : null;
+    },
   });
 
   // Signals are honoured from here on, whatever the daemon is doing: connecting to the bus,
@@ -109,7 +124,14 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   const stops = stopSignals(io);
   let bus: dbus.MessageBus | null = null;
   let follower: DesktopFollower | null = null;
-  const onHup = () => void daemon.reload();
+  let journal: JournalSink | null = null;
+  // logrotate's postrotate sends SIGHUP after renaming the journal: a new file at once, then the config.
+  const onHup = () => {
+    void (async () => {
+      await journal?.reopen();
+      await daemon.reload();
+    })().catch((err: Error) => log(`reload failed: ${err.message}`));
+  };
   process.on('SIGHUP', onHup);
   let status = 0;
   try {
@@ -121,7 +143,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     }
     if (config.journal !== null) {
       const journalPath = config.journal ?? defaultJournalPath(system);
-      daemon.addSink(await JournalSink.open(journalPath, {
+      daemon.addSink(journal = await JournalSink.open(journalPath, {
         ...(config.journalMaxBytes ? { maxBytes: config.journalMaxBytes } : {}),
         ...(config.journalKeep !== undefined ? { keep: config.journalKeep } : {}),
         ...(config.journalGroup ? { group: await groupId(config.journalGroup) } : {}),
