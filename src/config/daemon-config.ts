@@ -114,6 +114,8 @@ function parseSize(value: string, where: string): number {
   const m = /^(\d+)\s*([KMG]?)i?B?$/i.exec(value.trim());
   if (!m) throw new ConfigError(`${where}: expected a size like 8M, got "${value}"`);
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  // 0 was taken as "the default" at start and refused by a reload: neither says what is wrong.
+  if (Number(m[1]) === 0) throw new ConfigError(`${where}: expected a size above 0, got "${value}"`);
   return Number(m[1]) * unit;
 }
 

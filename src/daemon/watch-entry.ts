@@ -103,7 +103,8 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
       this.attempt++;
       const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.attempt - 1, 6)) * (0.8 + Math.random() * 0.4);
       const repeated = this.connectFailures.next(message);
-      const now = `cannot connect (${message}); retrying in ${Math.round(delay / 1000)} s`;
+      // "cannot connect (cannot connect to HOST:PORT: connection refused)" would say it twice.
+      const now = `${/^cannot connect\b/.test(message) ? message : `cannot connect (${message})`}; retrying in ${Math.round(delay / 1000)} s`;
       if (repeated !== null) this.setState('reconnecting', `${now}${repeated}`);
       else this.messageNow = now;
       this.retry = setTimeout(() => void this.start(), delay);

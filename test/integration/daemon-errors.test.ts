@@ -86,7 +86,7 @@ describe('AddWatch', () => {
       expect(added).toMatch(/^\('w\d+',\)$/);
       const listed = await gdbus('ListWatches');
       expect(listed).toContain("'state': <'reconnecting'>");
-      expect(listed).toContain(`cannot connect (cannot connect to 127.0.0.1:${down}: connection refused); retrying in`);
+      expect(listed).toContain(`'message': <'cannot connect to 127.0.0.1:${down}: connection refused; retrying in`);
 
       // The refused calls left no trace on the bus either, and their ids are given again.
       expect(added).toBe("('w1',)");

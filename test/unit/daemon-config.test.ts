@@ -125,6 +125,13 @@ describe('config file: journal-keep and bus', () => {
     }
   });
 
+  it('journal-max-size is a size above 0: 0 is a file:line error (it used to mean the default at start, and failed a reload)', () => {
+    expect(parseConfig('[daemon]\njournal-max-size = 512K').journalMaxBytes).toBe(512 * 1024);
+    for (const zero of ['0', '0M']) {
+      expect(() => parseConfig(`[daemon]\njournal-max-size = ${zero}`, 'cfg')).toThrow(new ConfigError(`cfg:2: expected a size above 0, got "${zero}"`));
+    }
+  });
+
   it('bus is session, system, none or a D-Bus address; a typo is a file:line error when the config is read', () => {
     for (const bus of ['session', 'system', 'none', 'unix:path=/run/user/1000/bus', 'unix:path=/tmp/a;tcp:host=127.0.0.1,port=4000']) {
       expect(parseConfig(`[daemon]\nbus = ${bus}`).bus).toBe(bus);
