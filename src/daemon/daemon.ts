@@ -222,11 +222,11 @@ export class Daemon implements DaemonControl {
     return this.addWatchEntry(target, 'dbus', opts);
   }
 
-  async removeWatch(id: string): Promise<void> {
+  async removeWatch(id: string, why?: string): Promise<void> {
     const entry = this.entries.get(id);
     if (!entry) throw new NotFoundError(`no watch ${id}`);
     this.entries.delete(id);
-    await entry.stop();
+    await entry.stop(why);
     await this.pool.release(entry.share);
   }
 
@@ -264,21 +264,34 @@ export class Daemon implements DaemonControl {
       this.opts.log(`reload failed, keeping the running config: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
       return;
     }
+    const before = this.config;
     this.config = next;
     const wanted = new Map(next.watches.map((w) => [w.name, w]));
+    const said: string[] = [];
     for (const [name, { spec, id }] of [...this.configWatches]) {
       const w = wanted.get(name);
       const running = this.entries.get(id);
-      if (running && w && JSON.stringify(w, regexText) === JSON.stringify(spec, regexText)) {
+      if (running && w && watchInputs(w, next) === watchInputs(spec, before)) {
         await running.retryView();
         continue;
       }
       this.configWatches.delete(name);
-      if (this.entries.has(id)) await this.removeWatch(id);
+      if (!running) continue;
+      await this.removeWatch(id, w ? 'its settings changed; started again as a new watch' : 'watch removed');
+      if (!w) said.push(`${name} (${id}) removed`);
+      else {
+        await this.addConfigWatch(w);
+        said.push(`${name} restarted with its new settings (${id} is now ${this.configWatches.get(name)?.id ?? 'not running'})`);
+      }
     }
-    for (const [name, w] of wanted) if (!this.configWatches.has(name)) await this.addConfigWatch(w);
+    for (const [name, w] of wanted) {
+      if (this.configWatches.has(name)) continue;
+      await this.addConfigWatch(w);
+      said.push(`${name} added${this.configWatches.has(name) ? ` (${this.configWatches.get(name)!.id})` : ''}`);
+    }
     const ignored = this.opts.reloaded?.(next);
-    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} ${this.entries.size === 1 ? 'watch' : 'watches'}${ignored ? `; ${ignored}` : ''}`);
+    if (ignored) said.push(ignored);
+    this.opts.log(`reloaded ${path.basename(this.opts.configFile)}: ${this.entries.size} ${this.entries.size === 1 ? 'watch' : 'watches'}${said.map((part) => `; ${part}`).join('')}`);
   }
 
   /** SIGTERM: cancel requests, close handles, log off, flush the sinks. */
@@ -315,7 +328,17 @@ export class NotFoundError extends Error {
 }
 
 function regexText(_key: string, value: unknown): unknown {
-  return value instanceof RegExp ? value.source : value;
+  return value instanceof RegExp ? value.source : value instanceof Map ? [...value] : value;
+}
+
+/**
+ * What a config watch is made from: its section, and the [daemon] and [credentials] keys it falls
+ * back to. A reload restarts a watch when any of them changed (a new password file in [daemon],
+ * say), not only its own section.
+ */
+function watchInputs(w: WatchConfig, c: DaemonConfig): string {
+  const { credentialsFile, guest, pollIntervalSeconds, safetyNetSeconds, kerberos, krb5Ccache, credentials } = c;
+  return JSON.stringify({ w, credentialsFile, guest, pollIntervalSeconds, safetyNetSeconds, kerberos, krb5Ccache, credentials }, regexText);
 }
 
 /** The safety net's base interval for a watch spec, when the config sets one (0: off). */

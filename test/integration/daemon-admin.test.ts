@@ -102,6 +102,32 @@ describe('daemon run by an administrator', () => {
     expect(d.stderr).toContain(`journal ${journal}: was renamed (rotated by another program?); writing to a new one at its path`);
   }, 60_000);
 
+  it('a reload restarts a watch whose [daemon] credentials changed (a password changed), and says what it added, removed and restarted', async () => {
+    for (const f of ['creds-a', 'creds-b']) mkdirSync(join(samba.sharePath, f));
+    const wrong = join(dir, 'wrong-cred');
+    writeFileSync(wrong, `username=${samba.user}\npassword=not-${samba.password}\ndomain=${samba.domain}\n`, { mode: 0o600 });
+    const configFile = join(dir, 'creds.conf');
+    const withCredentials = (file: string, folder: string) => config(folder, 'off').replace(`credentials = ${cred}`, `credentials = ${file}`);
+    writeFileSync(configFile, withCredentials(wrong, 'creds-a'));
+    const d = runCli(['daemon', '--config', configFile, '--mountinfo', '/dev/null']);
+    try {
+      await d.waitLine(/^w1 .*: stopped: cannot watch: logon failed: wrong user name or password \(STATUS_LOGON_FAILURE\)$/, 20_000, 'stderr');
+      // The admin puts the new password in place and reloads; the watch's own section is unchanged.
+      writeFileSync(configFile, withCredentials(cred, 'creds-a'));
+      d.child.kill('SIGHUP');
+      expect(await d.waitLine(/^reloaded creds\.conf/, 10_000, 'stderr')).toBe('reloaded creds.conf: 1 watch; inbox restarted with its new settings (w1 is now w2)');
+      await d.waitLine(/^w2 .*\/data\/creds-a: watching$/, 20_000, 'stderr');
+      writeFileSync(configFile, `${withCredentials(cred, 'creds-a').replace('[watch inbox]', '[watch other]').replace('creds-a', 'creds-b')}\n`);
+      d.child.kill('SIGHUP');
+      await until(() => d.stderr.filter((l) => l.startsWith('reloaded creds.conf')).length === 2, 'the second reload');
+      expect(d.stderr.filter((l) => l.startsWith('reloaded creds.conf'))[1]).toBe('reloaded creds.conf: 1 watch; inbox (w2) removed; other added (w3)');
+      await d.waitLine(/^w3 .*\/data\/creds-b: watching$/, 20_000, 'stderr');
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+    }
+    expect(d.stderr).toContain(`w2 //${samba.host}:${samba.port}/data/creds-a: stopped: watch removed`);
+  }, 60_000);
+
   it('a reload applies journal-max-size and journal-keep, and says which [daemon] keys need a restart', async () => {
     const folder = 'reload-journal';
     mkdirSync(join(samba.sharePath, folder));
