@@ -113,11 +113,12 @@ export class Daemon implements DaemonControl {
     this.mounts = parseMountinfo(text);
     if (this.stopping) return;
     for (const entry of this.entries.values()) await entry.mountsChanged().catch((err: Error) => this.opts.log(`${entry.id}: view: ${err.message}`));
-    if (!this.config.watchMounts) return;
-    const mounted = new Set(this.mounts.map((m) => m.mountPoint));
+    // Without watch-mounts (a reload may have turned it off), no mount keeps a watch of its own.
+    const mounted = new Set(this.config.watchMounts ? this.mounts.map((m) => m.mountPoint) : []);
     for (const entry of [...this.entries.values()]) {
       if (entry.spec.origin === 'mount' && !mounted.has(entry.spec.target)) await this.removeWatch(entry.id).catch(() => undefined);
     }
+    if (!this.config.watchMounts) return;
     for (const m of this.mounts) {
       if (this.findByTarget(m.mountPoint, 'mount')) continue;
       await this.addWatchEntry(m.mountPoint, 'mount', { recursive: false }).catch((err: Error) => {
@@ -288,6 +289,11 @@ export class Daemon implements DaemonControl {
       if (this.configWatches.has(name)) continue;
       await this.addConfigWatch(w);
       said.push(`${name} added${this.configWatches.has(name) ? ` (${this.configWatches.get(name)!.id})` : ''}`);
+    }
+    if (next.watchMounts !== before.watchMounts) {
+      // Applied now, not at the next change of the mounts.
+      this.mountText = '';
+      await this.refreshMounts();
     }
     const ignored = this.opts.reloaded?.(next);
     if (ignored) said.push(ignored);

@@ -128,6 +128,30 @@ describe('daemon run by an administrator', () => {
     expect(d.stderr).toContain(`w2 //${samba.host}:${samba.port}/data/creds-a: stopped: watch removed`);
   }, 60_000);
 
+  it('a reload that turns watch-mounts on watches the mounted shares at once, and off stops those watches', async () => {
+    const mountPoint = join(dir, 'mnt', 'data');
+    const mountinfo = join(dir, 'mountinfo');
+    writeFileSync(mountinfo, `99 22 0:55 / ${mountPoint} rw,relatime - cifs //${samba.host}/data rw,vers=3.1.1,addr=${samba.host},port=${samba.port},username=${samba.user}\n`);
+    mkdirSync(join(samba.sharePath, 'mounts-only'));
+    const configFile = join(dir, 'mounts.conf');
+    const text = (on: string) => config('mounts-only', 'off', `watch-mounts = ${on}\n`);
+    writeFileSync(configFile, text('no'));
+    const d = runCli(['daemon', '--config', configFile, '--mountinfo', mountinfo]);
+    try {
+      await d.waitLine(/^w1 .*: watching$/, 20_000, 'stderr');
+      writeFileSync(configFile, text('yes'));
+      d.child.kill('SIGHUP');
+      await d.waitLine(/^w2 \/\/127\.0\.0\.1:\d+\/data: watching$/, 20_000, 'stderr');
+      writeFileSync(configFile, text('no'));
+      d.child.kill('SIGHUP');
+      await d.waitLine(/^w2 .*: stopped: watch removed$/, 20_000, 'stderr');
+      await until(() => d.stderr.filter((l) => l.startsWith('reloaded mounts.conf')).length === 2, 'the second reload');
+      expect(d.stderr.filter((l) => l.startsWith('reloaded mounts.conf'))).toEqual(['reloaded mounts.conf: 2 watches', 'reloaded mounts.conf: 1 watch']);
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+    }
+  }, 60_000);
+
   it('a reload applies journal-max-size and journal-keep, and says which [daemon] keys need a restart', async () => {
     const folder = 'reload-journal';
     mkdirSync(join(samba.sharePath, folder));
