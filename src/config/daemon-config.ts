@@ -19,6 +19,7 @@ import { applyMqttKey, type MqttConfig } from './mqtt-config.js';
 import { UsageError } from './errors.js';
 import { ipAddressOf, parseAuthority } from './target.js';
 import { isBusSpec } from './bus-spec.js';
+import { errnoWords } from '../platform/errno-words.js';
 
 /** A mistake in the config file: the user's to fix, said in one line (file:line: what). */
 export class ConfigError extends UsageError {
@@ -311,7 +312,7 @@ export async function loadConfig(file: string): Promise<DaemonConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new ConfigError(`cannot read config ${file}: ${errnoWords(err, 'file')}`);
   }
   return parseConfig(text, file);
 }

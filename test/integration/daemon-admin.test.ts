@@ -152,6 +152,34 @@ describe('daemon run by an administrator', () => {
     }
   }, 60_000);
 
+  it('a config that cannot be read or parsed: at start one line and exit 1, on reload one line and the watches go on', async () => {
+    const folder = 'bad-config';
+    mkdirSync(join(samba.sharePath, folder));
+    const configFile = join(dir, 'bad.conf');
+    mkdirSync(configFile);
+    const refused = runCli(['daemon', '--config', configFile, '--mountinfo', '/dev/null']);
+    expect((await refused.exit).code).toBe(1);
+    expect(refused.stderr.filter(Boolean)).toEqual([`smbnotify: cannot read config ${configFile}: is a folder`]);
+    rmSync(configFile, { recursive: true });
+    writeFileSync(configFile, config(folder, 'off'));
+    const d = await startDaemon(configFile);
+    try {
+      rmSync(configFile);
+      mkdirSync(configFile);
+      d.child.kill('SIGHUP');
+      expect(await d.waitLine(/^reload failed/, 10_000, 'stderr')).toBe(`reload failed, keeping the running config: cannot read config ${configFile}: is a folder`);
+      rmSync(configFile, { recursive: true });
+      writeFileSync(configFile, `${config(folder, 'off')}recursve = yes\n`);
+      d.child.kill('SIGHUP');
+      await until(() => d.stderr.filter((l) => l.startsWith('reload failed')).length === 2, 'the second reload');
+      expect(d.stderr.filter((l) => l.startsWith('reload failed'))[1]).toBe(`reload failed, keeping the running config: ${configFile}:9: unknown key "recursve" in [watch inbox]`);
+      writeFileSync(join(samba.sharePath, folder, 'still.txt'), 'x');
+      expect(d.stderr.filter((l) => l.startsWith('w1 '))).toEqual([`w1 //${samba.host}:${samba.port}/data/${folder}: watching`]);
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+    }
+  }, 60_000);
+
   it('a reload applies journal-max-size and journal-keep, and says which [daemon] keys need a restart', async () => {
     const folder = 'reload-journal';
     mkdirSync(join(samba.sharePath, folder));
