@@ -45,6 +45,14 @@ async function startDaemon(configFile: string): Promise<Running> {
   return d;
 }
 
+/** A folder on the share, and a daemon watching it from FOLDER.conf; started and watching. */
+async function daemonOn(folder: string, journal: string): Promise<{ d: Running; configFile: string }> {
+  mkdirSync(join(samba.sharePath, folder));
+  const configFile = join(dir, `${folder}.conf`);
+  writeFileSync(configFile, config(folder, journal));
+  return { d: await startDaemon(configFile), configFile };
+}
+
 async function stopDaemon(d: Running): Promise<number | null> {
   d.child.kill('SIGTERM');
   return (await d.exit).code;
@@ -53,10 +61,7 @@ async function stopDaemon(d: Running): Promise<number | null> {
 describe('daemon run by an administrator', () => {
   it('its log says each state once, through a server restart too ("watching", not "watching: watching //...")', async () => {
     const folder = 'log-words';
-    mkdirSync(join(samba.sharePath, folder));
-    const configFile = join(dir, 'log-words.conf');
-    writeFileSync(configFile, config(folder, 'off'));
-    const d = await startDaemon(configFile);
+    const { d } = await daemonOn(folder, 'off');
     const label = `//${samba.host}:${samba.port}/data/${folder}`;
     try {
       await samba.kill();
@@ -76,11 +81,8 @@ describe('daemon run by an administrator', () => {
 
   it("logrotate's rename then SIGHUP: a new journal at once, every later event in it, none lost or repeated", async () => {
     const folder = 'rotated';
-    mkdirSync(join(samba.sharePath, folder));
     const journal = join(dir, 'rotated', 'events.jsonl');
-    const configFile = join(dir, 'rotated.conf');
-    writeFileSync(configFile, config(folder, journal));
-    const d = await startDaemon(configFile);
+    const { d } = await daemonOn(folder, journal);
     try {
       writeFileSync(join(samba.sharePath, folder, 'before.txt'), 'x');
       await until(() => read(journal).some((l) => l.path === `${folder}/before.txt`), 'the event before the rotation in the journal');
@@ -181,12 +183,9 @@ describe('daemon run by an administrator', () => {
   }, 60_000);
 
   it('a reload applies journal-max-size and journal-keep, and says which [daemon] keys need a restart', async () => {
-    const folder = 'reload-journal';
-    mkdirSync(join(samba.sharePath, folder));
+    const folder = 'reload';
     const journal = join(dir, 'reload', 'events.jsonl');
-    const configFile = join(dir, 'reload.conf');
-    writeFileSync(configFile, config(folder, journal));
-    const d = await startDaemon(configFile);
+    const { d, configFile } = await daemonOn(folder, journal);
     try {
       writeFileSync(configFile, config(folder, journal, 'journal-max-size = 2K\njournal-keep = 1\njournal-group = root\nfollow-desktop = yes\n').replace('follow-desktop = no\n', ''));
       d.child.kill('SIGHUP');
