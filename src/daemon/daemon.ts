@@ -59,10 +59,14 @@ export class Daemon implements DaemonControl {
   /** Config watches by name, to tell what a reload added or removed. */
   private readonly configWatches = new Map<string, { spec: WatchConfig; id: string }>();
   journalPath: string | null = null;
+  /** The last reload, or start() until it is done (see reload). */
+  private reloads: Promise<void>;
+  private markStarted!: () => void;
   /** Mounts whose watch could not start, said once each. */
   private readonly reportedMounts = new Set<string>();
 
   constructor(private readonly opts: DaemonOptions) {
+    this.reloads = new Promise((resolve) => (this.markStarted = resolve));
     this.config = opts.config;
     this.pool = new SharePool(30_000, opts.timeoutMs ?? 15_000);
   }
@@ -84,17 +88,21 @@ export class Daemon implements DaemonControl {
   }
 
   async start(): Promise<void> {
-    await this.refreshMounts();
-    this.mountTimer = setInterval(() => void this.refreshMounts(), this.opts.mountPollMs ?? 2000);
-    for (const w of this.config.watches) await this.addConfigWatch(w);
-    for (const target of this.opts.watches) {
-      try {
-        await this.addWatchEntry(target, 'command-line', { recursive: this.opts.recursiveWatches === true });
-      } catch (err) {
-        // A malformed target or unusable credentials on the command line: the user must fix it.
-        if (err instanceof UsageError) throw err;
-        this.opts.log(`--watch ${target}: ${(err as Error).message}`);
+    try {
+      await this.refreshMounts();
+      this.mountTimer = setInterval(() => void this.refreshMounts(), this.opts.mountPollMs ?? 2000);
+      for (const w of this.config.watches) await this.addConfigWatch(w);
+      for (const target of this.opts.watches) {
+        try {
+          await this.addWatchEntry(target, 'command-line', { recursive: this.opts.recursiveWatches === true });
+        } catch (err) {
+          // A malformed target or unusable credentials on the command line: the user must fix it.
+          if (err instanceof UsageError) throw err;
+          this.opts.log(`--watch ${target}: ${(err as Error).message}`);
+        }
       }
+    } finally {
+      this.markStarted();
     }
   }
 
@@ -253,7 +261,18 @@ export class Daemon implements DaemonControl {
    * SIGHUP: re-read the config file; add the new watches, remove the dropped ones, keep the rest.
    * The running config watches then are the file's: one removed over D-Bus starts again.
    */
-  async reload(): Promise<void> {
+  /**
+   * Reloads run one at a time, and only once start() has made the config's watches: a SIGHUP
+   * while the daemon starts (or while it reloads) would otherwise start every watch twice.
+   */
+  reload(): Promise<void> {
+    const run = this.reloads.then(() => this.reloadNow());
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<void> {
+    if (this.stopping) return;
     if (!this.opts.configFile) {
       this.opts.log('reload: no config file to re-read');
       return;
@@ -304,6 +323,7 @@ export class Daemon implements DaemonControl {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.markStarted(); // a reload still waiting for start() ends at once
     if (this.mountTimer) clearInterval(this.mountTimer);
     const entries = [...this.entries.values()];
     this.entries.clear();

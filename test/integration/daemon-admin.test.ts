@@ -1,11 +1,13 @@
 // The daemon as an administrator runs it for weeks: a config file with several watches, the
 // journal read by scripts (`tail -F`), rotated by logrotate, and the config edited and reloaded
 // with SIGHUP. A real smbd, the built CLI as a separate process, the journal file as it is on disk.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
+import { startDbus } from '../support/dbus.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { until } from '../support/until.js';
 
@@ -179,6 +181,37 @@ describe('daemon run by an administrator', () => {
       expect(d.stderr.filter((l) => l.startsWith('w1 '))).toEqual([`w1 //${samba.host}:${samba.port}/data/${folder}: watching`]);
     } finally {
       expect(await stopDaemon(d)).toBe(0);
+    }
+  }, 60_000);
+
+  it('a SIGHUP while the daemon starts (its bus not answering yet) waits for the start: every watch once', async () => {
+    for (const f of ['early-a', 'early-b']) mkdirSync(join(samba.sharePath, f));
+    const configFile = join(dir, 'early.conf');
+    writeFileSync(configFile, `${config('early-a', 'off')}\n[watch second]\ntarget = smb://${samba.host}:${samba.port}/data/early-b\n`);
+    const bus = await startDbus();
+    const busPid = Number(execFileSync('pgrep', ['-f', '--', `--address=unix:path=${bus.dir}/bus`], { encoding: 'utf8' }).trim().split('\n')[0]);
+    process.kill(busPid, 'SIGSTOP');
+    let d: Running | undefined;
+    try {
+      d = runCli(['daemon', '--config', configFile, '--mountinfo', '/dev/null', '--bus', bus.address]);
+      const pid = d.child.pid!;
+      // Its SIGHUP handler is in place (SigCgt, bit 0): the daemon now waits for the stopped bus.
+      const catchesHup = () => (BigInt(`0x${/^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!}`) & 1n) === 1n;
+      await until(catchesHup, 'the daemon catching SIGHUP');
+      d.child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      process.kill(busPid, 'SIGCONT');
+    }
+    try {
+      expect(await d.waitLine(/daemon running/, 20_000, 'stderr')).toMatch(/daemon running: 2 watches/);
+      expect(await d.waitLine(/^reloaded early\.conf/, 20_000, 'stderr')).toBe('reloaded early.conf: 2 watches');
+      await d.waitLine(/^w2 .*: watching$/, 20_000, 'stderr');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(d.stderr.filter((l) => /^w\d+ .*: watching$/.test(l)).map((l) => l.split(' ')[0]).sort()).toEqual(['w1', 'w2']);
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+      await bus.stop();
     }
   }, 60_000);
 
