@@ -223,7 +223,7 @@ describe('daemon run by an administrator', () => {
       writeFileSync(configFile, config(folder, journal, 'journal-max-size = 2K\njournal-keep = 1\njournal-group = root\nfollow-desktop = yes\n').replace('follow-desktop = no\n', ''));
       d.child.kill('SIGHUP');
       expect(await d.waitLine(/^reloaded reload\.conf/, 10_000, 'stderr')).toBe(
-        'reloaded reload.conf: 1 watch; journal-group, follow-desktop changed in [daemon]: read at start only, restart the daemon to apply them (it keeps the values it started with)',
+        'reloaded reload.conf: 1 watch; journal-group, follow-desktop changed in [daemon]: they are read at start only; restart the daemon to apply them',
       );
       for (let i = 0; i < 20; i++) writeFileSync(join(samba.sharePath, folder, `f${i}.txt`), 'x');
       await until(() => readdirSync(join(dir, 'reload')).includes('events.jsonl.1'), 'a rotation at the new journal-max-size');

@@ -112,7 +112,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
       journal?.setLimits(next.journalMaxBytes, next.journalKeep);
       const said: string[] = [];
       const keys = startOnlyKeys(next).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(fileStartOnly.get(key))).map(([key]) => key);
-      if (keys.length > 0) said.push(`${keys.join(', ')} changed in [daemon]: read at start only, restart the daemon to apply ${keys.length === 1 ? 'it' : 'them'} (it keeps the ${keys.length === 1 ? 'value' : 'values'} it started with)`);
+      if (keys.length > 0) said.push(`${keys.join(', ')} changed in [daemon]: ${keys.length === 1 ? 'it is' : 'they are'} read at start only; restart the daemon to apply ${keys.length === 1 ? 'it' : 'them'}`);
       if (JSON.stringify(next.mqtt ?? null) !== fileMqtt) said.push('[mqtt] changed: it is read at start only, restart the daemon to apply it (it still publishes with the settings it started with)');
       return said.length > 0 ? said.join('; ') : null;
     },
