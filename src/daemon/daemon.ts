@@ -57,7 +57,7 @@ export class Daemon implements DaemonControl {
   private readonly startedAt = new Date().toISOString();
   private stopping = false;
   /** Config watches by name, to tell what a reload added or removed. */
-  private readonly configWatches = new Map<string, { spec: WatchConfig; id: string }>();
+  private readonly configWatches = new Map<string, { id: string; inputs: string }>();
   journalPath: string | null = null;
   /** The last reload, or start() until it is done (see reload). */
   private reloads: Promise<void>;
@@ -139,18 +139,20 @@ export class Daemon implements DaemonControl {
 
   private async addConfigWatch(w: WatchConfig): Promise<void> {
     try {
-      const id = await this.addWatchEntry(w.target, 'config', {
-        recursive: w.recursive,
-        ...(w.credentialsFile ? { credentialsFile: w.credentialsFile } : {}),
-        guest: w.guest,
-        ...(w.pollIntervalSeconds ? { pollIntervalSeconds: w.pollIntervalSeconds } : {}),
-        ...(w.kerberos ? { kerberos: w.kerberos } : {}),
-        ...(w.krb5Ccache ? { krb5Ccache: w.krb5Ccache } : {}),
-        ...(w.ipAddress ? { ipAddress: w.ipAddress } : {}),
-      }, w);
-      this.configWatches.set(w.name, { spec: w, id });
+      const id = await this.addWatchEntry(w.target, 'config', configWatchOptions(w), w);
+      this.configWatches.set(w.name, { id, inputs: watchInputs(w, this.config) });
     } catch (err) {
       this.opts.log(`[watch ${w.name}]: ${(err as Error).message}`);
+    }
+  }
+
+  /** Why a config watch cannot be made as the config now says (its target, its credentials file), or null. */
+  private async refusal(w: WatchConfig): Promise<string | null> {
+    try {
+      await resolveTarget(w.target, configWatchOptions(w), 'config', this.resolver);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
     }
   }
 
@@ -288,11 +290,19 @@ export class Daemon implements DaemonControl {
     this.config = next;
     const wanted = new Map(next.watches.map((w) => [w.name, w]));
     const said: string[] = [];
-    for (const [name, { spec, id }] of [...this.configWatches]) {
+    const restarted = new Set<string>();
+    for (const [name, { id, inputs }] of [...this.configWatches]) {
       const w = wanted.get(name);
       const running = this.entries.get(id);
-      if (running && w && watchInputs(w, next) === watchInputs(spec, before)) {
+      if (running && w && watchInputs(w, next) === inputs) {
         await running.retryView();
+        continue;
+      }
+      // A changed watch whose new settings cannot work (a credentials file that is not there)
+      // keeps running as it was: a reload never loses a watch to a typo.
+      const refused = running && w ? await this.refusal(w) : null;
+      if (refused !== null) {
+        said.push(`${name} (${id}) kept as it was: ${refused}`);
         continue;
       }
       this.configWatches.delete(name);
@@ -301,13 +311,16 @@ export class Daemon implements DaemonControl {
       if (!w) said.push(`${name} (${id}) removed`);
       else {
         await this.addConfigWatch(w);
-        said.push(`${name} restarted with its new settings (${id} is now ${this.configWatches.get(name)?.id ?? 'not running'})`);
+        restarted.add(name);
+        const now = this.configWatches.get(name)?.id;
+        said.push(`${name} restarted with its new settings (${now ? `${id} is now ${now}` : `${id} stopped; it could not start again, see above`})`);
       }
     }
     for (const [name, w] of wanted) {
-      if (this.configWatches.has(name)) continue;
+      if (this.configWatches.has(name) || restarted.has(name)) continue;
       await this.addConfigWatch(w);
-      said.push(`${name} added${this.configWatches.has(name) ? ` (${this.configWatches.get(name)!.id})` : ''}`);
+      const now = this.configWatches.get(name)?.id;
+      said.push(now ? `${name} added (${now})` : `${name} could not start, see above`);
     }
     if (next.watchMounts !== before.watchMounts) {
       // Applied now, not at the next change of the mounts.
@@ -362,6 +375,18 @@ function regexText(_key: string, value: unknown): unknown {
  * back to. A reload restarts a watch when any of them changed (a new password file in [daemon],
  * say), not only its own section.
  */
+function configWatchOptions(w: WatchConfig): AddWatchOptions {
+  return {
+    recursive: w.recursive,
+    ...(w.credentialsFile ? { credentialsFile: w.credentialsFile } : {}),
+    guest: w.guest,
+    ...(w.pollIntervalSeconds ? { pollIntervalSeconds: w.pollIntervalSeconds } : {}),
+    ...(w.kerberos ? { kerberos: w.kerberos } : {}),
+    ...(w.krb5Ccache ? { krb5Ccache: w.krb5Ccache } : {}),
+    ...(w.ipAddress ? { ipAddress: w.ipAddress } : {}),
+  };
+}
+
 function watchInputs(w: WatchConfig, c: DaemonConfig): string {
   const { credentialsFile, guest, pollIntervalSeconds, safetyNetSeconds, kerberos, krb5Ccache, credentials } = c;
   return JSON.stringify({ w, credentialsFile, guest, pollIntervalSeconds, safetyNetSeconds, kerberos, krb5Ccache, credentials }, regexText);

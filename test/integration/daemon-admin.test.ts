@@ -106,7 +106,7 @@ describe('daemon run by an administrator', () => {
     expect(d.stderr).toContain(`journal ${journal}: was renamed (rotated by another program?); writing to a new one at its path`);
   }, 60_000);
 
-  it('a reload restarts a watch whose [daemon] credentials changed (a password changed), and says what it added, removed and restarted', async () => {
+  it('a reload restarts a watch whose [daemon] credentials changed (a password changed), keeps it when the new file cannot be read, and says what it added, removed, restarted and kept', async () => {
     for (const f of ['creds-a', 'creds-b']) mkdirSync(join(samba.sharePath, f));
     const wrong = join(dir, 'wrong-cred');
     writeFileSync(wrong, `username=${samba.user}\npassword=not-${samba.password}\ndomain=${samba.domain}\n`, { mode: 0o600 });
@@ -121,15 +121,21 @@ describe('daemon run by an administrator', () => {
       d.child.kill('SIGHUP');
       expect(await d.waitLine(/^reloaded creds\.conf/, 10_000, 'stderr')).toBe('reloaded creds.conf: 1 watch; inbox restarted with its new settings (w1 is now w2)');
       await d.waitLine(/^w2 .*\/data\/creds-a: watching$/, 20_000, 'stderr');
+      // A typo in the new path: the running watch stays as it was, and the reload says why.
+      writeFileSync(configFile, withCredentials(`${cred}-typo`, 'creds-a'));
+      d.child.kill('SIGHUP');
+      await until(() => d.stderr.filter((l) => l.startsWith('reloaded creds.conf')).length === 2, 'the reload with a typo');
+      expect(d.stderr.filter((l) => l.startsWith('reloaded creds.conf'))[1]).toBe(`reloaded creds.conf: 1 watch; inbox (w2) kept as it was: cannot read credentials file ${cred}-typo: no such file`);
       writeFileSync(configFile, `${withCredentials(cred, 'creds-a').replace('[watch inbox]', '[watch other]').replace('creds-a', 'creds-b')}\n`);
       d.child.kill('SIGHUP');
-      await until(() => d.stderr.filter((l) => l.startsWith('reloaded creds.conf')).length === 2, 'the second reload');
-      expect(d.stderr.filter((l) => l.startsWith('reloaded creds.conf'))[1]).toBe('reloaded creds.conf: 1 watch; inbox (w2) removed; other added (w3)');
+      await until(() => d.stderr.filter((l) => l.startsWith('reloaded creds.conf')).length === 3, 'the third reload');
+      expect(d.stderr.filter((l) => l.startsWith('reloaded creds.conf'))[2]).toBe('reloaded creds.conf: 1 watch; inbox (w2) removed; other added (w3)');
       await d.waitLine(/^w3 .*\/data\/creds-b: watching$/, 20_000, 'stderr');
     } finally {
       expect(await stopDaemon(d)).toBe(0);
     }
-    expect(d.stderr).toContain(`w2 //${samba.host}:${samba.port}/data/creds-a: stopped: watch removed`);
+    // w2 ran from its start until its section was removed, through the reload with the typo.
+    expect(d.stderr.filter((l) => l.startsWith('w2 '))).toEqual([`w2 //${samba.host}:${samba.port}/data/creds-a: watching`, `w2 //${samba.host}:${samba.port}/data/creds-a: stopped: watch removed`]);
   }, 60_000);
 
   it('a reload that turns watch-mounts on watches the mounted shares at once, and off stops those watches', async () => {
