@@ -11,6 +11,7 @@ import { resolveTarget, type TargetResolver } from './targets.js';
 import { SharePool } from './share-pool.js';
 import { leaveWithin } from '../smb/share-connection.js';
 import { WatchEntry } from './watch-entry.js';
+import { configWatchOptions, watchInputs } from './config-watches.js';
 import { localPathMapper, mountForLocalPath, mountShowing, parseMountinfo, type CifsMount } from '../config/mounts.js';
 import { describeSmbFailure } from '../smb/describe.js';
 import type { AddWatchOptions, DaemonControl, DaemonEvent, DaemonStatus, EventSink, WatchOrigin, WatchStatus } from '../sinks/types.js';
@@ -364,32 +365,6 @@ export class NotFoundError extends Error {
     super(message);
     this.name = 'NotFoundError';
   }
-}
-
-function regexText(_key: string, value: unknown): unknown {
-  return value instanceof RegExp ? value.source : value instanceof Map ? [...value] : value;
-}
-
-/**
- * What a config watch is made from: its section, and the [daemon] and [credentials] keys it falls
- * back to. A reload restarts a watch when any of them changed (a new password file in [daemon],
- * say), not only its own section.
- */
-function configWatchOptions(w: WatchConfig): AddWatchOptions {
-  return {
-    recursive: w.recursive,
-    ...(w.credentialsFile ? { credentialsFile: w.credentialsFile } : {}),
-    guest: w.guest,
-    ...(w.pollIntervalSeconds ? { pollIntervalSeconds: w.pollIntervalSeconds } : {}),
-    ...(w.kerberos ? { kerberos: w.kerberos } : {}),
-    ...(w.krb5Ccache ? { krb5Ccache: w.krb5Ccache } : {}),
-    ...(w.ipAddress ? { ipAddress: w.ipAddress } : {}),
-  };
-}
-
-function watchInputs(w: WatchConfig, c: DaemonConfig): string {
-  const { credentialsFile, guest, pollIntervalSeconds, safetyNetSeconds, kerberos, krb5Ccache, credentials } = c;
-  return JSON.stringify({ w, credentialsFile, guest, pollIntervalSeconds, safetyNetSeconds, kerberos, krb5Ccache, credentials }, regexText);
 }
 
 /** The safety net's base interval for a watch spec, when the config sets one (0: off). */
