@@ -261,12 +261,8 @@ export class Daemon implements DaemonControl {
   }
 
   /**
-   * SIGHUP: re-read the config file; add the new watches, remove the dropped ones, keep the rest.
-   * The running config watches then are the file's: one removed over D-Bus starts again.
-   */
-  /**
-   * Reloads run one at a time, and only once start() has made the config's watches: a SIGHUP
-   * while the daemon starts (or while it reloads) would otherwise start every watch twice.
+   * SIGHUP. Reloads run one at a time, and only once start() has made the config's watches: a
+   * SIGHUP while the daemon starts (or while it reloads) would otherwise start every watch twice.
    */
   reload(): Promise<void> {
     const run = this.reloads.then(() => this.reloadNow());
@@ -274,6 +270,11 @@ export class Daemon implements DaemonControl {
     return run;
   }
 
+  /**
+   * Re-read the config file; add the new watches, remove the dropped ones, restart the changed
+   * ones, keep the rest. The running config watches then are the file's: one removed over D-Bus
+   * starts again.
+   */
   private async reloadNow(): Promise<void> {
     if (this.stopping) return;
     if (!this.opts.configFile) {
