@@ -5,7 +5,7 @@
  * why in its status.
  */
 import { EventEmitter } from 'node:events';
-import type { ChangeKind, WatchEvent, WatchState } from '../watch/events.js';
+import { stateWords, type ChangeKind, type WatchEvent, type WatchState } from '../watch/events.js';
 import type { ShareConnection } from '../smb/share-connection.js';
 import { isDfsLink, isMissing, isPermanent } from '../smb/status.js';
 import { RepeatedFailure } from '../watch/repeated-failure.js';
@@ -198,15 +198,4 @@ export class WatchEntry extends EventEmitter<{ event: [DaemonEvent] }> {
     await this.view?.stop();
     await this.watcher.stop();
   }
-}
-
-/**
- * A state change for the log, saying the state once: the message of a STATE event often names it
- * already (`watching //server/share/folder`, `connection lost (...); reconnecting`), which
- * `state: message` would say twice ("watching: watching //server/share/folder").
- */
-function stateWords(state: WatchState, message: string, label: string): string {
-  if (message === '' || message === `${state} ${label}`) return state;
-  if (message.startsWith(`${state} `) || message.endsWith(`; ${state}`)) return message;
-  return `${state}: ${message}`;
 }

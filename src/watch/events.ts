@@ -14,6 +14,18 @@ export type EventSource = 'notify' | 'poll' | 'rescan';
 /** What a watch is doing; `STATE` events announce each transition. */
 export type WatchState = 'connecting' | 'watching' | 'polling' | 'reconnecting' | 'stopped';
 
+/**
+ * A state change for a log line, saying the state once: the message of a STATE event often names
+ * it already (`watching //server/share/folder`, `connection lost (...); reconnecting`), which
+ * `state: message` would say twice ("watching: watching //server/share/folder"). `label` is the
+ * watch's own (`//server/share/folder`): a message that only names it says nothing more.
+ */
+export function stateWords(state: WatchState, message: string, label?: string): string {
+  if (message === '' || (label !== undefined && message === `${state} ${label}`)) return state;
+  if (message.startsWith(`${state} `) || message.endsWith(`; ${state}`)) return message;
+  return `${state}: ${message}`;
+}
+
 export interface WatchEvent {
   /** Increases by one per event of a watcher (STATE events included). */
   seq: number;

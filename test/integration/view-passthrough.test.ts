@@ -133,6 +133,8 @@ describe('without the optional addon (a plain npm install, no compiler)', () => 
           `smbnotify: view of ${url}/no-addon at ${view.mountPoint} (backing ${dir}); file data goes through smbnotify and large folders ` +
             `list slower: FUSE passthrough and fast listings need the optional addon (apt-get install build-essential python3, then npm run build:view in ${pkg}); Ctrl-C unmounts`,
         );
+        // The state is said once (it was 'view: watching: watching //...').
+        expect(view.stderr).toContain(`smbnotify: view: watching ${url.slice('smb:'.length)}/no-addon`);
         const listing = (d: string) => spawnSync('ls', ['-ln', '--time-style=+%s', d], { encoding: 'utf8' }).stdout.split('\n').slice(1).map((l) => l.replace(/^(\S+\s+)\d+/, '$1'));
         expect(listing(view.mountPoint)).toEqual(listing(dir));
         expect(fs.readFileSync(join(view.mountPoint, 'file-299.txt'), 'utf8')).toBe('content 299\n'.repeat(299));

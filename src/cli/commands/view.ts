@@ -13,6 +13,7 @@ import type { WatchCliConnection } from '../watch-targets.js';
 import type { ShareConnection } from '../../smb/share-connection.js';
 import { ExitStatus, stopSignals } from '../stop.js';
 import type { CommandIO } from './info.js';
+import { stateWords } from '../../watch/events.js';
 
 export interface ViewOptions extends WatchCliConnection {
   backing?: string;
@@ -87,7 +88,7 @@ export async function runView(targetText: string, mountPoint: string, opts: View
       ...(opts.pollInterval ? { pollIntervalMs: opts.pollInterval * 1000 } : {}),
     });
     watcher.on('event', (e) => {
-      if (e.event === 'STATE' && !opts.quiet) io.err(`smbnotify: view: ${e.state}${e.message ? `: ${e.message}` : ''}`);
+      if (e.event === 'STATE' && e.state && !opts.quiet) io.err(`smbnotify: view: ${stateWords(e.state, e.message ?? '')}`);
       if (opts.replay !== false) v.handle(e);
     });
     try {
