@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT, tryLoadUsocket } from '../../src/platform/usocket.js';
+import { installCommand, PACKAGE_ROOT, tryLoadUsocket } from '../../src/platform/usocket.js';
 import { runCli } from '../support/cli.js';
 import { startDbus, type DbusBus } from '../support/dbus.js';
 
@@ -28,7 +28,7 @@ describe('bus addresses', () => {
       expect(run.stderr).toEqual([`smbnotify: the smbnotify daemon is not running on the bus ${plain}`]);
     } else {
       expect(run.stderr).toEqual([
-        `smbnotify: the abstract-socket bus address ${plain} needs the optional package usocket, which is not installed: run \`npm install --no-save usocket\` in ${PACKAGE_ROOT} (it compiles C++: needs python3, make and g++); or use a unix:path= address`,
+        `smbnotify: the abstract-socket bus address ${plain} needs the optional package usocket, which is not installed: run \`${installCommand('usocket')}\` in ${PACKAGE_ROOT} (it compiles C++: needs python3, make and g++); or use a unix:path= address`,
       ]);
     }
     expect(code).toBe(1);

@@ -105,7 +105,7 @@ it('as an ordinary user without usocket: says exactly what is missing', async ()
   expect(projectHasUsocket(), 'this test needs usocket absent from the project\'s node_modules').toBe(false);
   const [mnt, back] = folders();
   const r = await asNobody(VIEW_SCRIPT(false), [mnt, back]);
-  expect(String(r['error'])).toMatch(/needs the optional package usocket, which is not installed: run `npm install --no-save usocket`/);
+  expect(String(r['error'])).toMatch(/needs the optional package usocket, which is not installed: run `(npm_config_nodedir=\S+ )?npm install --no-save --omit=dev usocket`/);
 });
 
 it('as an ordinary user: mounts through fusermount3, replays, unmounts, and SIGKILL leaves no mount', async () => {
