@@ -1,13 +1,17 @@
 // Item: a plain `npm install` needs no compiler. Nothing native is a dependency; usocket is
 // loaded lazily by the features that want it, with a message saying how to get it.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadUsocket, OptionalModuleMissing, PACKAGE_ROOT, tryLoadUsocket } from '../../src/platform/usocket.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+// node-gyp is pointed at this Node's headers where they are installed (it would download them).
+const NODE_PREFIX = join(process.execPath, '..', '..');
+const NODEDIR = existsSync(join(NODE_PREFIX, 'include', 'node', 'node_api.h')) ? `npm_config_nodedir=${NODE_PREFIX} ` : '';
 
 describe('install', () => {
   it('package.json lists no package that compiles at install time', () => {
@@ -46,8 +50,33 @@ describe('install', () => {
       expect(tryLoadUsocket()).toBeNull();
       expect(() => loadUsocket('receiving the FUSE descriptor from fusermount3')).toThrow(OptionalModuleMissing);
       expect(() => loadUsocket('receiving the FUSE descriptor from fusermount3')).toThrow(
-        `receiving the FUSE descriptor from fusermount3 needs the optional package usocket, which is not installed: run \`npm install --no-save usocket\` in ${ROOT} (it compiles C++: needs python3, make and g++)`,
+        `receiving the FUSE descriptor from fusermount3 needs the optional package usocket, which is not installed: run \`${NODEDIR}npm install --no-save --omit=dev usocket\` in ${ROOT} (it compiles C++: needs python3, make and g++)`,
       );
+    }
+  });
+});
+
+describe('building the addons on a machine without a C compiler', () => {
+  it('both build scripts say the compiler is missing and what to install (krb5-config needs one too)', () => {
+    // Every program of PATH but the compiler and make, as on a machine without build-essential.
+    const bin = mkdtempSync(join(tmpdir(), 'smbnotify-nocc-'));
+    try {
+      for (const folder of (process.env['PATH'] ?? '/usr/bin:/bin').split(delimiter)) {
+        if (!existsSync(folder)) continue;
+        for (const name of readdirSync(folder)) {
+          if (/^(cc|c\+\+|gcc.*|g\+\+.*|make|.*-linux-gnu-.*)$/.test(name) || existsSync(join(bin, name))) continue;
+          symlinkSync(join(folder, name), join(bin, name));
+        }
+      }
+      const build = (script: string) => spawnSync('bash', [join(ROOT, 'src', 'native', script, 'build.sh')], { env: { PATH: bin, HOME: tmpdir() }, encoding: 'utf8' });
+      const kerberos = build('gssapi');
+      expect(kerberos.stderr).toBe('build:kerberos: no C compiler: apt-get install build-essential libkrb5-dev python3, then npm run build:kerberos\n');
+      expect(kerberos.status).toBe(1);
+      const view = build('view');
+      expect(view.stderr).toBe('build:view: no C compiler: apt-get install build-essential python3, then npm run build:view\n');
+      expect(view.status).toBe(1);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
     }
   });
 });
