@@ -34,6 +34,11 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Errors of the connection after it was established (the bus went away, ...). */
   onError?: (err: Error) => void;
+  /**
+   * The connection is closed (its dbus-daemon stopped: the session ended; or disconnect()).
+   * dbus-next says so only by an error at the next message sent, if one ever is.
+   */
+  onClose?: () => void;
 }
 
 const SYSTEM_BUS_DEFAULT = 'unix:path=/run/dbus/system_bus_socket';
@@ -185,5 +190,9 @@ export async function connectBus(spec: 'session' | 'system' | string, opts: Conn
       else opts.onError?.(err instanceof Error ? err : new Error(String(err)));
     });
   });
+  // The socket of dbus-next 0.10's connection: 'close' comes however it ended (a reset, when the
+  // bus was killed with messages unread, gives no 'end').
+  const socket = (bus as unknown as { _connection?: { stream?: { once?(event: 'close', cb: () => void): unknown } } })._connection?.stream;
+  if (opts.onClose && typeof socket?.once === 'function') socket.once('close', opts.onClose);
   return bus;
 }

@@ -253,6 +253,18 @@ describe('following Nautilus (org.freedesktop.FileManager1.OpenLocations)', () =
   });
 });
 
+describe('the bus going away', () => {
+  it('stops the daemon with status 1 and a line saying why, instead of running on without D-Bus', { timeout: 60_000 }, async () => {
+    const bus = await startDbus();
+    const daemon = await startDaemon(bus, ['--journal', 'off', '--watch', `smb://${samba.host}:${samba.port}/data`]);
+    await bus.stop(); // the session ends: its dbus-daemon stops
+    const { code } = await Promise.race([daemon.exit, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the daemon still runs 20 s after its bus stopped: ${daemon.stderr.join(' | ')}`)), 20_000))]);
+    expect(daemon.stderr).toContain(`the D-Bus bus ${bus.address.replace(/,guid=[0-9a-f]*/, '')} closed the connection (its dbus-daemon stopped): stopping`);
+    expect(daemon.stderr).toContain('stopping: cancelling requests, closing handles');
+    expect(code).toBe(1);
+  });
+});
+
 describe('watch-mounts', () => {
   it('watches every mounted share it has credentials for, and stops when the mount goes', async () => {
     const bus = await startDbus();

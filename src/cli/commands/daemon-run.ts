@@ -134,9 +134,21 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   };
   process.on('SIGHUP', onHup);
   let status = 0;
+  // A bus that goes away takes the D-Bus signals with it: stop (status 1) rather than run on
+  // without them; a service's Restart=on-failure starts it again.
+  let busClosed!: (status: number) => void;
+  const busGone = new Promise<number>((resolve) => (busClosed = resolve));
+  let stopping = false;
   try {
     if (config.bus !== 'none') {
-      bus = await stops.race(connectBus(config.bus));
+      const which = config.bus;
+      bus = await stops.race(connectBus(which, {
+        onClose: () => {
+          if (stopping) return; // our own disconnect
+          log(`the D-Bus ${which === 'session' || which === 'system' ? `${which} bus` : `bus ${which.replace(/,guid=[0-9a-f]*/, '')}`} closed the connection (its dbus-daemon stopped): stopping`);
+          busClosed(1);
+        },
+      }));
       daemon.addSink(await stops.race(DbusApi.start(bus, daemon)));
       // KDirNotify is for the desktop session: no desktop listens on the system bus.
       if (config.bus !== 'system') daemon.addSink(new KDirNotifySink(bus));
@@ -165,12 +177,13 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     }
     const n = daemon.listWatches().length;
     log(`smbnotify ${version} daemon running: ${n} ${n === 1 ? 'watch' : 'watches'}${bus ? `, D-Bus ${config.bus}` : ''}${daemon.journalPath ? `, journal ${daemon.journalPath}` : ''}${mqtt ? `, MQTT ${mqtt.url} under ${mqtt.prefix}/` : ''}`);
-    status = await stops.stopped;
+    status = await Promise.race([stops.stopped, busGone]);
     log('stopping: cancelling requests, closing handles');
   } catch (err) {
     if (!(err instanceof ExitStatus)) throw err;
     status = err.status;
   } finally {
+    stopping = true;
     stops.dispose();
     process.off('SIGHUP', onHup);
     await follower?.stop();
