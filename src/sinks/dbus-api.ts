@@ -172,6 +172,8 @@ function statusDict(s: DaemonStatus): Record<string, Variant> {
 class WatcherInterface extends dbus.interface.Interface {
   /** The sender of the AddWatch call being dispatched (dbus-next does not hand it to methods). */
   currentSender: string | undefined;
+  /** Calls are answered once this settles: the daemon has started its watches (answerAfter). */
+  started: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly control: DaemonControl,
@@ -184,6 +186,7 @@ class WatcherInterface extends dbus.interface.Interface {
     // Taken synchronously: the method handler set it just before dbus-next called us.
     const sender = this.currentSender;
     this.currentSender = undefined;
+    await this.started;
     if (target.trim() === '') throw invalid('the target is empty');
     try {
       const opts = parseAddWatchOptions(options);
@@ -199,6 +202,7 @@ class WatcherInterface extends dbus.interface.Interface {
   }
 
   async RemoveWatch(id: string): Promise<void> {
+    await this.started;
     try {
       await this.control.removeWatch(id);
     } catch (err) {
@@ -206,7 +210,8 @@ class WatcherInterface extends dbus.interface.Interface {
     }
   }
 
-  ListWatches(): Record<string, Variant>[] {
+  async ListWatches(): Promise<Record<string, Variant>[]> {
+    await this.started;
     try {
       return this.control.listWatches().map(watchDict);
     } catch (err) {
@@ -214,7 +219,8 @@ class WatcherInterface extends dbus.interface.Interface {
     }
   }
 
-  GetStatus(): Record<string, Variant> {
+  async GetStatus(): Promise<Record<string, Variant>> {
+    await this.started;
     try {
       return statusDict(this.control.status());
     } catch (err) {
@@ -402,6 +408,15 @@ export class DbusApi implements EventSink {
       throw new BusNameTaken(ALREADY_OWNED);
     }
     return new DbusApi(bus, iface, noteSender);
+  }
+
+  /**
+   * The name is taken before the daemon starts its watches (a second daemon is refused before it
+   * connects anywhere), but a call that came meanwhile, such as the one that started the daemon
+   * by D-Bus activation (`smbnotify status`), would see none of them: calls wait for `started`.
+   */
+  answerAfter(started: Promise<unknown>): void {
+    this.iface.started = started.then(() => undefined, () => undefined);
   }
 
   publish(e: DaemonEvent): void {

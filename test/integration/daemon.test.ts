@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
+import { CLI, credentialsFile, requireBuild, runCli, type Running } from '../support/cli.js';
 import { dbusMonitor, monitorReady, startDbus, type DbusBus, type DbusMonitor } from '../support/dbus.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
 import { requireTool } from '../support/tools.js';
@@ -248,6 +248,34 @@ describe('following Nautilus (org.freedesktop.FileManager1.OpenLocations)', () =
     } finally {
       expect(await stopDaemon(daemon)).toBe(0);
       await mon.stop();
+      await bus.stop();
+    }
+  });
+});
+
+describe('started by D-Bus activation', () => {
+  it('the call that started it is answered with the config\'s watches, not before they exist', { timeout: 60_000 }, async () => {
+    const config = join(dir, 'activated.conf');
+    writeFileSync(config, `[daemon]\njournal = off\nfollow-desktop = no\n[watch data]\ntarget = smb://${samba.host}:${samba.port}/data\ncredentials = ${cred}\n`);
+    // The session bus starts the daemon for the first call to its name, as the shipped
+    // io.github.smbnotify.service does.
+    const bus = await startDbus({
+      config: (busDir) => {
+        mkdirSync(join(busDir, 'services'));
+        writeFileSync(join(busDir, 'services', 'io.github.smbnotify.service'), `[D-BUS Service]\nName=${NAME}\nExec=${process.execPath} ${CLI} daemon --config ${config} --mountinfo ${mountinfo}\n`);
+        return `<busconfig><type>session</type><listen>unix:path=${busDir}/bus</listen><servicedir>${busDir}/services</servicedir>`
+          + '<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>';
+      },
+    });
+    let pid = 0;
+    try {
+      const status = runCli(['status', '--json', '--bus', bus.address]);
+      expect((await status.exit).code).toBe(0);
+      const answer = JSON.parse(status.stdout.join('\n')) as { pid: number; watches: Array<{ target: string }> };
+      pid = answer.pid;
+      expect(answer.watches.map((w) => w.target)).toEqual([`smb://${samba.host}:${samba.port}/data`]);
+    } finally {
+      if (pid) process.kill(pid, 'SIGTERM');
       await bus.stop();
     }
   });

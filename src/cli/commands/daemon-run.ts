@@ -139,6 +139,8 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   let busClosed!: (status: number) => void;
   const busGone = new Promise<number>((resolve) => (busClosed = resolve));
   let stopping = false;
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
   try {
     if (config.bus !== 'none') {
       const which = config.bus;
@@ -149,7 +151,9 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
           busClosed(1);
         },
       }));
-      daemon.addSink(await stops.race(DbusApi.start(bus, daemon)));
+      const api = await stops.race(DbusApi.start(bus, daemon));
+      api.answerAfter(started);
+      daemon.addSink(api);
       // KDirNotify is for the desktop session: no desktop listens on the system bus.
       if (config.bus !== 'system') daemon.addSink(new KDirNotifySink(bus));
     }
@@ -171,6 +175,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     }
     // start() resolves targets and launches the watches; it does not wait for servers.
     await stops.race(daemon.start());
+    markStarted();
     if (bus && config.followDesktop && config.bus !== 'system') {
       follower = new DesktopFollower(bus, daemon, log);
       await stops.race(follower.start());
@@ -183,6 +188,7 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     if (!(err instanceof ExitStatus)) throw err;
     status = err.status;
   } finally {
+    markStarted(); // calls still waiting get what there is
     stopping = true;
     stops.dispose();
     process.off('SIGHUP', onHup);
