@@ -31,6 +31,8 @@ describe('npm pack + npm install -g of the tarball (README "Install")', () => {
     expect(files).toContain('systemd/smbnotify-system.service');
     expect(files).toContain('systemd/io.github.smbnotify.conf');
     expect(files.filter((f) => f.startsWith('test/'))).toEqual([]);
+    // Source maps would point to src/*.ts, which is not shipped.
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
 
     const prefix = join(dir, 'prefix');
     const install = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, info!.filename)], { cwd: dir }).catch((err: { stderr?: string }) => {
