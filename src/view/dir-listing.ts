@@ -107,13 +107,8 @@ export class DirHandles {
       part.putBack();
       return false;
     }
-    const attrValid = this.server.t.attrSeconds * 1e9 - Math.ceil(age * 1e6);
-    const seconds = BigInt(Math.floor(attrValid / 1e9));
     const out = part.writer(facts);
-    for (let k = 0; k < facts.count; k++) {
-      const at = part.entryAt[k]!;
-      if (at >= 0) out.claim(at, nodes[k]!, seconds, attrValid % 1e9);
-    }
+    out.claimAll(part.entryAt, facts.count, nodes, this.server.t.attrSeconds * 1e9 - Math.ceil(age * 1e6));
     try {
       this.server.opts.write(out.reply(unique));
     } finally {

@@ -517,13 +517,26 @@ export class DirentplusWriter {
   }
 
   /** Gives the entry `add` wrote at `entryAt` its node id (as d_ino too) and its attributes' timeout. */
-  claim(entryAt: number, nodeid: bigint, attrValidSeconds: bigint, attrValidNanoseconds: number): void {
+  private claim(entryAt: number, nodeid: bigint, attrValidSeconds: bigint, attrValidNanoseconds: number): void {
     const q = entryAt >>> 3;
     this.u64[q] = nodeid;
     this.u64[q + 3] = attrValidSeconds;
     this.u32[(entryAt >>> 2) + 9] = attrValidNanoseconds;
     this.u64[q + 5] = nodeid;
     this.u64[q + ENTRY_OUT_SIZE / 8] = nodeid;
+  }
+
+  /**
+   * Claims the first `count` entries of a part (`entryAt`: where each starts, negative for one
+   * without an entry) with their node ids and the attributes' timeout.
+   */
+  claimAll(entryAt: ArrayLike<number>, count: number, nodes: BigUint64Array, attrValidNs: number): void {
+    const seconds = BigInt(Math.floor(attrValidNs / 1e9));
+    const nanoseconds = attrValidNs % 1e9;
+    for (let k = 0; k < count; k++) {
+      const at = entryAt[k]!;
+      if (at >= 0) this.claim(at, nodes[k]!, seconds, nanoseconds);
+    }
   }
 
   /** The finished reply to request `unique`. */

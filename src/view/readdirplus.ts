@@ -67,17 +67,13 @@ export function readdirplus(job: Job, c: BackingContext): void {
     && p.entryAt.some((at) => at >= 0);
   if (facts && !reuse) c.prepared.release();
   const b = reuse ? p : build(job, job.nodes.length, c.t, c.addon);
-  const attrValid = c.t.attrSeconds * 1e9 - (reuse ? Math.ceil(age * 1e6) : 0);
-  const attrValidSeconds = BigInt(Math.floor(attrValid / 1e9));
+  b.out.claimAll(b.entryAt, b.entryAt.length, job.nodes, c.t.attrSeconds * 1e9 - (reuse ? Math.ceil(age * 1e6) : 0));
   const gone: number[] = [];
-  for (let k = 0; k < b.entryAt.length; k++) {
-    const at = b.entryAt[k]!;
-    if (at >= 0) b.out.claim(at, job.nodes[k]!, attrValidSeconds, attrValid % 1e9);
-    else if (at === -1) {
-      gone.push(k);
-      c.update({ kind: 'forget', node: job.nodes[k]! });
-    }
-  }
+  b.entryAt.forEach((at, k) => {
+    if (at !== -1) return;
+    gone.push(k);
+    c.update({ kind: 'forget', node: job.nodes[k]! });
+  });
   // An empty answer would end the listing: names gone since OPENDIR are shown without an entry.
   if (b.out.at === OUT_HEADER) {
     const names = buf(job.names);
