@@ -9,7 +9,7 @@ import { DOT, DOTDOT, DT_DIR, OUT_HEADER, direntSize, direntplusSize, writeDiren
 import { joinName, type Node } from './nodes.js';
 import type { FuseServer } from './fuse-server.js';
 import { E, Errno } from './attrs.js';
-import { REUSE_MS, type PartLabel } from './prepared-part.js';
+import { PreparedPart, type PartLabel } from './prepared-part.js';
 
 interface Listing {
   node: Node;
@@ -93,8 +93,8 @@ export class DirHandles {
 
   /**
    * Answers READDIRPLUS `unique` with the part thread `thread` prepared (prepared-part.ts), when
-   * it is ready, is the one asked for and is fresh (read less than REUSE_MS ago, nothing done
-   * through the view since, no name gone since OPENDIR): the entries' node ids (`nodes`, counted)
+   * it is ready, is the one asked for and is fresh (PreparedPart.age), with no name gone since
+   * OPENDIR: the entries' node ids (`nodes`, counted)
    * are put in and the reply written from here. False when the request must go to a backing thread.
    */
   private answerPrepared(thread: number, unique: bigint, label: PartLabel, nodes: BigUint64Array): boolean {
@@ -102,8 +102,8 @@ export class DirHandles {
     const part = pool.preparedPart?.(thread);
     const facts = part?.take(label);
     if (!part || !facts) return false;
-    const age = performance.timeOrigin + performance.now() - facts.readAt;
-    if (facts.count !== nodes.length || facts.gone > 0 || age >= REUSE_MS || facts.changes !== pool.changes?.()) {
+    const age = PreparedPart.age(facts, nodes.length, pool.changes?.());
+    if (age === null || facts.gone > 0) {
       part.putBack();
       return false;
     }
@@ -160,9 +160,9 @@ export class DirHandles {
       // comes, they need only be counted.
       const next = partEnd(l, to, size);
       if (next > to) {
-        const made: (Node | null)[] = [];
-        for (let i = to; i < next; i++) made.push(i < 2 ? null : table.ahead(keyOf(dirKey, l, i)));
-        l.ahead = { from: to, to: next, nodes: made, generation: table.generation };
+        const nodesAhead: (Node | null)[] = [];
+        for (let i = to; i < next; i++) nodesAhead.push(i < 2 ? null : table.ahead(keyOf(dirKey, l, i)));
+        l.ahead = { from: to, to: next, nodes: nodesAhead, generation: table.generation };
       }
       return null;
     }

@@ -38,7 +38,10 @@ const ENTRY_AT_BYTE = HEADER_BYTES;
 const REPLY_BYTE = (ENTRY_AT_BYTE + MAX_ENTRIES * 4 + 7) & ~7;
 
 /** How old prepared attributes may be: a reader that keeps up asks within a few milliseconds. */
-export const REUSE_MS = 100;
+const REUSE_MS = 100;
+
+/** Now, comparable across threads (each thread's performance.now() counts from its own start). */
+export const sharedNow = (): number => performance.timeOrigin + performance.now();
 
 /** What a prepared part is: the request it answers, and what makes it still good to answer with. */
 export interface PartLabel {
@@ -117,6 +120,16 @@ export class PreparedPart {
     if (f.fh === label.fh && f.from === label.from && f.size === label.size) return f;
     this.release();
     return null;
+  }
+
+  /**
+   * How old a taken part's attributes are (ms), when it is still good to answer a request of
+   * `count` entries with: that many entries, read less than REUSE_MS ago, and no request with
+   * effects done since (the pool's count is still `changes`). Null when it is not.
+   */
+  static age(f: PartFacts, count: number, changes: number | undefined): number | null {
+    const age = sharedNow() - f.readAt;
+    return f.count === count && age < REUSE_MS && f.changes === changes ? age : null;
   }
 
   /** Puts a taken part back for the backing thread, which will answer the request after all. */

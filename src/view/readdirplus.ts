@@ -6,9 +6,9 @@
  * the next request (it is marked as preparing it: pool-state.ts), which is then answered from
  * the prepared bytes with the node ids the serving thread counted put in.
  *
- * Prepared attributes are used only when they are fresh enough to answer with: read less than
- * REUSE_MS ago, with no request that changes anything done through the view since (the pool
- * counts them); the kernel is told to keep them for the attribute timeout minus their age, so
+ * Prepared attributes are used only when they are fresh enough to answer with (PreparedPart.age:
+ * read less than 100 ms ago, with no request that changes anything done through the view since;
+ * the pool counts them); the kernel is told to keep them for the attribute timeout minus their age, so
  * none is kept longer than it would be had it been read on request.
  */
 import * as fs from 'node:fs';
@@ -16,7 +16,7 @@ import type { BackingJob } from './backing-job.js';
 import type { BackingContext } from './backing-ops.js';
 import { ATTR_SIZE, DOT, DOTDOT, DT_DIR, DirentplusWriter, OUT_HEADER, direntplusSize, type Timeouts } from './fuse-wire.js';
 import type { ViewAddon } from './addon.js';
-import { PreparedPart, REUSE_MS } from './prepared-part.js';
+import { PreparedPart, sharedNow } from './prepared-part.js';
 
 type Job = Extract<BackingJob, { op: 'readdirplus' }>;
 
@@ -46,12 +46,9 @@ interface Built {
 
 let next: Part | null = null;
 /** The part this thread prepared last: its bytes are in `c.prepared` (shared), its names' places here. */
-let prepared: (Built & { part: Part }) | null = null;
+let prepared: Built | null = null;
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-
-/** Now, comparable across threads (each thread's performance.now() counts from its own start). */
-const now = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Answers `job`: with the part prepared for it when it is that one and fresh (the serving thread
@@ -62,12 +59,11 @@ export function readdirplus(job: Job, c: BackingContext): void {
   const p = prepared;
   prepared = null;
   const facts = p ? c.prepared.take(job) : null;
-  const age = facts ? now() - facts.readAt : Infinity;
-  const reuse = p !== null && facts !== null && facts.count === job.nodes.length && age < REUSE_MS && facts.changes === c.changes()
-    && p.entryAt.some((at) => at >= 0);
+  const age = facts ? PreparedPart.age(facts, job.nodes.length, c.changes()) : null;
+  const reuse = p !== null && age !== null && p.entryAt.some((at) => at >= 0);
   if (facts && !reuse) c.prepared.release();
   const b = reuse ? p : build(job, job.nodes.length, c.t, c.addon);
-  b.out.claimAll(b.entryAt, b.entryAt.length, job.nodes, c.t.attrSeconds * 1e9 - (reuse ? Math.ceil(age * 1e6) : 0));
+  b.out.claimAll(b.entryAt, b.entryAt.length, job.nodes, c.t.attrSeconds * 1e9 - (reuse ? Math.ceil(age! * 1e6) : 0));
   const gone: number[] = [];
   b.entryAt.forEach((at, k) => {
     if (at !== -1) return;
@@ -103,7 +99,7 @@ export function prepareNext(c: BackingContext): void {
   next = null;
   if (!part || !PreparedPart.fits(part.size)) return;
   const changes = c.changes();
-  const readAt = now();
+  const readAt = sharedNow();
   // Not while the serving thread answers with the part there: then this one is read on request.
   const out = c.prepared.building(part.size);
   if (!out) return;
@@ -112,7 +108,7 @@ export function prepareNext(c: BackingContext): void {
   c.prepared.ready({
     fh: part.fh, from: part.from, size: part.size, count: b.entryAt.length, gone: b.entryAt.filter((at) => at === -1).length, length: out.at, changes, readAt,
   });
-  prepared = { ...b, part };
+  prepared = b;
 }
 
 /**
