@@ -29,6 +29,8 @@ export interface BackingContext {
   update(u: BackingUpdate): void;
   /** How many requests with effects the backing threads have done (pool-state.ts). */
   changes(): number;
+  /** Counts a change done through the view (pool-state.ts), as the reply of a request with effects does. */
+  changed(): void;
   /** Before the reply: this thread goes on preparing the next part of a listing (readdirplus.ts). */
   preparing(): void;
   /** /dev/fuse, for the passthrough ioctls. */
@@ -228,6 +230,10 @@ function endPassthrough(c: BackingContext, node: bigint): void {
 
 function opened(c: BackingContext, node: bigint, fd: number, how: OpenedAs, reply: Buffer, writing?: Uint8Array): void {
   c.update({ kind: 'opened', fh: how.fh, ...(writing && how.backingId >= 0 ? { writing } : {}) });
+  // Opened for writing in passthrough: the kernel writes the backing file itself from now on, and
+  // no WRITE will count as a change, so the open does. Attributes read before it (a listing's
+  // prepared part) are not answered with any more. Its release counts too.
+  if (writing && how.backingId >= 0) c.changed();
   if (c.write(reply)) return;
   // Too late (interrupted): nobody will ever release this descriptor.
   c.update({ kind: 'closed', fh: how.fh });

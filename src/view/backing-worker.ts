@@ -62,6 +62,7 @@ const context: BackingContext = {
     data.updates.postMessage(u);
   },
   changes: () => state.changes(),
+  changed: () => state.changed(),
   preparing() {
     preparing = true;
     state.preparing(data.index);

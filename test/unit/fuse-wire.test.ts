@@ -40,7 +40,7 @@ function server(): { s: { handle(b: Buffer, n: number): void }; replies: Buffer[
   // The backing calls run on this thread here (backing-ops.ts, as a backing thread runs them).
   const passthroughFiles = PassthroughFiles.create();
   const pool: JobRunner = {
-    run: (job) => (runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => 0, preparing: () => undefined, fuseFd: -1, addon: null, passthroughFiles, prepared: PreparedPart.create() }), 0),
+    run: (job) => (runJob(job, { root: Buffer.from(`${root}/`), t: s.t, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => 0, changed: () => undefined, preparing: () => undefined, fuseFd: -1, addon: null, passthroughFiles, prepared: PreparedPart.create() }), 0),
     abandonable: () => false,
   };
   const s: FuseServer = new FuseServer({ root, write, pool, replay: ReplayChannel.create(), onLocalChange: () => undefined });

@@ -82,7 +82,7 @@ function serving(root: string, withAddon: ViewAddon | null, prepare = false) {
   const counts = { changes: 0, answeredByServing: 0 };
   let preparing = false;
   const context: BackingContext = {
-    root: Buffer.from(`${root}/`), t: { entrySeconds: 1, attrSeconds: 1 }, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => counts.changes,
+    root: Buffer.from(`${root}/`), t: { entrySeconds: 1, attrSeconds: 1 }, write: (b, n) => (write(b, n), true), update: (u) => s.apply(u), changes: () => counts.changes, changed: () => void counts.changes++,
     preparing: () => void (preparing = prepare), fuseFd: -1, addon: withAddon, passthroughFiles, prepared: PreparedPart.create(),
   };
   const pool: JobRunner = {
