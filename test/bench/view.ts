@@ -7,7 +7,7 @@
 // Throughput: 1 GiB written and read sequentially with dd (1 MiB blocks; the better of two runs
 // each) through the view and directly in the backing folder, and read once more through the view
 // (from the pages it kept); metadata: `ls -l` of a 10,000-entry folder through a freshly
-// mounted view (nothing cached) and directly.
+// mounted view (nothing cached) and directly, each side the better of two runs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -159,15 +159,22 @@ export async function viewBench(ctx: Context): Promise<ViewBenchResult> {
     ctx.log(`view: ls -l of ${entries} entries`);
     mkdirSync(join(backing, 'many'));
     for (let i = 0; i < entries; i++) closeSync(openSync(join(backing, 'many', `entry-${String(i).padStart(5, '0')}.txt`), 'w'));
-    // A fresh view, so that nothing of the folder is cached in the kernel or the node table.
-    await view.stop();
-    view = startView(creds, url(samba, 'v'), mountPoint, backing);
-    procs.push(view);
-    await view.stderr.waitFor(/view of /, 30_000);
+    // Each side is the better of two runs, so that one noisy moment of the machine does not decide
+    // the ratio: direct, two runs (warm); the view, the first ls -l after mounting in each of two
+    // fresh views (nothing of the folder cached in the kernel or the node table), then once more.
     const directS = Math.min(lsSeconds(join(backing, 'many')), lsSeconds(join(backing, 'many')));
-    const viewColdS = lsSeconds(join(mountPoint, 'many'));
-    const viewWarmS = lsSeconds(join(mountPoint, 'many'));
-    notes.push('shares (and so the backing folder) on the same file system as the other sections; direct ls -l: the better of two runs (warm); the view cold: the first ls -l after mounting');
+    const viewColdRuns: number[] = [];
+    let viewWarmS = Infinity;
+    for (let run = 0; run < 2; run++) {
+      await view.stop();
+      view = startView(creds, url(samba, 'v'), mountPoint, backing);
+      procs.push(view);
+      await view.stderr.waitFor(/view of /, 30_000);
+      viewColdRuns.push(lsSeconds(join(mountPoint, 'many')));
+      viewWarmS = Math.min(viewWarmS, lsSeconds(join(mountPoint, 'many')));
+    }
+    const viewColdS = Math.min(...viewColdRuns);
+    notes.push(`shares (and so the backing folder) on the same file system as the other sections; ls -l, each side the better of two: direct, two runs (warm); the view, the first ls -l after mounting in each of two fresh views (${viewColdRuns.map((s) => s.toFixed(3)).join(' s and ')} s), then once more`);
     return {
       samplesPerConsumer: samples,
       latency,
