@@ -6,6 +6,8 @@
  * status 1; `--help` and `--version` exit 0. No stack traces, ever; passwords are never printed.
  * Writing to a closed pipe (`smbnotify ls ... | head`) ends output quietly.
  */
+// First: a SIGHUP to `smbnotify daemon` is held from here on, while the rest loads.
+import './early-signals.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';

@@ -2,7 +2,7 @@
 // journal read by scripts (`tail -F`), rotated by logrotate, and the config edited and reloaded
 // with SIGHUP. A real smbd, the built CLI as a separate process, the journal file as it is on disk.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,6 +218,46 @@ describe('daemon run by an administrator', () => {
     } finally {
       expect(await stopDaemon(d)).toBe(0);
       await bus.stop();
+    }
+  }, 60_000);
+
+  it('a SIGHUP before the daemon has read its config (a config slow to read) does not kill it: held, then applied once started', async () => {
+    for (const f of ['held-a', 'held-b']) mkdirSync(join(samba.sharePath, f));
+    // A FIFO stands for a config that is slow to read: the daemon waits in the read, before
+    // it has set up anything, until this test writes the text.
+    const configFile = join(dir, 'held.conf');
+    execFileSync('mkfifo', [configFile]);
+    /** The FIFO's writing end, opened once the daemon has the reading end open (it waits in the read). */
+    const daemonReading = async (): Promise<number> => {
+      let fd = -1;
+      await until(() => {
+        try {
+          fd = openSync(configFile, constants.O_WRONLY | constants.O_NONBLOCK);
+          return true;
+        } catch {
+          return false; // ENXIO: no reader yet
+        }
+      }, 'the daemon reading its config');
+      return fd;
+    };
+    const feed = (fd: number, text: string): void => {
+      writeSync(fd, text);
+      closeSync(fd);
+    };
+    const d = runCli(['daemon', '--config', configFile, '--mountinfo', '/dev/null']);
+    try {
+      const fd = await daemonReading();
+      d.child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 300));
+      feed(fd, config('held-a', 'off'));
+      expect(await d.waitLine(/daemon running/, 20_000, 'stderr')).toBe('smbnotify 0.1.0 daemon running: 1 watch');
+      // The held reload reads the config again: now with a second watch.
+      feed(await daemonReading(), `${config('held-a', 'off')}\n[watch second]\ntarget = smb://${samba.host}:${samba.port}/data/held-b\n`);
+      expect(await d.waitLine(/^reloaded held\.conf/, 20_000, 'stderr')).toBe('reloaded held.conf: 2 watches; second added (w2)');
+      await d.waitLine(/^w2 .*: watching$/, 20_000, 'stderr');
+    } finally {
+      d.child.kill('SIGTERM');
+      expect(await d.exit).toEqual({ code: 0, signal: null });
     }
   }, 60_000);
 

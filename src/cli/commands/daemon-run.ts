@@ -21,6 +21,7 @@ import { KDirNotifySink } from '../../sinks/kdirnotify.js';
 import type { Credentials, Protection } from '../../smb/types.js';
 import { UsageError } from '../errors.js';
 import { ExitStatus, SIGNAL_STATUS, stopSignals, type StopIO } from '../stop.js';
+import { takeHeldHangup } from '../early-signals.js';
 import type { ConnectionCliOptions } from '../options.js';
 import type { CommandIO } from './info.js';
 
@@ -125,20 +126,24 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
   let bus: dbus.MessageBus | null = null;
   let follower: DesktopFollower | null = null;
   let journal: JournalSink | null = null;
-  // logrotate's postrotate sends SIGHUP after renaming the journal: a new file at once, then the config.
+  let stopping = false;
+  // logrotate's postrotate sends SIGHUP after renaming the journal: a new file at once, then the
+  // config. One while stopping is not acted on, but does not kill the process in its clean-up.
   const onHup = () => {
+    if (stopping) return;
     void (async () => {
       await journal?.reopen();
       await daemon.reload();
     })().catch((err: Error) => log(`reload failed: ${err.message}`));
   };
   process.on('SIGHUP', onHup);
+  // One that came while the modules loaded and the config was read: reloads once started.
+  if (takeHeldHangup()) onHup();
   let status = 0;
   // A bus that goes away takes the D-Bus signals with it: stop (status 1) rather than run on
   // without them; a service's Restart=on-failure starts it again.
   let busClosed!: (status: number) => void;
   const busGone = new Promise<number>((resolve) => (busClosed = resolve));
-  let stopping = false;
   let markStarted!: () => void;
   const started = new Promise<void>((resolve) => (markStarted = resolve));
   try {
@@ -191,10 +196,10 @@ export async function runDaemon(opts: DaemonCliOptions, io: CommandIO & { err: (
     markStarted(); // calls still waiting get what there is
     stopping = true;
     stops.dispose();
-    process.off('SIGHUP', onHup);
     await follower?.stop();
     await daemon.stop();
     bus?.disconnect();
+    process.off('SIGHUP', onHup);
   }
   if (status === SIGNAL_STATUS.SIGTERM) status = 0;
   if (status !== 0) throw new ExitStatus(status);
