@@ -69,7 +69,7 @@ function startDaemon(journal: string, config: string): Running {
  */
 async function brokerAway(name: string, folder: string, mqtt = ''): Promise<{ broker: Mosquitto; sub: Subscriber; journal: string; config: string; queue: string }> {
   const broker = await startMosquitto({ persistence: true });
-  const sub = await subscribe(broker.url, ['smbnotify/127.0.0.1/data/#'], { clean: false, clientId: `${name}-subscriber` });
+  const sub = await subscribe(broker.url, [`smbnotify/127.0.0.1:${samba.port}/data/#`], { clean: false, clientId: `${name}-subscriber` });
   await broker.stop();
   const journal = join(dir, `${name}.jsonl`);
   const config = join(dir, `${name}.conf`);
@@ -88,7 +88,7 @@ describe('broker restarted during a 10,000-file burst', () => {
   it('the MQTT stream equals the journal, in order, and rebuilds the final listing', async () => {
     const broker = await startMosquitto({ persistence: true });
     // A persistent session: the broker keeps what arrives for it while it is restarting.
-    const sub = await subscribe(broker.url, ['smbnotify/127.0.0.1/data/#'], { clean: false, clientId: 'burst-subscriber' });
+    const sub = await subscribe(broker.url, [`smbnotify/127.0.0.1:${samba.port}/data/#`], { clean: false, clientId: 'burst-subscriber' });
     const journal = join(dir, 'burst.jsonl');
     const config = join(dir, 'burst.conf');
     writeFileSync(config, `[daemon]\nfollow-desktop = no\n[watch share]\ntarget = smb://127.0.0.1:${samba.port}/data\nrecursive = yes\n[mqtt]\nurl = ${broker.url}\nqueue = ${join(dir, 'queue-burst')}\n`);
@@ -152,9 +152,9 @@ describe('queue bound', () => {
       await broker.start();
       const overflow = await sub.waitFor((m) => m.payload.includes('"event":"OVERFLOW"'), 30_000);
       const e = JSON.parse(overflow.payload) as WatchEvent & { watchId: string };
-      expect(e).toMatchObject({ event: 'OVERFLOW', server: '127.0.0.1', share: 'data', path: 'small', watchId: 'w1' });
+      expect(e).toMatchObject({ event: 'OVERFLOW', server: `127.0.0.1:${samba.port}`, share: 'data', path: 'small', watchId: 'w1' });
       expect(e.message).toMatch(/MQTT queue full: \d+ events were not sent; list the folder again/);
-      expect(overflow.topic).toBe('smbnotify/127.0.0.1/data/small');
+      expect(overflow.topic).toBe(`smbnotify/127.0.0.1:${samba.port}/data/small`);
       // Keeps going: a later change arrives after the OVERFLOW.
       touchLater();
       const after = await sub.waitFor((m) => m.payload.includes('after-overflow.dat'), 20_000);

@@ -120,7 +120,7 @@ describe('a broker outage', () => {
     const d = runCli(['daemon', '--config', config]);
     try {
       await d.waitLine(/full: watching/, 20_000, 'stderr');
-      await sub.waitFor((m) => m.topic === 'smbnotify/$watch/127.0.0.1/data/full');
+      await sub.waitFor((m) => m.topic === `smbnotify/$watch/127.0.0.1:${samba.port}/data/full`);
       // The segment the queue will write first (nothing was queued yet: the broker took every
       // event directly) made a folder: every write to it fails, as on a full disk.
       mkdirSync(join(queue, '0001000000000001.jsonl'));
@@ -138,7 +138,7 @@ describe('a broker outage', () => {
       expect(said[0]).toMatch(/; events that could not be written are dropped, an OVERFLOW event will tell subscribers which folders to list again$/);
       expect(said.at(-1)).toMatch(/\d+ times in a row, said again at \d+$/);
       await away.start();
-      const overflow = await sub.waitFor((m) => m.topic === 'smbnotify/127.0.0.1/data/full' && m.payload.includes('"OVERFLOW"'), 30_000);
+      const overflow = await sub.waitFor((m) => m.topic === `smbnotify/127.0.0.1:${samba.port}/data/full` && m.payload.includes('"OVERFLOW"'), 30_000);
       expect(JSON.parse(overflow.payload)).toMatchObject({ event: 'OVERFLOW', path: 'full', watchId: 'w1', message: expect.stringMatching(/^MQTT queue could not be written: \d+ events were not sent; list the folder again$/) });
       await d.waitLine(/^mqtt: the broker took the queue; \d+ events had been dropped, OVERFLOW sent for the watches concerned$/, 20_000, 'stderr');
     } finally {

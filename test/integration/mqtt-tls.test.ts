@@ -58,20 +58,20 @@ describe('MQTT over TLS with a password', () => {
     const pw = join(dir, 'mqtt-password');
     writeFileSync(pw, `${PASSWORD}\n`, { mode: 0o600 });
     const sub = await subscribe(broker.url, ['smbnotify/#'], { ca: readFileSync(certs.ca), username: 'reader', password: 'reader-pw' });
-    const cli = mosquittoSub(['-h', '127.0.0.1', '-p', String(broker.port), '--cafile', certs.ca, '-u', 'reader', '-P', 'reader-pw', '-q', '1', '-t', 'smbnotify/127.0.0.1/data/tls/#', '-F', '%t\t%p']);
+    const cli = mosquittoSub(['-h', '127.0.0.1', '-p', String(broker.port), '--cafile', certs.ca, '-u', 'reader', '-P', 'reader-pw', '-q', '1', '-t', `smbnotify/127.0.0.1:${samba.port}/data/tls/#`, '-F', '%t\t%p']);
     const { d, journal } = daemon('good', `username = smbnotify\npassword-file = ${pw}\nca = ${certs.ca}\n`);
     try {
       await d.waitLine(/mqtt: connected to mqtts:\/\/127\.0\.0\.1/, 20_000, 'stderr');
-      await sub.waitFor((m) => m.topic === 'smbnotify/$watch/127.0.0.1/data/tls' && m.payload.includes('"watching"'));
+      await sub.waitFor((m) => m.topic === `smbnotify/$watch/127.0.0.1:${samba.port}/data/tls` && m.payload.includes('"watching"'));
       // mosquitto_sub says nothing when subscribed: create files until it prints one.
       for (let i = 0; i < 50 && !cli.lines.some((l) => l.includes('probe-')); i++) {
         closeSync(openSync(join(samba.sharePath, 'tls', `probe-${i}.txt`), 'w'));
         await new Promise((r) => setTimeout(r, 200));
       }
       closeSync(openSync(join(samba.sharePath, 'tls', 'secret report.pdf'), 'w'));
-      const m = await sub.waitFor((x) => x.topic === 'smbnotify/127.0.0.1/data/tls/secret report.pdf');
+      const m = await sub.waitFor((x) => x.topic === `smbnotify/127.0.0.1:${samba.port}/data/tls/secret report.pdf`);
       await until(() => journalLines(journal).includes(m.payload), 'the same line in the journal');
-      await until(() => cli.lines.some((l) => l === `smbnotify/127.0.0.1/data/tls/secret report.pdf\t${m.payload}`), 'mosquitto_sub over TLS');
+      await until(() => cli.lines.some((l) => l === `smbnotify/127.0.0.1:${samba.port}/data/tls/secret report.pdf\t${m.payload}`), 'mosquitto_sub over TLS');
       const status = await sub.waitFor((x) => x.topic === 'smbnotify/$status/good');
       expect(status.payload).toBe('online');
       expect(d.stderr.join('\n')).not.toContain(PASSWORD);

@@ -42,7 +42,7 @@ const journal = () => join(dir, 'events.jsonl');
 
 const isEventTopic = (t: string) => !t.includes('/$');
 const journalLines = () => readFileSync(journal(), 'utf8').split('\n').filter(Boolean);
-const topicOf = (name: string) => `smbnotify/127.0.0.1/data/hard/${name}`;
+const topicOf = (name: string) => `smbnotify/127.0.0.1:${samba.port}/data/hard/${name}`;
 
 function touch(rel: string): void {
   closeSync(openSync(join(samba.sharePath, rel), 'w'));
@@ -66,7 +66,7 @@ beforeAll(async () => {
   }
   daemon = runCli(['daemon', '--bus', 'none', '--journal', journal(), '--watch', `smb://127.0.0.1:${samba.port}/data/hard`, '-r', '-A', cred, '--mqtt', broker.url], { XDG_STATE_HOME: dir });
   await daemon.waitLine(/daemon running/, 20_000, 'stderr');
-  await all.waitFor((m) => m.topic === 'smbnotify/$watch/127.0.0.1/data/hard' && m.payload.includes('"state":"watching"'), 20_000);
+  await all.waitFor((m) => m.topic === `smbnotify/$watch/127.0.0.1:${samba.port}/data/hard` && m.payload.includes('"state":"watching"'), 20_000);
 }, 90_000);
 
 afterAll(async () => {
@@ -124,13 +124,13 @@ describe('events on MQTT', () => {
     expect(plusTopics.every((t) => t.split('/').length === 5)).toBe(true);
     const deepTopics = deep.messages.map((m) => m.topic);
     for (const [, level] of HARD) expect(deepTopics.filter((x) => x === topicOf(`sub/${level}`)), level).toHaveLength(1);
-    expect(deepTopics.every((t) => t.startsWith('smbnotify/127.0.0.1/data/hard/sub'))).toBe(true);
+    expect(deepTopics.every((t) => t.startsWith(`smbnotify/127.0.0.1:${samba.port}/data/hard/sub`))).toBe(true);
   });
 
   it('retained: the watch state and "online" reach a subscriber that comes later', async () => {
     const late = await subscribe(broker.url, ['smbnotify/$watch/#', 'smbnotify/$status/+']);
     try {
-      const state = await late.waitFor((m) => m.topic === 'smbnotify/$watch/127.0.0.1/data/hard');
+      const state = await late.waitFor((m) => m.topic === `smbnotify/$watch/127.0.0.1:${samba.port}/data/hard`);
       expect(state.retain).toBe(true);
       expect(JSON.parse(state.payload)).toMatchObject({ event: 'STATE', state: 'watching', watchId: 'w1', path: 'hard' });
       const online = await late.waitFor((m) => m.topic.startsWith('smbnotify/$status/'));
@@ -201,7 +201,7 @@ describe('events on MQTT', () => {
 describe('over WebSockets', () => {
   it('publishes through a ws:// listener; a tcp subscriber gets the same payload', async () => {
     const ws = await startMosquitto({ websockets: true });
-    const s = await subscribe(ws.url, ['smbnotify/127.0.0.1/data/#']);
+    const s = await subscribe(ws.url, [`smbnotify/127.0.0.1:${samba.port}/data/#`]);
     const j = join(dir, 'ws.jsonl');
     const d = runCli(['daemon', '--bus', 'none', '--journal', j, '--watch', `smb://127.0.0.1:${samba.port}/data/hard`, '-A', cred, '--mqtt', ws.wsUrl], { XDG_STATE_HOME: join(dir, 'ws-state') });
     try {

@@ -108,7 +108,7 @@ describe('smbnotify watch', () => {
     await r.waitLine(/"CREATE".*deep\/a.txt/);
     renameSync(join(samba.sharePath, 'docs', 'deep', 'a.txt'), join(samba.sharePath, 'docs', 'deep', 'b.txt'));
     const to = JSON.parse(await r.waitLine(/"MOVED_TO"/)) as Record<string, unknown>;
-    expect(to).toMatchObject({ event: 'MOVED_TO', path: 'docs/deep/b.txt', oldPath: 'docs/deep/a.txt', source: 'notify', action: 5, server: samba.host, share: 'data' });
+    expect(to).toMatchObject({ event: 'MOVED_TO', path: 'docs/deep/b.txt', oldPath: 'docs/deep/a.txt', source: 'notify', action: 5, server: `${samba.host}:${samba.port}`, share: 'data' });
     expect(typeof to['seq']).toBe('number');
     expect(typeof to['time']).toBe('string');
     r.child.kill('SIGINT');

@@ -126,7 +126,7 @@ describe('events carry the normalized fields', () => {
   it('has seq, time, server, share, path, source and action', async () => {
     writeFileSync(join(samba.sharePath, 'fields.txt'), 'x');
     const e = await h.waitFor((x) => x.path === 'fields.txt');
-    expect(e).toMatchObject({ event: 'CREATE', server: samba.host, share: 'data', path: 'fields.txt', source: 'notify', action: 1 });
+    expect(e).toMatchObject({ event: 'CREATE', server: `${samba.host}:${samba.port}`, share: 'data', path: 'fields.txt', source: 'notify', action: 1 });
     expect(typeof e.seq).toBe('number');
     expect(new Date(e.time).toString()).not.toBe('Invalid Date');
     const seqs = h.events.map((x) => x.seq);

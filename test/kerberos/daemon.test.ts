@@ -82,7 +82,7 @@ describe.each([
       await watching(d);
       writeFileSync(join(root, folder, 'hello.txt'), 'x');
       const e = await journalEvent(journal, (x) => x['event'] === 'CREATE');
-      expect(e).toMatchObject({ event: 'CREATE', path: `${folder}/hello.txt`, share, server: realm.host });
+      expect(e).toMatchObject({ event: 'CREATE', path: `${folder}/hello.txt`, share, server: `${realm.host}:${realm.smbPort}` });
     } finally {
       await stop(d);
     }

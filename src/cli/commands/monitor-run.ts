@@ -64,7 +64,8 @@ function followDaemon(bus: dbus.MessageBus, say: (line: string) => void): void {
 /**
  * What monitor's %w shows: the watch's label from ListWatches (`//host[:port]/share/folder`, the
  * port when it is not 445, so that two servers on one host are told apart), asked for once per
- * watch id; for a watch already gone, the folder the event names (without a port).
+ * watch id; for a watch already gone, the folder the event names (its `server` has the port
+ * too when it is not 445).
  */
 function watchLabels(bus: dbus.MessageBus): { of: (e: DaemonEvent) => Promise<string>; forget: () => void } {
   const labels = new Map<string, string>();
