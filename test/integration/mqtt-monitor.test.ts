@@ -80,6 +80,25 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('monitor --mqtt started after the daemon', () => {
+  it("shows each watch's current state at once, from the retained $watch message, and once", { timeout: 60_000 }, async () => {
+    const mon = runCli(['monitor', '--mqtt', broker.url, '--json']);
+    try {
+      await mon.waitLine(/listening/, 15_000, 'stderr');
+      // The daemon said "watching" long before: only the broker's retained copy can tell.
+      const state = JSON.parse(await mon.waitLine(/"event":"STATE"/, 15_000)) as Record<string, unknown>;
+      expect(state).toMatchObject({ event: 'STATE', state: 'watching', share: 'data', path: 'scans', watchId: 'w1' });
+      touch('scans/late monitor.pdf');
+      await mon.waitLine(/"event":"CREATE".*late monitor\.pdf/, 15_000);
+      // The live STATE events and the retained copies are the same events: each printed once.
+      expect(mon.stdout.filter((l) => l.includes('"event":"STATE"'))).toHaveLength(1);
+    } finally {
+      mon.child.kill('SIGTERM');
+      expect((await mon.exit).code).toBe(143);
+    }
+  });
+});
+
 describe('monitor --mqtt on an unreliable network', () => {
   it('its own connection drops while the daemon publishes: the events come when it is back, once; the failures are said at 1, 2, 4', { timeout: 90_000 }, async () => {
     const net = await networkTo(broker.port);

@@ -1,7 +1,8 @@
 /**
  * `smbnotify monitor --mqtt URL`: the daemon's events as a broker delivers them, printed as
  * `monitor` prints its D-Bus signals. Subscribes (QoS 1) to `PREFIX/#`; the retained
- * `PREFIX/$status/CLIENT-ID` messages say on stderr whether each daemon is online.
+ * `PREFIX/$status/CLIENT-ID` messages say on stderr whether each daemon is online, and the
+ * retained `PREFIX/$watch/...` ones each watch's state at the time the monitor starts.
  *
  * The monitor's own connection may break (its Wi-Fi drops, the broker restarts) while the daemons
  * go on publishing. So it keeps a session on the broker (MQTT 5, clean start off, expiring
@@ -59,13 +60,18 @@ export async function runMqttMonitor(opts: MonitorOptions & { mqtt: string }, io
       client.once('error', (err) => reject(new UsageError(describeMqttError(err as Error & { code?: string | number }, r.url))));
     }));
     followConnection(client, r.url, io.err);
-    client.on('message', (topic, payload) => {
+    client.on('message', (topic, payload, packet) => {
       const rest = topic.slice(prefix.length + 1);
       if (rest.startsWith('$status/')) {
         if (!opts.quiet) io.err(`smbnotify: daemon ${rest.slice('$status/'.length)} is ${payload.toString('utf8')}`);
         return;
       }
-      if (rest.startsWith('$')) return;
+      if (rest.startsWith('$watch/')) {
+        // The broker hands a new subscriber each watch's retained last STATE: its state now. One
+        // published live repeats the STATE event of the event topic (MQTT 5 3.3.1.3: the retain
+        // flag is set only on messages sent from the broker's store); an empty one is a cleared state.
+        if (!packet.retain || payload.length === 0) return;
+      } else if (rest.startsWith('$')) return;
       let e: DaemonEvent;
       try {
         e = JSON.parse(payload.toString('utf8')) as DaemonEvent;
