@@ -4,15 +4,17 @@
 // `npm test` builds first (pretest); when running vitest directly, run `npm run build` yourself.
 // Credentials go through `-A FILE` (mode 0600) or $PASSWD; only the test of `-U user%pass`
 // parsing puts a password on the command line. Every run is checked for leaked passwords.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -535,6 +537,18 @@ describe('info', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     return JSON.parse(r.stdout) as InfoJson;
   }
+
+  it('-k where the Kerberos addon is not built: one line naming the folder to build it in, as typed (no trailing /)', async () => {
+    const s = await server({});
+    // A copy of the package of dist/ and package.json alone, as a plain install without the addon.
+    const copy = mkdtempSync(join(scratch, 'no-kerberos-'));
+    cpSync(fileURLToPath(new URL('../../dist', import.meta.url)), join(copy, 'dist'), { recursive: true });
+    cpSync(fileURLToPath(new URL('../../package.json', import.meta.url)), join(copy, 'package.json'));
+    symlinkSync(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(copy, 'node_modules'));
+    const r = spawnSync(process.execPath, [join(copy, 'dist', 'cli', 'main.js'), 'info', '-k', `smb://127.0.0.1:${s.port}/data`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe(`smbnotify: Kerberos needs smbnotify's GSSAPI addon, which is not built: apt-get install libkrb5-dev build-essential python3, then run "npm run build:kerberos" in ${copy}\n`);
+    expect(r.status).toBe(1);
+  });
 
   it('encryption required: SMB 3.1.1 with AES-128-GCM (our first choice)', async () => {
     const j = await info({ encrypt: 'required' });

@@ -4,7 +4,7 @@
  * docs/kerberos.md describes the addon and how to build it.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../platform/usocket.js';
 import { SecurityError } from '../errors.js';
 
 /** An opaque gss_ctx_id_t (with its credential and target name), freed by the garbage collector. */
@@ -58,7 +58,6 @@ export class KerberosError extends SecurityError {
 }
 
 const ADDON_RELATIVE = '../../../src/native/gssapi/build/Release/gssapi.node';
-const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 let loaded: GssapiBinding | Error | undefined;
 
@@ -75,7 +74,7 @@ export function loadGssapi(): GssapiBinding {
     const cause = (loaded as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'is not built' : `cannot be loaded (${loaded.message.split('\n')[0]})`;
     throw new KerberosError(
       'unavailable',
-      `Kerberos needs smbnotify's GSSAPI addon, which ${cause}: apt-get install libkrb5-dev build-essential python3, then run "npm run build:kerberos" in ${projectRoot}`,
+      `Kerberos needs smbnotify's GSSAPI addon, which ${cause}: apt-get install libkrb5-dev build-essential python3, then run "npm run build:kerberos" in ${PACKAGE_ROOT}`,
     );
   }
   return loaded;
