@@ -10,6 +10,12 @@ import { resolveLogon, type KerberosOptions } from '../config/kerberos.js';
 import { CommandFailed, UsageError, type ErrorContext } from './errors.js';
 import { ipAddressOf, parsePortNumber, parseTarget, targetPort, type Target } from '../config/target.js';
 
+/** TARGET as `--help` shows it: the forms parseTarget accepts (an IPv6 address: `smb://[::1]/SHARE`, `//::1/SHARE`). */
+export const TARGET_FORMS = 'smb://[[DOMAIN;]USER[:PASSWORD]@]HOST[:PORT]/SHARE[/PATH], //HOST[:PORT]/SHARE[/PATH] or \\\\HOST\\SHARE[\\PATH]';
+
+/** TARGET of `watch` and `view`, which also take a folder of a cifs mount. */
+export const LOCAL_TARGET_FORMS = `${TARGET_FORMS.replace(' or ', ', ')}, or a local path in a cifs/smb3 mount`;
+
 /** What commander hands us for the shared options. */
 export interface ConnectionCliOptions extends KerberosOptions {
   user?: string;

@@ -14,7 +14,7 @@ export function registerDaemon(program: Command, io: CommandIO & { err: (line: s
     .command('daemon')
     .description('run the service: watches from the config and --watch, events on D-Bus, KDirNotify, the journal and MQTT')
     .option('--config <FILE>', 'config file (default: ~/.config/smbnotify/config, or /etc/smbnotify/config with --bus system)')
-    .option('--watch <TARGET>', 'watch TARGET (smb:// URL, //HOST/SHARE/PATH or a folder in a cifs mount); repeatable', collect)
+    .option('--watch <TARGET>', 'watch TARGET (smb:// URL without a password, //HOST[:PORT]/SHARE[/PATH] or a folder in a cifs mount); repeatable', collect)
     .option('-r, --recursive', 'watch the --watch targets recursively')
     .option('--mountinfo <FILE>', 'read mounts from FILE instead of /proc/self/mountinfo')
     .option('--bus <BUS>', 'session, system, none, or a D-Bus address (default session)')

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { formatInfo, infoJson } from '../format.js';
 import { jsonLine } from '../../watch/safe-text.js';
 import { targetPort } from '../../config/target.js';
-import { addConnectionOptions, withConnection, type ConnectDeps, type ConnectionCliOptions } from '../options.js';
+import { addConnectionOptions, TARGET_FORMS, withConnection, type ConnectDeps, type ConnectionCliOptions } from '../options.js';
 
 export interface InfoOptions extends ConnectionCliOptions {
   json?: boolean;
@@ -27,7 +27,7 @@ export function registerInfo(program: Command, io: CommandIO): Command {
   const cmd = program
     .command('info')
     .description('show the dialect, signing, encryption and capabilities of a server and share, and whether change notification works')
-    .argument('<TARGET>', 'smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH], //HOST/SHARE[/PATH] or \\\\HOST\\SHARE[\\PATH]')
+    .argument('<TARGET>', TARGET_FORMS)
     .option('--json', 'print one JSON object');
   addConnectionOptions(cmd);
   cmd.action(async (target: string, opts: InfoOptions) => {

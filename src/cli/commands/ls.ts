@@ -5,7 +5,7 @@ import type { SmbTree } from '../../smb/tree.js';
 import type { FileStat } from '../../smb/types.js';
 import type { ListedEntry } from '../../smb/wire/query-directory.js';
 import { formatLsLine, lsJsonLine, sizeColumnWidth, type LsEntry } from '../format.js';
-import { addConnectionOptions, withConnection, type ConnectionCliOptions } from '../options.js';
+import { addConnectionOptions, TARGET_FORMS, withConnection, type ConnectionCliOptions } from '../options.js';
 import type { CommandIO } from './info.js';
 
 export interface LsOptions extends ConnectionCliOptions {
@@ -92,7 +92,7 @@ export function registerLs(program: Command, io: CommandIO): Command {
   const cmd = program
     .command('ls')
     .description('list a folder on a share like ls -l (or one file)')
-    .argument('<TARGET>', 'smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH], //HOST/SHARE[/PATH] or \\\\HOST\\SHARE[\\PATH]')
+    .argument('<TARGET>', TARGET_FORMS)
     .option('--json', 'print one JSON object per entry, one per line');
   addConnectionOptions(cmd);
   cmd.action(async (target: string, opts: LsOptions) => {

@@ -13,7 +13,7 @@ export function registerMonitor(program: Command, io: CommandIO & { err: (line: 
     .option('--json', 'one JSON object per event per line')
     .option('-q, --quiet', 'no watch-state lines on stderr')
     .option('--format <FMT>', 'print events as FMT (see watch --format)')
-    .option('--timefmt <FMT>', 'strftime format for %T')
+    .option('--timefmt <FMT>', 'strftime format for %T (default "%F %T")')
     .option('--mqtt <URL>', 'read the events from this MQTT broker instead of D-Bus (mqtt://, mqtts://, ws://, wss://)')
     .option('--topic-prefix <PREFIX>', 'with --mqtt: the daemon\'s topic prefix (default smbnotify)')
     .option('--mqtt-user <NAME>', 'with --mqtt: user name (password from --mqtt-password-file or SMBNOTIFY_MQTT_PASSWORD)')

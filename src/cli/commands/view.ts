@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { Watcher } from '../../watch/watcher.js';
 import type { LiveView } from '../../view/live-view.js';
 import { CommandFailed, UsageError } from '../errors.js';
-import { addConnectionOptions, parsePositive } from '../options.js';
+import { addConnectionOptions, LOCAL_TARGET_FORMS, parsePositive } from '../options.js';
 import type { WatchCliConnection } from '../watch-targets.js';
 import type { ShareConnection } from '../../smb/share-connection.js';
 import { ExitStatus, stopSignals } from '../stop.js';
@@ -136,7 +136,7 @@ export function registerView(program: Command, io: CommandIO & { err: (line: str
   const cmd = program
     .command('view')
     .description('show TARGET at MOUNTPOINT as a live folder: every server-side change reaches inotify (GNOME Files, editors, inotifywait); Ctrl-C unmounts')
-    .argument('<TARGET>', 'smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH], //HOST/SHARE[/PATH], or a local path in a cifs/smb3 mount')
+    .argument('<TARGET>', LOCAL_TARGET_FORMS)
     .argument('<MOUNTPOINT>', 'an empty folder for the view, or the cifs mount point itself to make it live in place')
     .option('--backing <DIR>', 'the local folder that shows TARGET (default: its cifs mount, from mountinfo)')
     .option('--allow-other', 'let other users enter the view (as a user: needs user_allow_other in /etc/fuse.conf)')

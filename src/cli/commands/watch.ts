@@ -10,7 +10,7 @@ import { CHANGE_KINDS, type ChangeKind } from '../../watch/events.js';
 import type { Watcher } from '../../watch/watcher.js';
 import { CommandFailed, UsageError } from '../errors.js';
 import { ExitStatus, stopSignals, type StopIO } from '../stop.js';
-import { addConnectionOptions, checkFormatOptions, parsePositive } from '../options.js';
+import { addConnectionOptions, checkFormatOptions, LOCAL_TARGET_FORMS, parsePositive } from '../options.js';
 import type { ResolvedTarget, WatchCliConnection } from '../watch-targets.js';
 import type { CommandIO } from './info.js';
 
@@ -170,10 +170,10 @@ export function registerWatch(program: Command, io: WatchIO): Command {
   const cmd = program
     .command('watch')
     .description('print changes on SMB shares as they happen, like inotifywait (replaces smbinfo notify)')
-    .argument('<TARGET...>', 'smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH], //HOST/SHARE[/PATH], or a local path in a cifs/smb3 mount')
+    .argument('<TARGET...>', LOCAL_TARGET_FORMS)
     .option('-r, --recursive', 'watch every folder below the target too')
     .option('-m, --monitor', 'keep going (default: exit after the first event)')
-    .option('-e, --event <LIST>', 'only these events: CREATE,DELETE,MODIFY,MOVED_FROM,MOVED_TO,MOVE,OVERFLOW,DELETE_SELF,STATE', parseEventList)
+    .option('-e, --event <LIST>', 'only these events: CREATE,DELETE,MODIFY,MOVED_FROM,MOVED_TO,MOVE,OVERFLOW,DELETE_SELF,STATE (repeatable)', parseEventList)
     .option('-t, --timeout <SECONDS>', 'exit with status 2 when no event came within SECONDS (0: no timeout)', parseWatchTimeout)
     .option('-q, --quiet', 'do not print watch-state messages on stderr')
     .option('--include <REGEX>', 'only paths matching REGEX', parseRegex)
