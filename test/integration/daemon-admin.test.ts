@@ -221,6 +221,24 @@ describe('daemon run by an administrator', () => {
     }
   }, 60_000);
 
+  it('a SIGHUP while the command line itself loads (commander) does not kill the daemon either: applied once started', async () => {
+    const configFile = join(dir, 'loading.conf');
+    mkdirSync(join(samba.sharePath, 'loading'));
+    writeFileSync(configFile, config('loading', 'off'));
+    // The daemon sends itself SIGHUP as its module loader resolves `commander`.
+    const d = runCli(['daemon', '--config', configFile, '--mountinfo', '/dev/null'], {
+      NODE_OPTIONS: `--import ${join(import.meta.dirname, '..', 'support', 'signal-on-load-register.mjs')}`,
+      SIGNAL_ON_LOAD: 'commander',
+    });
+    try {
+      expect(await d.waitLine(/^reloaded loading\.conf/, 20_000, 'stderr')).toBe('reloaded loading.conf: 1 watch');
+      await d.waitLine(/^w1 .*: watching$/, 20_000, 'stderr');
+    } finally {
+      d.child.kill('SIGTERM');
+      expect(await d.exit).toEqual({ code: 0, signal: null });
+    }
+  }, 60_000);
+
   it('a SIGHUP before the daemon has read its config (a config slow to read) does not kill it: held, then applied once started', async () => {
     for (const f of ['held-a', 'held-b']) mkdirSync(join(samba.sharePath, f));
     // A FIFO stands for a config that is slow to read: the daemon waits in the read, before

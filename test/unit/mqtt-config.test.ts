@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/daemon-config.js';
 import { UsageError } from '../../src/config/errors.js';
 import { checkMqttUrl, checkTopicPrefix, resolveMqtt } from '../../src/config/mqtt-config.js';
-import { argvWithoutPasswords } from '../../src/cli/main.js';
+import { argvWithoutPasswords } from '../../src/cli/program.js';
 import { escapeTopicLevel, eventTopic, MAX_TOPIC_BYTES, statusTopic, TRUNCATED_LEVEL, unescapeTopicLevel, watchStateTopic } from '../../src/sinks/mqtt-topic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smbnotify-mqtt-config-'));
