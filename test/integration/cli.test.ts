@@ -538,6 +538,20 @@ describe('info', () => {
     return JSON.parse(r.stdout) as InfoJson;
   }
 
+  it("an IPv6 server: info's Share line is what smbclient writes, and smbnotify and smbclient both accept it back", async () => {
+    const s = await server({});
+    const cred = credFile(s);
+    const r = await cli(['info', `smb://[::1]:${s.port}/data`, '-A', cred]);
+    expectOk(r);
+    expect(r.stdout).toMatch(new RegExp(`^Server: +\\[::1\\]:${s.port}$`, 'm'));
+    const share = /^Share: +(.*)$/m.exec(r.stdout)![1]!;
+    expect(share).toBe('\\\\::1\\data');
+    // The port goes with -p, as for every UNC name.
+    expectOk(await cli(['ls', share, '-p', String(s.port), '-A', cred]));
+    const smbclient = spawnSync(requireTool('smbclient', 'smbclient'), ['-s', '/dev/null', '-p', String(s.port), share, '-A', cred, '-c', 'ls'], { encoding: 'utf8', timeout: 30_000 });
+    expect(smbclient.status, smbclient.stderr + smbclient.stdout).toBe(0);
+  });
+
   it('-k where the Kerberos addon is not built: one line naming the folder to build it in, as typed (no trailing /)', async () => {
     const s = await server({});
     // A copy of the package of dist/ and package.json alone, as a plain install without the addon.
