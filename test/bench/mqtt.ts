@@ -52,7 +52,7 @@ async function latency(ctx: Context, server: Server, brokerPort: number, procs: 
   const sc = smbclientNotify('smbclient', samba, creds, 'lat/smbclient');
   procs.push(sc);
   const tools: LatencyConsumer[] = [
-    { consumer: 'smbnotify daemon → Mosquitto → mosquitto_sub', dir: join(samba.sharePath, 'lat/mqtt'), probe: lineProbe(sub.stdout, (l, n) => l.startsWith(`smbnotify/${samba.host}/${samba.share}/lat/mqtt/${n}\t`)) },
+    { consumer: 'smbnotify daemon → Mosquitto → mosquitto_sub', dir: join(samba.sharePath, 'lat/mqtt'), probe: lineProbe(sub.stdout, (l, n) => l.startsWith(`smbnotify/${samba.host}:${samba.port}/${samba.share}/lat/mqtt/${n}\t`)) },
     { consumer: 'smbclient notify (stdout)', dir: join(samba.sharePath, 'lat/smbclient'), probe: lineProbe(sc.stdout, (l, n) => l.endsWith(` ${n}`)) },
   ];
   return interleavedLatency(ctx, 'mqtt latency', tools, samples, warmup);
