@@ -297,4 +297,25 @@ describe('daemon run by an administrator', () => {
     }
     expect(readdirSync(join(dir, 'reload')).sort()).toEqual(['events.jsonl', 'events.jsonl.1']);
   }, 60_000);
+
+  it('the same folder named twice with --watch (a URL and a UNC name) is watched once: each change in the journal once', async () => {
+    const folder = 'twice';
+    mkdirSync(join(samba.sharePath, folder));
+    const journal = join(dir, 'twice.jsonl');
+    const d = runCli(['daemon', '--config', '/dev/null', '--mountinfo', '/dev/null', '--bus', 'none', '--journal', journal, '-A', cred, '-p', String(samba.port),
+      '--watch', `smb://${samba.host}:${samba.port}/data/${folder}`, '--watch', `//${samba.host}/data/${folder}`]);
+    try {
+      expect(await d.waitLine(/the same folder/, 20_000, 'stderr')).toBe(`--watch //${samba.host}/data/${folder}: the same folder as w1 (smb://${samba.host}:${samba.port}/data/${folder}), watched once`);
+      expect(await d.waitLine(/daemon running/, 20_000, 'stderr')).toBe(`smbnotify 0.1.0 daemon running: 1 watch, journal ${journal}`);
+      await d.waitLine(/^w1 .*: watching$/, 20_000, 'stderr');
+      for (const name of ['a.txt', 'b.txt']) writeFileSync(join(samba.sharePath, folder, name), 'x');
+      await until(() => read(journal).some((l) => l.path === `${folder}/b.txt`), 'the second file in the journal');
+      // Give a second watch's copy of the events the time to arrive, if there were one.
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      expect(await stopDaemon(d)).toBe(0);
+    }
+    const creates = read(journal).filter((l) => l.event === 'CREATE');
+    expect(creates.map((l) => [l.watchId, l.path])).toEqual([['w1', `${folder}/a.txt`], ['w1', `${folder}/b.txt`]]);
+  }, 60_000);
 });
