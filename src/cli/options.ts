@@ -88,7 +88,7 @@ export function parseTimeoutOption(text: string): number {
 export function addConnectionOptions(cmd: Command, variant: 'default' | 'watch' = 'default'): Command {
   const watch = variant === 'watch';
   return cmd
-    .option('-U, --user <[DOMAIN\\]USER[%PASSWORD]>', 'user name, with optional domain and password (like smbclient)')
+    .option('-U, --user <USER>', 'user name as [DOMAIN\\]USER[%PASSWORD], with optional domain and password (like smbclient)')
     .option('-A, --authentication-file <FILE>', 'credentials file with username=, password=, domain= lines (mode 600)')
     .option('-N, --no-pass', 'do not ask for a password: guest logon, or an empty password with a user name')
     .option('-k, --kerberos', 'log on with the Kerberos ticket (same as --use-kerberos=required)')

@@ -128,6 +128,9 @@ export async function main(argv: readonly string[] = process.argv, mainIO?: Part
     .exitOverride()
     .configureOutput({
       writeOut,
+      // Help is wrapped to the terminal's width, or 80 columns into a pipe (commander asks
+      // process.stdout, which may not be ours).
+      getOutHelpWidth: () => ((stdout as NodeJS.WriteStream).isTTY ? (stdout as NodeJS.WriteStream).columns : 80),
       // Help written because of an error (no command given) is replaced by one line below.
       writeErr: () => undefined,
       outputError: () => undefined,

@@ -10,7 +10,7 @@ import { parseTarget } from '../../src/config/target.js';
 const README = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
 const COMMANDS = ['info', 'ls', 'watch', 'daemon', 'monitor', 'status', 'view', 'demo'];
 
-async function help(args: string[]): Promise<string> {
+async function help(args: string[], terminalColumns?: number): Promise<string> {
   let text = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -18,6 +18,7 @@ async function help(args: string[]): Promise<string> {
       done();
     },
   });
+  if (terminalColumns !== undefined) Object.assign(sink, { isTTY: true, columns: terminalColumns });
   expect(await main(['node', 'smbnotify', ...args, '--help'], { stdout: sink, stderr: sink })).toBe(0);
   return text;
 }
@@ -34,9 +35,15 @@ describe('help texts and the README', () => {
     expect(options.filter((o) => !new RegExp(`(?<![\\w-])${o}(?![\\w-])`).test(README))).toEqual([]);
   });
 
+  it.each(COMMANDS)('`%s --help` fits an 80-column terminal (but for words that cannot be broken)', async (command) => {
+    const text = await help([command], 80);
+    // A longer line is an option or argument with one word too long to break, such as TARGET's URL form.
+    expect(text.split('\n').filter((l) => l.length > 80 && !/^ +(\S+ +)?\S+$/.test(l))).toEqual([]);
+  });
+
   it('the TARGET forms shown by info, ls, watch and view parse', async () => {
     for (const command of ['info', 'ls', 'watch', 'view']) {
-      const line = (await help([command])).split('\n').find((l) => /^ {2}TARGET /.test(l))!;
+      const line = (await help([command], 1000)).split('\n').find((l) => /^ {2}TARGET /.test(l))!;
       expect(line).toContain('smb://[[DOMAIN;]USER[:PASSWORD]@]HOST[:PORT]/SHARE[/PATH]');
       expect(line).toContain('//HOST[:PORT]/SHARE[/PATH]');
     }

@@ -173,7 +173,7 @@ export function registerWatch(program: Command, io: WatchIO): Command {
     .argument('<TARGET...>', LOCAL_TARGET_FORMS)
     .option('-r, --recursive', 'watch every folder below the target too')
     .option('-m, --monitor', 'keep going (default: exit after the first event)')
-    .option('-e, --event <LIST>', 'only these events: CREATE,DELETE,MODIFY,MOVED_FROM,MOVED_TO,MOVE,OVERFLOW,DELETE_SELF,STATE (repeatable)', parseEventList)
+    .option('-e, --event <LIST>', 'only these events, comma-separated: CREATE, DELETE, MODIFY, MOVED_FROM, MOVED_TO, MOVE, OVERFLOW, DELETE_SELF, STATE (repeatable)', parseEventList)
     .option('-t, --timeout <SECONDS>', 'exit with status 2 when no event came within SECONDS (0: no timeout)', parseWatchTimeout)
     .option('-q, --quiet', 'do not print watch-state messages on stderr')
     .option('--include <REGEX>', 'only paths matching REGEX', parseRegex)
