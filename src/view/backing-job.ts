@@ -35,7 +35,10 @@ export type BackingJob = U & (
   | { op: 'read'; fd: number; offset: number; size: number }
   /** The data lies in a shared request buffer, which the backing thread frees when done. */
   | { op: 'write'; fd: number; offset: number; size: number; slot: SharedArrayBuffer; at: number }
-  /** `passthrough`: the file was opened in passthrough (its registration counts this open). */
+  /**
+   * `passthrough`: the file was opened in passthrough (its registration counts this open).
+   * `fd` -1: the replay's open, which joined a registration and has no descriptor.
+   */
   | { op: 'release'; node: bigint; fd: number; passthrough: boolean }
   | { op: 'fsync'; fd: number; datasync: boolean }
   | { op: 'lseek'; fd: number; offset: bigint; whence: number }

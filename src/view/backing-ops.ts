@@ -157,7 +157,7 @@ function run(job: BackingJob, c: BackingContext): void {
     }
     case 'release':
       if (job.passthrough) endPassthrough(c, job.node);
-      fs.closeSync(job.fd);
+      if (job.fd >= 0) fs.closeSync(job.fd);
       c.write(encodeReply(u));
       return;
     case 'fsync':

@@ -99,6 +99,10 @@ export class BackingPool implements JobRunner {
     return true;
   }
 
+  joinPassthrough(node: bigint): number {
+    return this.passthroughFiles.join(node);
+  }
+
   changes(): number {
     return this.state.changes();
   }

@@ -107,6 +107,9 @@ export class FileHandles {
     const s = this.server;
     const fh = b.u64(0);
     if (fh === 0n) return encodeReply(h.unique);
+    // The replay's open of a file held in passthrough (replay-answers.ts): no descriptor, no
+    // change of the user's; only its share of the registration ends.
+    if (fdOfHandle(fh) < 0) return s.run({ op: 'release', u: h.unique, node: h.nodeid, fd: -1, passthrough: true });
     const fd = this.fd(fh);
     this.held.delete(fh);
     const passthrough = backingIdOfHandle(fh) >= 0;

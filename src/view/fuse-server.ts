@@ -60,6 +60,8 @@ export interface JobRunner {
   preparedPart?(i: number): PreparedPart | undefined;
   /** Has thread `i` prepare a listing's next part; false when it cannot now. */
   prepare?(i: number, part: Part): boolean;
+  /** One more open of a file registered for passthrough (its backing id), else -1 (passthrough-files.ts). */
+  joinPassthrough?(node: bigint): number;
   /** The pool's count of requests with effects done (pool-state.ts). */
   changes?(): number;
 }

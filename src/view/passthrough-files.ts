@@ -56,6 +56,20 @@ export class PassthroughFiles {
     });
   }
 
+  /**
+   * One more open of `node` when it is registered already (its backing id), else -1: for an open
+   * that has no backing descriptor of its own (the replay's), which the kernel must still be
+   * answered in passthrough while others hold the file so.
+   */
+  join(node: bigint): number {
+    return this.locked(() => {
+      const at = this.find(node);
+      if (this.nodes[at] !== node) return -1;
+      this.counts[at]!++;
+      return this.ids[at]!;
+    });
+  }
+
   /** One open of `node` ended; `unregister` ends the registration after its last one. */
   release(node: bigint, unregister: (id: number) => void): void {
     this.locked(() => {

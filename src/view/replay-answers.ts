@@ -10,7 +10,8 @@
  *            kernel holds -> that node (the server may have removed the folder too: rm -r)
  *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok; LOOKUP of a folder old
  *            is in that the kernel holds -> that node (as for delete)
- *   modify:  OPEN -> handle 0, SETATTR (ftruncate to the same size) -> current attributes
+ *   modify:  OPEN -> handle 0 (or, when the file is open in passthrough, a handle joining its
+ *            registration, with no descriptor), SETATTR (ftruncate to the same size) -> current attributes
  *
  *   any:     GETATTR of the folder it works in (only with default_permissions, mount.ts: the
  *            kernel's permission check) -> attributes made up and given as expired
@@ -19,6 +20,7 @@
  */
 import { Body, Op, OpenOut, type Attr, encodeAttr, encodeCreate, encodeEntry, encodeError, encodeOpen, encodeReply, type InHeader, type Timeouts } from './fuse-wire.js';
 import { E, syntheticAttr } from './attrs.js';
+import { fileHandle } from './backing-job.js';
 import type { FuseServer } from './fuse-server.js';
 import { isPlainName, joinName, parentOf } from './nodes.js';
 import type { ReplayJob } from './replay-job.js';
@@ -120,8 +122,13 @@ export class ReplayAnswers {
       case Op.OPEN: {
         const rel = nodePath();
         if (job.kind !== 'modify' || !rel?.equals(target)) return false;
-        // Past the page cache: the kernel refuses a cached open of a file others hold in passthrough.
-        return encodeOpen(u, 0n, s.passthrough ? OpenOut.DIRECT_IO : 0);
+        if (!s.passthrough) return encodeOpen(u, 0n, 0);
+        // A file others hold in passthrough (a reader's tail -f) takes no other kind of open
+        // (EIO, fs/fuse/iomode.c): the replay joins their registration, which its RELEASE ends
+        // (a handle with no descriptor). Otherwise past the page cache, which a passthrough open
+        // made meanwhile allows, where it would refuse a cached one.
+        const id = s.opts.pool.joinPassthrough?.(h.nodeid) ?? -1;
+        return id >= 0 ? encodeOpen(u, fileHandle(-1, id), OpenOut.PASSTHROUGH, id) : encodeOpen(u, 0n, OpenOut.DIRECT_IO);
       }
       case Op.SETATTR: {
         const rel = nodePath();

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFile, requireBuild } from '../support/cli.js';
 import { startSamba, stopAllSamba, type SambaServer } from '../support/samba.js';
+import { requireTool } from '../support/tools.js';
+import { until } from '../support/until.js';
 import { startView } from '../support/view.js';
 
 let samba: SambaServer;
@@ -23,6 +25,7 @@ const ADDON = join(ROOT, 'src', 'native', 'view', 'build', 'Release', 'view.node
 
 beforeAll(async () => {
   requireBuild();
+  requireTool('inotifywait', 'inotify-tools');
   if (process.getuid?.() !== 0) throw new Error('the passthrough tests run as root (FUSE passthrough needs CAP_SYS_ADMIN)');
   if (!fs.existsSync(ADDON)) throw new Error(`${ADDON} is missing: run npm run build:view (npm test does)`);
   samba = await startSamba({});
@@ -88,6 +91,46 @@ describe('FUSE passthrough', () => {
       await view.stop();
     }
   }, 120_000);
+
+  it('a file a reader holds open (tail -f) still gets IN_MODIFY for each server-side append', async () => {
+    // The kernel refuses any open of a file held in passthrough that is not passthrough too
+    // (EIO, fs/fuse/iomode.c): the replayed MODIFY's own open must join the reader's registration.
+    const dir = join(samba.sharePath, 'held');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(join(dir, 'log.txt'), 'one\n');
+    const view = await startView([`${url}/held`, '-A', cred, '--backing', dir]);
+    const events: string[] = [];
+    const iw = spawn('inotifywait', ['-m', '--format', '%e %f', view.mountPoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = (chunk: Buffer) => events.push(...chunk.toString().split('\n').filter(Boolean));
+    iw.stdout.on('data', lines);
+    iw.stderr.on('data', lines);
+    try {
+      await until(() => events.includes('Watches established.'), 'inotifywait ready', 10_000);
+      const fd = fs.openSync(join(view.mountPoint, 'log.txt'), 'r');
+      try {
+        fs.appendFileSync(join(dir, 'log.txt'), 'two\n');
+        await until(() => events.includes('CLOSE_WRITE,CLOSE log.txt'), `IN_CLOSE_WRITE of log.txt (events: ${events.join(', ')})`, 15_000);
+        expect(events).toContain('MODIFY log.txt');
+        expect(fs.readFileSync(fd, 'utf8')).toBe('one\ntwo\n');
+        // The replay's own open and release count as no change of the user's: the next append,
+        // within the 3 s such a change would mask, is replayed too.
+        events.length = 0;
+        fs.appendFileSync(join(dir, 'log.txt'), 'three\n');
+        await until(() => events.includes('CLOSE_WRITE,CLOSE log.txt'), `a second IN_CLOSE_WRITE (events: ${events.join(', ')})`, 15_000);
+        expect(events).toContain('MODIFY log.txt');
+        expect(fs.readFileSync(fd, 'utf8')).toBe('three\n');
+      } finally {
+        fs.closeSync(fd);
+      }
+      expect(view.stderr.filter((l) => l.includes('replay failed'))).toEqual([]);
+      // The registration the replays joined ended with the reader's close: a new one is made.
+      fs.appendFileSync(join(view.mountPoint, 'log.txt'), 'four\n');
+      expect(fs.readFileSync(join(view.mountPoint, 'log.txt'), 'utf8')).toBe('one\ntwo\nthree\nfour\n');
+    } finally {
+      iw.kill();
+      await view.stop();
+    }
+  }, 60_000);
 
   it('--no-passthrough: file data goes through the view (a read waits while it is stopped), and nothing is said', async () => {
     const dir = join(samba.sharePath, 'npt');
