@@ -8,7 +8,8 @@
  *            dummy file handle 0
  *   delete:  LOOKUP name -> a node, UNLINK/RMDIR -> ok; LOOKUP of a folder it is in that the
  *            kernel holds -> that node (the server may have removed the folder too: rm -r)
- *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT, RENAME -> ok; LOOKUP of a folder old
+ *   rename:  LOOKUP old -> a node, LOOKUP new -> ENOENT (its node when the kernel holds one: a
+ *            rename over it), RENAME -> ok; LOOKUP of a folder old
  *            is in that the kernel holds -> that node (as for delete)
  *   modify:  OPEN -> handle 0 (or, when the file is open in passthrough, a handle joining its
  *            registration, with no descriptor), SETATTR (ftruncate to the same size) -> current attributes
@@ -66,6 +67,10 @@ export class ReplayAnswers {
       case Op.LOOKUP: {
         const rel = child(0);
         if (!rel) return false;
+        // A rename over a name the kernel holds (a program watches or has open the file a
+        // colleague's atomic save replaces): that node, so the kernel renames over it and its
+        // watchers get IN_ATTRIB and IN_DELETE_SELF, as locally. Else the name is free.
+        if (job.kind === 'rename' && rel.equals(target) && s.nodes.byPathOf(rel)) return this.entry(u, rel, target, job.isDir);
         if ((job.kind === 'create' || job.kind === 'rename') && rel.equals(target)) return encodeError(u, E.ENOENT);
         if (job.kind === 'delete' && rel.equals(target)) return this.entry(u, rel, target, job.isDir);
         if (old && rel.equals(old)) return this.entry(u, rel, target, job.isDir);

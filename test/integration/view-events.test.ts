@@ -301,6 +301,29 @@ describe('smbnotify view', () => {
     }
   });
 
+  it('a watch on a file that a colleague replaces by a rename (an editor\'s atomic save) gets IN_ATTRIB and IN_DELETE_SELF, as locally', async () => {
+    // What entr, node --watch and an editor's auto-reload wait for to watch the new file.
+    const m = view.mountPoint;
+    const dirWatch = await inotifywait(m);
+    writeFileSync(join(backing, 'atomic.txt'), 'v1\n');
+    await dirWatch.waitFor(new RegExp(`^CREATE ${m}/atomic.txt$`));
+    const fileWatch = follow('inotifywait', ['-m', '--format', '%e %w', join(m, 'atomic.txt')]);
+    try {
+      await fileWatch.waitFor(/Watches established/);
+      // The kernel's entry of the name expires (1 s): the replayed rename looks the name up again.
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(join(backing, '.atomic.txt.tmp'), 'v2\n');
+      renameSync(join(backing, '.atomic.txt.tmp'), join(backing, 'atomic.txt'));
+      await dirWatch.waitFor(new RegExp(`^MOVED_TO ${m}/atomic.txt$`));
+      await fileWatch.waitFor(new RegExp(`^DELETE_SELF ${m}/atomic.txt$`), 5_000);
+      expect(fileWatch.lines.filter((l) => !/^(Setting up|Watches established)/.test(l))).toEqual([`ATTRIB ${m}/atomic.txt`, `DELETE_SELF ${m}/atomic.txt`]);
+      expect(readFileSync(join(m, 'atomic.txt'), 'utf8')).toBe('v2\n');
+    } finally {
+      fileWatch.stop();
+      dirWatch.stop();
+    }
+  });
+
   it('a file deleted through the view and made again on the server right after reaches inotify as a new file', async () => {
     const m = view.mountPoint;
     writeFileSync(join(backing, 'again.txt'), 'old\n');
