@@ -66,8 +66,10 @@ export type BackingJob = U & (
 export type BackingUpdate =
   | { kind: 'forget'; node: bigint }
   /** A file handle handed to the kernel: only those are accepted in later requests. */
-  /** `writing`: the view-relative path of a file opened for writing in passthrough (its writes never reach the view). */
-  | { kind: 'opened'; fh: bigint; writing?: Uint8Array }
+  /** `u`: its request; `writing`: opened for writing in passthrough (its writes never reach the view). */
+  | { kind: 'opened'; u: bigint; fh: bigint; writing?: true }
+  /** An open for writing where the view may pass it through failed (`u`: its request). */
+  | { kind: 'notOpened'; u: bigint }
   | { kind: 'closed'; fh: bigint }
   | { kind: 'unlink'; rel: Uint8Array }
   | { kind: 'rename'; from: Uint8Array; to: Uint8Array }

@@ -59,6 +59,7 @@ export function runJob(job: BackingJob, c: BackingContext): void {
     if (counted || (job.op === 'replay-attr' && job.form !== 'attr')) {
       c.update({ kind: 'forget', node: job.node });
     }
+    if ((job.op === 'open' || job.op === 'create') && job.writing) c.update({ kind: 'notOpened', u: job.u });
     c.write(encodeError(job.u, errnoOf(err)));
   }
 }
@@ -123,7 +124,7 @@ function run(job: BackingJob, c: BackingContext): void {
         fs.closeSync(fd);
         throw err;
       }
-      opened(c, job.node, fd, how, encodeOpen(u, how.fh, how.flags, how.backingId), job.writing);
+      opened(c, u, job.node, fd, how, encodeOpen(u, how.fh, how.flags, how.backingId), job.writing);
       return;
     }
     case 'create': {
@@ -138,7 +139,7 @@ function run(job: BackingJob, c: BackingContext): void {
         fs.closeSync(fd);
         throw err;
       }
-      opened(c, job.node, fd, how, reply, job.writing);
+      opened(c, u, job.node, fd, how, reply, job.writing);
       return;
     }
     case 'read': {
@@ -228,8 +229,8 @@ function endPassthrough(c: BackingContext, node: bigint): void {
   c.passthroughFiles.release(node, (id) => c.addon?.backingClose(c.fuseFd, id));
 }
 
-function opened(c: BackingContext, node: bigint, fd: number, how: OpenedAs, reply: Buffer, writing?: Uint8Array): void {
-  c.update({ kind: 'opened', fh: how.fh, ...(writing && how.backingId >= 0 ? { writing } : {}) });
+function opened(c: BackingContext, u: bigint, node: bigint, fd: number, how: OpenedAs, reply: Buffer, writing?: Uint8Array): void {
+  c.update({ kind: 'opened', u, fh: how.fh, ...(writing && how.backingId >= 0 ? { writing: true as const } : {}) });
   // Opened for writing in passthrough: the kernel writes the backing file itself from now on, and
   // no WRITE will count as a change, so the open does. Attributes read before it (a listing's
   // prepared part) are not answered with any more. Its release counts too.

@@ -37,6 +37,15 @@ export class FileHandles {
    * in the 3 s own-change window), and once more when closed.
    */
   private readonly written = new Map<bigint, number>();
+  /**
+   * Opens for writing in passthrough: the requests not answered yet, and the open files' hold keys
+   * by handle. The kernel writes such a file itself, so the main thread marks it as the user's own
+   * change for as long as it is open, from the request on: the backing thread's report of the
+   * handle reaches this thread only with the next request, which may come seconds later (nothing
+   * else happens while a program writes), after the server's report of the first writes.
+   */
+  private readonly holdAsked = new Set<bigint>();
+  private readonly holds = new Map<bigint, bigint>();
   /** Whether files opened write-only bypass the page cache (set at INIT: DIRECT_WRITES_MINOR). */
   private directWrites = false;
   /** Whether regular files are handed to the kernel at OPEN, or why not (set at INIT; passthrough.ts). */
@@ -61,27 +70,54 @@ export class FileHandles {
   }
 
   /** A backing thread handed the kernel this handle (before answering); `writing`: held for writing in passthrough. */
-  opened(fh: bigint, writing: Buffer | undefined): void {
+  opened(fh: bigint, u: bigint, writing: boolean): void {
     this.held.add(fh);
-    if (writing) this.server.opts.onLocalChange([writing.toString()], 'changed', { held: fh });
+    if (!this.holdAsked.delete(u)) return;
+    if (writing) this.holds.set(fh, holdKey(u));
+    else this.unhold(holdKey(u));
+  }
+
+  /** An open for writing in passthrough failed. */
+  notOpened(u: bigint): void {
+    if (this.holdAsked.delete(u)) this.unhold(holdKey(u));
   }
 
   closed(fh: bigint): void {
     this.held.delete(fh);
+    const key = this.holds.get(fh);
+    if (key === undefined) return;
+    this.holds.delete(fh);
+    this.unhold(key);
+  }
+
+  /** Marks `path` the user's own change until `unhold`, when the open is for writing in passthrough. */
+  private hold(u: bigint, path: Buffer, how: { writing?: Uint8Array }): void {
+    if (how.writing === undefined) return;
+    this.holdAsked.add(u);
+    this.server.opts.onLocalChange([path.toString()], 'changed', { held: holdKey(u) });
+  }
+
+  private unhold(key: bigint): void {
+    this.server.opts.onLocalChange([], 'changed', { closed: key });
   }
 
   open(h: InHeader, b: Body): null {
     const s = this.server;
     const flags = (b.u32(0) & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW;
     const node = s.node(h.nodeid);
-    return s.run({ op: 'open', u: h.unique, node: node.id, path: s.backing(s.linked(node)), flags, ...this.how(flags, node.path) });
+    const how = this.how(flags, node.path);
+    this.hold(h.unique, node.path, how);
+    return s.run({ op: 'open', u: h.unique, node: node.id, path: s.backing(s.linked(node)), flags, ...how });
   }
 
   create(h: InHeader, b: Body): null {
     const s = this.server;
     const rel = s.childPath(h.nodeid, b.names(16, 1)[0]!);
     const flags = b.u32(0) | O_CREAT | O_NOFOLLOW;
-    return s.run({ op: 'create', u: h.unique, node: s.created(rel), path: s.backing(rel), flags, mode: b.u32(4) & 0o7777, ...this.how(flags, rel) });
+    const how = this.how(flags, rel);
+    const node = s.created(rel);
+    this.hold(h.unique, rel, how);
+    return s.run({ op: 'create', u: h.unique, node, path: s.backing(rel), flags, mode: b.u32(4) & 0o7777, ...how });
   }
 
   read(h: InHeader, b: Body): null {
@@ -112,10 +148,13 @@ export class FileHandles {
     if (fdOfHandle(fh) < 0) return s.run({ op: 'release', u: h.unique, node: h.nodeid, fd: -1, passthrough: true });
     const fd = this.fd(fh);
     this.held.delete(fh);
+    const hold = this.holds.get(fh);
+    this.holds.delete(fh);
     const passthrough = backingIdOfHandle(fh) >= 0;
     // A passthrough file's writes never come here: one opened for writing may have been written.
     const mayHaveWritten = passthrough && (b.u32(8) & O_ACCMODE) !== O_RDONLY;
-    if (this.written.delete(fh) || mayHaveWritten) s.opts.onLocalChange([s.node(h.nodeid).path.toString()], 'changed', { closed: fh });
+    const wrote = this.written.delete(fh);
+    if (wrote || mayHaveWritten || hold !== undefined) s.opts.onLocalChange([s.node(h.nodeid).path.toString()], 'changed', { closed: hold ?? fh });
     return s.run({ op: 'release', u: h.unique, node: h.nodeid, fd, passthrough });
   }
 
@@ -145,4 +184,12 @@ export class FileHandles {
     const writing = this.passthrough && (flags & O_ACCMODE) !== O_RDONLY;
     return { direct, passthrough: this.passthrough, ...(writing ? { writing: path } : {}) };
   }
+}
+
+/**
+ * The main thread's key of a hold (HeldForWriting): the open's request id with the top bit set,
+ * apart from the file handles (below 2^63) that `closed` names too.
+ */
+function holdKey(u: bigint): bigint {
+  return u | (1n << 63n);
 }

@@ -39,9 +39,9 @@ export interface ServerOptions {
   replay: ReplayChannel;
   /** Paths (relative, UTF-8) the user changes through the view: the server will report them too. */
   /**
-   * A change made through the view. `closed`: the handle of a file written through the view was
-   * closed; `held`: a file was opened for writing in passthrough, whose writes the view never sees
-   * (own changes until that handle is closed).
+   * A change made through the view. `held`: a file is being opened for writing in passthrough,
+   * whose writes the view never sees (own changes until `closed` names the same key, file-handles.ts);
+   * `closed`: that key, or the handle of a file written through the view, was closed.
    */
   onLocalChange: (paths: string[], change: OwnChange, handle?: { held: bigint } | { closed: bigint }) => void;
   /** INIT has been answered: the kernel applied its settings while we wrote the reply. */
@@ -114,7 +114,8 @@ export class FuseServer {
   apply(u: BackingUpdate): void {
     const b = (x: Uint8Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
     if (u.kind === 'forget') this.nodes.forget(u.node, 1n);
-    else if (u.kind === 'opened') this.files.opened(u.fh, u.writing && b(u.writing));
+    else if (u.kind === 'opened') this.files.opened(u.fh, u.u, u.writing === true);
+    else if (u.kind === 'notOpened') this.files.notOpened(u.u);
     else if (u.kind === 'closed') this.files.closed(u.fh);
     else if (u.kind === 'unlink') this.nodes.unlink(b(u.rel));
     else if (u.kind === 'rename') this.nodes.rename(b(u.from), b(u.to));

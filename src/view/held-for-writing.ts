@@ -8,7 +8,7 @@
 const REMARK_MS = 1000;
 
 export class HeldForWriting {
-  /** The path each held file handle was opened at. */
+  /** The path of each hold: an open for writing, from its request to its close (file-handles.ts). */
   private readonly held = new Map<bigint, string[]>();
   private timer: NodeJS.Timeout | null = null;
 
