@@ -1,6 +1,7 @@
 // The shared table of passthrough registrations (src/view/passthrough-files.ts): whatever the
-// order of opens and releases, each file is registered once while it is open, later opens share
-// its backing id, and the last release ends it; entries that collide in the table stay reachable
+// order of opens, joins (the replay's open, which never registers) and releases, each file is
+// registered once while it is open, later opens and joins share its backing id, and the last
+// release ends it; entries that collide in the table stay reachable
 // when others are removed (backward-shift deletion). Checked against a plain Map model.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ describe('PassthroughFiles', () => {
   it('registers each open file once, shares its id, and ends it with the last release', () => {
     // Node ids that collide in a 4,096-slot table (n, n + 4096, ...) next to ones that do not.
     const node = fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 5 }).map((k) => 7 + k * 4096)).map(BigInt);
-    const step = fc.record({ open: fc.boolean(), node });
+    const step = fc.record({ op: fc.constantFrom('open', 'join', 'release'), node });
     fc.assert(
       fc.property(fc.array(step, { maxLength: 300 }), (steps) => {
         const files = PassthroughFiles.create();
@@ -18,7 +19,11 @@ describe('PassthroughFiles', () => {
         let nextId = 0;
         const registered = new Set<number>();
         for (const s of steps) {
-          if (s.open) {
+          if (s.op === 'join') {
+            const m = model.get(s.node);
+            expect(files.join(s.node)).toBe(m ? m.id : -1);
+            if (m) m.count++;
+          } else if (s.op === 'open') {
             const id = files.acquire(s.node, () => {
               const fresh = nextId++;
               registered.add(fresh);
