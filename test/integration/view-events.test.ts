@@ -307,10 +307,11 @@ describe('smbnotify view', () => {
     // What entr, node --watch and an editor's auto-reload wait for to watch the new file.
     const m = view.mountPoint;
     const dirWatch = await inotifywait(m);
-    writeFileSync(join(backing, 'atomic.txt'), 'v1\n');
-    await dirWatch.waitFor(new RegExp(`^CREATE ${m}/atomic.txt$`));
-    const fileWatch = follow('inotifywait', ['-m', '--format', '%e %w', join(m, 'atomic.txt')]);
+    let fileWatch: Lines | undefined;
     try {
+      writeFileSync(join(backing, 'atomic.txt'), 'v1\n');
+      await dirWatch.waitFor(new RegExp(`^CREATE ${m}/atomic.txt$`));
+      fileWatch = follow('inotifywait', ['-m', '--format', '%e %w', join(m, 'atomic.txt')]);
       await fileWatch.waitFor(/Watches established/);
       // The kernel's entry of the name expires (1 s): the replayed rename looks the name up again.
       await new Promise((r) => setTimeout(r, 1500));
@@ -321,7 +322,7 @@ describe('smbnotify view', () => {
       expect(fileWatch.lines.filter((l) => !/^(Setting up|Watches established)/.test(l))).toEqual([`ATTRIB ${m}/atomic.txt`, `DELETE_SELF ${m}/atomic.txt`]);
       expect(readFileSync(join(m, 'atomic.txt'), 'utf8')).toBe('v2\n');
     } finally {
-      fileWatch.stop();
+      fileWatch?.stop();
       dirWatch.stop();
     }
   });
