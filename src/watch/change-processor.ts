@@ -33,6 +33,11 @@ export interface ChangeContext {
   confirmName(path: string, item: OutItem | null, watch: boolean, companion?: OutItem): void;
   /** List a folder soon (debounced): a notified name it holds could not be placed. */
   verifyFolder(path: string): void;
+  /**
+   * A known file's name added again: `item` (its MODIFY) goes out if the file the server serves
+   * under it now is not the one `known` describes, and is taken back otherwise.
+   */
+  recheckName(path: string, item: OutItem, known: EntryState): void;
   /** A notified name the listing may show under another name (listed-names.ts). */
   listedOtherwise(name: string): boolean;
 }
@@ -60,6 +65,13 @@ export interface ChangeProcessorOptions {
  */
 const LATE_PAIR_MS = 5000;
 
+/**
+ * How long an addition of a name already added is the server's repeat of it, not news. Samba
+ * repeats an entry in its next response (docs/protocol.md); a file replaced from outside the
+ * watched folders within this time of its creation is reported once.
+ */
+const REPEAT_WINDOW_MS = 1000;
+
 export class ChangeProcessor {
   /** A RENAMED_OLD_NAME waiting for its RENAMED_NEW_NAME. */
   private heldOld: Held | null = null;
@@ -67,6 +79,8 @@ export class ChangeProcessor {
   private readonly recentMoves = new Map<string, number>();
   /** The last old name that went out without its new name (MOVED_FROM alone), until when. */
   private leftAlone: { path: string; until: number } | null = null;
+  /** Names added lately, until when an addition of one again is the server's repeat (oldest first). */
+  private readonly recentlyAdded = new Map<string, number>();
 
   constructor(
     private readonly w: ChangeContext,
@@ -152,7 +166,21 @@ export class ChangeProcessor {
       this.outbox.replace(removal.item, this.movePair(removal.item.event.path, path, detached.entry, removal.item.event.action, action));
       return;
     }
-    if (this.w.snapshot.get(path)) return; // already known from a listing: not news
+    const known = this.w.snapshot.get(path);
+    const repeated = this.justAdded(path);
+    if (known) {
+      // Known already: old news (a listing made after the change showed it) or the server
+      // repeating an entry (Samba repeats the end of one response at the start of the next). But
+      // a file renamed over a known name from outside the watched folders (`mv /elsewhere/f f`:
+      // an editor's or a download's temporary file kept elsewhere) comes as an addition alone: the
+      // name stays, the file is another. An open tells which (NameCheck.recheck).
+      if (!repeated && known.isDir === false) {
+        const item: OutItem = { event: this.w.events.change('MODIFY', path, { source: 'notify', action, isDir: false }), awaiting: true };
+        this.outbox.push(item);
+        this.w.recheckName(path, item, known);
+      }
+      return;
+    }
     // A move between folders keeps the name: only a name some folder still holds can be the new
     // half of one whose removal has not arrived yet. Any other new name goes out without waiting.
     const mayBeMoved = kind === 'CREATE' && this.w.snapshot.holdsName(baseName(path));
@@ -161,6 +189,22 @@ export class ChangeProcessor {
     const item: OutItem = { event: this.w.events.change(kind, path, { source: 'notify', action, oldPath }), half: mayBeMoved ? 'create' : undefined, awaiting: true };
     this.outbox.push(item);
     this.w.confirmName(path, item, true);
+  }
+
+  /**
+   * Whether `path` was added within REPEAT_WINDOW_MS (and note that it is added now). The map is
+   * kept in the order of the additions, so that the expired ones are cut from its front.
+   */
+  private justAdded(path: string): boolean {
+    const now = Date.now();
+    const repeated = (this.recentlyAdded.get(path) ?? 0) > now;
+    this.recentlyAdded.delete(path);
+    this.recentlyAdded.set(path, now + REPEAT_WINDOW_MS);
+    for (const [name, until] of this.recentlyAdded) {
+      if (until > now) break;
+      this.recentlyAdded.delete(name);
+    }
+    return repeated;
   }
 
   private removed(path: string, action: number): void {

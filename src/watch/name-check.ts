@@ -19,7 +19,7 @@ import type { FolderRegistry } from './folder-registry.js';
 import { mayBeListedOtherwise } from './listed-names.js';
 import type { EventOutbox, OutItem } from './outbox.js';
 import { baseName, joinPath, parentOf } from './paths.js';
-import type { Snapshot } from './snapshot.js';
+import type { EntryState, Snapshot } from './snapshot.js';
 import type { WatchLiveState } from './live-state.js';
 
 /** A name to check by listing waits this long, so that a burst of such names costs one listing. */
@@ -126,6 +126,44 @@ export class NameCheck {
       w.folders.adopt(tree, path, handle.fileId, generation, handle.info, id);
       await w.rescan(path);
       w.armed(path);
+    });
+  }
+
+  /**
+   * A known file's name added again (change-processor.ts): `item`, its MODIFY, goes out when the
+   * file served under the name now differs from `known` in size or write time, or when those are
+   * not known (changed since the last listing), and is taken back when it is the same file (old
+   * news: a listing made after the change showed it) or the name is gone again (its removal tells).
+   */
+  recheck(path: string, item: OutItem, known: EntryState): void {
+    const w = this.w;
+    const tree = w.tree;
+    if (!tree || w.polling) {
+      // Polling, the listings compare sizes and times themselves.
+      w.outbox.cancel(item);
+      return;
+    }
+    const opening = tree.open(path, null);
+    opening.catch(() => undefined);
+    w.enqueue(async () => {
+      let handle: OpenHandle;
+      try {
+        handle = await opening;
+      } catch (err) {
+        w.outbox.cancel(item);
+        if (isMissing(err) || isRefused(err)) return;
+        throw err;
+      }
+      const same = w.snapshot.get(path) !== known || (known.size === Number(handle.info.endOfFile) && known.mtime === Number(handle.info.lastWriteTime));
+      if (same) {
+        w.outbox.cancel(item);
+      } else {
+        // Reported: the next listing does not report it again (as for any MODIFY).
+        known.size = undefined;
+        known.mtime = undefined;
+        w.outbox.settle(item);
+      }
+      if (!tree.client.closed) await tree.close(handle.fileId).catch(() => undefined);
     });
   }
 

@@ -116,6 +116,45 @@ describe('smbnotify watch', () => {
     for (const line of r.stdout.filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
   });
 
+  it('a file replaced by one renamed over it from outside the watch (mv /elsewhere/f f) is a MODIFY, on the disk and over SMB', { timeout: 60_000 }, async () => {
+    // Samba reports such a rename as an addition alone, of a name the watch knows: it was dropped
+    // as old news, and nothing was printed.
+    const dir = join(samba.sharePath, 'replaced');
+    const elsewhere = join(samba.sharePath, 'elsewhere');
+    mkdirSync(dir);
+    mkdirSync(elsewhere);
+    writeFileSync(join(dir, 'listed.txt'), 'old');
+    writeFileSync(join(dir, 'over-smb.txt'), 'old');
+    const r = runCli(['watch', '-m', '--json', `${url}/replaced`, '-A', cred]);
+    await r.waitLine(/"event":"STATE"/);
+    const events = () => r.stdout.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['event'] !== 'STATE');
+    // Listed when the watch started.
+    writeFileSync(join(elsewhere, 'new-1'), 'a new file');
+    renameSync(join(elsewhere, 'new-1'), join(dir, 'listed.txt'));
+    await r.waitLine(/"MODIFY".*listed\.txt/);
+    // Created while watched, replaced later.
+    writeFileSync(join(dir, 'created.txt'), 'first');
+    await r.waitLine(/"CREATE".*created\.txt/);
+    await new Promise((done) => setTimeout(done, 1500));
+    writeFileSync(join(elsewhere, 'new-2'), 'another file');
+    renameSync(join(elsewhere, 'new-2'), join(dir, 'created.txt'));
+    await r.waitLine(/"MODIFY".*created\.txt/);
+    // A colleague's client: rename with replace, from a folder the watch does not see.
+    writeFileSync(join(elsewhere, 'new-3'), 'from a client');
+    const moved = await samba.smbclient(['-c', 'rename elsewhere\\new-3 replaced\\over-smb.txt -f']);
+    expect(moved.code, moved.stderr).toBe(0);
+    await r.waitLine(/replaced\/over-smb\.txt/);
+    r.child.kill('SIGTERM');
+    await r.exit;
+    // Writes (MODIFIED, action 3) come as they do for any file; the additions are the point here.
+    expect(events().filter((e) => e['action'] !== 3).map((e) => [e['event'], e['path'], e['action']])).toEqual([
+      ['MODIFY', 'replaced/listed.txt', 1],
+      ['CREATE', 'replaced/created.txt', 1],
+      ['MODIFY', 'replaced/created.txt', 1],
+      ['MODIFY', 'replaced/over-smb.txt', 1],
+    ]);
+  });
+
   it('the same folder named twice is watched once: each change is one line', async () => {
     const r = runCli(['watch', '-m', `${url}/docs`, `${url}/docs/`, '-A', cred, '-e', 'CREATE', '--format', '%e %f']);
     await established(r);
