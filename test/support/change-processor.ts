@@ -1,5 +1,5 @@
 // A ChangeProcessor on its own, for tests of what it makes of notifications: a server that serves
-// every name as it is and confirms each at once; events land in `out` as they go out.
+// every name as it is and confirms each at once (a known name added again is the same file); events land in `out` as they go out.
 import { ChangeProcessor, type ChangeContext, type ChangeProcessorOptions } from '../../src/watch/change-processor.js';
 import { EventFactory, type WatchEvent } from '../../src/watch/events.js';
 import { EventOutbox } from '../../src/watch/outbox.js';
@@ -22,6 +22,8 @@ export function standaloneProcessor(snapshot: Snapshot, watch: string, out: Watc
       if (item) outbox.settle(item);
     },
     verifyFolder: () => undefined,
+    // The same file as known: an addition of a known name is old news here.
+    recheckName: (_path, item) => void outbox.cancel(item),
     listedOtherwise: () => false,
   };
   return new ChangeProcessor(context, outbox, opts);
