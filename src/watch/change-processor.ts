@@ -34,10 +34,10 @@ export interface ChangeContext {
   /** List a folder soon (debounced): a notified name it holds could not be placed. */
   verifyFolder(path: string): void;
   /**
-   * A known file's name added again: `item` (its MODIFY) goes out if the file the server serves
-   * under it now is not the one `known` describes, and is taken back otherwise.
+   * A known file's name added again: `replaced` is called if the file the server serves under it
+   * now is not the one `known` describes, and the name still holds it in the snapshot.
    */
-  recheckName(path: string, item: OutItem, known: EntryState): void;
+  recheckName(path: string, known: EntryState, replaced: () => void): void;
   /** A notified name the listing may show under another name (listed-names.ts). */
   listedOtherwise(name: string): boolean;
 }
@@ -173,11 +173,16 @@ export class ChangeProcessor {
       // repeating an entry (Samba repeats the end of one response at the start of the next). But
       // a file renamed over a known name from outside the watched folders (`mv /elsewhere/f f`:
       // an editor's or a download's temporary file kept elsewhere) comes as an addition alone: the
-      // name stays, the file is another. An open tells which (NameCheck.recheck).
+      // name stays, the file is another. An open tells which (NameCheck.recheck); the stream does
+      // not wait for it (after an overflow the additions a listing already showed come by the
+      // thousand).
       if (!repeated && known.isDir === false) {
-        const item: OutItem = { event: this.w.events.change('MODIFY', path, { source: 'notify', action, isDir: false }), awaiting: true };
-        this.outbox.push(item);
-        this.w.recheckName(path, item, known);
+        this.w.recheckName(path, known, () => {
+          // Reported: the next listing does not report it again (as for any MODIFY).
+          known.size = undefined;
+          known.mtime = undefined;
+          this.push('MODIFY', path, { source: 'notify', action, isDir: false });
+        });
       }
       return;
     }

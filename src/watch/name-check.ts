@@ -26,6 +26,8 @@ import type { WatchLiveState } from './live-state.js';
 const VERIFY_DELAY_MS = 100;
 /** A new name that could not be opened waits this long for its removal or rename to arrive. */
 const GONE_GRACE_MS = 60;
+/** Known names added again that are opened at once (recheck); past that, their folder is listed. */
+const RECHECKS_AT_ONCE = 32;
 
 export interface NameCheckContext extends WatchLiveState {
   readonly root: string;
@@ -56,6 +58,8 @@ export class NameCheck {
    * taken for a mangled one. Until then they are checked by listing.
    */
   private servesForbiddenNames = false;
+  /** Rechecks whose open has not been answered yet. */
+  private rechecking = 0;
 
   constructor(private readonly w: NameCheckContext) {}
 
@@ -130,19 +134,24 @@ export class NameCheck {
   }
 
   /**
-   * A known file's name added again (change-processor.ts): `item`, its MODIFY, goes out when the
-   * file served under the name now differs from `known` in size or write time, or when those are
-   * not known (changed since the last listing), and is taken back when it is the same file (old
-   * news: a listing made after the change showed it) or the name is gone again (its removal tells).
+   * A known file's name added again (change-processor.ts): `replaced` (its MODIFY) when the file
+   * served under the name now differs from `known` in size or write time, or when those are not
+   * known (changed since the last listing); nothing when it is the same file (old news: a listing
+   * made after the change showed it) or the name is gone or holds another entry by then (what
+   * took it away is reported). The stream does not wait for the answer.
    */
-  recheck(path: string, item: OutItem, known: EntryState): void {
+  recheck(path: string, known: EntryState, replaced: () => void): void {
     const w = this.w;
     const tree = w.tree;
-    if (!tree || w.polling) {
-      // Polling, the listings compare sizes and times themselves.
-      w.outbox.cancel(item);
+    // Polling, the listings compare sizes and times themselves.
+    if (!tree || w.polling) return;
+    if (this.rechecking >= RECHECKS_AT_ONCE) {
+      // A flood (after an overflow, the additions a listing already showed come by the thousand):
+      // one listing of the folder compares them all.
+      this.verify(parentOf(path));
       return;
     }
+    this.rechecking++;
     const opening = tree.open(path, null);
     opening.catch(() => undefined);
     w.enqueue(async () => {
@@ -150,19 +159,13 @@ export class NameCheck {
       try {
         handle = await opening;
       } catch (err) {
-        w.outbox.cancel(item);
         if (isMissing(err) || isRefused(err)) return;
         throw err;
+      } finally {
+        this.rechecking--;
       }
-      const same = w.snapshot.get(path) !== known || (known.size === Number(handle.info.endOfFile) && known.mtime === Number(handle.info.lastWriteTime));
-      if (same) {
-        w.outbox.cancel(item);
-      } else {
-        // Reported: the next listing does not report it again (as for any MODIFY).
-        known.size = undefined;
-        known.mtime = undefined;
-        w.outbox.settle(item);
-      }
+      const same = known.size === Number(handle.info.endOfFile) && known.mtime === Number(handle.info.lastWriteTime);
+      if (!same && w.snapshot.get(path) === known) replaced();
       if (!tree.client.closed) await tree.close(handle.fileId).catch(() => undefined);
     });
   }

@@ -168,7 +168,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       refusedToUs: (path) => this.sync.refusedToUs(path),
       confirmName: (path, item, watch, companion) => this.names.confirm(path, item, watch, companion),
       verifyFolder: (path) => this.names.verify(path),
-      recheckName: (path, item, known) => this.names.recheck(path, item, known),
+      recheckName: (path, known, replaced) => this.names.recheck(path, known, replaced),
       listedOtherwise: (name) => this.names.listedOtherwise(name),
     }, this.outbox, { renameWindowMs: opts.renameWindowMs ?? 500, echoWindowMs: 100 });
     this.names = new NameCheck(withLiveState(live, {

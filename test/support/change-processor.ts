@@ -23,7 +23,7 @@ export function standaloneProcessor(snapshot: Snapshot, watch: string, out: Watc
     },
     verifyFolder: () => undefined,
     // The same file as known: an addition of a known name is old news here.
-    recheckName: (_path, item) => void outbox.cancel(item),
+    recheckName: () => undefined,
     listedOtherwise: () => false,
   };
   return new ChangeProcessor(context, outbox, opts);
