@@ -153,6 +153,7 @@ export class ChangeProcessor {
   }
 
   private added(path: string, action: number, kind: 'CREATE' | 'MOVED_TO', raw: string, oldPath?: string): void {
+    const repeated = this.justAdded(path);
     // Listed under another name (an 8.3 one): only a listing can say what the stream should.
     if (this.w.listedOtherwise(raw)) {
       this.w.verifyFolder(parentOf(path));
@@ -167,7 +168,6 @@ export class ChangeProcessor {
       return;
     }
     const known = this.w.snapshot.get(path);
-    const repeated = this.justAdded(path);
     if (known) {
       // Known already: old news (a listing made after the change showed it) or the server
       // repeating an entry (Samba repeats the end of one response at the start of the next). But
@@ -197,8 +197,8 @@ export class ChangeProcessor {
   }
 
   /**
-   * Whether `path` was added within REPEAT_WINDOW_MS (and note that it is added now). The map is
-   * kept in the order of the additions, so that the expired ones are cut from its front.
+   * Whether `path` was added (or renamed to) within REPEAT_WINDOW_MS, and note that it is now. The
+   * map is kept in the order of the additions, so that the expired ones are cut from its front.
    */
   private justAdded(path: string): boolean {
     const now = Date.now();
@@ -332,6 +332,8 @@ export class ChangeProcessor {
   }
 
   private completeMove(held: Held, to: string, action: number, raw: string): void {
+    // The new name came with this rename: the server's repeat of it is no news either.
+    this.justAdded(to);
     // A new name that was already known (a rename over an existing file) replaces it.
     const replaced = this.w.snapshot.get(to);
     if (!held.detached) {

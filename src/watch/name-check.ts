@@ -138,7 +138,7 @@ export class NameCheck {
    * served under the name now differs from `known` in size or write time, or when those are not
    * known (changed since the last listing); nothing when it is the same file (old news: a listing
    * made after the change showed it) or the name is gone or holds another entry by then (what
-   * took it away is reported). The stream does not wait for the answer.
+   * took it away is reported). Neither the stream nor the watch's queue waits for the answer.
    */
   recheck(path: string, known: EntryState, replaced: () => void): void {
     const w = this.w;
@@ -152,22 +152,19 @@ export class NameCheck {
       return;
     }
     this.rechecking++;
-    const opening = tree.open(path, null);
-    opening.catch(() => undefined);
-    w.enqueue(async () => {
-      let handle: OpenHandle;
-      try {
-        handle = await opening;
-      } catch (err) {
-        if (isMissing(err) || isRefused(err)) return;
-        throw err;
-      } finally {
-        this.rechecking--;
-      }
-      const same = known.size === Number(handle.info.endOfFile) && known.mtime === Number(handle.info.lastWriteTime);
-      if (!same && w.snapshot.get(path) === known) replaced();
-      if (!tree.client.closed) await tree.close(handle.fileId).catch(() => undefined);
-    });
+    // Not on the watch's queue while the answer is awaited (nothing waits for it); what it tells
+    // is applied there, in turn. An open that fails (gone, refused, the connection lost: the
+    // resync after a reconnect lists the folder) tells nothing.
+    void tree.open(path, null)
+      .then((handle) => {
+        w.enqueue(() => {
+          const same = known.size === Number(handle.info.endOfFile) && known.mtime === Number(handle.info.lastWriteTime);
+          if (!same && w.snapshot.get(path) === known) replaced();
+        });
+        return tree.client.closed ? undefined : tree.close(handle.fileId);
+      })
+      .catch(() => undefined)
+      .finally(() => this.rechecking--);
   }
 
   /**
