@@ -48,8 +48,6 @@ export interface DaemonOptions {
 
 export class Daemon implements DaemonControl {
   private readonly entries = new Map<string, WatchEntry>();
-  /** Command-line watches by the folder they watch (share, path, identity, -r), for naming one twice. */
-  private readonly commandLineFolders = new Map<string, { id: string; target: string }>();
   private readonly pool: SharePool;
   private readonly sinks: EventSink[] = [];
   private nextId = 1;
@@ -167,16 +165,6 @@ export class Daemon implements DaemonControl {
   async addWatchEntry(target: string, origin: WatchOrigin, options: AddWatchOptions, filters?: WatchConfig): Promise<string> {
     if (this.stopping) throw new Error('the daemon is stopping');
     const r = await resolveTarget(target, options, origin, this.resolver);
-    // The same folder named twice on the command line (as a URL and as a UNC name, say) is watched
-    // once, as `watch` and inotifywait do: else every change would be published twice.
-    const folder = origin === 'command-line' ? JSON.stringify([r.host.toLowerCase(), r.port, r.share.toLowerCase(), r.path, r.credentials, options.recursive === true]) : undefined;
-    const same = folder !== undefined ? this.commandLineFolders.get(folder) : undefined;
-    if (same && this.entries.has(same.id)) {
-      this.opts.log(`--watch ${target}: the same folder as ${same.id} (${same.target}), watched once`);
-      return same.id;
-    }
-    const id = `w${this.nextId++}`;
-    if (folder !== undefined) this.commandLineFolders.set(folder, { id, target });
     const share = this.pool.acquire({
       host: r.host,
       ...(r.address ? { address: r.address } : {}),
@@ -186,6 +174,19 @@ export class Daemon implements DaemonControl {
       protect: this.opts.protect ?? 'off',
       ...(this.opts.maxDialect ? { maxDialect: this.opts.maxDialect } : {}),
     });
+    // The same folder named twice on the command line (as a URL and as a UNC name, say) is watched
+    // once, as `watch` and inotifywait do: else every change would be published twice. The pool
+    // gave both the one connection its share and identity make.
+    const recursive = options.recursive === true;
+    const same = origin === 'command-line'
+      ? [...this.entries.values()].find((e) => e.spec.origin === 'command-line' && e.share === share && e.spec.path === r.path && e.spec.recursive === recursive)
+      : undefined;
+    if (same) {
+      await this.pool.release(share);
+      this.opts.log(`--watch ${target}: the same folder as ${same.spec.id} (${same.spec.target}), watched once`);
+      return same.spec.id;
+    }
+    const id = `w${this.nextId++}`;
     // Mounts come and go (re-read every 2 s): the one a local target was named through is looked up each time.
     const through = () => (target.startsWith('/') ? mountForLocalPath(this.mounts, target)?.mount : undefined);
     const mapper = (p: string) => localPathMapper(this.mounts, r.host, r.share, r.port, through())(p);
