@@ -57,6 +57,17 @@ export class ShareConnection extends EventEmitter<ShareConnectionEvents> {
     return this.current;
   }
 
+  /**
+   * The server as a URL writes it: the host, with `:port` when the port is not SMB's 445 (an IPv6
+   * address then in brackets, `[::1]:1445`), so that two servers on one host are told apart.
+   * Events carry it as their `server`.
+   */
+  get server(): string {
+    const { host, port } = this.opts;
+    if (!port || port === 445) return host;
+    return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
   /** `//host[:port]/share`; an IPv6 address in brackets (`//[::1]:1445/share`), as a target writes it. */
   get label(): string {
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;

@@ -176,14 +176,7 @@ export class ChangeProcessor {
       // name stays, the file is another. An open tells which (NameCheck.recheck); the stream does
       // not wait for it (after an overflow the additions a listing already showed come by the
       // thousand).
-      if (!repeated && known.isDir === false) {
-        this.w.recheckName(path, known, () => {
-          // Reported: the next listing does not report it again (as for any MODIFY).
-          known.size = undefined;
-          known.mtime = undefined;
-          this.push('MODIFY', path, { source: 'notify', action, isDir: false });
-        });
-      }
+      if (!repeated && known.isDir === false) this.w.recheckName(path, known, () => this.modified(path, action));
       return;
     }
     // A move between folders keeps the name: only a name some folder still holds can be the new

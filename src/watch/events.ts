@@ -32,7 +32,7 @@ export interface WatchEvent {
   /** ISO 8601 time the event was made here. */
   time: string;
   event: EventKind;
-  /** The host, `host:port` when the port is not 445 (eventServer). */
+  /** The host, `host:port` when the port is not 445 (ShareConnection.server). */
   server: string;
   share: string;
   /** Share-relative, `/`-separated, no leading slash; '' is the share root. */
@@ -101,16 +101,6 @@ export function eventJson(e: WatchEvent): string {
 
 /** What a change carries besides its kind and path. */
 export type ChangeFields = Pick<WatchEvent, 'oldPath' | 'source' | 'action' | 'isDir' | 'stream' | 'message'>;
-
-/**
- * An event's `server`: the host, with `:PORT` when the port is not SMB's 445, as a URL writes it
- * (an IPv6 literal then in brackets), so that two servers on one host (two daemons publishing to
- * one broker) are told apart; the usual case stays the bare host name.
- */
-export function eventServer(host: string, port: number | undefined): string {
-  if (port === undefined || port === 445) return host;
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
 /** Where a watcher's events come from: the same for all of them. */
 export interface EventOrigin {

@@ -21,7 +21,7 @@ import { describeSmbFailure } from '../smb/describe.js';
 import { isMissing, isNotifyUnsupported } from '../smb/status.js';
 import type { SmbTree } from '../smb/tree.js';
 import { ChangeProcessor } from './change-processor.js';
-import { EventFactory, eventServer, type ChangeFields, type ChangeKind, type WatchEvent, type WatchState } from './events.js';
+import { EventFactory, type ChangeFields, type ChangeKind, type WatchEvent, type WatchState } from './events.js';
 import { FolderRegistry } from './folder-registry.js';
 import { FolderSync } from './folder-sync.js';
 import type { FolderWatch } from './folder-watch.js';
@@ -109,7 +109,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.root = normalizeSharePath(opts.path);
     this.snapshot = new Snapshot(opts.snapshotLimit ?? DEFAULT_SNAPSHOT_LIMIT);
     this.events = new EventFactory({
-      server: eventServer(share.opts.host, share.opts.port),
+      server: share.server,
       share: share.opts.share,
       watch: this.root,
       ...(opts.watchId !== undefined ? { watchId: opts.watchId } : {}),
